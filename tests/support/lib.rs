@@ -1,0 +1,1 @@
+//! Helpers shared by the end-to-end tests: locating test data and models, starting servers.
