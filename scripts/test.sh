@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# README command 2 (and .ci/run): install what the tests need (apt packages, face weights,
+# a private PostgreSQL), then run every test — the backend suite against SQLite and then
+# against PostgreSQL, the end-to-end tests with a real browser.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+. scripts/lib.sh
+
+apt_ensure pkg-config ca-certificates libclang-dev libdbus-1-dev \
+  postgresql chromium chromium-driver xvfb xauth keyutils dbus gnome-keyring
+scripts/fetch-models.sh
+command -v cargo-nextest >/dev/null || cargo install cargo-nextest --locked
+
+export REALNAME_MODELS_DIR=${REALNAME_MODELS_DIR:-$root/models}
+export REALNAME_SHARED_DIR=${REALNAME_SHARED_DIR:-$(cd "$root/.." && pwd)/shared}
+pg_start_private "${TMPDIR:-/tmp}/realname-test-pg" "${REALNAME_TEST_PG_PORT:-55439}"
+
+cargo build --workspace --all-targets --locked
+echo "== all tests, SQLite engine"
+REALNAME_TEST_DATABASE_URL=sqlite cargo nextest run --workspace --no-fail-fast
+echo "== backend and end-to-end tests, PostgreSQL engine"
+REALNAME_TEST_DATABASE_URL=$REALNAME_TEST_POSTGRES_URL \
+  cargo nextest run -p realname-server -p realname-e2e --no-fail-fast
+cargo test --workspace --doc
