@@ -1,1 +1,25 @@
 //! Frame sources (webcam, screen, file, folder, synthetic, recorder) and a QR reader that copes with real webcam frames.
+//!
+//! The crate is a pure library: it never opens a network connection. Everything that produces
+//! pictures implements [`FrameSource`]; [`open_source`] turns a [`SourceSpec`] (parsed from a
+//! CLI string such as `webcam:0@1280x720` or `dir:frames/@10fps,loop`) into a boxed source.
+//! [`QrReader`] finds and decodes QR codes in a frame within a per-frame time budget.
+
+mod file;
+mod frame;
+pub mod payload;
+pub mod qr;
+mod recorder;
+#[cfg(feature = "screen")]
+pub mod screen;
+pub mod spec;
+pub mod synthetic;
+#[cfg(feature = "webcam")]
+pub mod webcam;
+
+pub use file::{ImageFileSource, ImageSequenceSource, Playback};
+pub use frame::{Frame, FrameSource, SourceError, SourceInfo, SourceKind};
+pub use qr::{DecodedQr, QrReader, ReadOutcome, ReaderConfig, payload_text};
+pub use recorder::{FrameIndex, FrameIndexEntry, ImageFormat, Recorder};
+pub use spec::{SourceSpec, SpecError, open_source};
+pub use synthetic::{SyntheticConfig, SyntheticSource};
