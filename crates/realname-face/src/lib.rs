@@ -23,7 +23,7 @@ pub mod weights;
 
 pub use engine::{EngineConfig, FaceEngine, LandmarkNet};
 pub use error::FaceError;
-pub use geometry::BoundingBox;
+pub use geometry::{BoundingBox, CropRect};
 pub use image::RgbImage;
 pub use image_io::{ImageLimits, decode_image};
 

@@ -1,0 +1,10 @@
+//! Integration tests of the face engine against the original face-api's golden outputs (one test binary).
+
+mod face {
+    pub mod common;
+    mod end_to_end;
+    mod robustness;
+    mod stages;
+    mod verification;
+    mod weights;
+}
