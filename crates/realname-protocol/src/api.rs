@@ -285,6 +285,10 @@ pub struct Decision {
     pub message: String,
     /// Attempts left in this session.
     pub attempts_left: u32,
+    /// On [`Outcome::Retry`]: the fresh challenge (new actions, nonce and deadline) for the
+    /// next capture of the same session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub challenge: Option<LivenessChallenge>,
 }
 
 /// State of a face session as the PC page and the companion see it.

@@ -106,12 +106,12 @@ impl ResidentId {
         if count == 0 {
             return Err(IdNumberError::Empty);
         }
-        if let Some((index, _)) = normalised.chars().enumerate().find(|&(i, c)| {
-            !(c.is_ascii_digit() || (c == 'X' && i == ID_NUMBER_LEN - 1 && count == ID_NUMBER_LEN))
-        }) {
-            // Report a bad character before a wrong length only when the length is right or the
-            // character is plainly not part of an ID number (a letter in the middle).
-            if count == ID_NUMBER_LEN || !normalised.chars().nth(index).is_some_and(|c| c == 'X') {
+        for (index, c) in normalised.chars().enumerate() {
+            let check_x = c == 'X' && index == ID_NUMBER_LEN - 1;
+            // An `X` somewhere else in an input of the wrong length is most likely a check
+            // character typed too early or late: the length error explains that better.
+            let misplaced_x = c == 'X' && count != ID_NUMBER_LEN;
+            if !(c.is_ascii_digit() || check_x || misplaced_x) {
                 return Err(IdNumberError::InvalidCharacter { position: index + 1 });
             }
         }
