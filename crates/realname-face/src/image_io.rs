@@ -41,6 +41,11 @@ pub fn decode_image(bytes: &[u8], limits: &ImageLimits) -> Result<RgbImage, Face
     if !matches!(format, ImageFormat::Png | ImageFormat::Jpeg) {
         return Err(FaceError::UnsupportedFormat);
     }
+    // Read the declared size straight from the header first, so that even a decoder with
+    // looser limits of its own never sees an oversized image.
+    if let Some((w, h)) = header_dimensions(bytes, format) {
+        check_dimensions(w, h, limits)?;
+    }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut decoder_limits = image::Limits::default();
     decoder_limits.max_image_width = Some(limits.max_width);
@@ -58,6 +63,40 @@ pub fn decode_image(bytes: &[u8], limits: &ImageLimits) -> Result<RgbImage, Face
         DynamicImage::ImageRgb8(rgb) => rgb,
         other => other.to_rgb8(),
     })
+}
+
+/// Width and height declared by a PNG IHDR or a JPEG SOFn segment, without decoding.
+fn header_dimensions(bytes: &[u8], format: ImageFormat) -> Option<(u32, u32)> {
+    let be16 = |i: usize| Some(u16::from_be_bytes([*bytes.get(i)?, *bytes.get(i + 1)?]) as u32);
+    let be32 = |i: usize| Some(u32::from_be_bytes([*bytes.get(i)?, *bytes.get(i + 1)?, *bytes.get(i + 2)?, *bytes.get(i + 3)?]));
+    match format {
+        ImageFormat::Png if bytes.get(12..16) == Some(b"IHDR") => Some((be32(16)?, be32(20)?)),
+        ImageFormat::Jpeg => {
+            let mut i = 2;
+            while i + 3 < bytes.len() {
+                if bytes[i] != 0xFF {
+                    return None;
+                }
+                let marker = bytes[i + 1];
+                if marker == 0xFF {
+                    i += 1;
+                    continue;
+                }
+                if (0xD0..=0xD9).contains(&marker) || marker == 0x01 {
+                    i += 2;
+                    continue;
+                }
+                let len = be16(i + 2)? as usize;
+                let is_sof = (0xC0..=0xCF).contains(&marker) && !matches!(marker, 0xC4 | 0xC8 | 0xCC);
+                if is_sof {
+                    return Some((be16(i + 7)?, be16(i + 5)?));
+                }
+                i += 2 + len;
+            }
+            None
+        }
+        _ => None,
+    }
 }
 
 fn check_dimensions(w: u32, h: u32, limits: &ImageLimits) -> Result<(), FaceError> {

@@ -3,6 +3,7 @@
 mod face {
     pub mod common;
     mod end_to_end;
+    pub mod pairs;
     mod robustness;
     mod stages;
     mod verification;
