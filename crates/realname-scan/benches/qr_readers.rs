@@ -17,7 +17,7 @@ fn corpus_pass(c: &mut Criterion) {
         Ok(c) => c,
         Err(e) => panic!("QR corpus needed for the benchmark: {e:#}"),
     };
-    let ours = Ours(QrReader::default());
+    let ours = Ours(QrReader::default(), "realname-scan");
     let decoders: [&dyn Decoder; 3] = [&ours, &PlainRqrr, &Rxing];
     let mut group = c.benchmark_group("qr_corpus_132_images");
     group.sample_size(10).measurement_time(Duration::from_secs(20)).warm_up_time(Duration::from_secs(2));

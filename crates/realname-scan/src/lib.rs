@@ -19,7 +19,7 @@ pub mod webcam;
 
 pub use file::{ImageFileSource, ImageSequenceSource, Playback};
 pub use frame::{Frame, FrameSource, SourceError, SourceInfo, SourceKind};
-pub use qr::{DecodedQr, QrReader, ReadOutcome, ReaderConfig, payload_text};
+pub use qr::{DecodedQr, Engine, QrReader, ReadOutcome, ReaderConfig, payload_text};
 pub use recorder::{FrameIndex, FrameIndexEntry, ImageFormat, Recorder};
 pub use spec::{SourceSpec, SpecError, open_source};
 pub use synthetic::{SyntheticConfig, SyntheticSource};

@@ -14,7 +14,12 @@
 //! 7. global Otsu threshold (glare-free, evenly lit prints);
 //! 8. inverted upscale.
 //!
-//! rqrr can panic on some inputs; every pass runs under `catch_unwind`, a panic counts as "no
+//! With the `rxing` feature (default) rxing, a Rust port of ZXing, runs as a fallback: on the
+//! plain luma right after rqrr's first pass (or before it with `rxing_first`), and on the
+//! inverted, upscaled and half-size views after the rqrr passes. The figures that justify it
+//! are in docs/benchmarks-scan.md.
+//!
+//! rqrr can panic on some inputs; every decoder call runs under `catch_unwind`, a panic counts as "no
 //! code in this pass". Corner points are mapped back to the caller's frame coordinates.
 
 mod charset;
@@ -38,26 +43,50 @@ pub struct ReaderConfig {
     pub max_side: usize,
     /// Keep running passes after a success and return every distinct code found.
     pub find_all: bool,
+    /// Use the rxing (ZXing) fallback passes (only with the `rxing` cargo feature).
+    pub rxing_fallback: bool,
+    /// Run the rxing pass on the plain luma *before* rqrr's first pass (the default with the
+    /// `rxing` feature: ~20x faster per frame at the same decode rate, see
+    /// docs/benchmarks-scan.md); `false` makes rqrr's plain pass the first one.
+    pub rxing_first: bool,
 }
 
 impl Default for ReaderConfig {
     fn default() -> Self {
-        Self { budget: Some(Duration::from_millis(60)), max_side: 1280, find_all: false }
+        Self {
+            budget: Some(Duration::from_millis(60)),
+            max_side: 1280,
+            find_all: false,
+            rxing_fallback: cfg!(feature = "rxing"),
+            rxing_first: cfg!(feature = "rxing"),
+        }
     }
+}
+
+/// Which decoder read a code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// rqrr, the primary decoder: `payload` holds the raw segment bytes.
+    Rqrr,
+    /// rxing, the fallback: it applies ECI/charset rules itself, so `payload` holds the UTF-8
+    /// of its text.
+    Rxing,
 }
 
 /// A decoded QR code.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DecodedQr {
-    /// The payload bytes (byte mode as is, Kanji segments as Shift_JIS bytes).
+    /// The payload bytes (rqrr: byte mode as is, Kanji segments as Shift_JIS bytes; rxing:
+    /// UTF-8 of the text it decoded).
     pub payload: Vec<u8>,
     /// Symbol corners in frame pixel coordinates, in the code's own order (top-left,
-    /// top-right, bottom-right, bottom-left as the code reads), for drawing an overlay.
+    /// top-right, bottom-right, bottom-left as the code reads), for drawing an overlay. For
+    /// rxing results they are extrapolated from the finder patterns (a parallelogram).
     pub corners: [(f32, f32); 4],
-    /// QR version (1–40).
+    /// QR version (1–40); 0 when the decoder does not report it.
     pub version: usize,
-    /// Error-correction level as rqrr numbers it (0–3).
-    pub ecc_level: u16,
+    /// Which decoder read it.
+    pub engine: Engine,
     /// Name of the pass that read it.
     pub pass: &'static str,
 }
@@ -78,13 +107,13 @@ pub struct ReadOutcome {
     pub passes_run: usize,
     /// Whether passes were skipped because the budget ran out.
     pub budget_exhausted: bool,
-    /// How many passes ended in a contained rqrr panic.
+    /// How many passes ended in a contained decoder panic.
     pub panics: usize,
     /// Wall time of the call.
     pub elapsed: Duration,
 }
 
-/// The passes, in order. Each turns the (possibly shrunk) luma into what rqrr sees.
+/// The passes. Each turns the (possibly shrunk) luma into what a decoder sees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pass {
     Plain,
@@ -95,18 +124,11 @@ enum Pass {
     Half,
     Otsu,
     UpscaledInverted,
+    RxingPlain,
+    RxingInverted,
+    RxingUpscaled,
+    RxingHalf,
 }
-
-const PASSES: [Pass; 8] = [
-    Pass::Plain,
-    Pass::Adaptive,
-    Pass::AdaptiveInverted,
-    Pass::Upscaled,
-    Pass::Smoothed,
-    Pass::Half,
-    Pass::Otsu,
-    Pass::UpscaledInverted,
-];
 
 impl Pass {
     fn name(self) -> &'static str {
@@ -119,11 +141,41 @@ impl Pass {
             Self::Half => "half",
             Self::Otsu => "otsu",
             Self::UpscaledInverted => "upscaled-inverted",
+            Self::RxingPlain => "rxing",
+            Self::RxingInverted => "rxing-inverted",
+            Self::RxingUpscaled => "rxing-upscaled",
+            Self::RxingHalf => "rxing-half",
         }
+    }
+
+    fn is_rxing(self) -> bool {
+        matches!(self, Self::RxingPlain | Self::RxingInverted | Self::RxingUpscaled | Self::RxingHalf)
     }
 }
 
-/// What rqrr is given: grey levels (it thresholds itself) or a finished bitmap.
+/// The pass order for a configuration.
+fn pass_order(config: &ReaderConfig) -> Vec<Pass> {
+    let rx = config.rxing_fallback && cfg!(feature = "rxing");
+    let mut order = Vec::new();
+    if rx && config.rxing_first {
+        order.push(Pass::RxingPlain);
+    }
+    order.push(Pass::Plain);
+    if rx && !config.rxing_first {
+        order.push(Pass::RxingPlain);
+    }
+    order.extend([Pass::Adaptive, Pass::AdaptiveInverted, Pass::Upscaled]);
+    if rx {
+        order.extend([Pass::RxingInverted, Pass::RxingUpscaled]);
+    }
+    order.extend([Pass::Smoothed, Pass::Half, Pass::Otsu, Pass::UpscaledInverted]);
+    if rx {
+        order.push(Pass::RxingHalf);
+    }
+    order
+}
+
+/// What a decoder is given: grey levels (it thresholds itself) or a finished bitmap.
 enum View {
     Grey(Luma),
     Bits { width: usize, height: usize, dark: Vec<bool> },
@@ -149,12 +201,100 @@ fn run_rqrr(view: &View, scale: f32, pass: &'static str) -> Result<Vec<DecodedQr
             let mut payload = Vec::new();
             if let Ok(meta) = grid.decode_to(&mut payload) {
                 let corners = grid.bounds.map(|p| (p.x as f32 / scale, p.y as f32 / scale));
-                found.push(DecodedQr { payload, corners, version: meta.version.0, ecc_level: meta.ecc_level, pass });
+                found.push(DecodedQr { payload, corners, version: meta.version.0, engine: Engine::Rqrr, pass });
             }
         }
         found
     }))
     .map_err(|_| ())
+}
+
+/// Runs rxing's QR reader (hybrid binarizer, try-harder) on grey levels.
+#[cfg(feature = "rxing")]
+fn run_rxing(view: &View, scale: f32, pass: &'static str) -> Result<Vec<DecodedQr>, ()> {
+    let View::Grey(l) = view else { return Ok(Vec::new()) };
+    catch_unwind(AssertUnwindSafe(|| {
+        let Ok(result) = rxing::helpers::detect_in_luma_slice(
+            &l.pixels,
+            l.width as u32,
+            l.height as u32,
+            Some(rxing::BarcodeFormat::QR_CODE),
+        ) else {
+            return Vec::new();
+        };
+        let pts: Vec<(f32, f32)> = result.getPoints().iter().map(|p| (p.x, p.y)).collect();
+        let corners = match pts.as_slice() {
+            // ZXing order: bottom-left, top-left, top-right finder centres.
+            [bl, tl, tr, ..] => finder_corners(l, *tl, *tr, *bl),
+            _ => [(0.0, 0.0); 4],
+        }
+        .map(|(x, y)| (x / scale, y / scale));
+        vec![DecodedQr {
+            payload: result.getText().as_bytes().to_vec(),
+            corners,
+            version: 0,
+            engine: Engine::Rxing,
+            pass,
+        }]
+    }))
+    .map_err(|_| ())
+}
+
+#[cfg(not(feature = "rxing"))]
+fn run_rxing(_view: &View, _scale: f32, _pass: &'static str) -> Result<Vec<DecodedQr>, ()> {
+    Ok(Vec::new())
+}
+
+/// Distance in pixels from a finder centre to the outer edge of its pattern (3.5 modules)
+/// along `dir`: the third dark/light change of the grey profile, else `fallback`.
+fn finder_edge(l: &Luma, c: (f32, f32), dir: (f32, f32), max: f32, fallback: f32) -> f32 {
+    let steps = (max * 2.0) as usize;
+    let mut samples = Vec::with_capacity(steps);
+    for i in 0..steps {
+        let t = i as f32 * 0.5;
+        let (x, y) = (c.0 + dir.0 * t, c.1 + dir.1 * t);
+        if x < 0.0 || y < 0.0 || x >= l.width as f32 || y >= l.height as f32 {
+            break;
+        }
+        samples.push((t, l.at(x as usize, y as usize)));
+    }
+    let (lo, hi) = samples.iter().fold((255u8, 0u8), |(lo, hi), s| (lo.min(s.1), hi.max(s.1)));
+    if hi <= lo.saturating_add(20) {
+        return fallback;
+    }
+    let mid = (u16::from(lo) + u16::from(hi)) / 2;
+    let mut dark = samples.first().is_none_or(|s| u16::from(s.1) < mid);
+    let mut changes = 0;
+    for (t, v) in samples {
+        let now_dark = u16::from(v) < mid;
+        if now_dark != dark {
+            dark = now_dark;
+            changes += 1;
+            if changes == 3 {
+                return t;
+            }
+        }
+    }
+    fallback
+}
+
+/// Symbol corners from the three finder-pattern centres (a parallelogram).
+fn finder_corners(l: &Luma, tl: (f32, f32), tr: (f32, f32), bl: (f32, f32)) -> [(f32, f32); 4] {
+    let sub = |a: (f32, f32), b: (f32, f32)| (a.0 - b.0, a.1 - b.1);
+    let len = |v: (f32, f32)| (v.0 * v.0 + v.1 * v.1).sqrt().max(1e-3);
+    let (vx, vy) = (sub(tr, tl), sub(bl, tl));
+    let (ux, uy) = ((vx.0 / len(vx), vx.1 / len(vx)), (vy.0 / len(vy), vy.1 / len(vy)));
+    // Outer edge distance: walk away from the symbol from the top-left finder; the fallback
+    // assumes a version-1 symbol (finder centres 14 modules apart).
+    let guess = len(vx) / 14.0 * 3.5;
+    let ex = finder_edge(l, tl, (-ux.0, -ux.1), len(vx) / 2.0, guess);
+    let ey = finder_edge(l, tl, (-uy.0, -uy.1), len(vy) / 2.0, guess);
+    let at = |p: (f32, f32), a: f32, b: f32| (p.0 + ux.0 * a + uy.0 * b, p.1 + ux.1 * a + uy.1 * b);
+    let c_tl = at(tl, -ex, -ey);
+    let c_tr = at(tr, ex, -ey);
+    let c_bl = at(bl, -ex, ey);
+    let c_br = (c_tr.0 + c_bl.0 - c_tl.0, c_tr.1 + c_bl.1 - c_tl.1);
+    [c_tl, c_tr, c_br, c_bl]
 }
 
 /// Finds and decodes QR codes in frames. Cheap to create and `Sync`: share one per thread or
@@ -195,14 +335,15 @@ impl QrReader {
         }
         // Work at most at max_side; `scale` maps work pixels to frame pixels.
         let long = frame.width.max(frame.height);
-        let (base, base_scale) = if long > self.config.max_side {
-            let f = self.config.max_side as f32 / long as f32;
+        let (base, base_scale) = if long > self.config.max_side.max(64) {
+            let f = self.config.max_side.max(64) as f32 / long as f32;
             (prepare::resize(frame, f), f)
         } else {
             (frame.clone(), 1.0)
         };
         let mut stretched: Option<Luma> = None;
-        for pass in PASSES {
+        let mut upscaled: Option<Luma> = None;
+        for pass in pass_order(&self.config) {
             if let Some(budget) = self.config.budget {
                 if outcome.passes_run > 0 && start.elapsed() >= budget {
                     outcome.budget_exhausted = true;
@@ -210,19 +351,24 @@ impl QrReader {
                 }
             }
             let stretched = stretched.get_or_insert_with(|| prepare::stretch_contrast(&base));
-            let (view, scale) = build_view(pass, &base, stretched);
+            let (view, scale) = build_view(pass, &base, stretched, &mut upscaled);
             outcome.passes_run += 1;
-            match run_rqrr(&view, scale * base_scale, pass.name()) {
+            let result = if pass.is_rxing() {
+                run_rxing(&view, scale * base_scale, pass.name())
+            } else {
+                run_rqrr(&view, scale * base_scale, pass.name())
+            };
+            match result {
                 Ok(codes) => {
                     for code in codes {
-                        if !outcome.codes.iter().any(|c| c.payload == code.payload) {
+                        if !outcome.codes.iter().any(|c| c.text() == code.text()) {
                             outcome.codes.push(code);
                         }
                     }
                 }
                 Err(()) => {
                     outcome.panics += 1;
-                    tracing::debug!(pass = pass.name(), "rqrr panicked; pass skipped");
+                    tracing::debug!(pass = pass.name(), "decoder panicked; pass skipped");
                 }
             }
             if !outcome.codes.is_empty() && !self.config.find_all {
@@ -234,10 +380,15 @@ impl QrReader {
     }
 }
 
-fn build_view(pass: Pass, base: &Luma, stretched: &Luma) -> (View, f32) {
+fn build_view(pass: Pass, base: &Luma, stretched: &Luma, upscaled: &mut Option<Luma>) -> (View, f32) {
     let (w, h) = (base.width, base.height);
+    let mut up = || upscaled.get_or_insert_with(|| prepare::resize(stretched, 2.0)).clone();
     match pass {
-        Pass::Plain => (View::Grey(base.clone()), 1.0),
+        Pass::Plain | Pass::RxingPlain => (View::Grey(base.clone()), 1.0),
+        Pass::RxingInverted => {
+            (View::Grey(Luma { width: w, height: h, pixels: stretched.pixels.iter().map(|p| 255 - p).collect() }), 1.0)
+        }
+        Pass::RxingUpscaled => (View::Grey(up()), 2.0),
         Pass::Adaptive | Pass::AdaptiveInverted => {
             let mut dark = prepare::adaptive_threshold(stretched, window_for(w, h, 8), 3, 0);
             if pass == Pass::AdaptiveInverted {
@@ -246,7 +397,7 @@ fn build_view(pass: Pass, base: &Luma, stretched: &Luma) -> (View, f32) {
             (View::Bits { width: w, height: h, dark }, 1.0)
         }
         Pass::Upscaled | Pass::UpscaledInverted => {
-            let up = prepare::resize(stretched, 2.0);
+            let up = up();
             let mut dark = prepare::adaptive_threshold(&up, window_for(up.width, up.height, 8), 3, 0);
             if pass == Pass::UpscaledInverted {
                 dark.iter_mut().for_each(|d| *d = !*d);
@@ -258,7 +409,7 @@ fn build_view(pass: Pass, base: &Luma, stretched: &Luma) -> (View, f32) {
             let dark = prepare::adaptive_threshold(&s, window_for(w, h, 16), 2, 0);
             (View::Bits { width: w, height: h, dark }, 1.0)
         }
-        Pass::Half => (View::Grey(prepare::resize(base, 0.5)), 0.5),
+        Pass::Half | Pass::RxingHalf => (View::Grey(prepare::resize(base, 0.5)), 0.5),
         Pass::Otsu => {
             let level = prepare::otsu_level(stretched);
             let dark = stretched.pixels.iter().map(|&p| p <= level).collect();

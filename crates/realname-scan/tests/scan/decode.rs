@@ -14,7 +14,7 @@ fn public_corpus_floor() -> anyhow::Result<()> {
     assert_eq!(cases.len(), 132, "the development corpus has 132 images");
     // No time budget: the decode rate must not depend on how busy the machine is.
     let reader = QrReader::new(ReaderConfig { budget: None, ..Default::default() });
-    let report = evaluate(&Ours(reader), &cases);
+    let report = evaluate(&Ours(reader, "realname-scan"), &cases);
     eprintln!("{}", table(std::slice::from_ref(&report)));
     eprintln!("not decoded: {}", report.failures.join(" "));
     assert!(report.decoded >= CORPUS_FLOOR, "decoded {}/{} < floor {CORPUS_FLOOR}", report.decoded, report.total);
@@ -25,7 +25,7 @@ fn public_corpus_floor() -> anyhow::Result<()> {
 fn synthetic_screen_photos_at_least_99_percent() -> anyhow::Result<()> {
     let cases = synthetic_cases(200)?;
     let reader = QrReader::new(ReaderConfig { budget: None, ..Default::default() });
-    let report = evaluate(&Ours(reader), &cases);
+    let report = evaluate(&Ours(reader, "realname-scan"), &cases);
     eprintln!("{}", table(std::slice::from_ref(&report)));
     eprintln!("not decoded: {}", report.failures.join(" "));
     assert!(report.decoded * 100 >= report.total * 99, "decoded {}/{} < 99 %", report.decoded, report.total);

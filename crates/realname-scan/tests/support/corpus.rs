@@ -84,12 +84,12 @@ pub trait Decoder {
     fn decode(&self, luma: &Luma) -> Vec<String>;
 }
 
-/// This crate's reader.
-pub struct Ours(pub QrReader);
+/// This crate's reader, with a label for the table.
+pub struct Ours(pub QrReader, pub &'static str);
 
 impl Decoder for Ours {
     fn name(&self) -> &'static str {
-        "realname-scan"
+        self.1
     }
     fn decode(&self, luma: &Luma) -> Vec<String> {
         self.0.read_luma(luma).codes.iter().map(|c| payload_text(&c.payload).0).collect()
