@@ -224,7 +224,11 @@ fn run_rxing(view: &View, scale: f32, pass: &'static str) -> Result<Vec<DecodedQ
         };
         let pts: Vec<(f32, f32)> = result.getPoints().iter().map(|p| (p.x, p.y)).collect();
         let corners = match pts.as_slice() {
-            // ZXing order: bottom-left, top-left, top-right finder centres.
+            // rxing's zxing-cpp port reports the symbol's corners (top-left, top-right,
+            // bottom-right, bottom-left); its classic ZXing reader reports finder centres
+            // (bottom-left, top-left, top-right) plus, maybe, an alignment pattern, which lies
+            // inside their triangle.
+            [a, b, c, d] if !inside_triangle(*d, *a, *b, *c) => [*a, *b, *c, *d],
             [bl, tl, tr, ..] => finder_corners(l, *tl, *tr, *bl),
             _ => [(0.0, 0.0); 4],
         }
@@ -278,6 +282,15 @@ fn finder_edge(l: &Luma, c: (f32, f32), dir: (f32, f32), max: f32, fallback: f32
     fallback
 }
 
+/// Whether `p` lies inside (or on) the triangle `a b c`.
+fn inside_triangle(p: (f32, f32), a: (f32, f32), b: (f32, f32), c: (f32, f32)) -> bool {
+    let cross = |o: (f32, f32), u: (f32, f32), v: (f32, f32)| (u.0 - o.0) * (v.1 - o.1) - (u.1 - o.1) * (v.0 - o.0);
+    let (d1, d2, d3) = (cross(a, b, p), cross(b, c, p), cross(c, a, p));
+    let neg = d1 < 0.0 || d2 < 0.0 || d3 < 0.0;
+    let pos = d1 > 0.0 || d2 > 0.0 || d3 > 0.0;
+    !(neg && pos)
+}
+
 /// Symbol corners from the three finder-pattern centres (a parallelogram).
 fn finder_corners(l: &Luma, tl: (f32, f32), tr: (f32, f32), bl: (f32, f32)) -> [(f32, f32); 4] {
     let sub = |a: (f32, f32), b: (f32, f32)| (a.0 - b.0, a.1 - b.1);
@@ -315,9 +328,33 @@ impl QrReader {
         &self.config
     }
 
-    /// Reads an RGB frame.
+    /// Reads an RGB frame. The first passes run on Rec. 601 luma, then the same passes on the
+    /// equal-weight channel mean, which cancels most screen sub-pixel moiré (see
+    /// [`Luma::from_rgb_balanced`]), then the remaining passes on luma.
     pub fn read(&self, frame: &RgbImage) -> ReadOutcome {
-        self.read_luma(&Luma::from_rgb(frame))
+        let start = Instant::now();
+        let first = |p: Pass| matches!(p, Pass::Plain | Pass::RxingPlain | Pass::Adaptive);
+        let luma = Luma::from_rgb(frame);
+        let mut outcome = ReadOutcome::default();
+        let stages: [(bool, &dyn Fn(Pass) -> bool); 3] =
+            [(false, &first), (true, &|p| first(p) || p == Pass::Smoothed), (false, &|p| !first(p))];
+        for (stage, (balanced, filter)) in stages.into_iter().enumerate() {
+            if (!outcome.codes.is_empty() && !self.config.find_all) || outcome.budget_exhausted {
+                break;
+            }
+            let grey = if balanced { Luma::from_rgb_balanced(frame) } else { luma.clone() };
+            let part = self.read_inner(&grey, start, balanced, filter, stage > 0);
+            for code in part.codes {
+                if !outcome.codes.iter().any(|c| c.text() == code.text()) {
+                    outcome.codes.push(code);
+                }
+            }
+            outcome.passes_run += part.passes_run;
+            outcome.panics += part.panics;
+            outcome.budget_exhausted = part.budget_exhausted;
+        }
+        outcome.elapsed = start.elapsed();
+        outcome
     }
 
     /// Reads a grey image.
@@ -327,7 +364,17 @@ impl QrReader {
 
     /// Reads luma pixels. Never panics, whatever the size or content.
     pub fn read_luma(&self, frame: &Luma) -> ReadOutcome {
-        let start = Instant::now();
+        self.read_inner(frame, Instant::now(), false, &|_| true, false)
+    }
+
+    fn read_inner(
+        &self,
+        frame: &Luma,
+        start: Instant,
+        balanced: bool,
+        filter: &dyn Fn(Pass) -> bool,
+        later_stage: bool,
+    ) -> ReadOutcome {
         let mut outcome = ReadOutcome::default();
         if frame.width < 21 || frame.height < 21 || frame.pixels.len() != frame.width * frame.height {
             outcome.elapsed = start.elapsed();
@@ -343,9 +390,12 @@ impl QrReader {
         };
         let mut stretched: Option<Luma> = None;
         let mut upscaled: Option<Luma> = None;
-        for pass in pass_order(&self.config) {
+        let mut order = pass_order(&self.config);
+        order.retain(|p| filter(*p));
+        for pass in order {
             if let Some(budget) = self.config.budget {
-                if outcome.passes_run > 0 && start.elapsed() >= budget {
+                // The very first pass of a read always runs, so a slow machine still decodes.
+                if (outcome.passes_run > 0 || later_stage) && start.elapsed() >= budget {
                     outcome.budget_exhausted = true;
                     break;
                 }
@@ -362,7 +412,7 @@ impl QrReader {
                 Ok(codes) => {
                     for code in codes {
                         if !outcome.codes.iter().any(|c| c.text() == code.text()) {
-                            outcome.codes.push(code);
+                            outcome.codes.push(DecodedQr { pass: if balanced { "balanced-grey" } else { code.pass }, ..code });
                         }
                     }
                 }
@@ -444,6 +494,33 @@ mod tests {
         assert!((x - 16.0).abs() < 4.0 && (y - 16.0).abs() < 4.0, "{:?}", out.codes[0].corners);
         let inv = reader.read_gray(&code_image("inverted", 4, true));
         assert_eq!(inv.codes.first().map(DecodedQr::text).as_deref(), Some("inverted"), "{inv:?}");
+    }
+
+    #[test]
+    fn rqrr_passes_alone_read_clean_and_inverted_codes() {
+        let reader = QrReader::new(ReaderConfig { rxing_fallback: false, ..Default::default() });
+        let out = reader.read_gray(&code_image("rqrr only", 4, false));
+        let code = out.codes.first().expect("rqrr reads a clean code");
+        assert_eq!((code.text().as_str(), code.engine, code.pass), ("rqrr only", Engine::Rqrr, "plain"));
+        let (x, y) = code.corners[0];
+        assert!((x - 16.0).abs() < 4.0 && (y - 16.0).abs() < 4.0, "{:?}", code.corners);
+        let inv = reader.read_gray(&code_image("rqrr inverted", 4, true));
+        let code = inv.codes.first().expect("an inverted pass reads it");
+        assert_eq!((code.text().as_str(), code.pass), ("rqrr inverted", "adaptive-inverted"));
+    }
+
+    #[test]
+    fn finder_centres_extrapolate_to_symbol_corners() {
+        // Version 1 (21 modules) at 4 px with a 4-module quiet zone: the symbol spans 16..100,
+        // finder centres sit 3.5 modules (14 px) inside its corners.
+        let img = Luma::from_gray(&code_image("V1", 4, false));
+        let corners = finder_corners(&img, (30.0, 30.0), (86.0, 30.0), (30.0, 86.0));
+        let want = [(16.0, 16.0), (100.0, 16.0), (100.0, 100.0), (16.0, 100.0)];
+        for (c, w) in corners.iter().zip(want) {
+            assert!((c.0 - w.0).abs() <= 2.0 && (c.1 - w.1).abs() <= 2.0, "{corners:?}");
+        }
+        assert!(inside_triangle((40.0, 40.0), (30.0, 86.0), (30.0, 30.0), (86.0, 30.0)));
+        assert!(!inside_triangle((100.0, 100.0), (30.0, 86.0), (30.0, 30.0), (86.0, 30.0)));
     }
 
     #[test]

@@ -28,6 +28,18 @@ impl Luma {
         Self { width: img.width() as usize, height: img.height() as usize, pixels }
     }
 
+    /// Equal-weight mean of R, G and B. A photographed screen shows its RGB sub-pixel stripes
+    /// as colour moiré; with Rec. 601 weights the green stripes come out twice as bright as the
+    /// red and six times as bright as the blue ones, so the moiré turns into dark bands that
+    /// look like modules. Equal weights give every stripe the same grey and cancel most of it.
+    pub fn from_rgb_balanced(img: &RgbImage) -> Self {
+        let pixels = img
+            .pixels()
+            .map(|p| ((u32::from(p.0[0]) + u32::from(p.0[1]) + u32::from(p.0[2]) + 1) / 3) as u8)
+            .collect();
+        Self { width: img.width() as usize, height: img.height() as usize, pixels }
+    }
+
     /// Copies a `GrayImage`.
     pub fn from_gray(img: &GrayImage) -> Self {
         Self { width: img.width() as usize, height: img.height() as usize, pixels: img.as_raw().clone() }

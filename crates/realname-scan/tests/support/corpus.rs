@@ -22,6 +22,8 @@ pub fn shared_dir() -> anyhow::Result<PathBuf> {
 
 /// One image with its expected text.
 pub struct Case {
+    /// Colour pixels where the set has them in a way the corpus comparison allows (synthetic).
+    pub rgb: Option<image::RgbImage>,
     pub set: String,
     pub name: String,
     pub luma: Luma,
@@ -46,6 +48,7 @@ pub fn load_corpus(shared: &Path) -> anyhow::Result<Vec<Case>> {
             let expected = std::fs::read_to_string(&txt).with_context(|| format!("{}", txt.display()))?;
             let img = image::open(&png).with_context(|| format!("{}", png.display()))?.into_rgb8();
             cases.push(Case {
+                rgb: None,
                 set: set.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
                 name: png.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
                 luma: Luma::from_rgb(&img),
@@ -73,7 +76,16 @@ pub fn synthetic_cases(count: u64) -> anyhow::Result<Vec<Case>> {
             ..Default::default()
         })?;
         let frame = source.render(i);
-        cases.push(Case { set: "synthetic".into(), name: i.to_string(), luma: Luma::from_rgb(&frame.image), expected: url });
+        if let Some(dir) = std::env::var_os("REALNAME_SCAN_DUMP_SYNTHETIC") {
+            frame.image.save(Path::new(&dir).join(format!("synthetic-{i}.png")))?;
+        }
+        cases.push(Case {
+            set: "synthetic".into(),
+            name: i.to_string(),
+            luma: Luma::from_rgb(&frame.image),
+            rgb: Some(frame.image),
+            expected: url,
+        });
     }
     Ok(cases)
 }
@@ -82,6 +94,10 @@ pub fn synthetic_cases(count: u64) -> anyhow::Result<Vec<Case>> {
 pub trait Decoder {
     fn name(&self) -> &'static str;
     fn decode(&self, luma: &Luma) -> Vec<String>;
+    /// Colour input where the decoder takes it (this crate's reader); luma otherwise.
+    fn decode_case(&self, case: &Case) -> Vec<String> {
+        self.decode(&case.luma)
+    }
 }
 
 /// This crate's reader, with a label for the table.
@@ -93,6 +109,12 @@ impl Decoder for Ours {
     }
     fn decode(&self, luma: &Luma) -> Vec<String> {
         self.0.read_luma(luma).codes.iter().map(|c| payload_text(&c.payload).0).collect()
+    }
+    fn decode_case(&self, case: &Case) -> Vec<String> {
+        match &case.rgb {
+            Some(rgb) => self.0.read(rgb).codes.iter().map(|c| payload_text(&c.payload).0).collect(),
+            None => self.decode(&case.luma),
+        }
     }
 }
 
@@ -176,7 +198,7 @@ pub fn evaluate(decoder: &dyn Decoder, cases: &[Case]) -> Report {
         Report { decoder: decoder.name(), sets: Vec::new(), decoded: 0, total: 0, times: Vec::new(), failures: Vec::new() };
     for case in cases {
         let t0 = Instant::now();
-        let texts = decoder.decode(&case.luma);
+        let texts = decoder.decode_case(case);
         report.times.push(t0.elapsed());
         let ok = texts.iter().any(|t| *t == case.expected);
         if report.sets.last().is_none_or(|s| s.0 != case.set) {
