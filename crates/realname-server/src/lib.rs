@@ -1,1 +1,215 @@
-//! The Realname verification backend as a library: configuration, storage, PC pages, companion API.
+//! The Realname verification backend as a library: configuration, storage, PC pages, companion
+//! API, and [`start`] to run it in-process (tests) or from the thin `realname-server` binary.
+//!
+//! Data flow: PC page (identity form) → [`verification`] (authority check, face session, QR
+//! handle) → companion API ([`api`]: claim, confirm, capture) → [`decision`] (face engine via
+//! [`face::FaceAnalyzer`], [`liveness`]) → [`store`] → server push ([`events`]) → PC page.
+
+pub mod api;
+pub mod authority;
+pub mod config;
+pub mod crypto;
+pub mod decision;
+pub mod error;
+pub mod events;
+pub mod face;
+pub mod liveness;
+pub mod qr;
+pub mod state;
+pub mod store;
+pub mod verification;
+pub mod web;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use authority::{HttpAuthority, IdentityAuthority, LocalRegistry};
+use config::{AuthorityKind, Config};
+use crypto::{DataKeys, KeySource};
+use state::{AppState, Clock, Inner, SystemClock};
+use store::Store;
+use tokio::sync::oneshot;
+
+pub use config::Config as ServerConfig;
+pub use error::ServerError;
+
+/// Why the server cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Bad configuration.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// The database cannot be opened or migrated.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    /// The data key cannot be loaded or generated.
+    #[error(transparent)]
+    Key(#[from] crypto::CryptoError),
+    /// The face models cannot be loaded.
+    #[error("face engine: {0}")]
+    Face(#[from] realname_face::FaceError),
+    /// The identity authority cannot be set up.
+    #[error(transparent)]
+    Authority(#[from] authority::AuthorityError),
+    /// A template does not parse (a bug).
+    #[error("templates: {0}")]
+    Templates(String),
+    /// The listen address cannot be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// Parts that can be swapped (tests, demos); `None` = built from the configuration.
+#[derive(Debug, Default)]
+pub struct Services {
+    /// Storage (default: [`store::connect`] to the configured URL).
+    pub store: Option<Arc<dyn Store>>,
+    /// Face engine (default: the real engine from `models_dir`).
+    pub analyzer: Option<face::SharedAnalyzer>,
+    /// Identity authority (default: per `config.authority`).
+    pub authority: Option<Arc<dyn IdentityAuthority>>,
+    /// Clock (default: the system clock).
+    pub clock: Option<Arc<dyn Clock>>,
+}
+
+/// Opens the data keys named by the configuration, generating one on first run.
+pub fn load_keys(config: &Config) -> Result<DataKeys, StartError> {
+    let file = config.data_key_file();
+    let (keys, source) = DataKeys::load_or_generate(config.data_key.as_ref().map(|s| s.expose()), &file)?;
+    if source == KeySource::Generated {
+        tracing::warn!(
+            path = %file.display(),
+            "no data key configured: generated a new one (mode 0600). Back it up: without it the stored ID numbers cannot be read"
+        );
+    }
+    Ok(keys)
+}
+
+/// Builds the application state: storage (migrated), keys, face engine, authority, templates.
+pub async fn build_state(config: Config, origin: String, services: Services) -> Result<AppState, StartError> {
+    config.validate()?;
+    if config.test.test_mode {
+        tracing::warn!("TEST MODE: test-only settings are active; never run a production server like this");
+    }
+    let keys = load_keys(&config)?;
+    let store = match services.store {
+        Some(s) => s,
+        None => store::connect(&config.database_url()).await?,
+    };
+    let analyzer: face::SharedAnalyzer = match services.analyzer {
+        Some(a) => a,
+        None => {
+            let dir = config.models_dir.clone();
+            Arc::new(
+                tokio::task::spawn_blocking(move || face::EngineAnalyzer::load(&dir))
+                    .await
+                    .map_err(|e| realname_face::FaceError::Inference(e.to_string()))??,
+            )
+        }
+    };
+    let authority: Arc<dyn IdentityAuthority> = match services.authority {
+        Some(a) => a,
+        None => match config.authority.kind {
+            AuthorityKind::Local => Arc::new(LocalRegistry::new(Arc::clone(&store), keys.clone())),
+            AuthorityKind::Http => Arc::new(HttpAuthority::new(
+                config.authority.url.as_deref().unwrap_or_default(),
+                config.authority.api_key.clone(),
+                Duration::from_millis(config.authority.timeout_ms),
+                config.authority.retries,
+                Arc::clone(&analyzer),
+            )?),
+        },
+    };
+    let secure_cookies = config.secure_cookies.unwrap_or_else(|| origin.starts_with("https://"));
+    let templates = web::templates::Templates::load().map_err(|e| StartError::Templates(e.to_string()))?;
+    Ok(AppState(Arc::new(Inner {
+        config,
+        store,
+        keys,
+        analyzer,
+        authority,
+        events: events::EventHub::default(),
+        clock: services.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+        origin,
+        secure_cookies,
+        templates,
+        shutdown: tokio::sync::watch::channel(false).0,
+    })))
+}
+
+/// The whole HTTP application for a state (for `tower::ServiceExt::oneshot` tests).
+pub fn app(state: AppState) -> axum::Router {
+    web::router(state)
+}
+
+/// A server running in this process.
+#[derive(Debug)]
+pub struct RunningServer {
+    addr: SocketAddr,
+    state: AppState,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// The bound address (the real port when configured with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://<addr>/`.
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    /// The application state (stores, clock…), e.g. for admin actions in tests.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Stops accepting connections, lets open requests finish, and waits.
+    pub async fn shutdown(mut self) -> std::io::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.state.shutdown.send_replace(true);
+        (&mut self.task).await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    }
+
+    /// Waits until the server stops (it stops on [`RunningServer::shutdown`] only).
+    pub async fn wait(mut self) -> std::io::Result<()> {
+        (&mut self.task).await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    }
+}
+
+/// Starts the server with everything built from the configuration.
+pub async fn start(config: Config) -> Result<RunningServer, StartError> {
+    start_with(config, Services::default()).await
+}
+
+/// Starts the server with some parts swapped.
+pub async fn start_with(config: Config, services: Services) -> Result<RunningServer, StartError> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Bind { addr: config.listen, source })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
+    let origin = config.public_origin(addr);
+    let state = build_state(config, origin, services).await?;
+    let router = app(state.clone());
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .await
+    });
+    tracing::info!(%addr, origin = %state.origin, engine = state.store.engine(), "server started");
+    Ok(RunningServer { addr, state, shutdown: Some(tx), task })
+}

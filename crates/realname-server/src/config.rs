@@ -1,0 +1,437 @@
+//! Typed server configuration: defaults, then a TOML file, then the environment.
+//!
+//! Every setting has a default so that `realname-server serve` works in an empty directory
+//! (SQLite file and data key under `./data`, models under `./models`). Secrets are wrapped in
+//! [`Secret`] so that `Debug` output (and therefore any log line) never shows them.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use realname_protocol::api::LivenessAction;
+use serde::{Deserialize, Serialize};
+
+/// A secret string: readable with [`Secret::expose`], redacted in `Debug`.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret value. Never log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Which identity authority answers name ↔ ID checks and provides reference faces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthorityKind {
+    /// The local registry in the backend's own database (filled by `authority import`).
+    #[default]
+    Local,
+    /// A remote provider over HTTP (see [`AuthorityConfig`]).
+    Http,
+}
+
+/// Identity authority settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthorityConfig {
+    /// `local` or `http`.
+    pub kind: AuthorityKind,
+    /// Base URL of the HTTP provider (`{url}/v1/check`, `{url}/v1/reference`).
+    pub url: Option<String>,
+    /// Bearer token for the HTTP provider.
+    pub api_key: Option<Secret>,
+    /// Per-request timeout, milliseconds.
+    pub timeout_ms: u64,
+    /// Retries after a failed request (timeouts and 5xx only).
+    pub retries: u32,
+}
+
+impl Default for AuthorityConfig {
+    fn default() -> Self {
+        Self { kind: AuthorityKind::Local, url: None, api_key: None, timeout_ms: 3000, retries: 2 }
+    }
+}
+
+/// Limits and thresholds of the face decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FaceConfig {
+    /// Largest descriptor distance to the reference face that still counts as the same person.
+    /// 0.6 is face-api's customary threshold; on the 900 public pairs of
+    /// `shared/data/faces` it gives 99.56 % accuracy (same-person max 0.681, different-person
+    /// min 0.594), and the best threshold there (0.607) is within noise of it.
+    pub match_threshold: f32,
+    /// Largest descriptor distance between frames of one capture (same person throughout).
+    pub same_person_threshold: f32,
+    /// Most frames in one capture.
+    pub max_frames: u32,
+    /// Largest encoded frame in bytes.
+    pub max_frame_bytes: u64,
+    /// Largest frame width/height in pixels.
+    pub max_dimension: u32,
+    /// Number of liveness actions per challenge.
+    pub challenge_actions: usize,
+}
+
+impl Default for FaceConfig {
+    fn default() -> Self {
+        Self {
+            match_threshold: 0.6,
+            same_person_threshold: 0.6,
+            max_frames: 16,
+            max_frame_bytes: 2 * 1024 * 1024,
+            max_dimension: 1920,
+            challenge_actions: 2,
+        }
+    }
+}
+
+/// Lifetimes and attempt limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Lifetime of a QR handle, seconds (the page refreshes it before it runs out).
+    pub qr_ttl_secs: i64,
+    /// Lifetime of a face session from the identity form to the decision, seconds.
+    pub session_ttl_secs: i64,
+    /// Time from claiming a handle to the last capture, seconds (the challenge deadline).
+    pub capture_window_secs: i64,
+    /// Capture attempts per session.
+    pub attempts_per_session: u32,
+    /// Failed attempts per account per 24 h before a lockout.
+    pub failures_per_account_per_day: u32,
+    /// Failed attempts per ID number per 24 h before a lockout.
+    pub failures_per_id_per_day: u32,
+    /// Browser session lifetime, seconds.
+    pub web_session_ttl_secs: i64,
+    /// Companion access token lifetime, seconds.
+    pub access_token_ttl_secs: i64,
+    /// Companion refresh token lifetime, seconds.
+    pub refresh_token_ttl_secs: i64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            qr_ttl_secs: 120,
+            session_ttl_secs: 15 * 60,
+            capture_window_secs: 180,
+            attempts_per_session: 3,
+            failures_per_account_per_day: 5,
+            failures_per_id_per_day: 5,
+            web_session_ttl_secs: 12 * 3600,
+            access_token_ttl_secs: 15 * 60,
+            refresh_token_ttl_secs: 30 * 24 * 3600,
+        }
+    }
+}
+
+/// Test-only settings. The server refuses to start with any of them unless `test_mode` is set
+/// too (`REALNAME_TEST_MODE=1`), so a forgotten variable cannot weaken a production server.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TestConfig {
+    /// Explicit test mode (`REALNAME_TEST_MODE=1`). Logged loudly at start.
+    pub test_mode: bool,
+    /// Pins the liveness challenge (`REALNAME_TEST_FIXED_CHALLENGE=blink,turn_left`).
+    pub fixed_challenge: Option<Vec<LivenessAction>>,
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on (`REALNAME_LISTEN`); port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Origin put into QR codes and links (`REALNAME_PUBLIC_URL`); defaults to the listen address.
+    pub public_url: Option<String>,
+    /// `sqlite://path` or `postgres://…` (`DATABASE_URL`); default `sqlite://<data_dir>/realname.db`.
+    pub database_url: Option<Secret>,
+    /// Directory for the SQLite file and the generated data key (`REALNAME_DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// Face model weights (`REALNAME_MODELS_DIR`), default `<cwd>/models`.
+    pub models_dir: PathBuf,
+    /// 32-byte master key, 64 hex characters (`REALNAME_DATA_KEY`): AES-256-GCM for ID numbers
+    /// and names at rest, HMAC-SHA256 for the ID number's unique hash.
+    pub data_key: Option<Secret>,
+    /// File holding the hex key (`REALNAME_DATA_KEY_FILE`); default `<data_dir>/data.key`,
+    /// generated (mode 0600) on first run.
+    pub data_key_file: Option<PathBuf>,
+    /// Mark cookies `Secure` (default: when the public URL is https).
+    pub secure_cookies: Option<bool>,
+    /// Identity authority.
+    pub authority: AuthorityConfig,
+    /// Face decision.
+    pub face: FaceConfig,
+    /// Lifetimes and attempt limits.
+    pub limits: LimitsConfig,
+    /// Test-only settings.
+    pub test: TestConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            database_url: None,
+            data_dir: cwd.join("data"),
+            models_dir: cwd.join("models"),
+            data_key: None,
+            data_key_file: None,
+            secure_cookies: None,
+            authority: AuthorityConfig::default(),
+            face: FaceConfig::default(),
+            limits: LimitsConfig::default(),
+            test: TestConfig::default(),
+        }
+    }
+}
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The TOML file cannot be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The TOML file is malformed.
+    #[error("invalid config file {path}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parse error.
+        source: toml::de::Error,
+    },
+    /// An environment variable has an unusable value.
+    #[error("invalid value of {var}: {reason}")]
+    Env {
+        /// The variable.
+        var: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The settings contradict each other or a rule.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Defaults, overlaid with the TOML file (if any), overlaid with the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut config = match file {
+            Some(path) => Self::from_toml_file(path)?,
+            None => Self::default(),
+        };
+        config.apply_env(|name| std::env::var(name).ok())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads a TOML file over the defaults.
+    pub fn from_toml_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.to_owned(), source })
+    }
+
+    /// Overlays environment variables read through `get` (injected for tests).
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        fn parse<T: std::str::FromStr>(var: &'static str, v: &str) -> Result<T, ConfigError>
+        where
+            T::Err: fmt::Display,
+        {
+            v.trim().parse().map_err(|e: T::Err| ConfigError::Env { var, reason: e.to_string() })
+        }
+        if let Some(v) = get("REALNAME_LISTEN") {
+            self.listen = parse("REALNAME_LISTEN", &v)?;
+        }
+        if let Some(v) = get("REALNAME_PUBLIC_URL") {
+            self.public_url = Some(v);
+        }
+        if let Some(v) = get("DATABASE_URL") {
+            self.database_url = Some(Secret::new(v));
+        }
+        if let Some(v) = get("REALNAME_DATA_DIR") {
+            self.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = get("REALNAME_MODELS_DIR") {
+            self.models_dir = PathBuf::from(v);
+        }
+        if let Some(v) = get("REALNAME_DATA_KEY") {
+            self.data_key = Some(Secret::new(v));
+        }
+        if let Some(v) = get("REALNAME_DATA_KEY_FILE") {
+            self.data_key_file = Some(PathBuf::from(v));
+        }
+        if let Some(v) = get("REALNAME_SECURE_COOKIES") {
+            self.secure_cookies = Some(parse_bool("REALNAME_SECURE_COOKIES", &v)?);
+        }
+        if let Some(v) = get("REALNAME_AUTHORITY_URL") {
+            self.authority.kind = AuthorityKind::Http;
+            self.authority.url = Some(v);
+        }
+        if let Some(v) = get("REALNAME_AUTHORITY_API_KEY") {
+            self.authority.api_key = Some(Secret::new(v));
+        }
+        if let Some(v) = get("REALNAME_MATCH_THRESHOLD") {
+            self.face.match_threshold = parse("REALNAME_MATCH_THRESHOLD", &v)?;
+        }
+        if let Some(v) = get("REALNAME_QR_TTL_SECS") {
+            self.limits.qr_ttl_secs = parse("REALNAME_QR_TTL_SECS", &v)?;
+        }
+        if let Some(v) = get("REALNAME_SESSION_TTL_SECS") {
+            self.limits.session_ttl_secs = parse("REALNAME_SESSION_TTL_SECS", &v)?;
+        }
+        if let Some(v) = get("REALNAME_ATTEMPTS_PER_SESSION") {
+            self.limits.attempts_per_session = parse("REALNAME_ATTEMPTS_PER_SESSION", &v)?;
+        }
+        if let Some(v) = get("REALNAME_TEST_MODE") {
+            self.test.test_mode = parse_bool("REALNAME_TEST_MODE", &v)?;
+        }
+        if let Some(v) = get("REALNAME_TEST_FIXED_CHALLENGE") {
+            let actions = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    LivenessAction::parse(s).ok_or_else(|| ConfigError::Env {
+                        var: "REALNAME_TEST_FIXED_CHALLENGE",
+                        reason: format!("unknown action {s:?}"),
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            self.test.fixed_challenge = Some(actions);
+        }
+        Ok(())
+    }
+
+    /// Checks rules that span settings.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.test.fixed_challenge.is_some() && !self.test.test_mode {
+            return Err(ConfigError::Invalid(
+                "REALNAME_TEST_FIXED_CHALLENGE (test.fixed_challenge) is a test-only setting; \
+                 the server refuses it unless REALNAME_TEST_MODE=1 (test.test_mode) is set too"
+                    .into(),
+            ));
+        }
+        if let Some(actions) = &self.test.fixed_challenge {
+            if actions.is_empty() {
+                return Err(ConfigError::Invalid("the fixed challenge has no actions".into()));
+            }
+        }
+        if self.authority.kind == AuthorityKind::Http && self.authority.url.is_none() {
+            return Err(ConfigError::Invalid("authority.kind = \"http\" needs authority.url".into()));
+        }
+        if !(0.0..=2.0).contains(&self.face.match_threshold) {
+            return Err(ConfigError::Invalid("face.match_threshold must be within 0..=2".into()));
+        }
+        if self.limits.qr_ttl_secs < 10 || self.limits.session_ttl_secs < self.limits.qr_ttl_secs {
+            return Err(ConfigError::Invalid(
+                "limits.qr_ttl_secs must be >= 10 and <= limits.session_ttl_secs".into(),
+            ));
+        }
+        if self.limits.attempts_per_session == 0 {
+            return Err(ConfigError::Invalid("limits.attempts_per_session must be >= 1".into()));
+        }
+        if let Some(url) = &self.public_url {
+            url::Url::parse(url)
+                .map_err(|e| ConfigError::Invalid(format!("public_url {url:?}: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// The database URL in effect.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.expose().to_owned(),
+            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("realname.db").display()),
+        }
+    }
+
+    /// The data key file in effect.
+    pub fn data_key_file(&self) -> PathBuf {
+        self.data_key_file.clone().unwrap_or_else(|| self.data_dir.join("data.key"))
+    }
+
+    /// The origin for QR codes, given the address actually bound.
+    pub fn public_origin(&self, bound: SocketAddr) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{bound}"),
+        }
+    }
+}
+
+fn parse_bool(var: &'static str, v: &str) -> Result<bool, ConfigError> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" | "" => Ok(false),
+        other => Err(ConfigError::Env { var, reason: format!("expected a boolean, got {other:?}") }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn environment_overrides_the_file_and_defaults() {
+        let mut c: Config = toml::from_str("listen = \"0.0.0.0:9000\"\n[limits]\nqr_ttl_secs = 60\n")
+            .expect("toml");
+        assert_eq!(c.limits.qr_ttl_secs, 60);
+        assert_eq!(c.limits.attempts_per_session, 3);
+        c.apply_env(env(&[("REALNAME_LISTEN", "127.0.0.1:0"), ("DATABASE_URL", "postgres://u:pw@h/db")]))
+            .expect("env");
+        assert_eq!(c.listen.port(), 0);
+        assert_eq!(c.database_url(), "postgres://u:pw@h/db");
+        c.validate().expect("valid");
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let mut c = Config::default();
+        c.apply_env(env(&[("REALNAME_DATA_KEY", "00ff00ff"), ("DATABASE_URL", "postgres://u:hunter2@h/db")]))
+            .expect("env");
+        let text = format!("{c:?}");
+        assert!(!text.contains("hunter2") && !text.contains("00ff00ff"), "{text}");
+    }
+
+    #[test]
+    fn a_fixed_challenge_needs_test_mode() {
+        let mut c = Config::default();
+        c.apply_env(env(&[("REALNAME_TEST_FIXED_CHALLENGE", "blink,turn_left")])).expect("env");
+        assert!(matches!(c.validate(), Err(ConfigError::Invalid(_))));
+        c.apply_env(env(&[("REALNAME_TEST_MODE", "1")])).expect("env");
+        c.validate().expect("valid in test mode");
+        assert_eq!(c.test.fixed_challenge, Some(vec![LivenessAction::Blink, LivenessAction::TurnLeft]));
+        assert!(c.apply_env(env(&[("REALNAME_TEST_FIXED_CHALLENGE", "wink")])).is_err());
+    }
+}

@@ -1,0 +1,160 @@
+//! The face engine behind a trait: [`FaceAnalyzer`] is what the decision and the authority
+//! import need, implemented by the real [`realname_face::FaceEngine`] and by
+//! [`ScriptedAnalyzer`], a synthetic engine whose frames carry their own analysis (tests,
+//! demos, load generation — like a synthetic camera source).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use image::{ImageEncoder, RgbImage};
+use realname_face::{
+    BoundingBox, DetectOptions, Descriptor, Detection, EngineConfig, FaceAnalysis, FaceEngine, FaceError,
+    FaceSignals, Landmarks68,
+};
+use realname_protocol::api::LivenessAction;
+
+/// Detect faces and compute descriptors and signals. Blocking: call it in `spawn_blocking`.
+pub trait FaceAnalyzer: Send + Sync + std::fmt::Debug {
+    /// All faces of an image, with descriptor and signals.
+    fn analyze(&self, image: &RgbImage) -> Result<Vec<FaceAnalysis>, FaceError>;
+}
+
+/// The real engine (SSD detector, full landmarks, recognition net).
+#[derive(Debug)]
+pub struct EngineAnalyzer {
+    engine: FaceEngine,
+    options: DetectOptions,
+}
+
+impl EngineAnalyzer {
+    /// Loads the face-api weights from `models_dir`.
+    pub fn load(models_dir: &Path) -> Result<Self, FaceError> {
+        let config = EngineConfig { tiny: false, ..EngineConfig::default() };
+        Ok(Self { engine: FaceEngine::load(models_dir, config)?, options: DetectOptions::default() })
+    }
+}
+
+impl FaceAnalyzer for EngineAnalyzer {
+    fn analyze(&self, image: &RgbImage) -> Result<Vec<FaceAnalysis>, FaceError> {
+        self.engine.analyze(image, &self.options)
+    }
+}
+
+/// Shared analyzer handle.
+pub type SharedAnalyzer = Arc<dyn FaceAnalyzer>;
+
+/// One frame of the synthetic engine: who is in it, doing what.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScriptedFrame {
+    /// Person number (1..=127); their descriptors are far apart from each other's.
+    pub person: u8,
+    /// The action shown (`None`: neutral frontal face).
+    pub action: Option<LivenessAction>,
+    /// Number of faces in the frame (0, 1, 2…).
+    pub faces: u8,
+}
+
+impl ScriptedFrame {
+    /// A neutral single face of `person`.
+    pub fn neutral(person: u8) -> Self {
+        Self { person, action: None, faces: 1 }
+    }
+
+    /// A single face of `person` performing `action`.
+    pub fn doing(person: u8, action: LivenessAction) -> Self {
+        Self { person, action: Some(action), faces: 1 }
+    }
+
+    /// Encodes the script as a small PNG (the whole image is one colour).
+    pub fn to_png(self) -> Vec<u8> {
+        let action = match self.action {
+            None => 0,
+            Some(a) => LivenessAction::ALL.iter().position(|x| *x == a).map_or(0, |i| i as u8 + 1),
+        };
+        let img = RgbImage::from_pixel(32, 32, image::Rgb([self.person, action * 20, self.faces * 20]));
+        let mut out = Vec::new();
+        let encoder = image::codecs::png::PngEncoder::new(&mut out);
+        // Encoding a valid in-memory RGB buffer cannot fail.
+        let _ = encoder.write_image(img.as_raw(), 32, 32, image::ExtendedColorType::Rgb8);
+        out
+    }
+
+    fn from_image(image: &RgbImage) -> Option<Self> {
+        let px = image.get_pixel_checked(0, 0)?.0;
+        let action = match (px[1] + 10) / 20 {
+            0 => None,
+            n => Some(*LivenessAction::ALL.get(usize::from(n) - 1)?),
+        };
+        Some(Self { person: px[0], action, faces: (px[2] + 10) / 20 })
+    }
+}
+
+/// Synthetic engine: reads a [`ScriptedFrame`] from the image's pixels and answers with
+/// plausible signals (open eyes, frontal pose) modified by the action.
+#[derive(Debug, Default)]
+pub struct ScriptedAnalyzer;
+
+impl ScriptedAnalyzer {
+    /// The descriptor of a scripted person.
+    pub fn descriptor_of(person: u8) -> Descriptor {
+        let mut d = [0.02f32; 128];
+        d[usize::from(person) % 128] = 1.0;
+        Descriptor(d)
+    }
+}
+
+impl FaceAnalyzer for ScriptedAnalyzer {
+    fn analyze(&self, image: &RgbImage) -> Result<Vec<FaceAnalysis>, FaceError> {
+        let Some(frame) = ScriptedFrame::from_image(image) else { return Ok(Vec::new()) };
+        let mut signals = FaceSignals {
+            face_width_px: 200.0,
+            face_fraction: 0.2,
+            sharpness: 150.0,
+            brightness: 0.5,
+            yaw_deg: 0.0,
+            pitch_deg: 0.0,
+            roll_deg: 0.0,
+            ear_left: 0.3,
+            ear_right: 0.3,
+            mouth_aspect_ratio: 0.05,
+        };
+        match frame.action {
+            Some(LivenessAction::Blink) => (signals.ear_left, signals.ear_right) = (0.1, 0.1),
+            Some(LivenessAction::TurnLeft) => signals.yaw_deg = 30.0,
+            Some(LivenessAction::TurnRight) => signals.yaw_deg = -30.0,
+            Some(LivenessAction::OpenMouth) => signals.mouth_aspect_ratio = 0.6,
+            Some(LivenessAction::Nod) => signals.pitch_deg = -20.0,
+            None => {}
+        }
+        let face = FaceAnalysis {
+            detection: Detection { bbox: BoundingBox { x: 10.0, y: 10.0, width: 200.0, height: 200.0 }, score: 0.99 },
+            landmarks: Landmarks68 { points: [(0.0, 0.0); 68] },
+            descriptor: Self::descriptor_of(frame.person),
+            signals,
+        };
+        Ok(vec![face; usize::from(frame.faces)])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scripted_frames_round_trip_through_png() {
+        let limits = realname_face::ImageLimits::default();
+        for frame in [
+            ScriptedFrame::neutral(3),
+            ScriptedFrame::doing(7, LivenessAction::OpenMouth),
+            ScriptedFrame { person: 2, action: Some(LivenessAction::Nod), faces: 2 },
+        ] {
+            let img = realname_face::decode_image(&frame.to_png(), &limits).expect("decode");
+            assert_eq!(ScriptedFrame::from_image(&img), Some(frame));
+            let faces = ScriptedAnalyzer.analyze(&img).expect("analyze");
+            assert_eq!(faces.len(), usize::from(frame.faces));
+        }
+        let a = ScriptedAnalyzer::descriptor_of(1);
+        assert!(a.distance(&ScriptedAnalyzer::descriptor_of(2)) > 1.0);
+        assert!(a.distance(&ScriptedAnalyzer::descriptor_of(1)) < 1e-6);
+    }
+}

@@ -1,0 +1,472 @@
+//! The SQL shared by both engines, as a macro that implements [`super::Store`] for a pool type.
+//!
+//! The statements use only what SQLite and PostgreSQL both understand (`$n` parameters,
+//! `RETURNING`, `ON CONFLICT`), so one text serves both and the test suite covers both.
+
+use realname_protocol::api::{Decision, LivenessChallenge};
+
+use super::{FaceSession, StoreError, parse_state, state_name};
+
+/// Row form of [`FaceSession`] (state and JSON columns as text).
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct FaceSessionRow {
+    pub id: String,
+    pub version: i64,
+    pub account_id: String,
+    pub web_session_id: String,
+    pub id_hash: Vec<u8>,
+    pub id_enc: Vec<u8>,
+    pub name_enc: Vec<u8>,
+    pub method: String,
+    pub state: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub handle_hash: Option<Vec<u8>>,
+    pub handle_expires_at: i64,
+    pub attempts_left: i64,
+    pub device_id: Option<String>,
+    pub device_name: Option<String>,
+    pub station_code: Option<String>,
+    pub claimed_at: Option<i64>,
+    pub challenge: Option<String>,
+    pub confirmed_at: Option<i64>,
+    pub decided_at: Option<i64>,
+    pub last_decision: Option<String>,
+    pub failure_code: Option<String>,
+}
+
+impl TryFrom<FaceSessionRow> for FaceSession {
+    type Error = StoreError;
+
+    fn try_from(r: FaceSessionRow) -> Result<Self, StoreError> {
+        let challenge: Option<LivenessChallenge> = r
+            .challenge
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("challenge: {e}")))?;
+        let last_decision: Option<Decision> = r
+            .last_decision
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("decision: {e}")))?;
+        Ok(FaceSession {
+            id: r.id,
+            version: r.version,
+            account_id: r.account_id,
+            web_session_id: r.web_session_id,
+            id_hash: r.id_hash,
+            id_enc: r.id_enc,
+            name_enc: r.name_enc,
+            method: r.method,
+            state: parse_state(&r.state)?,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            handle_hash: r.handle_hash,
+            handle_expires_at: r.handle_expires_at,
+            attempts_left: r.attempts_left,
+            device_id: r.device_id,
+            device_name: r.device_name,
+            station_code: r.station_code,
+            claimed_at: r.claimed_at,
+            challenge,
+            confirmed_at: r.confirmed_at,
+            decided_at: r.decided_at,
+            last_decision,
+            failure_code: r.failure_code,
+        })
+    }
+}
+
+/// JSON text of the optional columns.
+pub(crate) fn session_json(s: &FaceSession) -> (&'static str, Option<String>, Option<String>) {
+    (
+        state_name(s.state),
+        s.challenge.as_ref().and_then(|c| serde_json::to_string(c).ok()),
+        s.last_decision.as_ref().and_then(|d| serde_json::to_string(d).ok()),
+    )
+}
+
+pub(crate) const SESSION_COLUMNS: &str = "id, version, account_id, web_session_id, id_hash, id_enc, name_enc, method, state, \
+     created_at, expires_at, handle_hash, handle_expires_at, attempts_left, device_id, device_name, \
+     station_code, claimed_at, challenge, confirmed_at, decided_at, last_decision, failure_code";
+
+pub(crate) const UPDATE_SESSION: &str = "UPDATE face_sessions SET version = version + 1, state = $3, \
+     handle_hash = $4, handle_expires_at = $5, attempts_left = $6, device_id = $7, device_name = $8, \
+     station_code = $9, claimed_at = $10, challenge = $11, confirmed_at = $12, decided_at = $13, \
+     last_decision = $14, failure_code = $15, expires_at = $16 WHERE id = $1 AND version = $2";
+
+/// Implements [`super::Store`] for `$store` (a struct with a `pool: $pool` field).
+macro_rules! impl_store {
+    ($store:ty, $db:ty, $engine:literal, $migrations:expr) => {
+        #[async_trait::async_trait]
+        impl $crate::store::Store for $store {
+            async fn migrate(&self) -> Result<(), StoreError> {
+                let migrator = sqlx::migrate::Migrator::new($crate::store::EmbeddedMigrations($migrations)).await?;
+                migrator.run(&self.pool).await?;
+                Ok(())
+            }
+
+            fn engine(&self) -> &'static str {
+                $engine
+            }
+
+            async fn insert_account(&self, a: &Account) -> Result<(), StoreError> {
+                sqlx::query("INSERT INTO accounts (id, email, password_hash, created_at, verified_at) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(&a.id)
+                    .bind(&a.email)
+                    .bind(&a.password_hash)
+                    .bind(a.created_at)
+                    .bind(a.verified_at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(classify)?;
+                Ok(())
+            }
+
+            async fn account_by_email(&self, email: &str) -> Result<Option<Account>, StoreError> {
+                Ok(sqlx::query_as::<$db, Account>("SELECT id, email, password_hash, created_at, verified_at FROM accounts WHERE email = $1")
+                    .bind(email)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn account_by_id(&self, id: &str) -> Result<Option<Account>, StoreError> {
+                Ok(sqlx::query_as::<$db, Account>("SELECT id, email, password_hash, created_at, verified_at FROM accounts WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn list_accounts(&self, limit: i64) -> Result<Vec<Account>, StoreError> {
+                Ok(sqlx::query_as::<$db, Account>("SELECT id, email, password_hash, created_at, verified_at FROM accounts ORDER BY created_at DESC, id LIMIT $1")
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn insert_web_session(&self, s: &WebSession, token_hash: &[u8], now: i64) -> Result<(), StoreError> {
+                sqlx::query("INSERT INTO web_sessions (id, token_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(&s.id)
+                    .bind(token_hash)
+                    .bind(&s.account_id)
+                    .bind(now)
+                    .bind(s.expires_at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(classify)?;
+                Ok(())
+            }
+
+            async fn web_session(&self, token_hash: &[u8], now: i64) -> Result<Option<WebSession>, StoreError> {
+                Ok(sqlx::query_as::<$db, WebSession>("SELECT id, account_id, expires_at FROM web_sessions WHERE token_hash = $1 AND expires_at > $2")
+                    .bind(token_hash)
+                    .bind(now)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn delete_web_session(&self, token_hash: &[u8]) -> Result<(), StoreError> {
+                sqlx::query("DELETE FROM web_sessions WHERE token_hash = $1").bind(token_hash).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn insert_device(&self, d: &Device, credential_hash: Option<&[u8]>) -> Result<(), StoreError> {
+                sqlx::query("INSERT INTO devices (id, kind, name, platform, account_id, credential_hash, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+                    .bind(&d.id)
+                    .bind(&d.kind)
+                    .bind(&d.name)
+                    .bind(&d.platform)
+                    .bind(&d.account_id)
+                    .bind(credential_hash)
+                    .bind(d.created_at)
+                    .bind(d.revoked_at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(classify)?;
+                Ok(())
+            }
+
+            async fn device(&self, id: &str) -> Result<Option<Device>, StoreError> {
+                Ok(sqlx::query_as::<$db, Device>("SELECT id, kind, name, platform, account_id, created_at, revoked_at FROM devices WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn station_by_credential(&self, credential_hash: &[u8]) -> Result<Option<Device>, StoreError> {
+                Ok(sqlx::query_as::<$db, Device>("SELECT id, kind, name, platform, account_id, created_at, revoked_at FROM devices WHERE credential_hash = $1 AND kind = 'station' AND revoked_at IS NULL")
+                    .bind(credential_hash)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn list_devices(&self) -> Result<Vec<Device>, StoreError> {
+                Ok(sqlx::query_as::<$db, Device>("SELECT id, kind, name, platform, account_id, created_at, revoked_at FROM devices ORDER BY created_at DESC, id")
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn insert_token(&self, token_hash: &[u8], t: &DeviceToken, now: i64) -> Result<(), StoreError> {
+                sqlx::query("INSERT INTO device_tokens (token_hash, kind, device_id, account_id, created_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                    .bind(token_hash)
+                    .bind(&t.kind)
+                    .bind(&t.device_id)
+                    .bind(&t.account_id)
+                    .bind(now)
+                    .bind(t.expires_at)
+                    .bind(t.revoked_at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(classify)?;
+                Ok(())
+            }
+
+            async fn token(&self, token_hash: &[u8]) -> Result<Option<DeviceToken>, StoreError> {
+                Ok(sqlx::query_as::<$db, DeviceToken>("SELECT kind, device_id, account_id, expires_at, revoked_at FROM device_tokens WHERE token_hash = $1")
+                    .bind(token_hash)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn revoke_token(&self, token_hash: &[u8], now: i64) -> Result<bool, StoreError> {
+                let done = sqlx::query("UPDATE device_tokens SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL")
+                    .bind(token_hash)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn revoke_device_tokens(&self, device_id: &str, now: i64) -> Result<(), StoreError> {
+                sqlx::query("UPDATE device_tokens SET revoked_at = $2 WHERE device_id = $1 AND revoked_at IS NULL")
+                    .bind(device_id)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn upsert_authority_record(&self, r: &AuthorityRecord) -> Result<(), StoreError> {
+                sqlx::query("INSERT INTO authority_records (id_hash, id_enc, name_enc, descriptor, photo_sha256, imported_at) VALUES ($1, $2, $3, $4, $5, $6) \
+                             ON CONFLICT (id_hash) DO UPDATE SET id_enc = excluded.id_enc, name_enc = excluded.name_enc, descriptor = excluded.descriptor, \
+                             photo_sha256 = excluded.photo_sha256, imported_at = excluded.imported_at")
+                    .bind(&r.id_hash)
+                    .bind(&r.id_enc)
+                    .bind(&r.name_enc)
+                    .bind(&r.descriptor)
+                    .bind(&r.photo_sha256)
+                    .bind(r.imported_at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(classify)?;
+                Ok(())
+            }
+
+            async fn authority_record(&self, id_hash: &[u8]) -> Result<Option<AuthorityRecord>, StoreError> {
+                Ok(sqlx::query_as::<$db, AuthorityRecord>("SELECT id_hash, id_enc, name_enc, descriptor, photo_sha256, imported_at FROM authority_records WHERE id_hash = $1")
+                    .bind(id_hash)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn count_authority_records(&self) -> Result<i64, StoreError> {
+                let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM authority_records").fetch_one(&self.pool).await?;
+                Ok(n)
+            }
+
+            async fn insert_face_session(&self, s: &FaceSession) -> Result<(), StoreError> {
+                let (state, challenge, decision) = $crate::store::sql::session_json(s);
+                let sql = format!(
+                    "INSERT INTO face_sessions ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)",
+                    $crate::store::sql::SESSION_COLUMNS
+                );
+                sqlx::query(&sql)
+                    .bind(&s.id)
+                    .bind(s.version)
+                    .bind(&s.account_id)
+                    .bind(&s.web_session_id)
+                    .bind(&s.id_hash)
+                    .bind(&s.id_enc)
+                    .bind(&s.name_enc)
+                    .bind(&s.method)
+                    .bind(state)
+                    .bind(s.created_at)
+                    .bind(s.expires_at)
+                    .bind(&s.handle_hash)
+                    .bind(s.handle_expires_at)
+                    .bind(s.attempts_left)
+                    .bind(&s.device_id)
+                    .bind(&s.device_name)
+                    .bind(&s.station_code)
+                    .bind(s.claimed_at)
+                    .bind(challenge)
+                    .bind(s.confirmed_at)
+                    .bind(s.decided_at)
+                    .bind(decision)
+                    .bind(&s.failure_code)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(classify)?;
+                Ok(())
+            }
+
+            async fn face_session(&self, id: &str) -> Result<Option<FaceSession>, StoreError> {
+                let sql = format!("SELECT {} FROM face_sessions WHERE id = $1", $crate::store::sql::SESSION_COLUMNS);
+                sqlx::query_as::<$db, $crate::store::sql::FaceSessionRow>(&sql)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(FaceSession::try_from)
+                    .transpose()
+            }
+
+            async fn face_session_by_handle(&self, handle_hash: &[u8]) -> Result<Option<FaceSession>, StoreError> {
+                let sql = format!("SELECT {} FROM face_sessions WHERE handle_hash = $1", $crate::store::sql::SESSION_COLUMNS);
+                sqlx::query_as::<$db, $crate::store::sql::FaceSessionRow>(&sql)
+                    .bind(handle_hash)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(FaceSession::try_from)
+                    .transpose()
+            }
+
+            async fn update_face_session(&self, s: &FaceSession) -> Result<bool, StoreError> {
+                let (state, challenge, decision) = $crate::store::sql::session_json(s);
+                let done = sqlx::query($crate::store::sql::UPDATE_SESSION)
+                    .bind(&s.id)
+                    .bind(s.version)
+                    .bind(state)
+                    .bind(&s.handle_hash)
+                    .bind(s.handle_expires_at)
+                    .bind(s.attempts_left)
+                    .bind(&s.device_id)
+                    .bind(&s.device_name)
+                    .bind(&s.station_code)
+                    .bind(s.claimed_at)
+                    .bind(challenge)
+                    .bind(s.confirmed_at)
+                    .bind(s.decided_at)
+                    .bind(decision)
+                    .bind(&s.failure_code)
+                    .bind(s.expires_at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(classify)?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn list_face_sessions(&self, limit: i64) -> Result<Vec<FaceSession>, StoreError> {
+                let sql = format!("SELECT {} FROM face_sessions ORDER BY created_at DESC, id LIMIT $1", $crate::store::sql::SESSION_COLUMNS);
+                sqlx::query_as::<$db, $crate::store::sql::FaceSessionRow>(&sql)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map(FaceSession::try_from)
+                    .collect()
+            }
+
+            async fn complete_verification(&self, s: &FaceSession, v: &VerifiedIdentity) -> Result<bool, StoreError> {
+                let (state, challenge, decision) = $crate::store::sql::session_json(s);
+                let mut tx = self.pool.begin().await?;
+                // The first statement writes, so SQLite takes the write lock at once (no
+                // read-then-upgrade deadlock); PostgreSQL row-locks the session.
+                let updated = sqlx::query($crate::store::sql::UPDATE_SESSION)
+                    .bind(&s.id)
+                    .bind(s.version)
+                    .bind(state)
+                    .bind(&s.handle_hash)
+                    .bind(s.handle_expires_at)
+                    .bind(s.attempts_left)
+                    .bind(&s.device_id)
+                    .bind(&s.device_name)
+                    .bind(&s.station_code)
+                    .bind(s.claimed_at)
+                    .bind(challenge)
+                    .bind(s.confirmed_at)
+                    .bind(s.decided_at)
+                    .bind(decision)
+                    .bind(&s.failure_code)
+                    .bind(s.expires_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(classify)?;
+                if updated.rows_affected() != 1 {
+                    tx.rollback().await?;
+                    return Ok(false);
+                }
+                sqlx::query("INSERT INTO verified_identities (id_hash, account_id, session_id, id_enc, name_enc, method, verified_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                    .bind(&v.id_hash)
+                    .bind(&v.account_id)
+                    .bind(&v.session_id)
+                    .bind(&v.id_enc)
+                    .bind(&v.name_enc)
+                    .bind(&v.method)
+                    .bind(v.verified_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(classify)?;
+                sqlx::query("UPDATE accounts SET verified_at = $2 WHERE id = $1")
+                    .bind(&v.account_id)
+                    .bind(v.verified_at)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await.map_err(classify)?;
+                Ok(true)
+            }
+
+            async fn verified_identity_of_account(&self, account_id: &str) -> Result<Option<VerifiedIdentity>, StoreError> {
+                Ok(sqlx::query_as::<$db, VerifiedIdentity>("SELECT id_hash, account_id, session_id, id_enc, name_enc, method, verified_at FROM verified_identities WHERE account_id = $1")
+                    .bind(account_id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn verified_identity_by_id_hash(&self, id_hash: &[u8]) -> Result<Option<VerifiedIdentity>, StoreError> {
+                Ok(sqlx::query_as::<$db, VerifiedIdentity>("SELECT id_hash, account_id, session_id, id_enc, name_enc, method, verified_at FROM verified_identities WHERE id_hash = $1")
+                    .bind(id_hash)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn list_verified_identities(&self, limit: i64) -> Result<Vec<VerifiedIdentity>, StoreError> {
+                Ok(sqlx::query_as::<$db, VerifiedIdentity>("SELECT id_hash, account_id, session_id, id_enc, name_enc, method, verified_at FROM verified_identities ORDER BY verified_at DESC, session_id LIMIT $1")
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn record_failure(&self, account_id: &str, id_hash: &[u8], at: i64) -> Result<(), StoreError> {
+                sqlx::query("INSERT INTO failed_attempts (account_id, id_hash, at) VALUES ($1, $2, $3)")
+                    .bind(account_id)
+                    .bind(id_hash)
+                    .bind(at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn failures_of_account(&self, account_id: &str, since: i64) -> Result<Vec<i64>, StoreError> {
+                let times: Vec<(i64,)> = sqlx::query_as("SELECT at FROM failed_attempts WHERE account_id = $1 AND at > $2 ORDER BY at")
+                    .bind(account_id)
+                    .bind(since)
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(times.into_iter().map(|(t,)| t).collect())
+            }
+
+            async fn failures_of_id(&self, id_hash: &[u8], since: i64) -> Result<Vec<i64>, StoreError> {
+                let times: Vec<(i64,)> = sqlx::query_as("SELECT at FROM failed_attempts WHERE id_hash = $1 AND at > $2 ORDER BY at")
+                    .bind(id_hash)
+                    .bind(since)
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(times.into_iter().map(|(t,)| t).collect())
+            }
+        }
+    };
+}
+
+pub(crate) use impl_store;

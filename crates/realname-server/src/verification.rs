@@ -1,0 +1,732 @@
+//! The face-verification flow, independent of HTTP: start a session from the identity form,
+//! rotate its QR handle, claim (with the binding rules), confirm, cancel, capture and decide,
+//! lockouts, lazy expiry, and the events the PC page is told about.
+//!
+//! Binding ("authenticate, then initiate"): a session belongs to the account and the browser
+//! session that typed the subject. A personal device must be signed in to that same account; a
+//! kiosk station (registered by an admin) may claim any session, but the person must then type
+//! at the station the code that only the PC page shows.
+
+use std::sync::Arc;
+
+use rand::seq::SliceRandom;
+use realname_face::{FaceError, ImageLimits};
+use realname_protocol::api::{
+    ClaimResponse, Decision, DeviceInfo, LivenessAction, LivenessChallenge, MaskedContext, Outcome, ReasonCode,
+    SessionState, SessionStatus, UploadLimits,
+};
+use realname_protocol::qr::{QrHandle, QrPayload};
+use realname_protocol::{ErrorCode, PersonName, ResidentId};
+use time::OffsetDateTime;
+
+use crate::authority::AuthorityVerdict;
+use crate::crypto::{self, random_bytes};
+use crate::decision::{self, AnalyzedFrame, Verdict};
+use crate::error::{FACE_MISMATCH_MESSAGE, ID_ALREADY_VERIFIED_MESSAGE, ServerError, ServerResult};
+use crate::events::SessionEvent;
+use crate::state::AppState;
+use crate::store::{Account, Constraint, Device, FaceSession, StoreError, VerifiedIdentity, WebSession};
+
+/// Method name of face verification.
+pub const METHOD_FACE: &str = "face";
+/// The window of the per-day failure limits, seconds.
+pub const FAILURE_WINDOW_SECS: i64 = 24 * 3600;
+
+/// Who is calling the companion API.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    /// A personal device signed in to an account.
+    Personal {
+        /// The device.
+        device: Device,
+        /// The account its token acts for.
+        account_id: String,
+    },
+    /// A registered kiosk station.
+    Station {
+        /// The station.
+        device: Device,
+    },
+}
+
+impl Caller {
+    /// The calling device.
+    pub fn device(&self) -> &Device {
+        match self {
+            Self::Personal { device, .. } | Self::Station { device } => device,
+        }
+    }
+}
+
+/// An identity form error: which field, why, with a stable code.
+#[derive(Debug)]
+pub struct FormError {
+    /// `name`, `id_number` or `None` for the whole form.
+    pub field: Option<&'static str>,
+    /// The error.
+    pub error: ServerError,
+}
+
+impl From<ServerError> for FormError {
+    fn from(error: ServerError) -> Self {
+        Self { field: None, error }
+    }
+}
+
+impl From<StoreError> for FormError {
+    fn from(e: StoreError) -> Self {
+        Self { field: None, error: e.into() }
+    }
+}
+
+fn ts(secs: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// Formats a lockout end for messages (UTC, minute precision).
+pub fn format_time(secs: i64) -> String {
+    let t = ts(secs);
+    format!("{:04}-{:02}-{:02} {:02}:{:02} UTC", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute())
+}
+
+impl AppState {
+    /// The lockout end if the account or the ID number has too many failures today.
+    pub async fn lockout_until(&self, account_id: &str, id_hash: &[u8]) -> Result<Option<i64>, StoreError> {
+        let since = self.now() - FAILURE_WINDOW_SECS;
+        let limits = &self.config.limits;
+        let mut until = None;
+        for (times, limit) in [
+            (self.store.failures_of_account(account_id, since).await?, limits.failures_per_account_per_day),
+            (self.store.failures_of_id(id_hash, since).await?, limits.failures_per_id_per_day),
+        ] {
+            let limit = limit as usize;
+            if limit > 0 && times.len() >= limit {
+                // Locked until enough failures age out of the window to go below the limit.
+                let end = times[times.len() - limit] + FAILURE_WINDOW_SECS;
+                until = Some(until.map_or(end, |u: i64| u.max(end)));
+            }
+        }
+        Ok(until)
+    }
+
+    fn locked_out_error(until: i64) -> ServerError {
+        ServerError::new(
+            ErrorCode::LockedOut,
+            format!("Too many failed verification attempts. Verification is locked until {}.", format_time(until)),
+        )
+        .with_detail(format!("until={until}"))
+    }
+
+    /// Validates the identity form, checks the rules and the authority, and starts a session.
+    pub async fn begin_verification(
+        &self,
+        account: &Account,
+        web: &WebSession,
+        name_input: &str,
+        id_input: &str,
+    ) -> Result<FaceSession, FormError> {
+        let name = PersonName::parse(name_input).map_err(|e| FormError {
+            field: Some("name"),
+            error: ServerError::new(ErrorCode::NameInvalid, e.to_string()).with_detail(e.code()),
+        })?;
+        let id = ResidentId::parse(id_input, self.today()).map_err(|e| FormError {
+            field: Some("id_number"),
+            error: ServerError::new(ErrorCode::IdNumberInvalid, e.to_string()).with_detail(e.code()),
+        })?;
+        if self.store.verified_identity_of_account(&account.id).await?.is_some() {
+            return Err(ServerError::new(
+                ErrorCode::AccountAlreadyVerified,
+                "This account has completed real-name verification already.",
+            )
+            .into());
+        }
+        let id_hash = self.keys.id_hash(id.as_str());
+        if self.store.verified_identity_by_id_hash(&id_hash).await?.is_some() {
+            return Err(FormError {
+                field: Some("id_number"),
+                error: ServerError::new(ErrorCode::IdAlreadyVerified, ID_ALREADY_VERIFIED_MESSAGE),
+            });
+        }
+        if let Some(until) = self.lockout_until(&account.id, &id_hash).await? {
+            return Err(Self::locked_out_error(until).into());
+        }
+        let verdict = self.authority.check(&name, &id).await.map_err(|e| {
+            ServerError::unavailable(
+                ErrorCode::AuthorityUnavailable,
+                "The identity authority cannot be reached. Please try again later.",
+                e,
+            )
+        })?;
+        match verdict {
+            AuthorityVerdict::Match => {}
+            AuthorityVerdict::Mismatch => {
+                self.store.record_failure(&account.id, &id_hash, self.now()).await?;
+                return Err(FormError {
+                    field: None,
+                    error: ServerError::new(ErrorCode::IdentityMismatch, "The name and the ID number do not match."),
+                });
+            }
+            AuthorityVerdict::Unknown => {
+                self.store.record_failure(&account.id, &id_hash, self.now()).await?;
+                return Err(FormError {
+                    field: Some("id_number"),
+                    error: ServerError::new(
+                        ErrorCode::IdentityUnknown,
+                        "The identity authority has no record of this ID number.",
+                    ),
+                });
+            }
+        }
+        let now = self.now();
+        let session = FaceSession {
+            id: crypto::random_id(),
+            version: 1,
+            account_id: account.id.clone(),
+            web_session_id: web.id.clone(),
+            id_hash,
+            id_enc: self.keys.encrypt(id.as_str().as_bytes()),
+            name_enc: self.keys.encrypt(name.as_str().as_bytes()),
+            method: METHOD_FACE.into(),
+            state: SessionState::Waiting,
+            created_at: now,
+            expires_at: now + self.config.limits.session_ttl_secs,
+            handle_hash: None,
+            handle_expires_at: now,
+            attempts_left: i64::from(self.config.limits.attempts_per_session),
+            device_id: None,
+            device_name: None,
+            station_code: None,
+            claimed_at: None,
+            challenge: None,
+            confirmed_at: None,
+            decided_at: None,
+            last_decision: None,
+            failure_code: None,
+        };
+        self.store.insert_face_session(&session).await?;
+        tracing::info!(session = %session.id, "face session started");
+        Ok(session)
+    }
+
+    /// A new session for the same subject as a finished one ("try again" without retyping).
+    pub async fn retry_session(&self, old: &FaceSession, web: &WebSession) -> ServerResult<FaceSession> {
+        if !old.state.is_final() || old.state == SessionState::Passed {
+            return Err(ServerError::new(ErrorCode::SessionState, "This verification is not finished."));
+        }
+        if self.store.verified_identity_by_id_hash(&old.id_hash).await?.is_some() {
+            return Err(ServerError::new(ErrorCode::IdAlreadyVerified, ID_ALREADY_VERIFIED_MESSAGE));
+        }
+        if let Some(until) = self.lockout_until(&old.account_id, &old.id_hash).await? {
+            return Err(Self::locked_out_error(until));
+        }
+        let now = self.now();
+        let session = FaceSession {
+            id: crypto::random_id(),
+            version: 1,
+            web_session_id: web.id.clone(),
+            state: SessionState::Waiting,
+            created_at: now,
+            expires_at: now + self.config.limits.session_ttl_secs,
+            handle_hash: None,
+            handle_expires_at: now,
+            attempts_left: i64::from(self.config.limits.attempts_per_session),
+            device_id: None,
+            device_name: None,
+            station_code: None,
+            claimed_at: None,
+            challenge: None,
+            confirmed_at: None,
+            decided_at: None,
+            last_decision: None,
+            failure_code: None,
+            ..old.clone()
+        };
+        self.store.insert_face_session(&session).await?;
+        Ok(session)
+    }
+
+    /// Loads a session, expiring it first if a deadline passed (and telling the page).
+    pub async fn load_session(&self, id: &str) -> ServerResult<FaceSession> {
+        let mut session = self
+            .store
+            .face_session(id)
+            .await?
+            .ok_or_else(|| ServerError::new(ErrorCode::NotFound, "No such verification session."))?;
+        loop {
+            if !self.due_to_expire(&session) {
+                return Ok(session);
+            }
+            let mut expired = session.clone();
+            expired.state = SessionState::Expired;
+            expired.decided_at = Some(self.now());
+            if self.store.update_face_session(&expired).await? {
+                expired.version += 1;
+                self.publish(&expired);
+                return Ok(expired);
+            }
+            session = self
+                .store
+                .face_session(id)
+                .await?
+                .ok_or_else(|| ServerError::new(ErrorCode::NotFound, "No such verification session."))?;
+        }
+    }
+
+    fn due_to_expire(&self, s: &FaceSession) -> bool {
+        let now = self.now();
+        if s.state.is_final() {
+            return false;
+        }
+        now >= s.expires_at
+            || (s.state == SessionState::Waiting && s.handle_hash.is_some() && now >= s.handle_expires_at)
+            || (matches!(s.state, SessionState::Scanned | SessionState::InProgress)
+                && s.challenge.as_ref().is_some_and(|c| now >= c.deadline.unix_timestamp()))
+    }
+
+    /// The next moment at which [`AppState::load_session`] would expire the session.
+    pub fn next_deadline(&self, s: &FaceSession) -> Option<i64> {
+        if s.state.is_final() {
+            return None;
+        }
+        let mut d = s.expires_at;
+        if s.state == SessionState::Waiting && s.handle_hash.is_some() {
+            d = d.min(s.handle_expires_at);
+        }
+        if let Some(c) = &s.challenge {
+            d = d.min(c.deadline.unix_timestamp());
+        }
+        Some(d)
+    }
+
+    /// Gives a waiting session a fresh QR handle (the page calls this on load and before the
+    /// current one expires). Returns the QR payload URL and the handle's expiry.
+    pub async fn rotate_handle(&self, session_id: &str) -> ServerResult<(QrPayload, i64)> {
+        loop {
+            let mut s = self.load_session(session_id).await?;
+            if s.state != SessionState::Waiting {
+                return Err(ServerError::new(ErrorCode::SessionState, "This QR code was scanned already."));
+            }
+            let handle = QrHandle::from_bytes(random_bytes::<24>());
+            let now = self.now();
+            s.handle_hash = Some(crypto::token_hash(handle.as_str()));
+            s.handle_expires_at = (now + self.config.limits.qr_ttl_secs).min(s.expires_at);
+            let expires = s.handle_expires_at;
+            if self.store.update_face_session(&s).await? {
+                let payload = QrPayload::new(&self.origin, handle).map_err(ServerError::internal)?;
+                return Ok((payload, expires));
+            }
+        }
+    }
+
+    /// The event describing a session's current state.
+    pub fn event_of(&self, s: &FaceSession) -> SessionEvent {
+        let decision = s.last_decision.as_ref();
+        let (code, message) = match (&s.failure_code, s.state) {
+            (Some(code), _) => (Some(code.clone()), Some(failure_message(code))),
+            (None, SessionState::Expired) => (None, Some("The QR code has expired.".to_owned())),
+            (None, SessionState::Cancelled) => {
+                (None, Some("The verification was cancelled on the device.".to_owned()))
+            }
+            _ => (None, decision.map(|d| d.message.clone())),
+        };
+        SessionEvent {
+            state: s.state,
+            device: s.device_name.clone(),
+            station_code: if s.state == SessionState::Scanned { s.station_code.clone() } else { None },
+            attempts_left: u32::try_from(s.attempts_left).unwrap_or(0),
+            reason: decision.and_then(|d| d.reason),
+            code,
+            message,
+        }
+    }
+
+    fn publish(&self, s: &FaceSession) {
+        self.events.publish(&s.id, self.event_of(s));
+    }
+
+    fn new_challenge(&self, now: i64, session_expires: i64) -> LivenessChallenge {
+        let actions = match &self.config.test.fixed_challenge {
+            Some(fixed) => fixed.clone(),
+            None => {
+                let mut pool =
+                    vec![LivenessAction::Blink, LivenessAction::TurnLeft, LivenessAction::TurnRight, LivenessAction::OpenMouth];
+                pool.shuffle(&mut rand::rngs::OsRng);
+                let n = self.config.face.challenge_actions.clamp(1, pool.len());
+                // Never ask for both turns: keep the first turn, replace the second.
+                let mut chosen: Vec<LivenessAction> = Vec::new();
+                for a in pool {
+                    let is_turn = matches!(a, LivenessAction::TurnLeft | LivenessAction::TurnRight);
+                    let has_turn =
+                        chosen.iter().any(|c| matches!(c, LivenessAction::TurnLeft | LivenessAction::TurnRight));
+                    if chosen.len() < n && !(is_turn && has_turn) {
+                        chosen.push(a);
+                    }
+                }
+                chosen
+            }
+        };
+        use base64::Engine as _;
+        LivenessChallenge {
+            actions,
+            nonce: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<16>()),
+            deadline: ts((now + self.config.limits.capture_window_secs).min(session_expires)),
+        }
+    }
+
+    /// Upload limits told to the companion.
+    pub fn upload_limits(&self) -> UploadLimits {
+        UploadLimits {
+            max_frames: self.config.face.max_frames,
+            max_frame_bytes: self.config.face.max_frame_bytes,
+            max_dimension: self.config.face.max_dimension,
+        }
+    }
+
+    /// Claims the session behind a QR handle for the calling device.
+    pub async fn claim(&self, caller: &Caller, handle: &str, info: &DeviceInfo) -> ServerResult<ClaimResponse> {
+        let handle = QrHandle::parse(handle.trim())
+            .map_err(|_| ServerError::new(ErrorCode::HandleUnknown, "This QR code is not valid."))?;
+        let hash = crypto::token_hash(handle.as_str());
+        let Some(found) = self.store.face_session_by_handle(&hash).await? else {
+            return Err(ServerError::new(ErrorCode::HandleUnknown, "This QR code is not known. Scan the current code on the PC page."));
+        };
+        let mut s = self.load_session(&found.id).await?;
+        if s.handle_hash.as_deref() != Some(hash.as_slice()) {
+            return Err(ServerError::new(ErrorCode::HandleExpired, "This QR code was replaced. Scan the current code on the PC page."));
+        }
+        match s.state {
+            SessionState::Waiting => {}
+            SessionState::Expired => {
+                return Err(ServerError::new(ErrorCode::HandleExpired, "This QR code has expired. Refresh it on the PC page."));
+            }
+            _ => return Err(ServerError::new(ErrorCode::HandleUsed, "This QR code has been used already.")),
+        }
+        if let Caller::Personal { account_id, .. } = caller {
+            if *account_id != s.account_id {
+                tracing::warn!(session = %s.id, device = %caller.device().id, "claim by a device of another account refused");
+                return Err(ServerError::new(
+                    ErrorCode::SessionWrongAccount,
+                    "This verification was started by another account. Sign in to the account shown on the PC page.",
+                ));
+            }
+        }
+        if let Some(until) = self.lockout_until(&s.account_id, &s.id_hash).await? {
+            return Err(Self::locked_out_error(until));
+        }
+        let now = self.now();
+        let device = caller.device();
+        let challenge = self.new_challenge(now, s.expires_at);
+        s.state = SessionState::Scanned;
+        s.device_id = Some(device.id.clone());
+        s.device_name = Some(if info.name.trim().is_empty() { device.name.clone() } else { clip(&info.name, 60) });
+        s.station_code = matches!(caller, Caller::Station { .. }).then(crypto::station_code);
+        s.claimed_at = Some(now);
+        s.challenge = Some(challenge.clone());
+        if !self.store.update_face_session(&s).await? {
+            return Err(ServerError::new(ErrorCode::HandleUsed, "This QR code has been used already."));
+        }
+        s.version += 1;
+        tracing::info!(session = %s.id, device = %device.id, kind = %device.kind, "session claimed");
+        self.publish(&s);
+        let account = self.store.account_by_id(&s.account_id).await?.ok_or_else(|| ServerError::internal("session account missing"))?;
+        Ok(ClaimResponse {
+            session_id: s.id.clone(),
+            context: MaskedContext {
+                account: realname_protocol::mask::mask_email(&account.email),
+                name: realname_protocol::mask::mask_name(&self.keys.decrypt_string(&s.name_enc)?),
+                id_number: realname_protocol::mask::mask_id_number(&self.keys.decrypt_string(&s.id_enc)?),
+                pc_started_at: ts(s.created_at),
+                requires_station_code: s.station_code.is_some(),
+            },
+            challenge,
+            upload_limits: self.upload_limits(),
+            attempts_left: u32::try_from(s.attempts_left).unwrap_or(0),
+        })
+    }
+
+    /// Loads a session for the device that claimed it.
+    pub async fn session_for_device(&self, caller: &Caller, session_id: &str) -> ServerResult<FaceSession> {
+        let s = self.load_session(session_id).await.map_err(|e| {
+            if e.code == ErrorCode::NotFound { ServerError::new(ErrorCode::NotFound, "No such session.") } else { e }
+        })?;
+        if s.device_id.as_deref() != Some(caller.device().id.as_str()) {
+            return Err(ServerError::new(ErrorCode::NotFound, "No such session."));
+        }
+        Ok(s)
+    }
+
+    fn state_error(s: &FaceSession) -> ServerError {
+        match s.state {
+            SessionState::Expired => ServerError::new(ErrorCode::SessionExpired, "This verification session has expired."),
+            SessionState::Cancelled => ServerError::new(ErrorCode::SessionCancelled, "This verification session was cancelled."),
+            SessionState::Failed if s.attempts_left <= 0 => {
+                ServerError::new(ErrorCode::AttemptsExhausted, "No attempts left in this session.")
+            }
+            _ => ServerError::new(ErrorCode::SessionState, "The session is not in a state that allows this step."),
+        }
+    }
+
+    /// The person confirmed the context (and consented to face capture).
+    pub async fn confirm(&self, caller: &Caller, session_id: &str, consent: bool, station_code: Option<&str>) -> ServerResult<SessionStatus> {
+        loop {
+            let mut s = self.session_for_device(caller, session_id).await?;
+            if s.state != SessionState::Scanned {
+                return Err(Self::state_error(&s));
+            }
+            if !consent {
+                return Err(ServerError::new(ErrorCode::ConsentRequired, "Consent to the face capture is required."));
+            }
+            if let Some(expected) = &s.station_code {
+                let typed = station_code.unwrap_or("").trim();
+                let ok = typed.len() == expected.len()
+                    && typed.bytes().zip(expected.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+                if !ok {
+                    // Wrong codes cost attempts, so the six digits cannot be guessed.
+                    s.attempts_left -= 1;
+                    if s.attempts_left <= 0 {
+                        s.state = SessionState::Failed;
+                        s.decided_at = Some(self.now());
+                        s.failure_code = Some(ErrorCode::StationCodeInvalid.as_str().into());
+                    }
+                    if self.store.update_face_session(&s).await? {
+                        s.version += 1;
+                        self.publish(&s);
+                        return Err(ServerError::new(
+                            ErrorCode::StationCodeInvalid,
+                            "The code does not match the one shown on the PC page.",
+                        )
+                        .with_detail(format!("attempts_left={}", s.attempts_left.max(0))));
+                    }
+                    continue;
+                }
+            }
+            s.state = SessionState::InProgress;
+            s.confirmed_at = Some(self.now());
+            if self.store.update_face_session(&s).await? {
+                s.version += 1;
+                self.publish(&s);
+                return Ok(self.status_of(&s));
+            }
+        }
+    }
+
+    /// "Cancel — I did not start this".
+    pub async fn cancel(&self, caller: &Caller, session_id: &str) -> ServerResult<SessionStatus> {
+        loop {
+            let mut s = self.session_for_device(caller, session_id).await?;
+            if !matches!(s.state, SessionState::Scanned | SessionState::InProgress) {
+                return Err(Self::state_error(&s));
+            }
+            s.state = SessionState::Cancelled;
+            s.decided_at = Some(self.now());
+            if self.store.update_face_session(&s).await? {
+                s.version += 1;
+                tracing::info!(session = %s.id, "session cancelled on the device");
+                self.publish(&s);
+                return Ok(self.status_of(&s));
+            }
+        }
+    }
+
+    /// The companion's view of the session.
+    pub fn status_of(&self, s: &FaceSession) -> SessionStatus {
+        SessionStatus {
+            session_id: s.id.clone(),
+            state: s.state,
+            attempts_left: u32::try_from(s.attempts_left).unwrap_or(0),
+            last_decision: s.last_decision.clone(),
+        }
+    }
+
+    /// Decides on an uploaded capture.
+    pub async fn capture(
+        &self,
+        caller: &Caller,
+        session_id: &str,
+        nonce: &str,
+        frames: Vec<(Option<LivenessAction>, bytes::Bytes)>,
+    ) -> ServerResult<Decision> {
+        let s = self.session_for_device(caller, session_id).await?;
+        if s.state != SessionState::InProgress {
+            return Err(Self::state_error(&s));
+        }
+        let Some(challenge) = s.challenge.clone() else {
+            return Err(ServerError::new(ErrorCode::SessionState, "No challenge was issued."));
+        };
+        if challenge.nonce != nonce {
+            return Err(ServerError::new(ErrorCode::NonceInvalid, "The challenge nonce is not the current one."));
+        }
+        if self.now() >= challenge.deadline.unix_timestamp() {
+            return Err(ServerError::new(ErrorCode::ChallengeExpired, "The time for the face scan has run out."));
+        }
+        if let Some(until) = self.lockout_until(&s.account_id, &s.id_hash).await? {
+            return Err(Self::locked_out_error(until));
+        }
+        let limits = self.upload_limits();
+        if frames.is_empty() || frames.len() > limits.max_frames as usize {
+            return Err(ServerError::new(
+                ErrorCode::FrameCountInvalid,
+                format!("A capture has 1 to {} frames.", limits.max_frames),
+            ));
+        }
+        let id = ResidentId::parse(&self.keys.decrypt_string(&s.id_enc)?, self.today())
+            .map_err(|_| ServerError::internal("stored ID number no longer parses"))?;
+        let reference = self.authority.reference(&id).await.map_err(|e| {
+            ServerError::unavailable(ErrorCode::AuthorityUnavailable, "The identity authority cannot be reached.", e)
+        })?;
+        let analyzed = self.analyze_frames(frames, limits).await?;
+        let verdict = match reference {
+            Some(reference) => decision::decide(&challenge.actions, &analyzed, &reference, &self.config.face),
+            None => Verdict::Fail { reason: ReasonCode::NoReference, action: None, frame: None },
+        };
+        self.apply_verdict(s, verdict).await
+    }
+
+    async fn analyze_frames(
+        &self,
+        frames: Vec<(Option<LivenessAction>, bytes::Bytes)>,
+        limits: UploadLimits,
+    ) -> ServerResult<Vec<AnalyzedFrame>> {
+        let analyzer = Arc::clone(&self.analyzer);
+        let image_limits = ImageLimits {
+            max_bytes: usize::try_from(limits.max_frame_bytes).unwrap_or(usize::MAX),
+            max_width: limits.max_dimension,
+            max_height: limits.max_dimension,
+            max_pixels: u64::from(limits.max_dimension) * u64::from(limits.max_dimension),
+        };
+        let result = tokio::task::spawn_blocking(move || {
+            let mut out = Vec::with_capacity(frames.len());
+            for (i, (action, bytes)) in frames.into_iter().enumerate() {
+                let image = realname_face::decode_image(&bytes, &image_limits).map_err(|e| match e {
+                    FaceError::ImageTooLarge { .. } => ServerError::new(
+                        ErrorCode::ImageTooLarge,
+                        format!("Frame {i} exceeds the upload limits."),
+                    ),
+                    _ => ServerError::new(ErrorCode::ImageInvalid, format!("Frame {i} is not a decodable JPEG or PNG image.")),
+                })?;
+                let faces = analyzer.analyze(&image).map_err(|e| {
+                    ServerError::unavailable(ErrorCode::ServiceUnavailable, "The face engine failed. Please try again.", e)
+                })?;
+                out.push(AnalyzedFrame { action, faces });
+            }
+            Ok::<_, ServerError>(out)
+        })
+        .await
+        .map_err(ServerError::internal)?;
+        result
+    }
+
+    async fn apply_verdict(&self, mut s: FaceSession, verdict: Verdict) -> ServerResult<Decision> {
+        let now = self.now();
+        match verdict {
+            Verdict::Pass { distance } => {
+                tracing::info!(session = %s.id, distance, "face verification passed");
+                let decision = Decision {
+                    outcome: Outcome::Passed,
+                    reason: None,
+                    action: None,
+                    message: "Face recognition for verification passed.".into(),
+                    attempts_left: u32::try_from(s.attempts_left).unwrap_or(0),
+                    challenge: None,
+                };
+                let mut done = s.clone();
+                done.state = SessionState::Passed;
+                done.decided_at = Some(now);
+                done.last_decision = Some(decision.clone());
+                let identity = VerifiedIdentity {
+                    id_hash: s.id_hash.clone(),
+                    account_id: s.account_id.clone(),
+                    session_id: s.id.clone(),
+                    id_enc: s.id_enc.clone(),
+                    name_enc: s.name_enc.clone(),
+                    method: s.method.clone(),
+                    verified_at: now,
+                };
+                match self.store.complete_verification(&done, &identity).await {
+                    Ok(true) => {
+                        done.version += 1;
+                        self.publish(&done);
+                        Ok(decision)
+                    }
+                    Ok(false) => Err(ServerError::new(ErrorCode::SessionState, "The session changed meanwhile; try again.")),
+                    Err(StoreError::Conflict(c @ (Constraint::IdentityIdHash | Constraint::IdentityAccount))) => {
+                        let code = if c == Constraint::IdentityIdHash {
+                            ErrorCode::IdAlreadyVerified
+                        } else {
+                            ErrorCode::AccountAlreadyVerified
+                        };
+                        tracing::info!(session = %s.id, code = %code, "verification refused by the uniqueness rule");
+                        s.state = SessionState::Failed;
+                        s.decided_at = Some(now);
+                        s.failure_code = Some(code.as_str().into());
+                        if self.store.update_face_session(&s).await? {
+                            s.version += 1;
+                            self.publish(&s);
+                        }
+                        Err(ServerError::new(code, failure_message(code.as_str())))
+                    }
+                    Err(e) => Err(e.into()),
+                }
+            }
+            Verdict::Fail { reason, action, frame } => {
+                tracing::info!(session = %s.id, ?reason, ?action, ?frame, "face verification attempt failed");
+                s.attempts_left -= 1;
+                let definitive = s.attempts_left <= 0 || reason == ReasonCode::NoReference;
+                let next = (!definitive).then(|| self.new_challenge(now, s.expires_at));
+                let decision = Decision {
+                    outcome: if definitive { Outcome::Failed } else { Outcome::Retry },
+                    reason: Some(reason),
+                    action,
+                    message: reason_message(reason, action),
+                    attempts_left: u32::try_from(s.attempts_left.max(0)).unwrap_or(0),
+                    challenge: next.clone(),
+                };
+                if definitive {
+                    s.state = SessionState::Failed;
+                    s.decided_at = Some(now);
+                } else {
+                    s.challenge = next;
+                }
+                s.last_decision = Some(decision.clone());
+                if !self.store.update_face_session(&s).await? {
+                    return Err(ServerError::new(ErrorCode::SessionState, "The session changed meanwhile; try again."));
+                }
+                s.version += 1;
+                self.store.record_failure(&s.account_id, &s.id_hash, now).await?;
+                self.publish(&s);
+                Ok(decision)
+            }
+        }
+    }
+}
+
+fn clip(s: &str, max: usize) -> String {
+    s.chars().filter(|c| !c.is_control()).take(max).collect()
+}
+
+/// The message for a failure code stored on a session.
+pub fn failure_message(code: &str) -> String {
+    match code {
+        "id_already_verified" => ID_ALREADY_VERIFIED_MESSAGE.into(),
+        "account_already_verified" => "This account has completed real-name verification already.".into(),
+        "station_code_invalid" => "The code typed at the station did not match too many times.".into(),
+        _ => "The verification failed.".into(),
+    }
+}
+
+/// The message for a decision's reason.
+pub fn reason_message(reason: ReasonCode, action: Option<LivenessAction>) -> String {
+    let action = action.map(|a| a.as_str().replace('_', " ")).unwrap_or_default();
+    match reason {
+        ReasonCode::FaceMismatch => FACE_MISMATCH_MESSAGE.into(),
+        ReasonCode::NoFace => "No face was found in a frame. Keep your face in the frame.".into(),
+        ReasonCode::MultipleFaces => "More than one face was in the frame. Only you should be in view.".into(),
+        ReasonCode::FaceTooSmall => "The face is too small. Move closer to the camera.".into(),
+        ReasonCode::TooDark => "The image is too dark. Find more light.".into(),
+        ReasonCode::PersonChanged => "The frames do not all show the same person.".into(),
+        ReasonCode::ActionNotSeen => format!("The action \"{action}\" was not seen. Follow the prompts."),
+        ReasonCode::ActionOrder => "The actions were not performed in the requested order.".into(),
+        ReasonCode::NoReference => "The identity authority has no usable reference photo for this ID number.".into(),
+        _ => "The face scan did not pass.".into(),
+    }
+}

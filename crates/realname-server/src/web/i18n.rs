@@ -1,0 +1,133 @@
+//! Page texts in zh-CN and English; the language is chosen on the page and remembered in the
+//! `rn_lang` cookie (default: the browser's `Accept-Language`, else zh-CN).
+
+use std::collections::BTreeMap;
+
+/// A page language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    /// Simplified Chinese.
+    ZhCn,
+    /// English.
+    En,
+}
+
+impl Lang {
+    /// The cookie / `lang` attribute value.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::ZhCn => "zh-CN",
+            Self::En => "en",
+        }
+    }
+
+    /// Parses a cookie value or language tag.
+    pub fn parse(s: &str) -> Option<Self> {
+        let s = s.trim().to_ascii_lowercase();
+        if s.starts_with("zh") {
+            Some(Self::ZhCn)
+        } else if s.starts_with("en") {
+            Some(Self::En)
+        } else {
+            None
+        }
+    }
+
+    /// The first supported language of an `Accept-Language` header.
+    pub fn from_accept_language(header: &str) -> Option<Self> {
+        header.split(',').filter_map(|part| Self::parse(part.split(';').next().unwrap_or(""))).next()
+    }
+}
+
+/// `(key, English, 简体中文)`.
+const TEXTS: &[(&str, &str, &str)] = &[
+    ("product", "Realname", "实名认证中心"),
+    ("title_verification", "Real-name Verification", "实名认证"),
+    ("tab_personal", "Personal Verification", "个人实名认证"),
+    ("tab_enterprise", "Enterprise Verification", "企业实名认证"),
+    ("coming_soon", "coming soon", "即将推出"),
+    ("verify_now", "Verify Now", "立即认证"),
+    ("verify_intro", "Complete real-name verification to use all services of your account. Your name and ID number are checked with the identity authority, then you confirm with a face scan in the Realname app.", "完成实名认证后即可使用账号的全部服务。您的姓名和身份证号将由身份核验机构核对，随后在实名认证 App 中完成人脸识别。"),
+    ("status_unverified", "Not verified", "未认证"),
+    ("status_verified", "Verified", "已认证"),
+    ("sign_in", "Sign in", "登录"),
+    ("sign_up", "Create account", "注册"),
+    ("sign_out", "Sign out", "退出"),
+    ("email", "E-mail", "邮箱"),
+    ("password", "Password", "密码"),
+    ("password_hint", "At least 8 characters.", "至少 8 个字符。"),
+    ("no_account", "No account yet?", "还没有账号？"),
+    ("have_account", "Already have an account?", "已有账号？"),
+    ("method_title", "Select Individual Real-name Method", "选择个人实名认证方式"),
+    ("method_face", "Face Recognition for Verification", "人脸识别认证"),
+    ("method_face_desc", "Enter your name and ID card number, then scan the QR code with the Realname app and complete a face scan.", "填写姓名和身份证号，使用实名认证 App 扫描二维码并完成人脸识别。"),
+    ("method_mobile", "Real-name Mobile Phone Verification", "手机号实名认证"),
+    ("method_mobile_desc", "Name, ID number and a mobile number registered in your name, confirmed by SMS.", "姓名、身份证号及本人实名登记的手机号，短信验证。"),
+    ("next_step", "Next Step", "下一步"),
+    ("identity_title", "Enter your identity information", "填写身份信息"),
+    ("identity_note", "Only mainland resident ID cards are supported at present; other document types will follow.", "目前仅支持中国大陆居民身份证，其他证件类型即将支持。"),
+    ("name", "Name", "姓名"),
+    ("name_placeholder", "Name as on the ID card", "与身份证一致的姓名"),
+    ("id_number", "ID card number", "身份证号"),
+    ("id_placeholder", "18-character resident ID number", "18 位居民身份证号码"),
+    ("submit_identity", "Next Step", "下一步"),
+    ("back", "Back", "返回"),
+    ("qr_title", "Scan the QR code with the Realname app", "请使用实名认证 App 扫描二维码"),
+    ("qr_steps", "Open the Realname app, choose “Scan”, scan this code and follow the prompts to complete the face scan.", "打开实名认证 App，点击“扫一扫”，扫描此二维码并按提示完成人脸识别。"),
+    ("qr_refresh_note", "The code refreshes automatically.", "二维码会自动刷新。"),
+    ("qr_expires_in", "Expires in", "有效期剩余"),
+    ("refresh_qr", "Refresh QR code", "刷新二维码"),
+    ("state_waiting", "Waiting for the scan…", "等待扫码…"),
+    ("state_scanned", "Scanned by", "已被扫描："),
+    ("state_confirm_on_device", "Confirm on the device to continue.", "请在设备上确认后继续。"),
+    ("state_station_code", "Type this code at the verification station:", "请在认证终端输入以下验证码："),
+    ("state_in_progress", "Face check in progress…", "人脸识别进行中…"),
+    ("state_passed", "Verification passed", "认证通过"),
+    ("state_failed", "Face Recognition for Verification Fails", "人脸识别认证失败"),
+    ("state_expired", "The QR code has expired", "二维码已过期"),
+    ("state_cancelled", "The verification was cancelled on the device", "认证已在设备上取消"),
+    ("attempts_left", "Attempts left", "剩余尝试次数"),
+    ("try_again", "Try again", "重新认证"),
+    ("view_details", "View details", "查看认证详情"),
+    ("details_title", "Real-name verification details", "实名认证详情"),
+    ("method", "Method", "认证方式"),
+    ("verified_at", "Verified at", "认证时间"),
+    ("method_name_face", "Face recognition", "人脸识别"),
+    ("partner_title", "Use your verification from a partner service?", "是否使用合作平台的实名信息？"),
+    ("authorize_now", "Authorize Now", "立即授权"),
+    ("not_authorized", "Not Authorized Temporarily and Manual Verification", "暂不授权，手动认证"),
+    ("error_title", "Something went wrong", "出错了"),
+    ("home", "Home", "首页"),
+    ("scan_with_app_title", "Open this code with the Realname app", "请使用实名认证 App 扫描"),
+    ("scan_with_app", "This QR code belongs to a real-name verification. Scan it with the Realname app (“Scan”) — opening it in a browser does nothing.", "此二维码用于实名认证，请使用实名认证 App 的“扫一扫”扫描，在浏览器中打开无效。"),
+    ("privacy_note", "Your ID number is stored encrypted; face images are used only for this decision and are not kept.", "您的身份证号加密存储；人脸图像仅用于本次核验，不会保存。"),
+    ("seed_faq", "The ID card number entered must belong to the person doing the face scan.", "填写的身份证号必须与进行人脸识别的本人一致。"),
+    ("lockout", "Locked until", "锁定至"),
+    ("footer", "Realname — open, self-hostable real-name verification", "Realname — 开源、可自托管的实名认证系统"),
+];
+
+/// The texts of one language, for templates (`t.verify_now`).
+pub fn texts(lang: Lang) -> BTreeMap<&'static str, &'static str> {
+    TEXTS.iter().map(|(k, en, zh)| (*k, if lang == Lang::En { *en } else { *zh })).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_is_unique_and_translated() {
+        let mut seen = std::collections::HashSet::new();
+        for (k, en, zh) in TEXTS {
+            assert!(seen.insert(k), "duplicate key {k}");
+            assert!(!en.is_empty() && !zh.is_empty(), "{k}");
+        }
+    }
+
+    #[test]
+    fn accept_language_picks_the_first_supported() {
+        assert_eq!(Lang::from_accept_language("fr-FR, en-US;q=0.8, zh;q=0.5"), Some(Lang::En));
+        assert_eq!(Lang::from_accept_language("zh-CN,zh;q=0.9"), Some(Lang::ZhCn));
+        assert_eq!(Lang::from_accept_language("fr"), None);
+    }
+}

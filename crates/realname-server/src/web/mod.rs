@@ -1,0 +1,212 @@
+//! The PC side over HTTP: the router of every route (pages, static files, the companion API
+//! under `/api/v1`), browser sessions in cookies, CSRF protection and the page context.
+//!
+//! Cookies: `rn_session` (browser session token, HttpOnly, SameSite=Lax, Secure on https),
+//! `rn_csrf` (random per browser, HttpOnly; forms carry `csrf` = HMAC of it, scripts send it as
+//! `X-CSRF-Token`), `rn_lang` (`zh-CN` or `en`).
+
+pub mod i18n;
+mod pages;
+pub mod templates;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use tower_http::trace::TraceLayer;
+
+use crate::crypto;
+use crate::error::ServerError;
+use crate::state::AppState;
+use crate::store::{Account, WebSession};
+use i18n::Lang;
+
+/// Browser session cookie.
+pub const SESSION_COOKIE: &str = "rn_session";
+/// CSRF cookie.
+pub const CSRF_COOKIE: &str = "rn_csrf";
+/// Language cookie.
+pub const LANG_COOKIE: &str = "rn_lang";
+/// Header carrying the CSRF token on script requests.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// Every route of the server.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(pages::home))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/static/app.css", get(pages::css))
+        .route("/static/verify.js", get(pages::js))
+        .route("/lang/{code}", get(pages::set_lang))
+        .route("/signin", get(pages::signin_page).post(pages::signin))
+        .route("/signup", get(pages::signup_page).post(pages::signup))
+        .route("/signout", post(pages::signout))
+        .route("/verify", get(pages::verify_page))
+        .route("/verify/method", get(pages::method_page))
+        .route("/verify/identity", get(pages::identity_page).post(pages::identity_submit))
+        .route("/verify/details", get(pages::details_page))
+        .route("/verify/sessions/{id}", get(pages::qr_page))
+        .route("/verify/sessions/{id}/qr.png", get(pages::qr_png))
+        .route("/verify/sessions/{id}/qr", post(pages::qr_refresh))
+        .route("/verify/sessions/{id}/events", get(pages::events))
+        .route("/verify/sessions/{id}/status", get(pages::status))
+        .route("/verify/sessions/{id}/retry", post(pages::retry))
+        .route("/v1/q/{handle}", get(pages::scan_landing))
+        .nest("/api/v1", crate::api::router(&state))
+        .with_state(state)
+        .layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            header::HeaderValue::from_static("nosniff"),
+        ))
+        .layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            header::HeaderValue::from_static("DENY"),
+        ))
+        .layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            header::HeaderValue::from_static("same-origin"),
+        ))
+        // Outermost: one span per request (method and path only; no bodies, no query).
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+        }))
+}
+
+/// The signed-in user of a page request.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    /// The account.
+    pub account: Account,
+    /// The browser session.
+    pub web: WebSession,
+}
+
+/// What every page handler knows about the browser.
+#[derive(Debug)]
+pub struct PageCtx {
+    /// Page language.
+    pub lang: Lang,
+    /// Cookies to send back (a new CSRF cookie, a session cookie…).
+    pub jar: CookieJar,
+    /// The browser's CSRF cookie value.
+    csrf_cookie: String,
+    /// The signed-in user, if any.
+    pub user: Option<SignedIn>,
+    /// Request path (for the language switch's `next`).
+    pub path: String,
+    secure: bool,
+}
+
+impl FromRequestParts<AppState> for PageCtx {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let jar = CookieJar::from_headers(&parts.headers);
+        let lang = jar
+            .get(LANG_COOKIE)
+            .and_then(|c| Lang::parse(c.value()))
+            .or_else(|| {
+                parts
+                    .headers
+                    .get(header::ACCEPT_LANGUAGE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(Lang::from_accept_language)
+            })
+            .unwrap_or(Lang::ZhCn);
+        let secure = state.secure_cookies;
+        let (jar, csrf_cookie) = match jar.get(CSRF_COOKIE).map(|c| c.value().to_owned()) {
+            Some(v) if v.len() >= 16 => (jar, v),
+            _ => {
+                let v = crypto::random_id();
+                (jar.add(cookie(CSRF_COOKIE, v.clone(), secure)), v)
+            }
+        };
+        let mut user = None;
+        if let Some(token) = jar.get(SESSION_COOKIE).map(|c| c.value().to_owned()) {
+            let hash = crypto::token_hash(&token);
+            let web = state.store.web_session(&hash, state.now()).await.map_err(|e| ServerError::from(e).into_response())?;
+            if let Some(web) = web {
+                if let Some(account) =
+                    state.store.account_by_id(&web.account_id).await.map_err(|e| ServerError::from(e).into_response())?
+                {
+                    user = Some(SignedIn { account, web });
+                }
+            }
+        }
+        Ok(Self { lang, jar, csrf_cookie, user, path: parts.uri.path().to_owned(), secure })
+    }
+}
+
+/// A cookie with the project's attributes.
+pub fn cookie(name: &'static str, value: String, secure: bool) -> Cookie<'static> {
+    let mut c = Cookie::new(name, value);
+    c.set_http_only(true);
+    c.set_same_site(SameSite::Lax);
+    c.set_path("/");
+    c.set_secure(secure);
+    c
+}
+
+impl PageCtx {
+    /// The CSRF token for this browser's forms.
+    pub fn csrf_token(&self, state: &AppState) -> String {
+        state.keys.csrf_token(&self.csrf_cookie)
+    }
+
+    /// Checks a submitted CSRF token.
+    pub fn check_csrf(&self, state: &AppState, submitted: &str) -> Result<(), ServerError> {
+        if state.keys.csrf_valid(&self.csrf_cookie, submitted) {
+            Ok(())
+        } else {
+            Err(ServerError::new(
+                realname_protocol::ErrorCode::CsrfInvalid,
+                "The form expired or came from another site. Reload the page and try again.",
+            ))
+        }
+    }
+
+    /// Whether cookies are `Secure`.
+    pub fn secure(&self) -> bool {
+        self.secure
+    }
+
+    /// Renders a page with the common context (texts, language, user, CSRF token) plus `extra`.
+    pub fn render(self, state: &AppState, status: StatusCode, name: &str, extra: serde_json::Value) -> Response {
+        let mut ctx = serde_json::Map::new();
+        ctx.insert("t".into(), serde_json::to_value(i18n::texts(self.lang)).unwrap_or_default());
+        ctx.insert("lang".into(), self.lang.code().into());
+        ctx.insert("path".into(), self.path.clone().into());
+        ctx.insert("csrf".into(), self.csrf_token(state).into());
+        if let Some(u) = &self.user {
+            ctx.insert("user".into(), realname_protocol::mask::mask_email(&u.account.email).into());
+        }
+        if let serde_json::Value::Object(extra) = extra {
+            ctx.extend(extra);
+        }
+        match state.templates.render(name, serde_json::Value::Object(ctx)) {
+            Ok(html) => (status, self.jar, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response(),
+            Err(e) => ServerError::internal(format!("template {name}: {e}")).into_response(),
+        }
+    }
+
+    /// Renders the error page for `error`.
+    pub fn error_page(self, state: &AppState, error: ServerError) -> Response {
+        error.log();
+        let status = error.status();
+        let body = serde_json::json!({ "error": error.body() });
+        self.render(state, status, "error.html", body)
+    }
+
+    /// The signed-in user, or a redirect to the sign-in page.
+    pub fn require_user(&self) -> Result<SignedIn, Response> {
+        self.user.clone().ok_or_else(|| Redirect::to("/signin").into_response())
+    }
+}
+
+/// Re-checks expiry on the SSE stream at least this often.
+pub(crate) const SSE_RECHECK: Duration = Duration::from_secs(30);

@@ -1,0 +1,15 @@
+//! Integration tests of the backend: routers driven with `tower::ServiceExt::oneshot`, against
+//! SQLite (default) or PostgreSQL (`REALNAME_TEST_DATABASE_URL=postgres://…`: every test gets
+//! a fresh database on that server).
+
+mod server {
+    pub mod support;
+
+    mod accounts;
+    mod companion;
+    mod concurrency;
+    mod identity_form;
+    mod limits;
+    mod qr_and_events;
+    mod real_faces;
+}
