@@ -23,7 +23,7 @@ pub fn handle_from_bytes(bytes: &[u8; 24]) -> String {
 /// A deterministic test handle from a seed (not random: for tests and demos only).
 pub fn test_handle(seed: u64) -> String {
     let mut bytes = [0u8; 24];
-    let mut s = seed ^ 0x5EED_0F_DA7A;
+    let mut s = seed ^ 0x005E_ED0F_DA7A;
     for b in bytes.iter_mut() {
         s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         *b = (s >> 56) as u8;

@@ -83,11 +83,10 @@ impl Recorder {
     /// [`SourceError::Io`] when the folder cannot be created, [`SourceError::InvalidConfig`]
     /// for a JPEG quality outside 1–100.
     pub fn create(dir: impl AsRef<Path>, format: ImageFormat, source_name: &str) -> Result<Self, SourceError> {
-        if let ImageFormat::Jpeg(q) = format {
-            if !(1..=100).contains(&q) {
+        if let ImageFormat::Jpeg(q) = format
+            && !(1..=100).contains(&q) {
                 return Err(SourceError::InvalidConfig(format!("JPEG quality {q} outside 1..=100")));
             }
-        }
         let dir = dir.as_ref().to_owned();
         std::fs::create_dir_all(&dir).map_err(|source| SourceError::Io { path: dir.clone(), source })?;
         Ok(Self { dir, format, index: FrameIndex { version: 1, source: source_name.to_owned(), frames: Vec::new() } })

@@ -114,11 +114,10 @@ impl ScreenSource {
         let conn = self.conn()?;
         for (prop, ty) in [(net_wm_name, utf8), (AtomEnum::WM_NAME.into(), AtomEnum::STRING.into())] {
             let Ok(cookie) = conn.get_property(false, w, prop, ty, 0, 1024) else { continue };
-            if let Ok(reply) = cookie.reply() {
-                if !reply.value.is_empty() {
+            if let Ok(reply) = cookie.reply()
+                && !reply.value.is_empty() {
                     return Ok(Some(String::from_utf8_lossy(&reply.value).into_owned()));
                 }
-            }
         }
         Ok(None)
     }
@@ -130,8 +129,8 @@ impl ScreenSource {
         let mut stack = vec![self.root];
         let mut partial = None;
         while let Some(w) = stack.pop() {
-            if w != self.root {
-                if let Some(t) = self.title(w, net_wm_name, utf8)? {
+            if w != self.root
+                && let Some(t) = self.title(w, net_wm_name, utf8)? {
                     if t == title {
                         return Ok(Some(w));
                     }
@@ -139,7 +138,6 @@ impl ScreenSource {
                         partial = Some(w);
                     }
                 }
-            }
             if let Ok(reply) = self.conn()?.query_tree(w).map_err(x11)?.reply() {
                 stack.extend(reply.children.iter().rev());
             }

@@ -420,9 +420,9 @@ impl SyntheticSource {
         let noise = f64::from(c.noise);
         let mut img = RgbImage::new(c.width, c.height);
         for (i, px) in img.pixels_mut().enumerate() {
-            for ch in 0..3 {
+            for (out, plane) in px.0.iter_mut().zip(&planes) {
                 let n = if noise > 0.0 { (rng.normal() * noise) as f32 } else { 0.0 };
-                px.0[ch] = (planes[ch][i] + n).round().clamp(0.0, 255.0) as u8;
+                *out = (plane[i] + n).round().clamp(0.0, 255.0) as u8;
             }
         }
         let qr_corners = self.page.qr.map(|(corners, _)| {

@@ -342,7 +342,7 @@ impl FrameSource for WebcamSource {
         let (mut m, _) = self
             .shared
             .changed
-            .wait_timeout_while(m, timeout, |m| m.frame.is_none() && !(m.disconnected && !m.disconnect_reported))
+            .wait_timeout_while(m, timeout, |m| m.frame.is_none() && (!m.disconnected || m.disconnect_reported))
             .unwrap_or_else(|p| p.into_inner());
         if let Some(frame) = m.frame.take() {
             return Ok(frame);

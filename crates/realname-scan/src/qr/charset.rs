@@ -44,11 +44,10 @@ pub fn payload_text(bytes: &[u8]) -> (String, Charset) {
     if let Ok(s) = std::str::from_utf8(bytes) {
         return (s.to_owned(), Charset::Utf8);
     }
-    if looks_like_shift_jis(bytes) {
-        if let Some(s) = encoding_rs::SHIFT_JIS.decode_without_bom_handling_and_without_replacement(bytes) {
+    if looks_like_shift_jis(bytes)
+        && let Some(s) = encoding_rs::SHIFT_JIS.decode_without_bom_handling_and_without_replacement(bytes) {
             return (s.into_owned(), Charset::ShiftJis);
         }
-    }
     (bytes.iter().map(|&b| char::from(b)).collect(), Charset::Latin1)
 }
 

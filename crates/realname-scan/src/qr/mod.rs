@@ -249,6 +249,7 @@ fn run_rxing(_view: &View, _scale: f32, _pass: &'static str) -> Result<Vec<Decod
     Ok(Vec::new())
 }
 
+#[cfg(any(feature = "rxing", test))]
 /// Distance in pixels from a finder centre to the outer edge of its pattern (3.5 modules)
 /// along `dir`: the third dark/light change of the grey profile, else `fallback`.
 fn finder_edge(l: &Luma, c: (f32, f32), dir: (f32, f32), max: f32, fallback: f32) -> f32 {
@@ -282,6 +283,7 @@ fn finder_edge(l: &Luma, c: (f32, f32), dir: (f32, f32), max: f32, fallback: f32
     fallback
 }
 
+#[cfg(any(feature = "rxing", test))]
 /// Whether `p` lies inside (or on) the triangle `a b c`.
 fn inside_triangle(p: (f32, f32), a: (f32, f32), b: (f32, f32), c: (f32, f32)) -> bool {
     let cross = |o: (f32, f32), u: (f32, f32), v: (f32, f32)| (u.0 - o.0) * (v.1 - o.1) - (u.1 - o.1) * (v.0 - o.0);
@@ -291,6 +293,7 @@ fn inside_triangle(p: (f32, f32), a: (f32, f32), b: (f32, f32), c: (f32, f32)) -
     !(neg && pos)
 }
 
+#[cfg(any(feature = "rxing", test))]
 /// Symbol corners from the three finder-pattern centres (a parallelogram).
 fn finder_corners(l: &Luma, tl: (f32, f32), tr: (f32, f32), bl: (f32, f32)) -> [(f32, f32); 4] {
     let sub = |a: (f32, f32), b: (f32, f32)| (a.0 - b.0, a.1 - b.1);

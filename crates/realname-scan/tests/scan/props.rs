@@ -18,7 +18,7 @@ proptest! {
             s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             // Blocky content makes finder-pattern-like runs, which reach rqrr's deeper code.
             let v = (s >> 56) as u8;
-            if blocky { if ((i % w.max(1)) / 3 + (i / w.max(1)) / 3 + (v as usize & 1)) % 2 == 0 { 0 } else { 255 } } else { v }
+            if blocky { if ((i % w.max(1)) / 3 + (i / w.max(1)) / 3 + (v as usize & 1)).is_multiple_of(2) { 0 } else { 255 } } else { v }
         }).collect();
         if let Some(luma) = Luma::new(w, h, pixels) {
             let out = reader().read_luma(&luma);

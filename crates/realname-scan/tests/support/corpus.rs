@@ -200,7 +200,7 @@ pub fn evaluate(decoder: &dyn Decoder, cases: &[Case]) -> Report {
         let t0 = Instant::now();
         let texts = decoder.decode_case(case);
         report.times.push(t0.elapsed());
-        let ok = texts.iter().any(|t| *t == case.expected);
+        let ok = texts.contains(&case.expected);
         if report.sets.last().is_none_or(|s| s.0 != case.set) {
             report.sets.push((case.set.clone(), 0, 0));
         }
