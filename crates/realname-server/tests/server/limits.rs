@@ -51,6 +51,7 @@ async fn too_many_failures_lock_the_account_until_a_stated_time() {
     let app = TestApp::with_config(|c| {
         c.limits.failures_per_account_per_day = 2;
         c.limits.attempts_per_session = 5;
+        c.limits.web_session_ttl_secs = 7 * 24 * 3600;
     })
     .await;
     let id = id_number("11010519900307123");
@@ -61,7 +62,8 @@ async fn too_many_failures_lock_the_account_until_a_stated_time() {
     phone.confirm(&claim.session_id).await;
     let d = phone.perform(&claim.session_id, &claim, 2).await.expect("decision");
     let c = d.challenge.expect("challenge");
-    phone.perform_challenge(&claim.session_id, &c.actions, &c.nonce, 2).await.expect("decision");
+    let d2 = phone.perform_challenge(&claim.session_id, &c.actions, &c.nonce, 2).await.expect("decision");
+    let c = d2.challenge.expect("challenge");
     // Two failures today: locked.
     let locked = phone.perform_challenge(&claim.session_id, &c.actions, &c.nonce, 1).await;
     let e = assert_code(locked, ErrorCode::LockedOut);

@@ -168,11 +168,16 @@ impl TestResponse {
     }
 }
 
-/// The text after `marker` up to the next `"`.
+/// The text after `marker` up to the next `"`, HTML-unescaped.
 pub fn attr_after(html: &str, marker: &str) -> Option<String> {
     let start = html.find(marker)? + marker.len();
     let end = html[start..].find('"')?;
-    Some(html[start..start + end].to_owned())
+    Some(unescape(&html[start..start + end]))
+}
+
+/// Undoes the template engine's HTML escaping.
+pub fn unescape(s: &str) -> String {
+    s.replace("&#x2f;", "/").replace("&#x27;", "'").replace("&quot;", "\"").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 }
 
 /// A browser that keeps cookies and fills in CSRF tokens.
