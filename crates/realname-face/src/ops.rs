@@ -1,7 +1,7 @@
 //! NHWC (batch 1) feature maps and the layer kernels the four nets need: im2col + candle matmul
 //! convolutions, direct depthwise 3×3, pooling, per-channel affine + activations, TF "SAME" padding.
 
-use candle_core::{Device, Tensor};
+use candle_core::{Storage, Tensor};
 
 use crate::FaceError;
 
@@ -76,14 +76,54 @@ fn out_size(n: usize, k: usize, s: usize, before: usize, after: usize) -> usize 
     (n + before + after).saturating_sub(k) / s + 1
 }
 
-/// `a [m, k] · b [k, n]` through candle (gemm; one thread per `RAYON_NUM_THREADS`).
-fn matmul(a: &[f32], m: usize, k: usize, b: &Tensor) -> Result<Vec<f32>, FaceError> {
-    let lhs = Tensor::from_slice(a, (m, k), &Device::Cpu)?;
-    Ok(lhs.matmul(b)?.flatten_all()?.to_vec1::<f32>()?)
+/// Runs `f` on the contiguous f32 CPU data of a candle tensor (the weights live in candle tensors;
+/// the hot products read them in place instead of copying).
+pub(crate) fn with_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R, FaceError> {
+    let (storage, layout) = t.storage_and_layout();
+    match (&*storage, layout.contiguous_offsets()) {
+        (Storage::Cpu(cpu), Some((start, end))) => Ok(f(&cpu.as_slice::<f32>()?[start..end])),
+        _ => Err(FaceError::Inference("weight tensor is not contiguous f32 on the CPU".into())),
+    }
+}
+
+/// `dst [m, n] = a [m, k] · b [k, n]`, all row-major, through the `gemm` crate (candle's own CPU
+/// matmul kernel), on as many threads as candle would use (`RAYON_NUM_THREADS`).
+#[allow(unsafe_code)]
+pub(crate) fn matmul_into(dst: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize) {
+    assert!(a.len() == m * k && b.len() == k * n && dst.len() == m * n, "matmul shapes");
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        dst.fill(0.0);
+        return;
+    }
+    let threads = candle_core::utils::get_num_threads();
+    let parallelism = if threads > 1 && m * n * k > 1 << 20 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
+    // SAFETY: the three slices hold exactly m·k, k·n and m·n elements (asserted above) laid out
+    // row-major with the strides passed (column stride 1, row stride = row length); `dst` is a
+    // unique borrow so it cannot alias `a` or `b`; read_dst = false, so dst is only written.
+    unsafe {
+        gemm::gemm(
+            m, n, k,
+            dst.as_mut_ptr(), 1, n as isize, false,
+            a.as_ptr(), 1, k as isize,
+            b.as_ptr(), 1, n as isize,
+            0.0, 1.0, false, false, false,
+            parallelism,
+        );
+    }
+}
+
+/// Output rows per im2col band: keeps the patch matrix around 1 MB (cache-sized) instead of
+/// materialising it for the whole image.
+fn band_rows(ow: usize, kk: usize) -> usize {
+    ((1 << 18) / (ow * kk).max(1)).max(1)
 }
 
 /// 2-D convolution of `x` with a square `k × k` kernel given as the `[k·k·c_in, c_out]` matrix of
-/// its HWIO weights, stride `s`, explicit zero padding (im2col + matmul; 1×1 convs skip im2col).
+/// its HWIO weights, stride `s`, explicit zero padding (banded im2col + GEMM; 1×1 convs multiply
+/// the input directly).
 pub(crate) fn conv2d(x: &Fmap, w: &Tensor, k: usize, s: usize, pad: Pad) -> Result<Fmap, FaceError> {
     let (rows, c_out) = w.dims2()?;
     if rows != k * k * x.c {
@@ -91,36 +131,48 @@ pub(crate) fn conv2d(x: &Fmap, w: &Tensor, k: usize, s: usize, pad: Pad) -> Resu
     }
     let oh = out_size(x.h, k, s, pad.top, pad.bottom);
     let ow = out_size(x.w, k, s, pad.left, pad.right);
-    if k == 1 && s == 1 && pad == Pad::NONE {
-        let data = matmul(&x.data, x.h * x.w, x.c, w)?;
-        return Ok(Fmap { h: oh, w: ow, c: c_out, data });
-    }
-    let c = x.c;
-    let kk = k * k * c;
-    let mut cols = vec![0f32; oh * ow * kk];
-    for oy in 0..oh {
-        for ox in 0..ow {
-            let row = &mut cols[(oy * ow + ox) * kk..(oy * ow + ox + 1) * kk];
-            for ky in 0..k {
-                let iy = (oy * s + ky) as isize - pad.top as isize;
-                if iy < 0 || iy >= x.h as isize {
-                    continue;
-                }
-                let iy = iy as usize;
-                for kx in 0..k {
-                    let ix = (ox * s + kx) as isize - pad.left as isize;
-                    if ix < 0 || ix >= x.w as isize {
-                        continue;
+    let mut out = Fmap::zeros(oh, ow, c_out);
+    with_f32(w, |wd| {
+        if k == 1 && s == 1 && pad == Pad::NONE {
+            matmul_into(&mut out.data, &x.data, wd, x.h * x.w, x.c, c_out);
+            return;
+        }
+        let c = x.c;
+        let kk = k * k * c;
+        let band = band_rows(ow, kk).min(oh);
+        let mut cols = vec![0f32; band * ow * kk];
+        let mut oy0 = 0;
+        while oy0 < oh {
+            let rows_here = band.min(oh - oy0);
+            let cols = &mut cols[..rows_here * ow * kk];
+            cols.fill(0.0);
+            for by in 0..rows_here {
+                let oy = oy0 + by;
+                for ox in 0..ow {
+                    let row = &mut cols[(by * ow + ox) * kk..(by * ow + ox + 1) * kk];
+                    for ky in 0..k {
+                        let iy = (oy * s + ky) as isize - pad.top as isize;
+                        if iy < 0 || iy >= x.h as isize {
+                            continue;
+                        }
+                        let iy = iy as usize;
+                        for kx in 0..k {
+                            let ix = (ox * s + kx) as isize - pad.left as isize;
+                            if ix < 0 || ix >= x.w as isize {
+                                continue;
+                            }
+                            let src = (iy * x.w + ix as usize) * c;
+                            row[(ky * k + kx) * c..(ky * k + kx + 1) * c].copy_from_slice(&x.data[src..src + c]);
+                        }
                     }
-                    let ix = ix as usize;
-                    let src = &x.data[(iy * x.w + ix) * c..(iy * x.w + ix + 1) * c];
-                    row[(ky * k + kx) * c..(ky * k + kx + 1) * c].copy_from_slice(src);
                 }
             }
+            let dst = &mut out.data[oy0 * ow * c_out..(oy0 + rows_here) * ow * c_out];
+            matmul_into(dst, cols, wd, rows_here * ow, kk, c_out);
+            oy0 += rows_here;
         }
-    }
-    let data = matmul(&cols, oh * ow, kk, w)?;
-    Ok(Fmap { h: oh, w: ow, c: c_out, data })
+    })?;
+    Ok(out)
 }
 
 /// Depthwise 3×3 convolution (`kernel` = the `[3, 3, C, 1]` weights, flat), stride `s`, zero padding.
@@ -158,19 +210,34 @@ pub(crate) fn depthwise3x3(x: &Fmap, kernel: &[f32], s: usize, pad: Pad) -> Fmap
 /// In place, per channel: `v = act((v + bias) · mul + add)` with every factor optional.
 pub(crate) fn channel_affine(x: &mut Fmap, bias: Option<&[f32]>, mul: Option<&[f32]>, add: Option<&[f32]>, act: Act) {
     let c = x.c;
+    let zeros;
+    let ones;
+    let (bias, mul, add) = match (bias, mul, add) {
+        (b, None, None) => {
+            // Common case (conv + bias + activation): one add per element.
+            zeros = vec![0f32; c];
+            let b = b.unwrap_or(&zeros);
+            match act {
+                Act::None => x.data.chunks_exact_mut(c).for_each(|px| px.iter_mut().zip(b).for_each(|(v, b)| *v += b)),
+                Act::Relu => x.data.chunks_exact_mut(c).for_each(|px| px.iter_mut().zip(b).for_each(|(v, b)| *v = (*v + b).max(0.0))),
+                Act::Relu6 => {
+                    x.data.chunks_exact_mut(c).for_each(|px| px.iter_mut().zip(b).for_each(|(v, b)| *v = (*v + b).clamp(0.0, 6.0)))
+                }
+                Act::Leaky => x.data.chunks_exact_mut(c).for_each(|px| {
+                    px.iter_mut().zip(b).for_each(|(v, b)| *v = activate(*v + b, Act::Leaky))
+                }),
+            }
+            return;
+        }
+        (b, m, a) => {
+            zeros = vec![0f32; c];
+            ones = vec![1f32; c];
+            (b.unwrap_or(&zeros), m.unwrap_or(&ones), a.unwrap_or(&zeros))
+        }
+    };
     for px in x.data.chunks_exact_mut(c) {
-        for (i, v) in px.iter_mut().enumerate() {
-            let mut t = *v;
-            if let Some(b) = bias {
-                t += b[i];
-            }
-            if let Some(m) = mul {
-                t *= m[i];
-            }
-            if let Some(a) = add {
-                t += a[i];
-            }
-            *v = activate(t, act);
+        for (((v, b), m), a) in px.iter_mut().zip(bias).zip(mul).zip(add) {
+            *v = activate((*v + b) * m + a, act);
         }
     }
 }
@@ -329,7 +396,7 @@ mod tests {
                 continue;
             }
             let w = ramp(k * k * 3 * 4, 0.01);
-            let m = Tensor::from_slice(&w, (k * k * 3, 4), &Device::Cpu)?;
+            let m = Tensor::from_slice(&w, (k * k * 3, 4), &candle_core::Device::Cpu)?;
             let got = conv2d(&x, &m, k, s, pad)?;
             let want = naive_conv(&x, &w, k, 4, s, pad);
             assert_eq!((got.h, got.w, got.c), (want.h, want.w, want.c));
