@@ -1,0 +1,78 @@
+//! `realname load` with 50 virtual users against a real server: genuine, wrong-person and
+//! cancelled flows; every started session must end in a final state the PC page saw.
+
+use anyhow::{Context as _, Result};
+use realname_protocol::api::LivenessAction;
+
+use super::support::{Harness, clip, clip_frames, run_json};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_with_50_users_loses_no_session() -> Result<()> {
+    let h = Harness::start(&[LivenessAction::Blink]).await?;
+    let genuine = clip_frames("lp_d5", 1, 30, h.tmp.path())?;
+    let impostor = clip_frames("eyeryhthm_7blinks", 10, 35, h.tmp.path())?;
+    let out = h.tmp.path().join("identities");
+    let (code, json) = run_json(
+        &mut h.cli(&[
+            "load-identities",
+            "--count",
+            "50",
+            "--photo",
+            &clip("lp_d5")?.join("0001.jpg").display().to_string(),
+            "--clip",
+            &genuine.display().to_string(),
+            "--out",
+            &out.display().to_string(),
+            "--seed",
+            "7",
+        ]),
+        None,
+    )
+    .await?;
+    assert_eq!(code, 0, "{json}");
+    let authority = std::fs::read_to_string(out.join("authority.csv"))?;
+    let people: Vec<(String, String)> = authority
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let mut f = l.split(',');
+            (f.next().unwrap_or_default().to_owned(), f.next().unwrap_or_default().to_owned())
+        })
+        .collect();
+    h.register(&people, &clip("lp_d5")?.join("0001.jpg")).await?;
+
+    let report = h.tmp.path().join("report.json");
+    let (code, json) = run_json(
+        &mut h.cli(&[
+            "load",
+            "--people",
+            &out.join("people.csv").display().to_string(),
+            "--users",
+            "50",
+            "--concurrency",
+            "8",
+            "--mix",
+            "genuine=80,wrong=10,cancel=10",
+            "--impostor-clips",
+            &impostor.display().to_string(),
+            "--report",
+            &report.display().to_string(),
+        ]),
+        None,
+    )
+    .await?;
+    assert_eq!(json["users"], 50, "{json:#}");
+    assert_eq!(json["started_sessions"], 50, "{:#}", json["errors_by_code"]);
+    assert_eq!(json["lost_sessions"], 0, "lost: {:#}", json["lost"]);
+    assert_eq!(json["by_kind"]["genuine"]["passed"], 40, "{:#}", json["by_kind"]);
+    assert_eq!(json["by_kind"]["cancel"]["cancelled"], 5, "{:#}", json["by_kind"]);
+    assert!(json["by_kind"]["wrong"].get("passed").is_none(), "{:#}", json["by_kind"]);
+    for step in ["create", "scan_to_claim", "capture_to_decision", "decision_to_pc"] {
+        let p = &json["steps"][step];
+        assert!(p["count"].as_u64().context("count")? > 0 && p["p99_ms"].as_f64().context("p99")? > 0.0, "{step}: {p}");
+    }
+    assert!(json["verifications_per_s"].as_f64().context("throughput")? > 0.0);
+    assert_eq!(code, 0, "{:#}", json["errors_by_code"]);
+    assert!(report.is_file(), "the JSON report is written");
+    Ok(())
+}
