@@ -7,13 +7,17 @@
 //!
 //! | action | signal | rule |
 //! |---|---|---|
-//! | blink | eye aspect ratio, mean of both eyes | a dip to ≤ [`BLINK_EAR_CLOSED`] in a blink frame while some frame has open eyes (≥ [`BLINK_EAR_OPEN`]) |
+//! | blink | eye aspect ratio (EAR), mean of both eyes | in a blink frame, a dip of at least [`BLINK_EAR_DROP`] below the open-eye baseline (median EAR of the untagged frames, else the largest EAR of the capture), or an EAR ≤ [`BLINK_EAR_CLOSED`] |
 //! | turn left/right | yaw (°), positive = subject's own left on an unmirrored camera | ≥ [`TURN_YAW_MIN_DEG`] towards the asked side |
 //! | open mouth | inner-lip mouth aspect ratio | ≥ [`MOUTH_OPEN_MAR`] in a mouth frame while some frame has it closed (≤ [`MOUTH_CLOSED_MAR`]) |
 //! | nod | pitch (°) | range over the nod frames and the rest ≥ [`NOD_PITCH_RANGE_DEG`] |
 //!
-//! Thresholds: EAR ≈ 0.25–0.35 open and < 0.2 closed (Soukupová & Čech 2016); 0.21 keeps a
-//! half-closed squint from counting while tolerating landmark noise on small faces. MAR is
+//! Thresholds. EAR is ≈ 0.25–0.35 open and < 0.2 closed with dlib landmarks (Soukupová & Čech
+//! 2016), but face-api's 68-point net barely follows a closing lid: measured on the labelled
+//! blinks of `shared/data/liveness` the EAR dips only 7–15 % (`eyeryhthm_7blinks` 0.318 → 0.294,
+//! `lp_d9` 0.324 → 0.277–0.288; `lp_d5`'s blink only 4 %), while neutral frames of one clip
+//! vary by ≈ 3 %. Hence a relative rule with a 6 % drop (catches the clear blinks, not the
+//! noise) plus the absolute 0.21 for engines that do follow the lid. MAR is
 //! ≈ 0 closed and > 0.3 wide open; 0.35 against a closed frame ≤ 0.2 excludes speech-like
 //! movements. A 15° yaw is a deliberate turn that the nose-position estimate clears easily
 //! (full profile ≈ 60°) while a frontal face with noise stays under 8°.
@@ -22,10 +26,10 @@
 use realname_face::FaceSignals;
 use realname_protocol::api::{LivenessAction, ReasonCode};
 
-/// Mean eye aspect ratio at or below which eyes count as closed.
+/// Mean eye aspect ratio at or below which eyes count as closed outright.
 pub const BLINK_EAR_CLOSED: f32 = 0.21;
-/// Mean eye aspect ratio at or above which eyes count as open (the baseline of the dip).
-pub const BLINK_EAR_OPEN: f32 = 0.24;
+/// Relative EAR dip below the open-eye baseline that counts as a blink.
+pub const BLINK_EAR_DROP: f32 = 0.06;
 /// Yaw needed for a head turn, degrees.
 pub const TURN_YAW_MIN_DEG: f32 = 15.0;
 /// Mouth aspect ratio at or above which the mouth counts as open.
@@ -96,7 +100,16 @@ fn action_seen(action: LivenessAction, frames: &[Observation]) -> bool {
     let all = || frames.iter().map(|f| f.signals);
     match action {
         LivenessAction::Blink => {
-            tagged().any(|s| ear(&s) <= BLINK_EAR_CLOSED) && all().any(|s| ear(&s) >= BLINK_EAR_OPEN)
+            let mut neutral: Vec<f32> = frames.iter().filter(|f| f.action.is_none()).map(|f| ear(&f.signals)).collect();
+            neutral.sort_by(f32::total_cmp);
+            let baseline = match neutral.get(neutral.len() / 2) {
+                Some(median) => *median,
+                None => all().map(|s| ear(&s)).fold(0.0, f32::max),
+            };
+            tagged().any(|s| {
+                let e = ear(&s);
+                e <= BLINK_EAR_CLOSED || e <= baseline * (1.0 - BLINK_EAR_DROP)
+            })
         }
         LivenessAction::TurnLeft => tagged().any(|s| s.yaw_deg >= TURN_YAW_MIN_DEG),
         LivenessAction::TurnRight => tagged().any(|s| s.yaw_deg <= -TURN_YAW_MIN_DEG),
@@ -165,9 +178,17 @@ mod tests {
     }
 
     #[test]
-    fn blink_needs_a_dip_from_open_eyes() {
-        let always_closed = [obs(Some(Blink), |s| (s.ear_left, s.ear_right) = (0.1, 0.1))];
-        assert_eq!(check(&[Blink], &always_closed).map_err(|e| e.reason), Err(ReasonCode::ActionNotSeen));
+    fn blink_needs_a_dip_from_the_open_eyes() {
+        let ear = |v: f32| move |s: &mut FaceSignals| (s.ear_left, s.ear_right) = (v, v);
+        // Measured on eyeryhthm_7blinks with face-api landmarks: 0.318 open, 0.294 closed.
+        let blink = [obs(None, ear(0.318)), obs(Some(Blink), ear(0.294))];
+        assert_eq!(check(&[Blink], &blink), Ok(()));
+        // Landmark noise of a few per cent is not a blink.
+        let noise = [obs(None, ear(0.318)), obs(None, ear(0.31)), obs(Some(Blink), ear(0.305))];
+        assert_eq!(check(&[Blink], &noise).map_err(|e| e.reason), Err(ReasonCode::ActionNotSeen));
+        // Closed outright counts even without a neutral frame.
+        let closed = [obs(Some(Blink), ear(0.12))];
+        assert_eq!(check(&[Blink], &closed), Ok(()));
     }
 
     #[test]

@@ -1,1 +1,118 @@
-//! Decisions with the real face engine on real photos and frames (`../shared/data`).
+//! Decisions with the real face engine (`models/`) on real frames from `../shared/data`:
+//! the person of a liveness clip, with their own frame as the reference photo, passes the
+//! challenge; the same capture against another person's reference photo fails with the seed's
+//! message. (Head turns are not covered: the SSD detector loses the labelled turns of `lp_d12`.)
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use realname_protocol::api::{LivenessAction, Outcome, ReasonCode};
+use realname_server::face::{EngineAnalyzer, FaceAnalyzer};
+
+use super::support::{TestApp, id_number};
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn shared() -> PathBuf {
+    workspace().join("../shared/data")
+}
+
+fn clip_frame(clip: &str, n: u32) -> Vec<u8> {
+    let path = shared().join(format!("liveness/clips/{clip}/{n:04}.jpg"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// lp_d5 (labels.json): neutral before frame 13, mouth open 23–31.
+fn capture_frames() -> Vec<(Option<LivenessAction>, Vec<u8>)> {
+    vec![
+        (None, clip_frame("lp_d5", 5)),
+        (None, clip_frame("lp_d5", 10)),
+        (Some(LivenessAction::OpenMouth), clip_frame("lp_d5", 26)),
+        (Some(LivenessAction::OpenMouth), clip_frame("lp_d5", 28)),
+    ]
+}
+
+/// lp_d9 (labels.json): blinks at frames 4–6 and 13–15.
+fn blink_frames() -> Vec<(Option<LivenessAction>, Vec<u8>)> {
+    vec![
+        (None, clip_frame("lp_d9", 1)),
+        (None, clip_frame("lp_d9", 3)),
+        (None, clip_frame("lp_d9", 10)),
+        (Some(LivenessAction::Blink), clip_frame("lp_d9", 5)),
+        (Some(LivenessAction::Blink), clip_frame("lp_d9", 13)),
+    ]
+}
+
+fn engine() -> Arc<dyn FaceAnalyzer> {
+    Arc::new(EngineAnalyzer::load(&workspace().join("models")).expect("face models (scripts/fetch-models.sh)"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_blink_passes() {
+    let app = TestApp::with_real_analyzer(engine(), vec![LivenessAction::Blink]).await;
+    let id = id_number("11010519900307123");
+    app.register_identity_photo("王五", &id, &clip_frame("lp_d9", 7)).await;
+    let (mut pc, phone) = app.account("blink@example.com").await;
+    let (_s, handle) = pc.start_verification("王五", &id).await;
+    let claim = phone.claim(&handle).await;
+    phone.confirm(&claim.session_id).await;
+    let d = phone.try_capture(&claim.session_id, &claim.challenge.nonce, &blink_frames()).await.expect("decision");
+    assert_eq!(d.outcome, Outcome::Passed, "{d:?}");
+    // Eyes open in every frame: no blink.
+    let claim_frames: Vec<_> = blink_frames().into_iter().map(|(a, b)| if a.is_some() { (a, clip_frame("lp_d9", 10)) } else { (a, b) }).collect();
+    let (mut pc2, phone2) = app.account("noblink@example.com").await;
+    let id2 = id_number("11010519900307131");
+    app.register_identity_photo("赵六", &id2, &clip_frame("lp_d9", 7)).await;
+    let (_s2, handle2) = pc2.start_verification("赵六", &id2).await;
+    let claim2 = phone2.claim(&handle2).await;
+    phone2.confirm(&claim2.session_id).await;
+    let d2 = phone2.try_capture(&claim2.session_id, &claim2.challenge.nonce, &claim_frames).await.expect("decision");
+    assert_eq!((d2.outcome, d2.reason), (Outcome::Retry, Some(ReasonCode::ActionNotSeen)), "{d2:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_id_holder_passes_and_another_person_fails() {
+    let analyzer = engine();
+
+    // The engine's signals on these frames, stated so a threshold change shows up here.
+    let limits = realname_face::ImageLimits::default();
+    let mut report = String::new();
+    for (action, bytes) in capture_frames() {
+        let img = realname_face::decode_image(&bytes, &limits).expect("decode");
+        let faces = analyzer.analyze(&img).expect("analyze");
+        assert_eq!(faces.len(), 1, "one face per frame");
+        let s = faces[0].signals;
+        report.push_str(&format!(
+            "{action:?}: ear {:.3}/{:.3} mar {:.3} yaw {:.1}\n",
+            s.ear_left, s.ear_right, s.mouth_aspect_ratio, s.yaw_deg
+        ));
+    }
+
+    let app = TestApp::with_real_analyzer(analyzer, vec![LivenessAction::OpenMouth]).await;
+    let holder_id = id_number("11010519900307123");
+    let other_id = id_number("31010119851120456");
+    app.register_identity_photo("张三", &holder_id, &clip_frame("lp_d5", 1)).await;
+    let obama = std::fs::read(shared().join("faces/images/face_recognition/obama/obama.jpg")).expect("photo");
+    app.register_identity_photo("李四", &other_id, &obama).await;
+
+    // The holder of the ID number.
+    let (mut pc, phone) = app.account("real@example.com").await;
+    let (_s, handle) = pc.start_verification("张三", &holder_id).await;
+    let claim = phone.claim(&handle).await;
+    phone.confirm(&claim.session_id).await;
+    let d = phone.try_capture(&claim.session_id, &claim.challenge.nonce, &capture_frames()).await.expect("decision");
+    assert_eq!(d.outcome, Outcome::Passed, "{d:?}\nsignals:\n{report}");
+
+    // Someone else's ID number, same face.
+    let (mut pc2, phone2) = app.account("impostor@example.com").await;
+    let (_s2, handle2) = pc2.start_verification("李四", &other_id).await;
+    let claim2 = phone2.claim(&handle2).await;
+    phone2.confirm(&claim2.session_id).await;
+    let d2 = phone2.try_capture(&claim2.session_id, &claim2.challenge.nonce, &capture_frames()).await.expect("decision");
+    assert_eq!(d2.outcome, Outcome::Retry);
+    assert_eq!(d2.reason, Some(ReasonCode::FaceMismatch), "{d2:?}");
+    assert!(d2.message.contains("the ID number must belong to the person doing the face scan"));
+    assert_eq!(d2.attempts_left, 2);
+}

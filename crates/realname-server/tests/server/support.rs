@@ -68,6 +68,10 @@ impl TestApp {
 
     /// Configuration adjusted by `f`.
     pub async fn with_config(f: impl FnOnce(&mut Config)) -> Self {
+        Self::build(f, || Arc::new(ScriptedAnalyzer)).await
+    }
+
+    async fn build(f: impl FnOnce(&mut Config), analyzer: impl FnOnce() -> realname_server::face::SharedAnalyzer) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = Config::default();
         config.data_dir = dir.path().to_path_buf();
@@ -77,11 +81,40 @@ impl TestApp {
         let url = fresh_database(dir.path()).await;
         let store = store::connect(&url).await.expect("open test database");
         let clock = Arc::new(ManualClock::default());
-        let analyzer = config_analyzer(&config);
+        let analyzer = analyzer();
         let services = Services { store: Some(store), analyzer: Some(analyzer), authority: None, clock: Some(clock.clone()) };
         let state = build_state(config, ORIGIN.into(), services).await.expect("build state");
         let router = app(state.clone());
         Self { state, router, clock, dir }
+    }
+
+    /// With the given (real) face engine and a pinned challenge.
+    pub async fn with_real_analyzer(analyzer: realname_server::face::SharedAnalyzer, challenge: Vec<LivenessAction>) -> Self {
+        let holder = std::sync::Mutex::new(Some(analyzer));
+        Self::build(
+            |c| c.test.fixed_challenge = Some(challenge),
+            move || holder.lock().expect("lock").take().expect("once"),
+        )
+        .await
+    }
+
+    /// Puts a person into the local registry with the given reference photo.
+    pub async fn register_identity_photo(&self, name: &str, id: &str, photo: &[u8]) {
+        let file = format!("ref-{}.img", self.state.now() ^ i64::from(photo.len() as u32));
+        std::fs::write(self.dir.path().join(&file), photo).expect("photo");
+        let csv = format!("name,id_number,photo\n{name},{id},{file}\n");
+        let report = realname_server::authority::import_registry(
+            &*self.state.store,
+            &self.state.keys,
+            self.state.analyzer.clone(),
+            &csv,
+            self.dir.path(),
+            self.state.today(),
+            self.state.now(),
+        )
+        .await
+        .expect("import");
+        assert_eq!(report.imported, 1, "{report:?}");
     }
 
     /// Sends a request.
@@ -130,10 +163,6 @@ impl TestApp {
         d.login(email, "correct horse battery").await;
         (b, d)
     }
-}
-
-fn config_analyzer(_config: &Config) -> realname_server::face::SharedAnalyzer {
-    Arc::new(ScriptedAnalyzer)
 }
 
 /// A response with its body read.
