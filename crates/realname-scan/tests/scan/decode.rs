@@ -40,3 +40,18 @@ fn synthetic_screen_photos_at_least_99_percent() -> anyhow::Result<()> {
     assert!(report.decoded * 100 >= report.total * 99, "decoded {}/{} < 99 %", report.decoded, report.total);
     Ok(())
 }
+
+#[test]
+fn decoded_synthetic_payloads_are_realname_payloads() -> anyhow::Result<()> {
+    use realname_protocol::qr::QrPayload;
+    let reader = QrReader::default();
+    for case in synthetic_cases(5)? {
+        let parsed = QrPayload::parse(&case.expected)?;
+        assert_eq!(parsed.to_string(), case.expected, "our test URLs are what the server prints");
+        let rgb = case.rgb.as_ref().ok_or_else(|| anyhow::anyhow!("synthetic cases carry RGB"))?;
+        let out = reader.read(rgb);
+        let code = out.codes.first().ok_or_else(|| anyhow::anyhow!("case {} not read", case.name))?;
+        assert_eq!(QrPayload::parse(&code.text())?, parsed);
+    }
+    Ok(())
+}
