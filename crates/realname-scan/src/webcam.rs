@@ -209,32 +209,73 @@ fn to_rgb(buf: &nokhwa::Buffer) -> Result<RgbImage, String> {
     RgbImage::from_raw(w, h, rgb).ok_or_else(|| format!("frame buffer does not match {w}x{h}"))
 }
 
-fn capture_loop(index: u32, cfg: WebcamConfig, shared: Arc<Shared>, name: String) {
+/// What the capture thread needs from an open camera: nokhwa's `Camera` in production, a
+/// fake in the tests of reconnection.
+trait CaptureDevice {
+    /// Width, height, frames per second of the running stream.
+    fn format(&self) -> (u32, u32, u32);
+    /// The next frame; `Err(Lost)` means the device is gone and must be reopened.
+    fn grab(&mut self) -> Result<RgbImage, GrabError>;
+}
+
+#[derive(Debug)]
+enum GrabError {
+    /// This frame could not be decoded; the stream goes on.
+    BadFrame(String),
+    /// The device stopped delivering.
+    Lost(String),
+}
+
+struct NokhwaDevice(Camera);
+
+impl CaptureDevice for NokhwaDevice {
+    fn format(&self) -> (u32, u32, u32) {
+        let f = self.0.camera_format();
+        (f.width(), f.height(), f.frame_rate())
+    }
+    fn grab(&mut self) -> Result<RgbImage, GrabError> {
+        let buf = self.0.frame().map_err(|e| GrabError::Lost(e.to_string()))?;
+        to_rgb(&buf).map_err(GrabError::BadFrame)
+    }
+}
+
+impl Drop for NokhwaDevice {
+    fn drop(&mut self) {
+        let _ = self.0.stop_stream();
+    }
+}
+
+fn capture_loop<D: CaptureDevice>(
+    mut open: impl FnMut() -> Result<D, String>,
+    reconnect_interval: Duration,
+    shared: Arc<Shared>,
+    name: String,
+) {
     let started = Instant::now();
     let mut sequence = 0u64;
     let mut first = true;
     while !shared.stop.load(Ordering::Relaxed) {
-        let mut cam = match open_camera(index, &cfg) {
-            Ok(cam) => cam,
+        let mut device = match open() {
+            Ok(device) => device,
             Err(e) => {
                 if first {
                     let mut m = shared.mailbox.lock().unwrap_or_else(|p| p.into_inner());
-                    m.opened = Some(Err(e.to_string()));
+                    m.opened = Some(Err(e));
                     shared.changed.notify_all();
                     return;
                 }
                 tracing::debug!(error = %e, "camera reopen failed; retrying");
-                let deadline = Instant::now() + cfg.reconnect_interval;
+                let deadline = Instant::now() + reconnect_interval;
                 let m = shared.mailbox.lock().unwrap_or_else(|p| p.into_inner());
                 // Wait on the condvar so close() wakes us at once.
-                let _ = shared.changed.wait_timeout_while(m, cfg.reconnect_interval, |_| {
+                let _ = shared.changed.wait_timeout_while(m, reconnect_interval, |_| {
                     !shared.stop.load(Ordering::Relaxed) && Instant::now() < deadline
                 });
                 continue;
             }
         };
         {
-            let fmt = cam.camera_format();
+            let (width, height, fps) = device.format();
             let mut m = shared.mailbox.lock().unwrap_or_else(|p| p.into_inner());
             m.disconnected = false;
             m.disconnect_reported = false;
@@ -242,29 +283,27 @@ fn capture_loop(index: u32, cfg: WebcamConfig, shared: Arc<Shared>, name: String
                 m.opened = Some(Ok(SourceInfo {
                     kind: SourceKind::Webcam,
                     name: name.clone(),
-                    width: fmt.width(),
-                    height: fmt.height(),
-                    fps: Some(f64::from(fmt.frame_rate())),
+                    width,
+                    height,
+                    fps: Some(f64::from(fps)),
                     frame_count: None,
                 }));
             }
             shared.changed.notify_all();
         }
         first = false;
-        tracing::info!(index, "camera streaming");
+        tracing::info!(camera = %name, "camera streaming");
         while !shared.stop.load(Ordering::Relaxed) {
-            match cam.frame() {
-                Ok(buf) => match to_rgb(&buf) {
-                    Ok(image) => {
-                        let mut m = shared.mailbox.lock().unwrap_or_else(|p| p.into_inner());
-                        m.frame = Some(Frame { image, timestamp: started.elapsed(), sequence });
-                        sequence += 1;
-                        shared.changed.notify_all();
-                    }
-                    Err(e) => tracing::debug!(error = %e, "undecodable camera frame dropped"),
-                },
-                Err(e) => {
-                    tracing::warn!(index, error = %e, "camera lost; reconnecting");
+            match device.grab() {
+                Ok(image) => {
+                    let mut m = shared.mailbox.lock().unwrap_or_else(|p| p.into_inner());
+                    m.frame = Some(Frame { image, timestamp: started.elapsed(), sequence });
+                    sequence += 1;
+                    shared.changed.notify_all();
+                }
+                Err(GrabError::BadFrame(e)) => tracing::debug!(error = %e, "undecodable camera frame dropped"),
+                Err(GrabError::Lost(e)) => {
+                    tracing::warn!(camera = %name, error = %e, "camera lost; reconnecting");
                     let mut m = shared.mailbox.lock().unwrap_or_else(|p| p.into_inner());
                     m.disconnected = true;
                     shared.changed.notify_all();
@@ -272,7 +311,6 @@ fn capture_loop(index: u32, cfg: WebcamConfig, shared: Arc<Shared>, name: String
                 }
             }
         }
-        let _ = cam.stop_stream();
     }
 }
 
@@ -285,23 +323,35 @@ impl WebcamSource {
     /// when it does not stream within `open_timeout`.
     pub fn open(cfg: WebcamConfig) -> Result<Self, SourceError> {
         let index = resolve(&cfg.device)?;
-        let shared = Arc::new(Shared::default());
         let name = match &cfg.device {
             DeviceSelector::Name(n) => n.clone(),
             DeviceSelector::Index(i) => format!("camera {i}"),
         };
-        let open_timeout = cfg.open_timeout;
+        let (interval, open_timeout) = (cfg.reconnect_interval, cfg.open_timeout);
+        let opener = move || open_camera(index, &cfg).map(NokhwaDevice).map_err(|e| e.to_string());
+        Self::start(opener, interval, open_timeout, name)
+    }
+
+    /// Runs the capture thread with any device opener (the seam the reconnection tests use).
+    fn start<D: CaptureDevice + 'static>(
+        opener: impl FnMut() -> Result<D, String> + Send + 'static,
+        reconnect_interval: Duration,
+        open_timeout: Duration,
+        name: String,
+    ) -> Result<Self, SourceError> {
+        let shared = Arc::new(Shared::default());
         let thread = {
             let shared = Arc::clone(&shared);
+            let name = name.clone();
             std::thread::Builder::new()
-                .name(format!("webcam-{index}"))
-                .spawn(move || capture_loop(index, cfg, shared, name))
+                .name("webcam-capture".into())
+                .spawn(move || capture_loop(opener, reconnect_interval, shared, name))
                 .map_err(|e| SourceError::Device(format!("cannot start capture thread: {e}")))?
         };
         let mut source = Self {
             shared,
             thread: Some(thread),
-            info: SourceInfo { kind: SourceKind::Webcam, name: String::new(), width: 0, height: 0, fps: None, frame_count: None },
+            info: SourceInfo { kind: SourceKind::Webcam, name, width: 0, height: 0, fps: None, frame_count: None },
         };
         let opened = {
             let m = source.shared.mailbox.lock().unwrap_or_else(|p| p.into_inner());
@@ -367,5 +417,111 @@ impl FrameSource for WebcamSource {
 impl Drop for WebcamSource {
     fn drop(&mut self) {
         let _ = self.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+
+    /// A camera that delivers `frames` frames, then is lost; `opens` counts (re)opens.
+    struct FakeCamera {
+        left: usize,
+        shade: u8,
+    }
+
+    impl CaptureDevice for FakeCamera {
+        fn format(&self) -> (u32, u32, u32) {
+            (8, 6, 30)
+        }
+        fn grab(&mut self) -> Result<RgbImage, GrabError> {
+            std::thread::sleep(Duration::from_millis(2));
+            if self.left == 0 {
+                return Err(GrabError::Lost("unplugged".into()));
+            }
+            self.left -= 1;
+            if self.left == 1 {
+                return Err(GrabError::BadFrame("corrupt JPEG".into()));
+            }
+            Ok(RgbImage::from_pixel(8, 6, image::Rgb([self.shade; 3])))
+        }
+    }
+
+    #[test]
+    fn reconnects_after_the_device_disappears() -> Result<(), SourceError> {
+        let opens = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&opens);
+        // Open 1 works, opens 2 and 3 fail (device still gone), open 4 works again.
+        let opener = move || {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            match n {
+                0 => Ok(FakeCamera { left: 5, shade: 10 }),
+                1 | 2 => Err("No such file or directory".to_owned()),
+                _ => Ok(FakeCamera { left: usize::MAX, shade: 200 }),
+            }
+        };
+        let mut cam = WebcamSource::start(opener, Duration::from_millis(5), Duration::from_secs(5), "fake".into())?;
+        assert_eq!((cam.info().width, cam.info().height, cam.info().fps), (8, 6, Some(30.0)));
+        let mut saw_disconnect = false;
+        let mut after = None;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            match cam.next_frame(Duration::from_secs(1)) {
+                Ok(f) if saw_disconnect && f.image.get_pixel(0, 0).0[0] == 200 => {
+                    after = Some(f);
+                    break;
+                }
+                Ok(_) => {}
+                Err(SourceError::Disconnected) => {
+                    assert!(!saw_disconnect, "a disconnect is reported once");
+                    saw_disconnect = true;
+                }
+                Err(SourceError::Timeout { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let after = after.expect("frames resume after reconnecting");
+        assert!(saw_disconnect);
+        assert!(opens.load(Ordering::SeqCst) >= 4, "retried until the device came back");
+        assert!(after.sequence >= 3, "sequence continues across reconnects: {}", after.sequence);
+        cam.close()?;
+        assert!(matches!(cam.next_frame(Duration::from_millis(1)), Err(SourceError::Closed)));
+        Ok(())
+    }
+
+    #[test]
+    fn first_open_failure_is_a_device_error() {
+        let opener = || -> Result<FakeCamera, String> { Err("Could not open device 0".into()) };
+        match WebcamSource::start(opener, Duration::from_millis(5), Duration::from_secs(5), "fake".into()) {
+            Err(SourceError::Device(m)) => assert!(m.contains("Could not open"), "{m}"),
+            other => panic!("expected a device error, got {:?}", other.map(|s| s.info())),
+        }
+    }
+
+    #[test]
+    fn raw_formats_convert_to_rgb() {
+        use nokhwa::Buffer;
+        let res = Resolution::new(2, 1);
+        let bgr = Buffer::new(res, &[1, 2, 3, 4, 5, 6], FrameFormat::RAWBGR);
+        assert_eq!(to_rgb(&bgr).map(|i| i.into_raw()), Ok(vec![3, 2, 1, 6, 5, 4]));
+        let gray = Buffer::new(res, &[7, 9], FrameFormat::GRAY);
+        assert_eq!(to_rgb(&gray).map(|i| i.into_raw()), Ok(vec![7, 7, 7, 9, 9, 9]));
+        // YUYV: one macro-pixel, mid-grey (Y=128, U=V=128).
+        let yuyv = Buffer::new(res, &[128, 128, 128, 128], FrameFormat::YUYV);
+        let rgb = to_rgb(&yuyv).map(|i| i.into_raw()).unwrap_or_default();
+        assert_eq!(rgb.len(), 6);
+        assert!(rgb.iter().all(|v| v.abs_diff(128) <= 3), "{rgb:?}");
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 95)
+            .encode_image(&RgbImage::from_pixel(16, 8, image::Rgb([200, 40, 40])))
+            .unwrap_or_default();
+        let mjpeg = Buffer::new(Resolution::new(16, 8), &jpeg, FrameFormat::MJPEG);
+        let img = to_rgb(&mjpeg).unwrap_or_default();
+        assert_eq!(img.dimensions(), (16, 8));
+        assert!(img.get_pixel(3, 3).0[0] > 150, "{:?}", img.get_pixel(3, 3));
+        let short = Buffer::new(res, &[1, 2], FrameFormat::RAWRGB);
+        assert!(to_rgb(&short).is_err());
     }
 }
