@@ -4,6 +4,22 @@
 //! pictures implements [`FrameSource`]; [`open_source`] turns a [`SourceSpec`] (parsed from a
 //! CLI string such as `webcam:0@1280x720` or `dir:frames/@10fps,loop`) into a boxed source.
 //! [`QrReader`] finds and decodes QR codes in a frame within a per-frame time budget.
+//!
+//! ```
+//! use std::time::Duration;
+//! use realname_scan::{FrameSource, QrReader, SourceSpec, open_source};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let spec = SourceSpec::parse("synthetic:qr=http://127.0.0.1:8080/v1/q/demo;perspective=20;blur=1;seed=7@320x240")?;
+//! let mut camera = open_source(&spec)?;
+//! let frame = camera.next_frame(Duration::from_millis(500))?;
+//! let read = QrReader::default().read(&frame.image);
+//! assert_eq!(read.codes[0].text(), "http://127.0.0.1:8080/v1/q/demo");
+//! let _overlay = read.codes[0].corners; // frame coordinates, for drawing
+//! camera.close()?;
+//! # Ok(())
+//! # }
+//! ```
 
 mod file;
 mod frame;
