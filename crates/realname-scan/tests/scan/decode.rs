@@ -55,3 +55,28 @@ fn decoded_synthetic_payloads_are_realname_payloads() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[test]
+fn time_budget_cuts_the_ladder_on_a_busy_full_hd_frame() {
+    // Full-HD sensor noise with blocky texture: nothing to read, lots for rqrr to chase.
+    let (w, h) = (1920usize, 1080usize);
+    let mut s = 0x1234_5678_u64;
+    let pixels: Vec<u8> = (0..w * h)
+        .map(|i| {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let block = ((i % w) / 6 + (i / w) / 6) % 2 == 0;
+            if block { (s >> 58) as u8 } else { 200 + (s >> 59) as u8 }
+        })
+        .collect();
+    let luma = realname_scan::qr::Luma::new(w, h, pixels).expect("sizes match");
+    let reader = QrReader::new(ReaderConfig { budget: Some(std::time::Duration::from_millis(40)), ..Default::default() });
+    let out = reader.read_luma(&luma);
+    let unlimited = QrReader::new(ReaderConfig { budget: None, ..Default::default() }).read_luma(&luma);
+    eprintln!(
+        "budget 40 ms: {} passes in {:?}; no budget: {} passes in {:?}",
+        out.passes_run, out.elapsed, unlimited.passes_run, unlimited.elapsed
+    );
+    assert!(out.codes.is_empty());
+    assert!(out.budget_exhausted && out.passes_run < unlimited.passes_run, "{out:?}");
+    assert!(out.elapsed < unlimited.elapsed, "the budget saves time: {:?} vs {:?}", out.elapsed, unlimited.elapsed);
+}
