@@ -7,7 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::measurement::{Measurement, ValueFormatter};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use realname_face::{DetectOptions, EngineConfig, FaceEngine, ImageLimits, LandmarkNet, RgbImage, decode_image};
 
 fn dirs() -> (PathBuf, PathBuf) {
@@ -31,12 +32,88 @@ fn frame(images: &Path) -> RgbImage {
     image::imageops::crop_imm(&src, x0, 0, 640, 480).to_image()
 }
 
+/// Criterion measurement of the calling thread's CPU time (`REALNAME_BENCH_CLOCK=cpu`): on a
+/// shared, oversubscribed machine wall time mostly measures the other processes.
+struct ThreadCpu;
+
+struct NsFormatter;
+
+impl ValueFormatter for NsFormatter {
+    fn scale_values(&self, typical: f64, values: &mut [f64]) -> &'static str {
+        let (div, unit) = if typical >= 1e6 { (1e6, "ms cpu") } else if typical >= 1e3 { (1e3, "µs cpu") } else { (1.0, "ns cpu") };
+        values.iter_mut().for_each(|v| *v /= div);
+        unit
+    }
+    fn scale_throughputs(&self, _typical: f64, _t: &Throughput, values: &mut [f64]) -> &'static str {
+        values.iter_mut().for_each(|v| *v = 1e9 / *v);
+        "per cpu-s"
+    }
+    fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
+        "ns"
+    }
+}
+
+impl Measurement for ThreadCpu {
+    type Intermediate = cpu_time::ThreadTime;
+    type Value = Duration;
+    fn start(&self) -> Self::Intermediate {
+        cpu_time::ThreadTime::now()
+    }
+    fn end(&self, i: Self::Intermediate) -> Self::Value {
+        i.elapsed()
+    }
+    fn add(&self, a: &Duration, b: &Duration) -> Duration {
+        *a + *b
+    }
+    fn zero(&self) -> Duration {
+        Duration::ZERO
+    }
+    fn to_f64(&self, v: &Duration) -> f64 {
+        v.as_nanos() as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        &NsFormatter
+    }
+}
+
+/// Multiply-adds ×2 of every conv and the FC of the recognition net (150×150 input).
+fn recognition_flops() -> f64 {
+    let conv = |o: usize, k: usize, ci: usize, co: usize| 2.0 * (o * o * k * k * ci * co) as f64;
+    let mut f = conv(72, 7, 3, 32);
+    f += 6.0 * conv(35, 3, 32, 32);
+    f += conv(17, 3, 32, 64) + conv(17, 3, 64, 64) + 6.0 * conv(17, 3, 64, 64);
+    f += conv(8, 3, 64, 128) + conv(8, 3, 128, 128) + 4.0 * conv(8, 3, 128, 128);
+    f += conv(3, 3, 128, 256) + conv(3, 3, 256, 256) + 4.0 * conv(4, 3, 256, 256);
+    f += conv(1, 3, 256, 256) + conv(1, 3, 256, 256);
+    f + 2.0 * 256.0 * 128.0
+}
+
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn stages_cpu(c: &mut Criterion<ThreadCpu>) {
+    if std::env::var("REALNAME_BENCH_CLOCK").as_deref() == Ok("cpu") {
+        run(c, "face_cpu");
+    }
+}
+
 fn stages(c: &mut Criterion) {
+    if std::env::var("REALNAME_BENCH_CLOCK").as_deref() != Ok("cpu") {
+        run(c, "face");
+    }
+}
+
+fn run<M: Measurement>(c: &mut Criterion<M>, group: &str) {
     if std::env::var("RAYON_NUM_THREADS").as_deref() != Ok("1") {
         eprintln!("warning: RAYON_NUM_THREADS is not 1: candle's matmul may use several threads");
     }
     let (models, images) = dirs();
     let engine = FaceEngine::load(&models, EngineConfig::default()).unwrap();
+    eprintln!("peak RSS after loading all models: {:.1} MiB", peak_rss_kib().unwrap_or(0) as f64 / 1024.0);
+    eprintln!("recognition net: {:.3} GFLOP per descriptor", recognition_flops() / 1e9);
     let tiny_lm = FaceEngine::load(&models, EngineConfig { ssd: false, tiny: false, recognition: false, landmarks: Some(LandmarkNet::Tiny), ..EngineConfig::default() }).unwrap();
     let obama = load(&images.join("face_recognition/obama/obama.jpg"));
     let frame = frame(&images);
@@ -46,7 +123,7 @@ fn stages(c: &mut Criterion) {
     let frame_faces = engine.analyze(&frame, &tiny).unwrap();
     assert_eq!(frame_faces.len(), 1, "the 640x480 bench frame must hold one face");
 
-    let mut g = c.benchmark_group("face");
+    let mut g = c.benchmark_group(group);
     g.sample_size(20).warm_up_time(Duration::from_secs(2)).measurement_time(Duration::from_secs(6));
     g.bench_function("tiny416_detect (obama.jpg 910x1137)", |b| b.iter(|| engine.detect(&obama, &tiny).unwrap()));
     g.bench_function("ssd_detect (obama.jpg 910x1137)", |b| b.iter(|| engine.detect(&obama, &ssd).unwrap()));
@@ -60,4 +137,9 @@ fn stages(c: &mut Criterion) {
 }
 
 criterion_group!(benches, stages);
-criterion_main!(benches);
+criterion_group! {
+    name = benches_cpu;
+    config = Criterion::default().with_measurement(ThreadCpu);
+    targets = stages_cpu
+}
+criterion_main!(benches, benches_cpu);

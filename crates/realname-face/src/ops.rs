@@ -145,25 +145,26 @@ pub(crate) fn conv2d(x: &Fmap, w: &Tensor, k: usize, s: usize, pad: Pad) -> Resu
         while oy0 < oh {
             let rows_here = band.min(oh - oy0);
             let cols = &mut cols[..rows_here * ow * kk];
-            cols.fill(0.0);
             for by in 0..rows_here {
                 let oy = oy0 + by;
                 for ox in 0..ow {
                     let row = &mut cols[(by * ow + ox) * kk..(by * ow + ox + 1) * kk];
+                    // Valid kx range for this output column: the taps inside the image form one
+                    // contiguous run of the NHWC row, copied at once; padded taps are zeroed.
+                    let ix0 = (ox * s) as isize - pad.left as isize;
+                    let kx_lo = (-ix0).clamp(0, k as isize) as usize;
+                    let kx_hi = (x.w as isize - ix0).clamp(0, k as isize) as usize;
                     for ky in 0..k {
+                        let seg = &mut row[ky * k * c..(ky + 1) * k * c];
                         let iy = (oy * s + ky) as isize - pad.top as isize;
-                        if iy < 0 || iy >= x.h as isize {
+                        if iy < 0 || iy >= x.h as isize || kx_lo >= kx_hi {
+                            seg.fill(0.0);
                             continue;
                         }
-                        let iy = iy as usize;
-                        for kx in 0..k {
-                            let ix = (ox * s + kx) as isize - pad.left as isize;
-                            if ix < 0 || ix >= x.w as isize {
-                                continue;
-                            }
-                            let src = (iy * x.w + ix as usize) * c;
-                            row[(ky * k + kx) * c..(ky * k + kx + 1) * c].copy_from_slice(&x.data[src..src + c]);
-                        }
+                        seg[..kx_lo * c].fill(0.0);
+                        seg[kx_hi * c..].fill(0.0);
+                        let src = (iy as usize * x.w) * c + ((ix0 + kx_lo as isize) as usize) * c;
+                        seg[kx_lo * c..kx_hi * c].copy_from_slice(&x.data[src..src + (kx_hi - kx_lo) * c]);
                     }
                 }
             }

@@ -5,6 +5,7 @@ mod face {
     mod end_to_end;
     pub mod pairs;
     mod robustness;
+    mod signals;
     mod stages;
     mod verification;
     mod weights;
