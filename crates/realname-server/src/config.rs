@@ -335,11 +335,10 @@ impl Config {
                     .into(),
             ));
         }
-        if let Some(actions) = &self.test.fixed_challenge {
-            if actions.is_empty() {
+        if let Some(actions) = &self.test.fixed_challenge
+            && actions.is_empty() {
                 return Err(ConfigError::Invalid("the fixed challenge has no actions".into()));
             }
-        }
         if self.authority.kind == AuthorityKind::Http && self.authority.url.is_none() {
             return Err(ConfigError::Invalid("authority.kind = \"http\" needs authority.url".into()));
         }

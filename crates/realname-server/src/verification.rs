@@ -401,15 +401,14 @@ impl AppState {
             }
             _ => return Err(ServerError::new(ErrorCode::HandleUsed, "This QR code has been used already.")),
         }
-        if let Caller::Personal { account_id, .. } = caller {
-            if *account_id != s.account_id {
+        if let Caller::Personal { account_id, .. } = caller
+            && *account_id != s.account_id {
                 tracing::warn!(session = %s.id, device = %caller.device().id, "claim by a device of another account refused");
                 return Err(ServerError::new(
                     ErrorCode::SessionWrongAccount,
                     "This verification was started by another account. Sign in to the account shown on the PC page.",
                 ));
             }
-        }
         if let Some(until) = self.lockout_until(&s.account_id, &s.id_hash).await? {
             return Err(Self::locked_out_error(until));
         }
@@ -594,7 +593,8 @@ impl AppState {
             max_height: limits.max_dimension,
             max_pixels: u64::from(limits.max_dimension) * u64::from(limits.max_dimension),
         };
-        let result = tokio::task::spawn_blocking(move || {
+        
+        tokio::task::spawn_blocking(move || {
             let mut out = Vec::with_capacity(frames.len());
             for (i, (action, bytes)) in frames.into_iter().enumerate() {
                 let image = realname_face::decode_image(&bytes, &image_limits).map_err(|e| match e {
@@ -612,8 +612,7 @@ impl AppState {
             Ok::<_, ServerError>(out)
         })
         .await
-        .map_err(ServerError::internal)?;
-        result
+        .map_err(ServerError::internal)?
     }
 
     async fn apply_verdict(&self, mut s: FaceSession, verdict: Verdict) -> ServerResult<Decision> {

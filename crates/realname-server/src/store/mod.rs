@@ -367,8 +367,8 @@ pub fn parse_state(s: &str) -> Result<SessionState, StoreError> {
 
 /// Classifies a database error: unique violations become [`StoreError::Conflict`].
 pub(crate) fn classify(e: sqlx::Error) -> StoreError {
-    if let sqlx::Error::Database(db) = &e {
-        if db.is_unique_violation() {
+    if let sqlx::Error::Database(db) = &e
+        && db.is_unique_violation() {
             // PostgreSQL names the constraint; SQLite names the columns in the message.
             let what = db.constraint().map(str::to_owned).unwrap_or_else(|| db.message().to_owned());
             let c = if what.contains("accounts") && what.contains("email") {
@@ -382,7 +382,6 @@ pub(crate) fn classify(e: sqlx::Error) -> StoreError {
             };
             return StoreError::Conflict(c);
         }
-    }
     StoreError::Database(e)
 }
 

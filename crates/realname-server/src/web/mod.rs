@@ -130,13 +130,12 @@ impl FromRequestParts<AppState> for PageCtx {
         if let Some(token) = jar.get(SESSION_COOKIE).map(|c| c.value().to_owned()) {
             let hash = crypto::token_hash(&token);
             let web = state.store.web_session(&hash, state.now()).await.map_err(|e| ServerError::from(e).into_response())?;
-            if let Some(web) = web {
-                if let Some(account) =
+            if let Some(web) = web
+                && let Some(account) =
                     state.store.account_by_id(&web.account_id).await.map_err(|e| ServerError::from(e).into_response())?
                 {
                     user = Some(SignedIn { account, web });
                 }
-            }
         }
         Ok(Self { lang, jar, csrf_cookie, user, path: parts.uri.path().to_owned(), secure })
     }
@@ -203,6 +202,7 @@ impl PageCtx {
     }
 
     /// The signed-in user, or a redirect to the sign-in page.
+    #[allow(clippy::result_large_err)] // the redirect is returned as is, never propagated far
     pub fn require_user(&self) -> Result<SignedIn, Response> {
         self.user.clone().ok_or_else(|| Redirect::to("/signin").into_response())
     }

@@ -188,11 +188,10 @@ pub(super) async fn signout(State(state): State<AppState>, ctx: PageCtx, Form(fo
     if let Err(e) = ctx.check_csrf(&state, &form.csrf) {
         return ctx.error_page(&state, e);
     }
-    if let Some(token) = ctx.jar.get(SESSION_COOKIE).map(|c| c.value().to_owned()) {
-        if let Err(e) = state.store.delete_web_session(&crypto::token_hash(&token)).await {
+    if let Some(token) = ctx.jar.get(SESSION_COOKIE).map(|c| c.value().to_owned())
+        && let Err(e) = state.store.delete_web_session(&crypto::token_hash(&token)).await {
             return ctx.error_page(&state, e.into());
         }
-    }
     let mut gone = Cookie::from(SESSION_COOKIE);
     gone.set_path("/");
     (ctx.jar.remove(gone), Redirect::to("/signin")).into_response()

@@ -73,10 +73,14 @@ impl TestApp {
 
     async fn build(f: impl FnOnce(&mut Config), analyzer: impl FnOnce() -> realname_server::face::SharedAnalyzer) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut config = Config::default();
-        config.data_dir = dir.path().to_path_buf();
-        config.test.test_mode = true;
-        config.test.fixed_challenge = Some(vec![LivenessAction::Blink, LivenessAction::TurnLeft]);
+        let mut config = Config {
+            data_dir: dir.path().to_path_buf(),
+            test: realname_server::config::TestConfig {
+                test_mode: true,
+                fixed_challenge: Some(vec![LivenessAction::Blink, LivenessAction::TurnLeft]),
+            },
+            ..Config::default()
+        };
         f(&mut config);
         let url = fresh_database(dir.path()).await;
         let store = store::connect(&url).await.expect("open test database");
