@@ -1,4 +1,6 @@
 //! Integration tests of the face engine against the original face-api's golden outputs (one test binary).
+// The tests report their measured margins (worst errors, accuracy) on stderr.
+#![allow(clippy::print_stderr)]
 
 mod face {
     pub mod common;

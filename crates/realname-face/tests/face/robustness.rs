@@ -86,7 +86,7 @@ fn huge_declared_dimensions_are_rejected_before_allocation() -> Result<()> {
     let (_, mut jpg) = real_bytes().swap_remove(1);
     // Walk the segments (an EXIF thumbnail may hold an earlier SOF byte pattern).
     let mut sof = 2;
-    while !(jpg[sof] == 0xFF && matches!(jpg[sof + 1], 0xC0 | 0xC1 | 0xC2)) {
+    while !(jpg[sof] == 0xFF && matches!(jpg[sof + 1], 0xC0..=0xC2)) {
         sof += 2 + u16::from_be_bytes([jpg[sof + 2], jpg[sof + 3]]) as usize;
     }
     jpg[sof + 5..sof + 7].copy_from_slice(&60_000u16.to_be_bytes());
