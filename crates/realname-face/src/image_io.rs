@@ -165,4 +165,36 @@ mod tests {
         assert!(matches!(decode_image(&bytes, &tiny), Err(FaceError::ImageTooLarge { .. })));
         assert!(decode_image(&bytes, &ImageLimits::default()).is_ok());
     }
+
+    #[test]
+    fn exif_orientation_is_applied() {
+        // 4×2 JPEG, left half black, right half white, then an APP1 EXIF segment saying
+        // "rotate 90° clockwise" (orientation 6) spliced in after SOI: the result is 2×4.
+        let mut img = RgbImage::new(4, 2);
+        for (x, _, p) in img.enumerate_pixels_mut() {
+            *p = if x < 2 { image::Rgb([0, 0, 0]) } else { image::Rgb([255, 255, 255]) };
+        }
+        let mut jpg = Vec::new();
+        DynamicImage::ImageRgb8(img).write_to(&mut Cursor::new(&mut jpg), ImageFormat::Jpeg).expect("encode jpeg");
+        let mut tiff = b"II*\x00\x08\x00\x00\x00".to_vec();
+        tiff.extend_from_slice(&1u16.to_le_bytes()); // one IFD entry
+        tiff.extend_from_slice(&0x0112u16.to_le_bytes()); // Orientation
+        tiff.extend_from_slice(&3u16.to_le_bytes()); // SHORT
+        tiff.extend_from_slice(&1u32.to_le_bytes()); // count
+        tiff.extend_from_slice(&[6, 0, 0, 0]); // value 6 = rotate 90° CW
+        tiff.extend_from_slice(&0u32.to_le_bytes()); // no next IFD
+        let mut app1 = b"Exif\x00\x00".to_vec();
+        app1.extend_from_slice(&tiff);
+        let mut with_exif = jpg[..2].to_vec();
+        with_exif.extend_from_slice(&[0xFF, 0xE1]);
+        with_exif.extend_from_slice(&((app1.len() + 2) as u16).to_be_bytes());
+        with_exif.extend_from_slice(&app1);
+        with_exif.extend_from_slice(&jpg[2..]);
+        let plain = decode_image(&jpg, &ImageLimits::default()).expect("plain");
+        assert_eq!((plain.width(), plain.height()), (4, 2));
+        let rotated = decode_image(&with_exif, &ImageLimits::default()).expect("exif");
+        assert_eq!((rotated.width(), rotated.height()), (2, 4));
+        // Rotating clockwise puts the former left (black) half on top.
+        assert!(rotated.get_pixel(0, 0).0[0] < 64 && rotated.get_pixel(1, 3).0[0] > 192);
+    }
 }

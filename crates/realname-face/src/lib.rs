@@ -208,3 +208,39 @@ pub struct FaceAnalysis {
     /// Quality and pose measurements.
     pub signals: FaceSignals,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<FaceEngine>();
+        assert_send_sync::<FaceAnalysis>();
+    }
+
+    #[test]
+    fn descriptor_distance_and_bytes() {
+        let mut a = [0f32; 128];
+        a[0] = 3.0;
+        let mut b = [0f32; 128];
+        b[1] = 4.0;
+        assert!((Descriptor(a).distance(&Descriptor(b)) - 5.0).abs() < 1e-6);
+        let d = Descriptor(a);
+        assert_eq!(Descriptor::from_bytes(&d.to_bytes()), Some(d));
+        let mut nan = d.to_bytes();
+        nan[0..4].copy_from_slice(&f32::NAN.to_le_bytes());
+        assert_eq!(Descriptor::from_bytes(&nan), None);
+    }
+
+    #[test]
+    fn landmarks_serde_round_trip() {
+        let mut points = [(0f32, 0f32); 68];
+        points[67] = (1.5, 2.5);
+        let lm = Landmarks68 { points };
+        let json = serde_json::to_string(&lm).expect("serialise");
+        assert_eq!(serde_json::from_str::<Landmarks68>(&json).expect("deserialise"), lm);
+        assert!(serde_json::from_str::<Landmarks68>(r#"{"points":[[1,2]]}"#).is_err());
+    }
+}
