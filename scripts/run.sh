@@ -11,7 +11,7 @@ scripts/fetch-models.sh
 cargo build --release -p realname-server
 mkdir -p .realname
 export REALNAME_MODELS_DIR=${REALNAME_MODELS_DIR:-$root/models}
-export DATABASE_URL=${DATABASE_URL:-sqlite://$root/.realname/realname.sqlite}
+export DATABASE_URL=${DATABASE_URL:-sqlite://$root/.realname/realname.db?mode=rwc}
 export REALNAME_LISTEN=${REALNAME_LISTEN:-127.0.0.1:8080}
 export REALNAME_DATA_DIR=${REALNAME_DATA_DIR:-$root/.realname}
 exec target/release/realname-server serve "$@"

@@ -8,7 +8,7 @@ cd "$root"
 . scripts/lib.sh
 
 apt_ensure pkg-config ca-certificates libclang-dev libdbus-1-dev \
-  postgresql chromium chromium-driver xvfb xauth keyutils dbus gnome-keyring
+  postgresql chromium chromium-driver fonts-wqy-microhei xvfb xauth keyutils dbus gnome-keyring
 scripts/fetch-models.sh
 command -v cargo-nextest >/dev/null || cargo install cargo-nextest --locked
 

@@ -12,7 +12,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 /// W3C element reference key.
-const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecb";
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// A running WebDriver server process (killed on drop).
 #[derive(Debug)]
