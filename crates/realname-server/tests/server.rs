@@ -12,4 +12,6 @@ mod server {
     mod limits;
     mod qr_and_events;
     mod real_faces;
+    mod running;
+    mod snapshots;
 }
