@@ -11,12 +11,8 @@ use realname_server::face::{EngineAnalyzer, FaceAnalyzer};
 
 use super::support::{TestApp, id_number};
 
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn shared() -> PathBuf {
-    workspace().join("../shared/data")
+    super::support::shared_data()
 }
 
 fn clip_frame(clip: &str, n: u32) -> Vec<u8> {
@@ -46,7 +42,7 @@ fn blink_frames() -> Vec<(Option<LivenessAction>, Vec<u8>)> {
 }
 
 fn engine() -> Arc<dyn FaceAnalyzer> {
-    Arc::new(EngineAnalyzer::load(&workspace().join("models")).expect("face models (scripts/fetch-models.sh)"))
+    Arc::new(EngineAnalyzer::load(&super::support::models_dir()).expect("face models (scripts/fetch-models.sh)"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

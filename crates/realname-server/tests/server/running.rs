@@ -19,7 +19,7 @@ fn test_config(dir: &std::path::Path) -> Config {
     Config {
         listen: "127.0.0.1:0".parse().expect("addr"),
         data_dir: dir.to_path_buf(),
-        models_dir: std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"),
+        models_dir: super::support::models_dir(),
         ..Config::default()
     }
 }
@@ -55,8 +55,10 @@ fn cli(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_realname-server"))
         .args(args)
         .env("REALNAME_DATA_DIR", dir)
-        .env("REALNAME_MODELS_DIR", std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"))
+        .env("REALNAME_MODELS_DIR", super::support::models_dir())
         .env_remove("DATABASE_URL")
+        .env_remove("REALNAME_CONFIG")
+        .env_remove("REALNAME_DATA_KEY")
         .env_remove("REALNAME_TEST_FIXED_CHALLENGE")
         .output()
         .expect("run realname-server");
@@ -71,7 +73,7 @@ async fn admin_commands_print_json_without_personal_data() {
     assert!(ok, "{err}");
     assert_eq!(out.trim(), "migrations applied (sqlite)");
 
-    let photos = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/faces/images/face_recognition");
+    let photos = super::support::shared_data().join("faces/images/face_recognition");
     let id = id_number("11010519900307123");
     let csv = d.join("people.csv");
     std::fs::write(&csv, format!("name,id_number,photo\n奥巴马,{id},obama/obama.jpg\n无名,123,obama/obama.jpg\n")).expect("csv");

@@ -21,6 +21,21 @@ use realname_server::{Services, app, build_state, store};
 use serde_json::Value;
 use tower::ServiceExt as _;
 
+/// The face weights: `REALNAME_MODELS_DIR` or `<workspace>/models`.
+pub fn models_dir() -> std::path::PathBuf {
+    std::env::var_os("REALNAME_MODELS_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"))
+}
+
+/// The shared test data: `REALNAME_SHARED_DIR/data` or `<workspace>/../shared/data`.
+pub fn shared_data() -> std::path::PathBuf {
+    std::env::var_os("REALNAME_SHARED_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
+        .join("data")
+}
+
 /// The origin the test apps pretend to serve.
 pub const ORIGIN: &str = "http://127.0.0.1:8080";
 
