@@ -131,3 +131,61 @@ mod tests {
         assert_eq!(Lang::from_accept_language("fr"), None);
     }
 }
+
+/// The zh-CN text of an error shown on a page, by stable code and detail (`None`: keep the
+/// server's English message). `until` is the formatted lockout end for `locked_out`.
+pub fn error_text(lang: Lang, code: &str, detail: Option<&str>, until: Option<&str>) -> Option<String> {
+    if lang != Lang::ZhCn {
+        return None;
+    }
+    let by_detail = match detail.unwrap_or("") {
+        "id_number_empty" => Some("请输入身份证号。"),
+        "id_number_length" => Some("身份证号应为 18 位。"),
+        "id_number_character" => Some("身份证号含有不允许的字符（只能是数字，最后一位可以是 X）。"),
+        "id_number_region" => Some("身份证号的地区码无效。"),
+        "id_number_birth_date" => Some("身份证号中的出生日期无效。"),
+        "id_number_birth_date_future" => Some("身份证号中的出生日期晚于今天。"),
+        "id_number_check_digit" => Some("身份证号校验码不正确，请核对后重新输入。"),
+        "name_empty" => Some("请输入姓名。"),
+        "name_too_long" => Some("姓名过长。"),
+        "name_character" => Some("姓名含有不允许的字符。"),
+        _ => None,
+    };
+    if let Some(t) = by_detail {
+        return Some(t.to_owned());
+    }
+    let text = match code {
+        "identity_mismatch" => "姓名与身份证号不一致。",
+        "identity_unknown" => "身份核验机构无此身份证号的记录。",
+        "id_already_verified" => "该身份证号已认证过其他账号。一个身份证号最多只能认证一个账号。",
+        "account_already_verified" => "该账号已完成实名认证。",
+        "invalid_credentials" => "邮箱或密码错误。",
+        "account_exists" => "该邮箱已注册。",
+        "csrf_invalid" => "表单已过期或来自其他网站，请刷新页面后重试。",
+        "authority_unavailable" => "暂时无法连接身份核验机构，请稍后重试。",
+        "not_found" => "未找到该认证会话。",
+        "station_code_invalid" => "认证终端输入的验证码多次不正确。",
+        "locked_out" => return Some(format!("认证失败次数过多，已锁定至 {}。", until.unwrap_or("-"))),
+        _ => return None,
+    };
+    Some(text.to_owned())
+}
+
+/// The zh-CN text of a face decision reason (`None`: keep the English message).
+pub fn reason_text(lang: Lang, reason: &str) -> Option<&'static str> {
+    if lang != Lang::ZhCn {
+        return None;
+    }
+    Some(match reason {
+        "face_mismatch" => "人脸识别认证失败：填写的身份证号必须与进行人脸识别的本人一致。",
+        "no_face" => "画面中未检测到人脸，请保持面部在画面内。",
+        "multiple_faces" => "画面中有多张人脸，请确保只有本人在镜头前。",
+        "face_too_small" => "人脸太小，请靠近摄像头。",
+        "too_dark" => "光线太暗，请到明亮处。",
+        "person_changed" => "各帧画面不是同一人。",
+        "action_not_seen" => "未检测到要求的动作，请按提示操作。",
+        "action_order" => "动作顺序不正确。",
+        "no_reference" => "身份核验机构没有可用的参考照片。",
+        _ => return None,
+    })
+}

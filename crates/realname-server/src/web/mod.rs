@@ -184,7 +184,8 @@ impl PageCtx {
         if let Some(u) = &self.user {
             ctx.insert("user".into(), realname_protocol::mask::mask_email(&u.account.email).into());
         }
-        if let serde_json::Value::Object(extra) = extra {
+        if let serde_json::Value::Object(mut extra) = extra {
+            localize_error(self.lang, &mut extra);
             ctx.extend(extra);
         }
         match state.templates.render(name, serde_json::Value::Object(ctx)) {
@@ -205,6 +206,39 @@ impl PageCtx {
     #[allow(clippy::result_large_err)] // the redirect is returned as is, never propagated far
     pub fn require_user(&self) -> Result<SignedIn, Response> {
         self.user.clone().ok_or_else(|| Redirect::to("/signin").into_response())
+    }
+}
+
+/// Replaces an `error` object's English message with the page language's text.
+fn localize_error(lang: Lang, extra: &mut serde_json::Map<String, serde_json::Value>) {
+    let Some(serde_json::Value::Object(err)) = extra.get_mut("error") else { return };
+    let code = err.get("code").and_then(|v| v.as_str()).unwrap_or("").to_owned();
+    let detail = err.get("detail").and_then(|v| v.as_str()).map(str::to_owned);
+    let until = detail
+        .as_deref()
+        .and_then(|d| d.strip_prefix("until="))
+        .and_then(|t| t.parse::<i64>().ok())
+        .map(crate::verification::format_time);
+    if let Some(text) = i18n::error_text(lang, &code, detail.as_deref(), until.as_deref()) {
+        err.insert("message".into(), text.into());
+    }
+}
+
+/// Puts a session event's message into the page language.
+pub fn localize_event(lang: Lang, ev: &mut crate::events::SessionEvent) {
+    use realname_protocol::api::SessionState;
+    let text = match (&ev.code, ev.reason, ev.state) {
+        (Some(code), _, _) => i18n::error_text(lang, code, None, None),
+        (None, _, SessionState::Expired) => i18n::texts(lang).get("state_expired").map(|t| (*t).to_owned()),
+        (None, _, SessionState::Cancelled) => i18n::texts(lang).get("state_cancelled").map(|t| (*t).to_owned()),
+        (None, Some(reason), _) => serde_json::to_value(reason)
+            .ok()
+            .and_then(|v| v.as_str().and_then(|r| i18n::reason_text(lang, r)))
+            .map(str::to_owned),
+        _ => None,
+    };
+    if let (Some(text), Some(_)) = (text, &ev.message) {
+        ev.message = Some(text);
     }
 }
 

@@ -420,7 +420,11 @@ pub(super) async fn status(State(state): State<AppState>, ctx: PageCtx, Path(id)
         return ServerError::new(ErrorCode::Unauthorized, "Sign in first.").into_response();
     };
     match own_session(&state, &user, &id).await {
-        Ok(s) => ([(header::CACHE_CONTROL, "no-store")], Json(state.event_of(&s))).into_response(),
+        Ok(s) => {
+            let mut ev = state.event_of(&s);
+            super::localize_event(ctx.lang, &mut ev);
+            ([(header::CACHE_CONTROL, "no-store")], Json(ev)).into_response()
+        }
         Err(e) => e.into_response(),
     }
 }
@@ -439,7 +443,7 @@ pub(super) async fn events(State(state): State<AppState>, ctx: PageCtx, Path(id)
         Err(e) => return e.into_response(),
     };
     let first = state.event_of(&session);
-    Sse::new(event_stream(state, id, rx, first)).keep_alive(KeepAlive::default()).into_response()
+    Sse::new(event_stream(state, id, rx, first, ctx.lang)).keep_alive(KeepAlive::default()).into_response()
 }
 
 fn sse_event(ev: &crate::events::SessionEvent) -> Event {
@@ -453,6 +457,7 @@ struct StreamState {
     pending: Option<crate::events::SessionEvent>,
     done: bool,
     shutdown: tokio::sync::watch::Receiver<bool>,
+    lang: super::i18n::Lang,
 }
 
 fn event_stream(
@@ -460,12 +465,14 @@ fn event_stream(
     id: String,
     rx: tokio::sync::broadcast::Receiver<crate::events::SessionEvent>,
     first: crate::events::SessionEvent,
+    lang: super::i18n::Lang,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     let shutdown = state.shutdown.subscribe();
-    let init = StreamState { state, id, rx, pending: Some(first), done: false, shutdown };
+    let init = StreamState { state, id, rx, pending: Some(first), done: false, shutdown, lang };
     futures::stream::unfold(init, |mut st| async move {
         loop {
-            if let Some(ev) = st.pending.take() {
+            if let Some(mut ev) = st.pending.take() {
+                super::localize_event(st.lang, &mut ev);
                 st.done = ev.state.is_final();
                 return Some((Ok(sse_event(&ev)), st));
             }

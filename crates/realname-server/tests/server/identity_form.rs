@@ -35,6 +35,9 @@ async fn validation_errors_name_the_problem_and_keep_the_input() {
         assert!(html.contains("aria-invalid=\"true\""), "the wrong field is marked");
     }
     let check = b.submit_identity("张三", &bad_check).await.text();
+    assert!(check.contains("身份证号校验码不正确"), "the message says what is wrong, in the page language");
+    let _ = b.get("/lang/en?next=/verify").await;
+    let check = b.submit_identity("张三", &bad_check).await.text();
     assert!(check.contains("check digit does not match"), "the message says what is wrong");
 }
 
