@@ -210,8 +210,9 @@ fn tag<T: Serialize>(value: &T) -> String {
     }
 }
 
-impl From<FlowEvent> for Option<UiEvent> {
-    fn from(e: FlowEvent) -> Self {
+impl UiEvent {
+    /// The UI's form of a core flow event (`None` for events the UI shows otherwise).
+    pub fn from_flow(e: FlowEvent) -> Option<Self> {
         let small = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
         Some(match e {
             FlowEvent::Scanning { frames } => UiEvent::Scanning { frames: small(frames) },
@@ -278,16 +279,15 @@ impl From<realname_companion::CompanionError> for CommandError {
 
 /// The generated TypeScript for every type above, in a fixed order.
 pub fn typescript_bindings() -> String {
-    let cfg = ts_rs::Config::default();
     let decls = [
-        UiLanguage::decl(&cfg),
-        UiMode::decl(&cfg),
-        SettingsView::decl(&cfg),
-        AppState::decl(&cfg),
-        SourceOption::decl(&cfg),
-        ContextAnswer::decl(&cfg),
-        UiEvent::decl(&cfg),
-        CommandError::decl(&cfg),
+        UiLanguage::decl(),
+        UiMode::decl(),
+        SettingsView::decl(),
+        AppState::decl(),
+        SourceOption::decl(),
+        ContextAnswer::decl(),
+        UiEvent::decl(),
+        CommandError::decl(),
     ];
     let mut out = String::from(
         "// Generated from src-tauri/src/ipc.rs by ts-rs: do not edit by hand.\n// Regenerate: REALNAME_UPDATE_BINDINGS=1 cargo test -p realname-desktop bindings\n\n",
@@ -319,11 +319,11 @@ mod tests {
 
     #[test]
     fn flow_events_map_to_tagged_ui_events() {
-        let ev: Option<UiEvent> = FlowEvent::Feedback { feedback: realname_companion::Feedback::NoFace, text: "x".into() }.into();
+        let ev = UiEvent::from_flow(FlowEvent::Feedback { feedback: realname_companion::Feedback::NoFace, text: "x".into() });
         let json = serde_json::to_value(ev.expect("mapped")).expect("json");
         assert_eq!(json["event"], "feedback");
         assert_eq!(json["feedback"], "no_face");
-        let ignored: Option<UiEvent> = FlowEvent::QrIgnored { code: "qr_not_realname".into() }.into();
+        let ignored = UiEvent::from_flow(FlowEvent::QrIgnored { code: "qr_not_realname".into() });
         assert!(ignored.is_none());
     }
 }

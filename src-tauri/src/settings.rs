@@ -132,9 +132,8 @@ impl StoredSettings {
     /// # Errors
     /// `config` naming the field.
     pub fn validate(view: &StoredView) -> Result<(), CommandError> {
-        let url = url_origin(&view.backend_url)
+        url_origin(&view.backend_url)
             .ok_or_else(|| CommandError::new("backend_url_invalid", "the backend URL must be http(s)://host[:port]"))?;
-        let _ = url;
         for spec in [&view.qr_source, &view.face_source] {
             if !spec.is_empty() {
                 realname_scan::SourceSpec::parse(spec).map_err(|e| CommandError::new("source_invalid", e.to_string()))?;

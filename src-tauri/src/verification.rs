@@ -84,6 +84,7 @@ pub struct RunHandle {
 }
 
 /// What a run needs.
+#[derive(Debug)]
 pub struct RunPlan {
     /// The companion core.
     pub companion: Companion,
@@ -238,7 +239,7 @@ async fn run_inner(plan: RunPlan, handle: &RunHandle, hub: &PreviewHub, events: 
         let events = events.clone();
         tokio::spawn(async move {
             while let Some(e) = rx.recv().await {
-                if let Some(ui) = Option::<UiEvent>::from(e) {
+                if let Some(ui) = UiEvent::from_flow(e) {
                     events(ui);
                 }
             }

@@ -28,13 +28,19 @@ let preview = new PreviewLoop(() => document.querySelector<HTMLCanvasElement>(`#
 // Exposed for the WebDriver tests and the benchmark (read-only snapshots).
 declare global {
   interface Window {
-    __realname: { screen: () => ScreenId; view: () => FlowView; previewStats: () => ReturnType<typeof summarise> };
+    __realname: {
+      screen: () => ScreenId;
+      view: () => FlowView;
+      previewStats: () => ReturnType<typeof summarise>;
+      previewFrames: () => number;
+    };
   }
 }
 window.__realname = {
   screen: () => current,
   view: () => view,
   previewStats: () => summarise(preview.stats, performance.now()),
+  previewFrames: () => preview.stats.frames,
 };
 
 const kiosk = () => state?.settings.mode === "kiosk";

@@ -10,6 +10,7 @@ export interface PreviewStats {
   bytes: number;
   fetchMs: number;
   decodeMs: number;
+  encodeUs: number;
   startedAt: number;
 }
 
@@ -25,7 +26,7 @@ export class PreviewLoop {
   private running = false;
   private after = 0;
   outline: Outline | null = null;
-  stats: PreviewStats = { frames: 0, bytes: 0, fetchMs: 0, decodeMs: 0, startedAt: 0 };
+  stats: PreviewStats = { frames: 0, bytes: 0, fetchMs: 0, decodeMs: 0, encodeUs: 0, startedAt: 0 };
   private readonly base = convertFileSrc("frame", "preview");
 
   constructor(private readonly canvas: () => HTMLCanvasElement | null) {}
@@ -33,7 +34,7 @@ export class PreviewLoop {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.stats = { frames: 0, bytes: 0, fetchMs: 0, decodeMs: 0, startedAt: performance.now() };
+    this.stats = { frames: 0, bytes: 0, fetchMs: 0, decodeMs: 0, encodeUs: 0, startedAt: performance.now() };
     void this.loop();
   }
 
@@ -55,6 +56,7 @@ export class PreviewLoop {
       }
       if (response.status !== 200) continue; // 204: no newer frame yet (long poll timed out)
       const seq = Number(response.headers.get("X-Frame-Seq") ?? "0");
+      this.stats.encodeUs += Number(response.headers.get("X-Encode-Us") ?? "0");
       const blob = await response.blob();
       const t1 = performance.now();
       const bitmap = await createImageBitmap(blob);
@@ -95,8 +97,11 @@ export class PreviewLoop {
 }
 
 /// Frames per second and mean bytes / fetch time per frame.
-export function summarise(s: PreviewStats, now: number): { fps: number; kbPerFrame: number; fetchMs: number; decodeMs: number } {
+export function summarise(
+  s: PreviewStats,
+  now: number,
+): { frames: number; fps: number; kbPerFrame: number; fetchMs: number; decodeMs: number; encodeMs: number } {
   const secs = Math.max(0.001, (now - s.startedAt) / 1000);
   const n = Math.max(1, s.frames);
-  return { fps: s.frames / secs, kbPerFrame: s.bytes / n / 1024, fetchMs: s.fetchMs / n, decodeMs: s.decodeMs / n };
+  return { frames: s.frames, fps: s.frames / secs, kbPerFrame: s.bytes / n / 1024, fetchMs: s.fetchMs / n, decodeMs: s.decodeMs / n, encodeMs: s.encodeUs / n / 1000 };
 }
