@@ -285,7 +285,7 @@ pub async fn import_registry(
         let bytes = match tokio::fs::read(&path).await {
             Ok(b) => b,
             Err(e) => {
-                report.rejected.push((line_no, format!("photo {photo:?}: {e}")));
+                report.rejected.push((line_no, format!("photo cannot be read: {}", e.kind())));
                 continue;
             }
         };
@@ -294,11 +294,11 @@ pub async fn import_registry(
         let descriptor = match tokio::task::spawn_blocking(move || reference_descriptor(&*engine, &bytes)).await {
             Ok(Ok(d)) => d,
             Ok(Err(e)) => {
-                report.rejected.push((line_no, format!("photo {photo:?}: {e}")));
+                report.rejected.push((line_no, format!("photo: {e}")));
                 continue;
             }
             Err(e) => {
-                report.rejected.push((line_no, format!("photo {photo:?}: {e}")));
+                report.rejected.push((line_no, format!("photo: {e}")));
                 continue;
             }
         };

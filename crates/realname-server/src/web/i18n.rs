@@ -111,27 +111,6 @@ pub fn texts(lang: Lang) -> BTreeMap<&'static str, &'static str> {
     TEXTS.iter().map(|(k, en, zh)| (*k, if lang == Lang::En { *en } else { *zh })).collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_key_is_unique_and_translated() {
-        let mut seen = std::collections::HashSet::new();
-        for (k, en, zh) in TEXTS {
-            assert!(seen.insert(k), "duplicate key {k}");
-            assert!(!en.is_empty() && !zh.is_empty(), "{k}");
-        }
-    }
-
-    #[test]
-    fn accept_language_picks_the_first_supported() {
-        assert_eq!(Lang::from_accept_language("fr-FR, en-US;q=0.8, zh;q=0.5"), Some(Lang::En));
-        assert_eq!(Lang::from_accept_language("zh-CN,zh;q=0.9"), Some(Lang::ZhCn));
-        assert_eq!(Lang::from_accept_language("fr"), None);
-    }
-}
-
 /// The zh-CN text of an error shown on a page, by stable code and detail (`None`: keep the
 /// server's English message). `until` is the formatted lockout end for `locked_out`.
 pub fn error_text(lang: Lang, code: &str, detail: Option<&str>, until: Option<&str>) -> Option<String> {
@@ -188,4 +167,33 @@ pub fn reason_text(lang: Lang, reason: &str) -> Option<&'static str> {
         "no_reference" => "身份核验机构没有可用的参考照片。",
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_is_unique_and_translated() {
+        let mut seen = std::collections::HashSet::new();
+        for (k, en, zh) in TEXTS {
+            assert!(seen.insert(k), "duplicate key {k}");
+            assert!(!en.is_empty() && !zh.is_empty(), "{k}");
+        }
+    }
+
+    #[test]
+    fn accept_language_picks_the_first_supported() {
+        assert_eq!(Lang::from_accept_language("fr-FR, en-US;q=0.8, zh;q=0.5"), Some(Lang::En));
+        assert_eq!(Lang::from_accept_language("zh-CN,zh;q=0.9"), Some(Lang::ZhCn));
+        assert_eq!(Lang::from_accept_language("fr"), None);
+    }
+
+    #[test]
+    fn errors_are_translated_by_code_and_detail() {
+        assert_eq!(error_text(Lang::En, "identity_mismatch", None, None), None);
+        assert_eq!(error_text(Lang::ZhCn, "id_number_invalid", Some("id_number_check_digit"), None).as_deref(), Some("身份证号校验码不正确，请核对后重新输入。"));
+        assert!(error_text(Lang::ZhCn, "locked_out", Some("until=1"), Some("2026-01-01 00:00 UTC")).is_some_and(|t| t.contains("2026-01-01")));
+        assert!(reason_text(Lang::ZhCn, "face_mismatch").is_some_and(|t| t.contains("本人一致")));
+    }
 }
