@@ -31,3 +31,18 @@ fn analyze_on_pngs_matches_face_count_and_descriptors() -> Result<()> {
     eprintln!("end to end: {faces} faces, worst descriptor L2 {worst:.2e}");
     Ok(())
 }
+
+#[test]
+fn concurrent_calls_on_a_shared_engine_agree() -> Result<()> {
+    let img = load_image("images/face_recognition/alex_lacamoire/alex-lacamoire.png")?;
+    let want = engine().analyze(&img, &DetectOptions::tiny(416))?;
+    assert_eq!(want.len(), 1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..3).map(|_| s.spawn(|| engine().analyze(&img, &DetectOptions::tiny(416)))).collect();
+        for h in handles {
+            let got = h.join().map_err(|_| anyhow::anyhow!("thread panicked"))??;
+            assert_eq!(got, want);
+        }
+        Ok(())
+    })
+}
