@@ -128,7 +128,8 @@ pub async fn build_state(config: Config, origin: String, services: Services) -> 
     };
     let secure_cookies = config.secure_cookies.unwrap_or_else(|| origin.starts_with("https://"));
     let templates = web::templates::Templates::load().map_err(|e| StartError::Templates(e.to_string()))?;
-    Ok(AppState(Arc::new(Inner {
+    let changes = store.session_changes().await?;
+    let state = AppState(Arc::new(Inner {
         config,
         store,
         keys,
@@ -140,7 +141,35 @@ pub async fn build_state(config: Config, origin: String, services: Services) -> 
         secure_cookies,
         templates,
         shutdown: tokio::sync::watch::channel(false).0,
-    })))
+        instance: crypto::random_id(),
+    }));
+    if let Some(changes) = changes {
+        tokio::spawn(relay_changes(state.clone(), changes));
+    }
+    Ok(state)
+}
+
+/// Relays other instances' session changes to this instance's subscribers (PostgreSQL).
+async fn relay_changes(state: AppState, mut changes: store::SessionChanges) {
+    use futures::StreamExt as _;
+    let mut shutdown = state.shutdown.subscribe();
+    loop {
+        tokio::select! {
+            next = changes.next() => match next {
+                Some((instance, id)) if instance != state.instance => {
+                    if let Ok(Some(s)) = state.store.face_session(&id).await {
+                        state.events.publish(&id, state.event_of(&s));
+                    }
+                }
+                Some(_) => {}
+                None => {
+                    tracing::warn!("session change listener ended; cross-instance push stops");
+                    return;
+                }
+            },
+            _ = shutdown.changed() => return,
+        }
+    }
 }
 
 /// The whole HTTP application for a state (for `tower::ServiceExt::oneshot` tests).

@@ -81,6 +81,8 @@ pub struct Inner {
     pub templates: Templates,
     /// Set to `true` on shutdown: long-lived responses (SSE) end so the server can stop.
     pub shutdown: tokio::sync::watch::Sender<bool>,
+    /// Random id of this server instance (for cross-instance notifications).
+    pub instance: String,
 }
 
 impl std::ops::Deref for AppState {

@@ -342,6 +342,12 @@ impl AppState {
 
     fn publish(&self, s: &FaceSession) {
         self.events.publish(&s.id, self.event_of(s));
+        let (store, instance, id) = (Arc::clone(&self.store), self.instance.clone(), s.id.clone());
+        tokio::spawn(async move {
+            if let Err(e) = store.notify_session_changed(&instance, &id).await {
+                tracing::warn!(error = %e, "cannot notify other instances");
+            }
+        });
     }
 
     fn new_challenge(&self, now: i64, session_expires: i64) -> LivenessChallenge {

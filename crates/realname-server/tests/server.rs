@@ -9,6 +9,7 @@ mod server {
     mod companion;
     mod concurrency;
     mod identity_form;
+    mod instances;
     mod limits;
     mod qr_and_events;
     mod real_faces;

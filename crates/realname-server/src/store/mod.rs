@@ -323,7 +323,22 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn failures_of_account(&self, account_id: &str, since: i64) -> Result<Vec<i64>, StoreError>;
     /// Times of an ID number's failures after `since`, oldest first.
     async fn failures_of_id(&self, id_hash: &[u8], since: i64) -> Result<Vec<i64>, StoreError>;
+
+    /// Tells the other server instances sharing this database that a session changed
+    /// (PostgreSQL `NOTIFY`; a single SQLite instance needs nothing).
+    async fn notify_session_changed(&self, _instance: &str, _session_id: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Other instances' session changes as `(instance, session id)` (PostgreSQL `LISTEN`);
+    /// `None` where the engine has no such channel.
+    async fn session_changes(&self) -> Result<Option<SessionChanges>, StoreError> {
+        Ok(None)
+    }
 }
+
+/// A stream of `(instance, session id)` change notifications.
+pub type SessionChanges = futures::stream::BoxStream<'static, (String, String)>;
 
 /// Connects to the engine the URL names and applies its migrations.
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {

@@ -25,4 +25,31 @@ impl PgStore {
     }
 }
 
-impl_store!(PgStore, sqlx::Postgres, "postgres", MIGRATIONS);
+/// The `NOTIFY` channel of session changes.
+const CHANNEL: &str = "realname_session";
+
+impl_store!(
+    PgStore,
+    sqlx::Postgres,
+    "postgres",
+    MIGRATIONS,
+    async fn notify_session_changed(&self, instance: &str, session_id: &str) -> Result<(), StoreError> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(format!("{instance} {session_id}"))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    },
+    async fn session_changes(&self) -> Result<Option<super::SessionChanges>, StoreError> {
+        use futures::StreamExt as _;
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        listener.listen(CHANNEL).await?;
+        let stream = listener.into_stream().filter_map(|n| async move {
+            let n = n.ok()?;
+            let (instance, id) = n.payload().split_once(' ')?;
+            Some((instance.to_owned(), id.to_owned()))
+        });
+        Ok(Some(stream.boxed()))
+    }
+);

@@ -99,9 +99,11 @@ pub(crate) const UPDATE_SESSION: &str = "UPDATE face_sessions SET version = vers
 
 /// Implements [`super::Store`] for `$store` (a struct with a `pool: $pool` field).
 macro_rules! impl_store {
-    ($store:ty, $db:ty, $engine:literal, $migrations:expr) => {
+    ($store:ty, $db:ty, $engine:literal, $migrations:expr $(, $extra:item)*) => {
         #[async_trait::async_trait]
         impl $crate::store::Store for $store {
+            $($extra)*
+
             async fn migrate(&self) -> Result<(), StoreError> {
                 let migrator = sqlx::migrate::Migrator::new($crate::store::EmbeddedMigrations($migrations)).await?;
                 migrator.run(&self.pool).await?;

@@ -69,6 +69,7 @@ fn uuid_like() -> String {
 
 /// An application under test.
 pub struct TestApp {
+    pub database_url: String,
     pub state: AppState,
     pub router: Router,
     pub clock: Arc<ManualClock>,
@@ -104,7 +105,20 @@ impl TestApp {
         let services = Services { store: Some(store), analyzer: Some(analyzer), authority: None, clock: Some(clock.clone()) };
         let state = build_state(config, ORIGIN.into(), services).await.expect("build state");
         let router = app(state.clone());
-        Self { state, router, clock, dir }
+        Self { database_url: url, state, router, clock, dir }
+    }
+
+    /// A second server instance on the same database (as behind a load balancer).
+    pub async fn second_instance(&self) -> Router {
+        let store = store::connect(&self.database_url).await.expect("open test database");
+        let services = Services {
+            store: Some(store),
+            analyzer: Some(Arc::new(ScriptedAnalyzer)),
+            authority: None,
+            clock: Some(self.clock.clone()),
+        };
+        let state = build_state(self.state.config.clone(), ORIGIN.into(), services).await.expect("build state");
+        app(state)
     }
 
     /// With the given (real) face engine and a pinned challenge.
