@@ -14,7 +14,8 @@ command -v cargo-nextest >/dev/null || cargo install cargo-nextest --locked
 
 export REALNAME_MODELS_DIR=${REALNAME_MODELS_DIR:-$root/models}
 export REALNAME_SHARED_DIR=${REALNAME_SHARED_DIR:-$(cd "$root/.." && pwd)/shared}
-pg_start_private "${TMPDIR:-/tmp}/realname-test-pg" "${REALNAME_TEST_PG_PORT:-55439}"
+pg_port=${REALNAME_TEST_PG_PORT:-55439}
+pg_start_private "${TMPDIR:-/tmp}/realname-test-pg-$pg_port" "$pg_port"
 
 # The keyring tests need a Secret Service: run the suites inside a private D-Bus session with
 # an unlocked, throwaway gnome-keyring (CI has no keyring daemon of its own).
