@@ -30,11 +30,9 @@ pub struct LivenessConfig {
     pub min_frame_gap_ms: i64,
     /// Largest gap between two consecutive frames, ms.
     pub max_frame_gap_ms: i64,
-    /// Descriptor distance allowed between two neutral (frontal, mouth closed) frames.
-    pub same_person_neutral: f32,
-    /// Descriptor distance allowed from a posed frame (turned, mouth open) to the nearest
-    /// neutral frame.
-    pub same_person_posed: f32,
+    /// Largest distance from a segment (the frames of one action, or the neutral frames) to
+    /// the nearest neutral frame: the closest descriptor pair between the two must be within it.
+    pub same_person_segment: f32,
     /// |yaw| up to which a frame counts as frontal, degrees.
     pub neutral_max_yaw_deg: f32,
     /// Mouth aspect ratio up to which a frame counts as mouth closed (neutral).
@@ -49,8 +47,9 @@ pub struct LivenessConfig {
     pub duplicate_shape: f32,
     /// Relative drop of the eye aspect ratio below the open-eye baseline that is a blink.
     pub blink_ear_drop: f32,
-    /// Relative drop of the eye-region contrast below the open-eye baseline that is a blink.
-    pub blink_contrast_drop: f32,
+    /// Relative drop of the eye-region darkness ([`FaceImageEvidence::eye_darkness`]) below
+    /// the open-eye baseline that is a blink.
+    pub blink_darkness_drop: f32,
     /// Yaw change from the neutral frames for a head turn, degrees.
     pub turn_yaw_deg: f32,
     /// Mouth aspect ratio of an open mouth.
@@ -70,8 +69,7 @@ impl Default for LivenessConfig {
             clock_skew_ms: 60_000,
             min_frame_gap_ms: 20,
             max_frame_gap_ms: 20_000,
-            same_person_neutral: 0.45,
-            same_person_posed: 0.6,
+            same_person_segment: 0.39,
             neutral_max_yaw_deg: 20.0,
             neutral_max_mar: 0.3,
             max_box_jump: 0.6,
@@ -79,8 +77,8 @@ impl Default for LivenessConfig {
             duplicate_correlation: 0.995,
             duplicate_shape: 0.004,
             blink_ear_drop: 0.06,
-            blink_contrast_drop: 0.15,
-            turn_yaw_deg: 15.0,
+            blink_darkness_drop: 0.14,
+            turn_yaw_deg: 8.0,
             mouth_open_mar: 0.35,
             nod_pitch_range_deg: 12.0,
             antispoof_min: None,
@@ -302,11 +300,14 @@ pub struct Rejection {
 pub struct LivenessPass {
     /// Index of the most frontal neutral frame: the one to compare with the ID photo.
     pub best_frame: usize,
-    /// Largest descriptor distance between neutral frames.
-    pub max_neutral_distance: f32,
+    /// Largest segment-to-neutral descriptor distance seen.
+    pub max_segment_distance: f32,
     /// Median antispoof score, when the nets ran.
     pub antispoof_median: Option<f32>,
 }
+
+/// Open-eye darkness below which the image blink measure is not used.
+const MIN_OPEN_EYE_DARKNESS: f32 = 0.05;
 
 fn reject(reason: ReasonCode, action: Option<LivenessAction>, hint: Hint, detail: RejectionDetail) -> Rejection {
     Rejection { reason, action, hint, detail }
@@ -418,7 +419,7 @@ pub fn evaluate(
     }
 
     check_duplicates(frames, &faces, config)?;
-    let (best_frame, max_neutral_distance) = check_same_person(frames, &faces, config)?;
+    let (best_frame, max_segment_distance) = check_same_person(frames, &faces, config)?;
     check_track(frames, &faces, config)?;
     check_actions(&challenge.actions, frames, &faces, config)?;
 
@@ -433,8 +434,8 @@ pub fn evaluate(
             ));
         }
     }
-    tracing::debug!(frames = frames.len(), best_frame, max_neutral_distance, "liveness passed");
-    Ok(LivenessPass { best_frame, max_neutral_distance, antispoof_median })
+    tracing::debug!(frames = frames.len(), best_frame, max_segment_distance, "liveness passed");
+    Ok(LivenessPass { best_frame, max_segment_distance, antispoof_median })
 }
 
 fn check_timestamps(issued: IssuedChallenge<'_>, upload: Upload<'_>, config: &LivenessConfig) -> Result<(), Rejection> {
@@ -493,50 +494,56 @@ fn check_duplicates(frames: &[AnalyzedFrame], faces: &[&AnalyzedFace], config: &
 }
 
 fn check_same_person(frames: &[AnalyzedFrame], faces: &[&AnalyzedFace], config: &LivenessConfig) -> Result<(usize, f32), Rejection> {
-    let neutral: Vec<usize> = (0..faces.len()).filter(|&i| is_neutral(&faces[i].analysis, config)).collect();
-    let refs: Vec<usize> = if neutral.is_empty() {
-        // No frontal frame: the least turned one is the reference.
-        let best = (0..faces.len())
-            .min_by(|&a, &b| faces[a].analysis.signals.yaw_deg.abs().total_cmp(&faces[b].analysis.signals.yaw_deg.abs()))
-            .unwrap_or(0);
-        vec![best]
-    } else {
-        neutral
-    };
+    // Reference: the neutral (untagged) frames, else the first tagged segment.
+    let mut refs: Vec<usize> = (0..frames.len()).filter(|&i| frames[i].action.is_none()).collect();
+    if refs.is_empty() {
+        let first = frames.first().and_then(|f| f.action);
+        refs = (0..frames.len()).take_while(|&i| frames[i].action == first).collect();
+    }
     let d = |i: usize, j: usize| faces[i].analysis.descriptor.distance(&faces[j].analysis.descriptor);
-    let changed = |frame: usize, distance: f32, threshold: f32| {
-        Err(reject(
-            ReasonCode::PersonChanged,
-            frames[frame].action,
-            Hint::SamePersonThroughout,
-            RejectionDetail::DifferentPerson { frame, distance, threshold },
-        ))
-    };
-    let mut max_neutral = 0f32;
-    for (a, &i) in refs.iter().enumerate() {
-        for &j in &refs[a + 1..] {
-            let dist = d(i, j);
-            max_neutral = max_neutral.max(dist);
-            if dist > config.same_person_neutral {
-                return changed(j, dist, config.same_person_neutral);
+    // Each segment (run of frames with one tag) must come close to the reference somewhere:
+    // single frames of a turned or wide-open face drift far from the neutral ones (up to
+    // ≈ 0.5–0.65), but a segment always holds frames near the start or end of the action.
+    let mut max_segment = 0f32;
+    let mut i = 0;
+    while i < frames.len() {
+        let tag = frames[i].action;
+        let mut j = i;
+        while j < frames.len() && frames[j].action == tag {
+            j += 1;
+        }
+        let (mut best, mut at) = (f32::MAX, i);
+        for k in i..j {
+            for &r in &refs {
+                if r != k {
+                    let dist = d(k, r);
+                    if dist < best {
+                        (best, at) = (dist, k);
+                    }
+                }
             }
         }
-    }
-    for i in 0..faces.len() {
-        if refs.contains(&i) {
-            continue;
+        // A reference of a single frame has nothing to compare with itself.
+        if best != f32::MAX {
+            max_segment = max_segment.max(best);
+            if best > config.same_person_segment {
+                let frame = if tag.is_none() { at } else { i };
+                return Err(reject(
+                    ReasonCode::PersonChanged,
+                    tag,
+                    Hint::SamePersonThroughout,
+                    RejectionDetail::DifferentPerson { frame, distance: best, threshold: config.same_person_segment },
+                ));
+            }
         }
-        let nearest = refs.iter().map(|&r| d(i, r)).fold(f32::MAX, f32::min);
-        if nearest > config.same_person_posed {
-            return changed(i, nearest, config.same_person_posed);
-        }
+        i = j;
     }
     let best = refs
         .iter()
         .copied()
         .min_by(|&a, &b| faces[a].analysis.signals.yaw_deg.abs().total_cmp(&faces[b].analysis.signals.yaw_deg.abs()))
         .unwrap_or(0);
-    Ok((best, max_neutral))
+    Ok((best, max_segment))
 }
 
 fn check_track(frames: &[AnalyzedFrame], faces: &[&AnalyzedFace], config: &LivenessConfig) -> Result<(), Rejection> {
@@ -566,13 +573,16 @@ fn action_strength(action: LivenessAction, f: &AnalyzedFace, baseline: &[&Analyz
         LivenessAction::Blink => {
             let base_ear = median(baseline.iter().map(|b| ear(&b.analysis)).collect()).unwrap_or(0.0);
             let ear_drop = if base_ear > 0.0 { 1.0 - ear(&f.analysis) / base_ear } else { 0.0 };
-            let base_c = median(baseline.iter().filter_map(|b| b.evidence.as_ref().map(|e| e.eye_contrast)).collect());
-            let c_drop = match (base_c, f.evidence.as_ref()) {
-                (Some(bc), Some(e)) if bc > 0.0 => 1.0 - e.eye_contrast / bc,
+            // Closed lids hide the dark iris and lashes: the eye box gets lighter relative to
+            // the face. Only meaningful when the open eyes are clearly darker than the face
+            // (glasses glare can make the box brighter than the skin).
+            let base_d = median(baseline.iter().filter_map(|b| b.evidence.as_ref().map(|e| e.eye_darkness)).collect());
+            let d_drop = match (base_d, f.evidence.as_ref()) {
+                (Some(bd), Some(e)) if bd >= MIN_OPEN_EYE_DARKNESS => 1.0 - e.eye_darkness / bd,
                 _ => 0.0,
             };
             // Both measures as a fraction of their own threshold; either suffices.
-            let strength = (ear_drop / config.blink_ear_drop).max(c_drop / config.blink_contrast_drop);
+            let strength = (ear_drop / config.blink_ear_drop).max(d_drop / config.blink_darkness_drop);
             (strength, 1.0)
         }
         LivenessAction::TurnLeft | LivenessAction::TurnRight => {
@@ -763,7 +773,7 @@ mod tests {
     }
 
     #[test]
-    fn blink_is_a_dip_against_the_persons_own_open_eyes_by_ear_or_eye_contrast() {
+    fn blink_is_a_dip_against_the_persons_own_open_eyes_by_ear_or_eye_darkness() {
         let open = || face(1, 0, |_| {});
         let mut by_ear = vec![frame(None, 0, open()), frame(Some(Blink), 1, face(1, 1, |s| (s.ear_left, s.ear_right) = (0.29, 0.29)))];
         assert!(run(&challenge(&[Blink]), &by_ear).is_ok());
@@ -771,10 +781,10 @@ mod tests {
         by_ear[1] = frame(Some(Blink), 1, face(1, 1, |s| (s.ear_left, s.ear_right) = (0.315, 0.315)));
         let r = run(&challenge(&[Blink]), &by_ear).expect_err("noise");
         assert_eq!(r.reason, ReasonCode::ActionNotSeen);
-        // … but the eye region flattening is.
+        // … but the eye region getting lighter (lid over the iris) is.
         let mut closed = face(1, 1, |s| (s.ear_left, s.ear_right) = (0.315, 0.315));
         if let Some(e) = closed.evidence.as_mut() {
-            e.eye_contrast = 0.2;
+            e.eye_darkness = 0.07;
         }
         by_ear[1] = frame(Some(Blink), 1, closed);
         assert!(run(&challenge(&[Blink]), &by_ear).is_ok());
