@@ -91,7 +91,7 @@ impl Harness {
         let photos = photo.parent().context("photo folder")?;
         let file = photo.file_name().context("photo name")?.to_string_lossy().into_owned();
         let csv: String = people.iter().map(|(name, id)| format!("{name},{id},{file}\n")).collect();
-        let state = &self.server.state().0;
+        let state = self.server.state();
         let now = time::OffsetDateTime::now_utc();
         let report = realname_server::authority::import_registry(
             state.store.as_ref(),
