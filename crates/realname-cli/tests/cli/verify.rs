@@ -41,7 +41,10 @@ async fn verify_passes_with_the_registered_persons_clip() -> Result<()> {
     assert_eq!(json["context"]["account"].as_str().map(|a| a.contains('*')), Some(true), "masked account: {json:#}");
     let events = json["events"].as_array().cloned().unwrap_or_default();
     assert!(events.iter().any(|e| e["event"] == "action_prompt" && e["action"] == "blink"), "{events:#?}");
-    assert!(events.iter().any(|e| e["event"] == "action_captured" && e["detected"] == true), "local detector saw the blink: {events:#?}");
+    // The blink's frames were captured and uploaded (seen locally, or chosen from the end of
+    // the recording when the local detector's thresholds miss it; the server decides).
+    assert!(events.iter().any(|e| e["event"] == "action_captured" && e["action"] == "blink"), "{events:#?}");
+    assert!(events.iter().any(|e| e["event"] == "feedback" && e["feedback"] == "ok"), "live feedback: {events:#?}");
     let pc = browser.session_state(&session).await?;
     assert_eq!(pc["state"], "passed", "{pc}");
     Ok(())
