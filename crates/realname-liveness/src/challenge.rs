@@ -30,6 +30,12 @@ pub struct LivenessConfig {
     pub min_frame_gap_ms: i64,
     /// Largest gap between two consecutive frames, ms.
     pub max_frame_gap_ms: i64,
+    /// Fraction of a segment's frames that may show no face (the SSD detector loses
+    /// near-profile and motion-blurred faces); such frames are left out of every rule.
+    pub max_faceless_fraction: f32,
+    /// Loose bound between neutral frames (nearest other neutral frame): talking or smiling
+    /// moves the descriptor of one person up to ≈ 0.45 within a second.
+    pub same_person_neutral: f32,
     /// Largest distance from a segment (the frames of one action, or the neutral frames) to
     /// the nearest neutral frame: the closest descriptor pair between the two must be within it.
     pub same_person_segment: f32,
@@ -69,13 +75,15 @@ impl Default for LivenessConfig {
             clock_skew_ms: 60_000,
             min_frame_gap_ms: 20,
             max_frame_gap_ms: 20_000,
-            same_person_segment: 0.39,
+            max_faceless_fraction: 0.5,
+            same_person_neutral: 0.6,
+            same_person_segment: 0.40,
             neutral_max_yaw_deg: 20.0,
             neutral_max_mar: 0.3,
             max_box_jump: 0.6,
             max_box_scale: 1.5,
-            duplicate_correlation: 0.995,
-            duplicate_shape: 0.004,
+            duplicate_correlation: 0.9995,
+            duplicate_shape: 0.002,
             blink_ear_drop: 0.06,
             blink_darkness_drop: 0.14,
             turn_yaw_deg: 8.0,
@@ -201,6 +209,9 @@ pub enum RejectionDetail {
     },
     /// No frames.
     NoFrames,
+    /// No untagged (neutral, frontal) frame with a face: nothing to compare the actions and
+    /// the person with.
+    NoNeutralFrame,
     /// Timestamps go backwards or repeat.
     TimestampsNotIncreasing {
         /// The later frame's index.
@@ -397,12 +408,20 @@ pub fn evaluate(
     }
     check_timestamps(issued, upload, config)?;
 
-    // Exactly one face per frame.
+    // At most one face per frame; frames without a face are dropped, as long as every
+    // segment keeps enough frames with one.
+    let mut kept: Vec<AnalyzedFrame> = Vec::with_capacity(frames.len());
     let mut faces: Vec<&AnalyzedFace> = Vec::with_capacity(frames.len());
+    let mut index: Vec<usize> = Vec::with_capacity(frames.len());
+    let mut segment_start = 0;
     for (i, f) in frames.iter().enumerate() {
         match f.faces.as_slice() {
-            [one] => faces.push(one),
-            [] => return Err(reject(R::NoFace, f.action, Hint::KeepFaceInView, RejectionDetail::NoFace { frame: i })),
+            [one] => {
+                kept.push(AnalyzedFrame { action: f.action, captured_at_ms: f.captured_at_ms, faces: Vec::new() });
+                faces.push(one);
+                index.push(i);
+            }
+            [] => {}
             many => {
                 return Err(reject(
                     R::MultipleFaces,
@@ -412,16 +431,33 @@ pub fn evaluate(
                 ));
             }
         }
+        let segment_ends = frames.get(i + 1).is_none_or(|next| next.action != f.action);
+        if segment_ends {
+            let seg = &frames[segment_start..=i];
+            let faceless = seg.iter().filter(|x| x.faces.is_empty()).count();
+            if faceless == seg.len() || faceless as f32 > config.max_faceless_fraction * seg.len() as f32 {
+                let frame = segment_start + seg.iter().position(|x| x.faces.is_empty()).unwrap_or(0);
+                return Err(reject(R::NoFace, f.action, Hint::KeepFaceInView, RejectionDetail::NoFace { frame }));
+            }
+            segment_start = i + 1;
+        }
+    }
+    let frames = kept.as_slice();
+    if !frames.iter().any(|f| f.action.is_none()) {
+        return Err(reject(R::NoFace, None, Hint::KeepFaceInView, RejectionDetail::NoNeutralFrame));
     }
     let prints: Vec<u64> = faces.iter().map(|f| fingerprint(&f.analysis)).collect();
     if !replay.claim_frames(&prints) {
         return Err(reject(R::FramesDuplicated, None, Hint::StartAgain, RejectionDetail::FramesReplayed));
     }
 
-    check_duplicates(frames, &faces, config)?;
-    let (best_frame, max_segment_distance) = check_same_person(frames, &faces, config)?;
-    check_track(frames, &faces, config)?;
-    check_actions(&challenge.actions, frames, &faces, config)?;
+    // Frame numbers in rejections refer to the upload, not to the kept frames.
+    let remap = |r: Rejection| remap_frames(r, &index);
+    check_duplicates(frames, &faces, config).map_err(remap)?;
+    let (best_kept, max_segment_distance) = check_same_person(frames, &faces, config).map_err(remap)?;
+    let best_frame = index.get(best_kept).copied().unwrap_or(0);
+    check_track(frames, &faces, config).map_err(remap)?;
+    check_actions(&challenge.actions, frames, &faces, config).map_err(remap)?;
 
     let antispoof_median = median(faces.iter().filter_map(|f| f.evidence.as_ref()?.passive.map(|p| p.antispoof)).collect());
     if let (Some(threshold), Some(score)) = (config.antispoof_min, antispoof_median) {
@@ -436,6 +472,19 @@ pub fn evaluate(
     }
     tracing::debug!(frames = frames.len(), best_frame, max_segment_distance, "liveness passed");
     Ok(LivenessPass { best_frame, max_segment_distance, antispoof_median })
+}
+
+fn remap_frames(mut r: Rejection, index: &[usize]) -> Rejection {
+    let map = |k: &mut usize| *k = index.get(*k).copied().unwrap_or(*k);
+    match &mut r.detail {
+        RejectionDetail::DifferentPerson { frame, .. } | RejectionDetail::TrackBroken { frame, .. } => map(frame),
+        RejectionDetail::DuplicateFrames { first, second, .. } => {
+            map(first);
+            map(second);
+        }
+        _ => {}
+    }
+    r
 }
 
 fn check_timestamps(issued: IssuedChallenge<'_>, upload: Upload<'_>, config: &LivenessConfig) -> Result<(), Rejection> {
@@ -494,12 +543,8 @@ fn check_duplicates(frames: &[AnalyzedFrame], faces: &[&AnalyzedFace], config: &
 }
 
 fn check_same_person(frames: &[AnalyzedFrame], faces: &[&AnalyzedFace], config: &LivenessConfig) -> Result<(usize, f32), Rejection> {
-    // Reference: the neutral (untagged) frames, else the first tagged segment.
-    let mut refs: Vec<usize> = (0..frames.len()).filter(|&i| frames[i].action.is_none()).collect();
-    if refs.is_empty() {
-        let first = frames.first().and_then(|f| f.action);
-        refs = (0..frames.len()).take_while(|&i| frames[i].action == first).collect();
-    }
+    // Reference: the neutral (untagged) frames; `evaluate` made sure there is one.
+    let refs: Vec<usize> = (0..frames.len()).filter(|&i| frames[i].action.is_none()).collect();
     let d = |i: usize, j: usize| faces[i].analysis.descriptor.distance(&faces[j].analysis.descriptor);
     // Each segment (run of frames with one tag) must come close to the reference somewhere:
     // single frames of a turned or wide-open face drift far from the neutral ones (up to
@@ -523,8 +568,9 @@ fn check_same_person(frames: &[AnalyzedFrame], faces: &[&AnalyzedFace], config: 
                 }
             }
         }
-        // A reference of a single frame has nothing to compare with itself.
-        if best != f32::MAX {
+        // The reference frames themselves get the loose check below.
+        let is_reference = (i..j).all(|k| refs.contains(&k));
+        if best != f32::MAX && !is_reference {
             max_segment = max_segment.max(best);
             if best > config.same_person_segment {
                 let frame = if tag.is_none() { at } else { i };
@@ -537,6 +583,17 @@ fn check_same_person(frames: &[AnalyzedFrame], faces: &[&AnalyzedFace], config: 
             }
         }
         i = j;
+    }
+    for &r in &refs {
+        let nearest = refs.iter().filter(|&&o| o != r).map(|&o| d(r, o)).fold(f32::MAX, f32::min);
+        if nearest != f32::MAX && nearest > config.same_person_neutral {
+            return Err(reject(
+                ReasonCode::PersonChanged,
+                frames[r].action,
+                Hint::SamePersonThroughout,
+                RejectionDetail::DifferentPerson { frame: r, distance: nearest, threshold: config.same_person_neutral },
+            ));
+        }
     }
     let best = refs
         .iter()
@@ -791,6 +848,12 @@ mod tests {
     }
 
     #[test]
+    fn an_upload_without_a_neutral_frame_is_refused() {
+        let frames = [frame(Some(OpenMouth), 1, face(1, 1, |s| s.mouth_aspect_ratio = 0.6))];
+        assert_eq!(run(&challenge(&[OpenMouth]), &frames).map_err(|r| r.detail), Err(RejectionDetail::NoNeutralFrame));
+    }
+
+    #[test]
     fn an_open_mouth_needs_a_closed_one_elsewhere() {
         let frames = [
             frame(None, 0, face(1, 0, |s| s.mouth_aspect_ratio = 0.6)),
@@ -852,6 +915,13 @@ mod tests {
         assert_eq!(run(&ch, &frames).map_err(|r| r.reason), Err(ReasonCode::MultipleFaces));
         frames[1].faces.clear();
         assert_eq!(run(&ch, &frames).map_err(|r| r.reason), Err(ReasonCode::NoFace));
+        // One faceless frame in a segment that keeps a face elsewhere is left out.
+        let mut frames = genuine();
+        let mut lost = frame(Some(OpenMouth), 3, face(1, 3, |s| s.mouth_aspect_ratio = 0.5));
+        lost.faces.clear();
+        frames.insert(2, lost);
+        frames[3].captured_at_ms += 200;
+        assert!(run(&ch, &frames).is_ok());
         // Person 2 does the turn.
         let mut frames = genuine();
         frames[2] = frame(Some(TurnLeft), 2, face(2, 2, |s| s.yaw_deg = 30.0));

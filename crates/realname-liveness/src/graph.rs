@@ -327,18 +327,34 @@ impl GraphModel {
 
     /// Runs the graph on an NHWC f32 batch `[n, h, w, 3]`; returns the output tensor.
     pub fn run(&self, input: &Tensor) -> Result<Tensor, LivenessError> {
+        let mut values = self.run_all(input)?;
+        values
+            .get_mut(self.output)
+            .and_then(Option::take)
+            .map(|(_, t)| t)
+            .ok_or_else(|| LivenessError::InvalidInput("output not computed".into()))
+    }
+
+    /// Every node's value (name, tensor) in execution order, for comparing layer by layer
+    /// with the original runtime.
+    pub fn node_outputs(&self, input: &Tensor) -> Result<Vec<(String, Tensor)>, LivenessError> {
+        Ok(self.run_all(input)?.into_iter().flatten().collect())
+    }
+
+    fn run_all(&self, input: &Tensor) -> Result<Vec<Option<(String, Tensor)>>, LivenessError> {
         let (h, w) = self.input_hw;
         match input.dims() {
             [_, ih, iw, 3] if *ih == h && *iw == w => {}
             d => return Err(LivenessError::InvalidInput(format!("input shape {d:?}, expected [n, {h}, {w}, 3]"))),
         }
-        let mut values: Vec<Option<Tensor>> = vec![None; self.nodes.len()];
+        let mut values: Vec<Option<(String, Tensor)>> = vec![None; self.nodes.len()];
         for (i, node) in self.nodes.iter().enumerate() {
             let arg = |k: usize| -> Result<&Tensor, LivenessError> {
                 node.inputs
                     .get(k)
                     .and_then(|&j| values.get(j))
                     .and_then(Option::as_ref)
+                    .map(|(_, t)| t)
                     .ok_or_else(|| LivenessError::InvalidInput(format!("node {} input {k} not computed", node.name)))
             };
             let v = match &node.op {
@@ -355,9 +371,14 @@ impl GraphModel {
                         Padding::Same if kh % 2 == 1 && stride.0 == 1 => kh / 2,
                         Padding::Same => return Err(LivenessError::InvalidInput(format!("node {}: SAME padding with even kernel/stride", node.name))),
                     };
-                    let x = arg(0)?.permute((0, 3, 1, 2))?.contiguous()?;
+                    // Explicit zero padding: candle's padded conv2d gave different values
+                    // than TF.js on the 16×16×16 → 32 SAME layer of `liveness` (measured).
+                    let mut x = arg(0)?.permute((0, 3, 1, 2))?.contiguous()?;
+                    if pad > 0 {
+                        x = x.pad_with_zeros(2, pad, pad)?.pad_with_zeros(3, pad, pad)?.contiguous()?;
+                    }
                     let k = kernel.permute((3, 2, 0, 1))?.contiguous()?;
-                    let y = x.conv2d(&k, pad, stride.0, 1, 1)?.permute((0, 2, 3, 1))?;
+                    let y = x.conv2d(&k, 0, stride.0, 1, 1)?.permute((0, 2, 3, 1))?;
                     let y = y.broadcast_add(arg(2)?)?;
                     if *relu { y.relu()? } else { y }
                 }
@@ -396,12 +417,9 @@ impl GraphModel {
                 }
                 Op::Identity => arg(0)?.clone(),
             };
-            values[i] = Some(v);
+            values[i] = Some((node.name.clone(), v));
         }
-        values
-            .get_mut(self.output)
-            .and_then(Option::take)
-            .ok_or_else(|| LivenessError::InvalidInput("output not computed".into()))
+        Ok(values)
     }
 }
 

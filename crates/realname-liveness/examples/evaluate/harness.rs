@@ -229,7 +229,11 @@ pub fn live_clips(data: &Path) -> Result<Vec<LiveClip>> {
                 events.push(Event { clip: id.clone(), action, start: s, end: t });
             }
         }
-        let neutral: Vec<u32> = (1..=n_frames).filter(|&k| !busy[k as usize]).step_by(3).take(2).collect();
+        let mut neutral: Vec<u32> = (1..=n_frames).filter(|&k| !busy[k as usize]).step_by(3).take(2).collect();
+        if neutral.is_empty() {
+            // Short clips (lp_d1, lp_d2: 5 frames around one blink): the first frame.
+            neutral.push(1);
+        }
         out.push(LiveClip { id, neutral, events, n_frames });
     }
     Ok(out)
@@ -244,6 +248,11 @@ pub fn event_frames(e: &Event, n_frames: u32) -> Vec<u32> {
         return all;
     }
     (0..10).map(|i| all[i * (all.len() - 1) / 9]).collect()
+}
+
+/// The event's frames without the clip's neutral frames (short clips share frame 1).
+pub fn window(clip: &LiveClip, e: &Event) -> Vec<u32> {
+    event_frames(e, clip.n_frames).into_iter().filter(|k| !clip.neutral.contains(k)).collect()
 }
 
 /// One challenge response to decide.
@@ -337,7 +346,7 @@ pub fn build_cases(a: &Analyzer, plan: &Plan) -> Result<Vec<Case>> {
     for clip in &clips {
         let neutral = load_frames(a, &clip.id, &clip.neutral)?;
         for e in &clip.events {
-            let ev = load_frames(a, &clip.id, &event_frames(e, clip.n_frames))?;
+            let ev = load_frames(a, &clip.id, &window(clip, e))?;
             cases.push(Case {
                 kind: "genuine",
                 name: format!("{} {}@{}", clip.id, e.action.as_str(), e.start),
@@ -348,9 +357,17 @@ pub fn build_cases(a: &Analyzer, plan: &Plan) -> Result<Vec<Case>> {
         }
         if plan.pairs {
             for (i, e1) in clip.events.iter().enumerate() {
-                if let Some(e2) = clip.events[i + 1..].iter().find(|e2| e2.action != e1.action && e2.start > e1.end) {
-                    let f1 = load_frames(a, &clip.id, &event_frames(e1, clip.n_frames))?;
-                    let f2 = load_frames(a, &clip.id, &event_frames(e2, clip.n_frames))?;
+                // The capture windows must not show the other action (labels overlap in lp_d18).
+                let clean = |e: &Event, other: LivenessAction| {
+                    let w = window(clip, e);
+                    clip.events.iter().filter(|x| x.action == other).all(|x| w.iter().all(|&k| k < x.start || k > x.end))
+                };
+                if let Some(e2) = clip.events[i + 1..]
+                    .iter()
+                    .find(|e2| e2.action != e1.action && e2.start > e1.end && clean(e1, e2.action) && clean(e2, e1.action))
+                {
+                    let f1 = load_frames(a, &clip.id, &window(clip, e1))?;
+                    let f2 = load_frames(a, &clip.id, &window(clip, e2))?;
                     cases.push(Case {
                         kind: "genuine",
                         name: format!("{} {}+{}", clip.id, e1.action.as_str(), e2.action.as_str()),
@@ -397,7 +414,7 @@ pub fn build_cases(a: &Analyzer, plan: &Plan) -> Result<Vec<Case>> {
         else {
             continue;
         };
-        let donor_frames = load_frames(a, &donor.id, &event_frames(e, donor.n_frames))?;
+        let donor_frames = load_frames(a, &donor.id, &window(donor, e))?;
         let n = donor_frames.len();
         let mut frames: Vec<AnalyzedFrame> = g.frames.iter().filter(|f| f.action != Some(last)).cloned().collect();
         let mut t = frames.last().map(|f| f.captured_at_ms).unwrap_or(T0) + 400;
