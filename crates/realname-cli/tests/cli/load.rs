@@ -74,5 +74,9 @@ async fn load_with_50_users_loses_no_session() -> Result<()> {
     assert!(json["verifications_per_s"].as_f64().context("throughput")? > 0.0);
     assert_eq!(code, 0, "{:#}", json["errors_by_code"]);
     assert!(report.is_file(), "the JSON report is written");
+    // Keep the report for docs/benchmarks-load.md when asked to.
+    if let Some(keep) = std::env::var_os("REALNAME_KEEP_LOAD_REPORT") {
+        std::fs::copy(&report, keep)?;
+    }
     Ok(())
 }
