@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # README command 2 (and .ci/run): install what the tests need (apt packages, face weights,
-# a private PostgreSQL), then run every test — the backend suite against SQLite and then
-# against PostgreSQL, the end-to-end tests with a real browser.
+# a private PostgreSQL, the desktop app's WebKitGTK and tauri-driver), then run every test —
+# the whole workspace against SQLite, the backend and end-to-end suites again against
+# PostgreSQL, the end-to-end tests with a real browser, and the desktop app in a real webview
+# (scripts/test-desktop.sh).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 . scripts/lib.sh
 
-apt_ensure pkg-config ca-certificates libclang-dev libdbus-1-dev \
+apt_ensure pkg-config ca-certificates libclang-dev libdbus-1-dev libwebkit2gtk-4.1-dev webkit2gtk-driver \
   postgresql chromium chromium-driver fonts-wqy-microhei xvfb xauth keyutils dbus gnome-keyring
 scripts/fetch-models.sh
 command -v cargo-nextest >/dev/null || cargo install cargo-nextest --locked
@@ -25,12 +27,19 @@ with_keyring() {
     'echo -n realname-ci | gnome-keyring-daemon --unlock --components=secrets >/dev/null; exec "$@"' _ "$@"
 }
 
+# The desktop crate embeds the built front end (ui/dist) at compile time.
+(cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run build)
 cargo build --workspace --all-targets --locked
 status=0
+# The desktop WebDriver tests need tauri-driver and a display: scripts/test-desktop.sh runs them.
+not_desktop_e2e='not (package(realname-e2e) & test(/^desktop::/))'
 echo "== all tests, SQLite engine"
-REALNAME_TEST_DATABASE_URL=sqlite with_keyring cargo nextest run --workspace --no-fail-fast || status=1
+REALNAME_TEST_DATABASE_URL=sqlite with_keyring cargo nextest run --workspace --no-fail-fast -E "$not_desktop_e2e" || status=1
 echo "== backend and end-to-end tests, PostgreSQL engine"
 REALNAME_TEST_DATABASE_URL=$REALNAME_TEST_POSTGRES_URL \
-  cargo nextest run -p realname-server -p realname-e2e --no-fail-fast || status=1
+  cargo nextest run -p realname-server -p realname-e2e --no-fail-fast -E "$not_desktop_e2e" || status=1
 cargo test --workspace --doc || status=1
+echo "== desktop app"
+scripts/test-desktop.sh || status=1
+echo "test.sh: $SECONDS s"
 exit $status
