@@ -1,8 +1,9 @@
 //! Image evidence per face that the landmarks alone do not give: a small normalised grey
-//! thumbnail of the face (to find repeated or slightly warped stills) and the eye regions'
-//! contrast (a closed lid hides the dark iris and the bright sclera, so the region's grey
-//! levels flatten — measured against the person's own open-eye frames, because face-api's
-//! landmarks barely follow a closing lid).
+//! thumbnail of the face (to find repeated stills) and the eye regions' darkness relative to
+//! the face (a closed lid covers the dark iris and lashes, so the eye box gets lighter —
+//! measured against the person's own open-eye frames, because face-api's landmarks barely
+//! follow a closing lid). The contrast is kept for measurement; it is not used in the
+//! decision (it rose in some blinks and fell in others).
 
 use realname_face::{FaceAnalysis, RgbImage};
 use serde::{Deserialize, Serialize};

@@ -2,7 +2,7 @@
 //!
 //! - [`evaluate`] — the active challenge check the server runs on an upload (actions in
 //!   order, timing, one and the same person, no duplicated stills, no replay, passive scores).
-//! - [`evidence`] — per-face image evidence the landmarks do not carry (eye-region contrast,
+//! - [`evidence`] — per-face image evidence the landmarks do not carry (eye-region darkness,
 //!   face thumbnail, passive scores).
 //! - [`passive`] — human 3.3.6's `antispoof` and `liveness` networks on the [`graph`]
 //!   interpreter.
