@@ -151,10 +151,15 @@ pub struct MemoryReplayStore {
 
 impl ReplayStore for MemoryReplayStore {
     fn claim_nonce(&self, nonce: &str) -> bool {
-        self.nonces.lock().map(|mut s| s.insert(nonce.to_string())).unwrap_or(false)
+        self.nonces
+            .lock()
+            .map(|mut s| s.insert(nonce.to_string()))
+            .unwrap_or(false)
     }
     fn claim_frames(&self, fingerprints: &[u64]) -> bool {
-        let Ok(mut s) = self.frames.lock() else { return false };
+        let Ok(mut s) = self.frames.lock() else {
+            return false;
+        };
         let fresh = fingerprints.iter().all(|f| !s.contains(f));
         s.extend(fingerprints.iter().copied());
         fresh
@@ -320,8 +325,18 @@ pub struct LivenessPass {
 /// Open-eye darkness below which the image blink measure is not used.
 const MIN_OPEN_EYE_DARKNESS: f32 = 0.05;
 
-fn reject(reason: ReasonCode, action: Option<LivenessAction>, hint: Hint, detail: RejectionDetail) -> Rejection {
-    Rejection { reason, action, hint, detail }
+fn reject(
+    reason: ReasonCode,
+    action: Option<LivenessAction>,
+    hint: Hint,
+    detail: RejectionDetail,
+) -> Rejection {
+    Rejection {
+        reason,
+        action,
+        hint,
+        detail,
+    }
 }
 
 fn ear(f: &FaceAnalysis) -> f32 {
@@ -352,7 +367,9 @@ fn normalised_shape(f: &FaceAnalysis) -> Vec<(f32, f32)> {
     let p = &f.landmarks.points;
     let c = |r: std::ops::Range<usize>| {
         let n = r.len() as f32;
-        let (sx, sy) = p[r].iter().fold((0.0, 0.0), |(a, b), &(x, y)| (a + x, b + y));
+        let (sx, sy) = p[r]
+            .iter()
+            .fold((0.0, 0.0), |(a, b), &(x, y)| (a + x, b + y));
         (sx / n, sy / n)
     };
     let (r, l) = (c(36..42), c(42..48));
@@ -369,7 +386,11 @@ fn normalised_shape(f: &FaceAnalysis) -> Vec<(f32, f32)> {
 
 fn shape_distance(a: &FaceAnalysis, b: &FaceAnalysis) -> f32 {
     let (sa, sb) = (normalised_shape(a), normalised_shape(b));
-    sa.iter().zip(&sb).map(|(p, q)| ((p.0 - q.0).powi(2) + (p.1 - q.1).powi(2)).sqrt()).sum::<f32>() / sa.len() as f32
+    sa.iter()
+        .zip(&sb)
+        .map(|(p, q)| ((p.0 - q.0).powi(2) + (p.1 - q.1).powi(2)).sqrt())
+        .sum::<f32>()
+        / sa.len() as f32
 }
 
 fn median(mut v: Vec<f32>) -> Option<f32> {
@@ -388,23 +409,48 @@ pub fn evaluate(
     use ReasonCode as R;
     let challenge = issued.challenge;
     if upload.nonce != challenge.nonce {
-        return Err(reject(R::FramesDuplicated, None, Hint::StartAgain, RejectionDetail::NonceMismatch));
+        return Err(reject(
+            R::FramesDuplicated,
+            None,
+            Hint::StartAgain,
+            RejectionDetail::NonceMismatch,
+        ));
     }
     if !replay.claim_nonce(upload.nonce) {
-        return Err(reject(R::FramesDuplicated, None, Hint::StartAgain, RejectionDetail::NonceReused));
+        return Err(reject(
+            R::FramesDuplicated,
+            None,
+            Hint::StartAgain,
+            RejectionDetail::NonceReused,
+        ));
     }
     let n_actions = challenge.actions.len();
     if n_actions < config.min_actions || n_actions > config.max_actions {
-        return Err(reject(R::ActionNotSeen, None, Hint::StartAgain, RejectionDetail::ChallengeMalformed { actions: n_actions }));
+        return Err(reject(
+            R::ActionNotSeen,
+            None,
+            Hint::StartAgain,
+            RejectionDetail::ChallengeMalformed { actions: n_actions },
+        ));
     }
     let deadline_ms = (challenge.deadline.unix_timestamp_nanos() / 1_000_000) as i64;
     if upload.received_at_ms > deadline_ms {
         let late_ms = upload.received_at_ms - deadline_ms;
-        return Err(reject(R::TimestampsInvalid, None, Hint::StartAgain, RejectionDetail::DeadlinePassed { late_ms }));
+        return Err(reject(
+            R::TimestampsInvalid,
+            None,
+            Hint::StartAgain,
+            RejectionDetail::DeadlinePassed { late_ms },
+        ));
     }
     let frames = upload.frames;
     if frames.is_empty() {
-        return Err(reject(R::NoFace, None, Hint::KeepFaceInView, RejectionDetail::NoFrames));
+        return Err(reject(
+            R::NoFace,
+            None,
+            Hint::KeepFaceInView,
+            RejectionDetail::NoFrames,
+        ));
     }
     check_timestamps(issued, upload, config)?;
 
@@ -417,7 +463,11 @@ pub fn evaluate(
     for (i, f) in frames.iter().enumerate() {
         match f.faces.as_slice() {
             [one] => {
-                kept.push(AnalyzedFrame { action: f.action, captured_at_ms: f.captured_at_ms, faces: Vec::new() });
+                kept.push(AnalyzedFrame {
+                    action: f.action,
+                    captured_at_ms: f.captured_at_ms,
+                    faces: Vec::new(),
+                });
                 faces.push(one);
                 index.push(i);
             }
@@ -427,7 +477,10 @@ pub fn evaluate(
                     R::MultipleFaces,
                     f.action,
                     Hint::OnlyYou,
-                    RejectionDetail::MultipleFaces { frame: i, faces: many.len() },
+                    RejectionDetail::MultipleFaces {
+                        frame: i,
+                        faces: many.len(),
+                    },
                 ));
             }
         }
@@ -435,49 +488,83 @@ pub fn evaluate(
         if segment_ends {
             let seg = &frames[segment_start..=i];
             let faceless = seg.iter().filter(|x| x.faces.is_empty()).count();
-            if faceless == seg.len() || faceless as f32 > config.max_faceless_fraction * seg.len() as f32 {
-                let frame = segment_start + seg.iter().position(|x| x.faces.is_empty()).unwrap_or(0);
-                return Err(reject(R::NoFace, f.action, Hint::KeepFaceInView, RejectionDetail::NoFace { frame }));
+            if faceless == seg.len()
+                || faceless as f32 > config.max_faceless_fraction * seg.len() as f32
+            {
+                let frame =
+                    segment_start + seg.iter().position(|x| x.faces.is_empty()).unwrap_or(0);
+                return Err(reject(
+                    R::NoFace,
+                    f.action,
+                    Hint::KeepFaceInView,
+                    RejectionDetail::NoFace { frame },
+                ));
             }
             segment_start = i + 1;
         }
     }
     let frames = kept.as_slice();
     if !frames.iter().any(|f| f.action.is_none()) {
-        return Err(reject(R::NoFace, None, Hint::KeepFaceInView, RejectionDetail::NoNeutralFrame));
+        return Err(reject(
+            R::NoFace,
+            None,
+            Hint::KeepFaceInView,
+            RejectionDetail::NoNeutralFrame,
+        ));
     }
     let prints: Vec<u64> = faces.iter().map(|f| fingerprint(&f.analysis)).collect();
     if !replay.claim_frames(&prints) {
-        return Err(reject(R::FramesDuplicated, None, Hint::StartAgain, RejectionDetail::FramesReplayed));
+        return Err(reject(
+            R::FramesDuplicated,
+            None,
+            Hint::StartAgain,
+            RejectionDetail::FramesReplayed,
+        ));
     }
 
     // Frame numbers in rejections refer to the upload, not to the kept frames.
     let remap = |r: Rejection| remap_frames(r, &index);
     check_duplicates(frames, &faces, config).map_err(remap)?;
-    let (best_kept, max_segment_distance) = check_same_person(frames, &faces, config).map_err(remap)?;
+    let (best_kept, max_segment_distance) =
+        check_same_person(frames, &faces, config).map_err(remap)?;
     let best_frame = index.get(best_kept).copied().unwrap_or(0);
     check_track(frames, &faces, config).map_err(remap)?;
     check_actions(&challenge.actions, frames, &faces, config).map_err(remap)?;
 
-    let antispoof_median = median(faces.iter().filter_map(|f| f.evidence.as_ref()?.passive.map(|p| p.antispoof)).collect());
-    if let (Some(threshold), Some(score)) = (config.antispoof_min, antispoof_median) {
-        if score < threshold {
-            return Err(reject(
-                R::PresentationAttack,
-                None,
-                Hint::UseLiveCamera,
-                RejectionDetail::PassiveAttackScore { score, threshold },
-            ));
-        }
+    let antispoof_median = median(
+        faces
+            .iter()
+            .filter_map(|f| f.evidence.as_ref()?.passive.map(|p| p.antispoof))
+            .collect(),
+    );
+    if let (Some(threshold), Some(score)) = (config.antispoof_min, antispoof_median)
+        && score < threshold
+    {
+        return Err(reject(
+            R::PresentationAttack,
+            None,
+            Hint::UseLiveCamera,
+            RejectionDetail::PassiveAttackScore { score, threshold },
+        ));
     }
-    tracing::debug!(frames = frames.len(), best_frame, max_segment_distance, "liveness passed");
-    Ok(LivenessPass { best_frame, max_segment_distance, antispoof_median })
+    tracing::debug!(
+        frames = frames.len(),
+        best_frame,
+        max_segment_distance,
+        "liveness passed"
+    );
+    Ok(LivenessPass {
+        best_frame,
+        max_segment_distance,
+        antispoof_median,
+    })
 }
 
 fn remap_frames(mut r: Rejection, index: &[usize]) -> Rejection {
     let map = |k: &mut usize| *k = index.get(*k).copied().unwrap_or(*k);
     match &mut r.detail {
-        RejectionDetail::DifferentPerson { frame, .. } | RejectionDetail::TrackBroken { frame, .. } => map(frame),
+        RejectionDetail::DifferentPerson { frame, .. }
+        | RejectionDetail::TrackBroken { frame, .. } => map(frame),
         RejectionDetail::DuplicateFrames { first, second, .. } => {
             map(first);
             map(second);
@@ -487,11 +574,22 @@ fn remap_frames(mut r: Rejection, index: &[usize]) -> Rejection {
     r
 }
 
-fn check_timestamps(issued: IssuedChallenge<'_>, upload: Upload<'_>, config: &LivenessConfig) -> Result<(), Rejection> {
+fn check_timestamps(
+    issued: IssuedChallenge<'_>,
+    upload: Upload<'_>,
+    config: &LivenessConfig,
+) -> Result<(), Rejection> {
     let deadline_ms = (issued.challenge.deadline.unix_timestamp_nanos() / 1_000_000) as i64;
     let earliest = issued.issued_at_ms - config.clock_skew_ms;
     let latest = upload.received_at_ms.min(deadline_ms) + config.clock_skew_ms;
-    let bad = |d| Err(reject(ReasonCode::TimestampsInvalid, None, Hint::StartAgain, d));
+    let bad = |d| {
+        Err(reject(
+            ReasonCode::TimestampsInvalid,
+            None,
+            Hint::StartAgain,
+            d,
+        ))
+    };
     for (i, f) in upload.frames.iter().enumerate() {
         if f.captured_at_ms < earliest || f.captured_at_ms > latest {
             return bad(RejectionDetail::OutsideChallengeWindow { frame: i });
@@ -507,19 +605,27 @@ fn check_timestamps(issued: IssuedChallenge<'_>, upload: Upload<'_>, config: &Li
         }
     }
     // The capture cannot last longer than the challenge's lifetime.
-    if let (Some(first), Some(last)) = (upload.frames.first(), upload.frames.last()) {
-        if last.captured_at_ms - first.captured_at_ms > deadline_ms - issued.issued_at_ms + config.clock_skew_ms {
-            return bad(RejectionDetail::OutsideChallengeWindow { frame: upload.frames.len() - 1 });
-        }
+    if let (Some(first), Some(last)) = (upload.frames.first(), upload.frames.last())
+        && last.captured_at_ms - first.captured_at_ms
+            > deadline_ms - issued.issued_at_ms + config.clock_skew_ms
+    {
+        return bad(RejectionDetail::OutsideChallengeWindow {
+            frame: upload.frames.len() - 1,
+        });
     }
     Ok(())
 }
 
 fn is_neutral(f: &FaceAnalysis, config: &LivenessConfig) -> bool {
-    f.signals.yaw_deg.abs() <= config.neutral_max_yaw_deg && f.signals.mouth_aspect_ratio <= config.neutral_max_mar
+    f.signals.yaw_deg.abs() <= config.neutral_max_yaw_deg
+        && f.signals.mouth_aspect_ratio <= config.neutral_max_mar
 }
 
-fn check_duplicates(frames: &[AnalyzedFrame], faces: &[&AnalyzedFace], config: &LivenessConfig) -> Result<(), Rejection> {
+fn check_duplicates(
+    frames: &[AnalyzedFrame],
+    faces: &[&AnalyzedFace],
+    config: &LivenessConfig,
+) -> Result<(), Rejection> {
     for i in 0..faces.len() {
         for j in i + 1..faces.len() {
             let (a, b) = (faces[i], faces[j]);
@@ -528,13 +634,18 @@ fn check_duplicates(frames: &[AnalyzedFrame], faces: &[&AnalyzedFace], config: &
                 (Some(ea), Some(eb)) => thumb_correlation(&ea.thumb, &eb.thumb),
                 _ => 0.0,
             };
-            let still = correlation >= config.duplicate_correlation && shape_distance(&a.analysis, &b.analysis) < config.duplicate_shape;
+            let still = correlation >= config.duplicate_correlation
+                && shape_distance(&a.analysis, &b.analysis) < config.duplicate_shape;
             if same_print || still {
                 return Err(reject(
                     ReasonCode::FramesDuplicated,
                     frames[j].action,
                     Hint::UseLiveCamera,
-                    RejectionDetail::DuplicateFrames { first: i, second: j, correlation: if same_print { 1.0 } else { correlation } },
+                    RejectionDetail::DuplicateFrames {
+                        first: i,
+                        second: j,
+                        correlation: if same_print { 1.0 } else { correlation },
+                    },
                 ));
             }
         }
@@ -542,10 +653,21 @@ fn check_duplicates(frames: &[AnalyzedFrame], faces: &[&AnalyzedFace], config: &
     Ok(())
 }
 
-fn check_same_person(frames: &[AnalyzedFrame], faces: &[&AnalyzedFace], config: &LivenessConfig) -> Result<(usize, f32), Rejection> {
+fn check_same_person(
+    frames: &[AnalyzedFrame],
+    faces: &[&AnalyzedFace],
+    config: &LivenessConfig,
+) -> Result<(usize, f32), Rejection> {
     // Reference: the neutral (untagged) frames; `evaluate` made sure there is one.
-    let refs: Vec<usize> = (0..frames.len()).filter(|&i| frames[i].action.is_none()).collect();
-    let d = |i: usize, j: usize| faces[i].analysis.descriptor.distance(&faces[j].analysis.descriptor);
+    let refs: Vec<usize> = (0..frames.len())
+        .filter(|&i| frames[i].action.is_none())
+        .collect();
+    let d = |i: usize, j: usize| {
+        faces[i]
+            .analysis
+            .descriptor
+            .distance(&faces[j].analysis.descriptor)
+    };
     // Each segment (run of frames with one tag) must come close to the reference somewhere:
     // single frames of a turned or wide-open face drift far from the neutral ones (up to
     // ≈ 0.5–0.65), but a segment always holds frames near the start or end of the action.
@@ -578,36 +700,65 @@ fn check_same_person(frames: &[AnalyzedFrame], faces: &[&AnalyzedFace], config: 
                     ReasonCode::PersonChanged,
                     tag,
                     Hint::SamePersonThroughout,
-                    RejectionDetail::DifferentPerson { frame, distance: best, threshold: config.same_person_segment },
+                    RejectionDetail::DifferentPerson {
+                        frame,
+                        distance: best,
+                        threshold: config.same_person_segment,
+                    },
                 ));
             }
         }
         i = j;
     }
     for &r in &refs {
-        let nearest = refs.iter().filter(|&&o| o != r).map(|&o| d(r, o)).fold(f32::MAX, f32::min);
+        let nearest = refs
+            .iter()
+            .filter(|&&o| o != r)
+            .map(|&o| d(r, o))
+            .fold(f32::MAX, f32::min);
         if nearest != f32::MAX && nearest > config.same_person_neutral {
             return Err(reject(
                 ReasonCode::PersonChanged,
                 frames[r].action,
                 Hint::SamePersonThroughout,
-                RejectionDetail::DifferentPerson { frame: r, distance: nearest, threshold: config.same_person_neutral },
+                RejectionDetail::DifferentPerson {
+                    frame: r,
+                    distance: nearest,
+                    threshold: config.same_person_neutral,
+                },
             ));
         }
     }
     let best = refs
         .iter()
         .copied()
-        .min_by(|&a, &b| faces[a].analysis.signals.yaw_deg.abs().total_cmp(&faces[b].analysis.signals.yaw_deg.abs()))
+        .min_by(|&a, &b| {
+            faces[a]
+                .analysis
+                .signals
+                .yaw_deg
+                .abs()
+                .total_cmp(&faces[b].analysis.signals.yaw_deg.abs())
+        })
         .unwrap_or(0);
     Ok((best, max_segment))
 }
 
-fn check_track(frames: &[AnalyzedFrame], faces: &[&AnalyzedFace], config: &LivenessConfig) -> Result<(), Rejection> {
+fn check_track(
+    frames: &[AnalyzedFrame],
+    faces: &[&AnalyzedFace],
+    config: &LivenessConfig,
+) -> Result<(), Rejection> {
     for i in 1..faces.len() {
-        let (a, b) = (&faces[i - 1].analysis.detection.bbox, &faces[i].analysis.detection.bbox);
+        let (a, b) = (
+            &faces[i - 1].analysis.detection.bbox,
+            &faces[i].analysis.detection.bbox,
+        );
         let w = a.width.max(b.width).max(1.0);
-        let (dx, dy) = ((a.x + a.width / 2.0) - (b.x + b.width / 2.0), (a.y + a.height / 2.0) - (b.y + b.height / 2.0));
+        let (dx, dy) = (
+            (a.x + a.width / 2.0) - (b.x + b.width / 2.0),
+            (a.y + a.height / 2.0) - (b.y + b.height / 2.0),
+        );
         let jump = (dx * dx + dy * dy).sqrt() / w;
         let scale = a.width.max(b.width) / a.width.min(b.width).max(1.0);
         if jump > config.max_box_jump || scale > config.max_box_scale {
@@ -615,7 +766,11 @@ fn check_track(frames: &[AnalyzedFrame], faces: &[&AnalyzedFace], config: &Liven
                 ReasonCode::PersonChanged,
                 frames[i].action,
                 Hint::SamePersonThroughout,
-                RejectionDetail::TrackBroken { frame: i, jump, scale },
+                RejectionDetail::TrackBroken {
+                    frame: i,
+                    jump,
+                    scale,
+                },
             ));
         }
     }
@@ -624,38 +779,78 @@ fn check_track(frames: &[AnalyzedFrame], faces: &[&AnalyzedFace], config: &Liven
 
 /// How strongly frame `i` shows `action` compared with the `baseline` frames (larger = more;
 /// ≥ the returned threshold = performed).
-fn action_strength(action: LivenessAction, f: &AnalyzedFace, baseline: &[&AnalyzedFace], config: &LivenessConfig) -> (f32, f32) {
+fn action_strength(
+    action: LivenessAction,
+    f: &AnalyzedFace,
+    baseline: &[&AnalyzedFace],
+    config: &LivenessConfig,
+) -> (f32, f32) {
     let s = &f.analysis.signals;
     match action {
         LivenessAction::Blink => {
-            let base_ear = median(baseline.iter().map(|b| ear(&b.analysis)).collect()).unwrap_or(0.0);
-            let ear_drop = if base_ear > 0.0 { 1.0 - ear(&f.analysis) / base_ear } else { 0.0 };
+            let base_ear =
+                median(baseline.iter().map(|b| ear(&b.analysis)).collect()).unwrap_or(0.0);
+            let ear_drop = if base_ear > 0.0 {
+                1.0 - ear(&f.analysis) / base_ear
+            } else {
+                0.0
+            };
             // Closed lids hide the dark iris and lashes: the eye box gets lighter relative to
             // the face. Only meaningful when the open eyes are clearly darker than the face
             // (glasses glare can make the box brighter than the skin).
-            let base_d = median(baseline.iter().filter_map(|b| b.evidence.as_ref().map(|e| e.eye_darkness)).collect());
+            let base_d = median(
+                baseline
+                    .iter()
+                    .filter_map(|b| b.evidence.as_ref().map(|e| e.eye_darkness))
+                    .collect(),
+            );
             let d_drop = match (base_d, f.evidence.as_ref()) {
                 (Some(bd), Some(e)) if bd >= MIN_OPEN_EYE_DARKNESS => 1.0 - e.eye_darkness / bd,
                 _ => 0.0,
             };
             // Both measures as a fraction of their own threshold; either suffices.
-            let strength = (ear_drop / config.blink_ear_drop).max(d_drop / config.blink_darkness_drop);
+            let strength =
+                (ear_drop / config.blink_ear_drop).max(d_drop / config.blink_darkness_drop);
             (strength, 1.0)
         }
         LivenessAction::TurnLeft | LivenessAction::TurnRight => {
-            let base = median(baseline.iter().map(|b| b.analysis.signals.yaw_deg).collect()).unwrap_or(0.0);
-            let sign = if action == LivenessAction::TurnLeft { 1.0 } else { -1.0 };
+            let base = median(
+                baseline
+                    .iter()
+                    .map(|b| b.analysis.signals.yaw_deg)
+                    .collect(),
+            )
+            .unwrap_or(0.0);
+            let sign = if action == LivenessAction::TurnLeft {
+                1.0
+            } else {
+                -1.0
+            };
             (sign * (s.yaw_deg - base), config.turn_yaw_deg)
         }
         LivenessAction::OpenMouth => {
-            let closed = baseline.iter().map(|b| b.analysis.signals.mouth_aspect_ratio).fold(f32::MAX, f32::min);
+            let closed = baseline
+                .iter()
+                .map(|b| b.analysis.signals.mouth_aspect_ratio)
+                .fold(f32::MAX, f32::min);
             // An open mouth needs a closed one elsewhere (a photo of an open mouth stays open).
-            let v = if closed <= config.neutral_max_mar { s.mouth_aspect_ratio } else { 0.0 };
+            let v = if closed <= config.neutral_max_mar {
+                s.mouth_aspect_ratio
+            } else {
+                0.0
+            };
             (v, config.mouth_open_mar)
         }
         LivenessAction::Nod => {
-            let (lo, hi) = baseline.iter().map(|b| b.analysis.signals.pitch_deg).fold((f32::MAX, f32::MIN), |(l, h), p| (l.min(p), h.max(p)));
-            let range = if lo <= hi { (s.pitch_deg - lo).abs().max((s.pitch_deg - hi).abs()) } else { 0.0 };
+            let (lo, hi) = baseline
+                .iter()
+                .map(|b| b.analysis.signals.pitch_deg)
+                .fold((f32::MAX, f32::MIN), |(l, h), p| (l.min(p), h.max(p)));
+            let range = if lo <= hi {
+                (s.pitch_deg - lo).abs().max((s.pitch_deg - hi).abs())
+            } else {
+                0.0
+            };
             (range, config.nod_pitch_range_deg)
         }
     }
@@ -670,7 +865,12 @@ fn hint_for(action: LivenessAction) -> Hint {
     }
 }
 
-fn check_actions(challenge: &[LivenessAction], frames: &[AnalyzedFrame], faces: &[&AnalyzedFace], config: &LivenessConfig) -> Result<(), Rejection> {
+fn check_actions(
+    challenge: &[LivenessAction],
+    frames: &[AnalyzedFrame],
+    faces: &[&AnalyzedFace],
+    config: &LivenessConfig,
+) -> Result<(), Rejection> {
     // (1) the tag sequence, repeats collapsed, must be the challenge.
     let mut tags: Vec<LivenessAction> = Vec::new();
     for a in frames.iter().filter_map(|f| f.action) {
@@ -685,27 +885,49 @@ fn check_actions(challenge: &[LivenessAction], frames: &[AnalyzedFrame], faces: 
                 ReasonCode::ActionNotSeen,
                 Some(action),
                 hint_for(action),
-                RejectionDetail::ActionNotSeen { action, measured: 0.0, needed: 0.0 },
+                RejectionDetail::ActionNotSeen {
+                    action,
+                    measured: 0.0,
+                    needed: 0.0,
+                },
             ),
-            None => reject(ReasonCode::ActionOrder, None, Hint::FollowPromptOrder, RejectionDetail::TagsOutOfOrder),
+            None => reject(
+                ReasonCode::ActionOrder,
+                None,
+                Hint::FollowPromptOrder,
+                RejectionDetail::TagsOutOfOrder,
+            ),
         });
     }
     // (2) each action must show in its own frames, measured against the frames of the other
     // actions and the neutral frames (the person's own baseline).
     for &action in challenge {
-        let own: Vec<usize> = (0..frames.len()).filter(|&i| frames[i].action == Some(action)).collect();
+        let own: Vec<usize> = (0..frames.len())
+            .filter(|&i| frames[i].action == Some(action))
+            .collect();
         let baseline: Vec<&AnalyzedFace> = (0..frames.len())
-            .filter(|&i| frames[i].action != Some(action) && baseline_ok(action, &faces[i].analysis, config))
+            .filter(|&i| {
+                frames[i].action != Some(action) && baseline_ok(action, &faces[i].analysis, config)
+            })
             .map(|i| faces[i])
             .collect();
         let baseline = if baseline.is_empty() && action == LivenessAction::Blink {
             // Only blink frames: the open eyes of the window itself are the baseline.
-            own.iter().map(|&i| faces[i]).filter(|f| ear(&f.analysis) >= 0.0).collect::<Vec<_>>()
+            own.iter()
+                .map(|&i| faces[i])
+                .filter(|f| ear(&f.analysis) >= 0.0)
+                .collect::<Vec<_>>()
         } else {
             baseline
         };
         let strength = |i: usize| action_strength(action, faces[i], &baseline, config);
-        let (best, needed) = own.iter().map(|&i| strength(i)).fold((f32::MIN, 0.0), |acc, (v, t)| if v > acc.0 { (v, t) } else { acc });
+        let (best, needed) =
+            own.iter()
+                .map(|&i| strength(i))
+                .fold(
+                    (f32::MIN, 0.0),
+                    |acc, (v, t)| if v > acc.0 { (v, t) } else { acc },
+                );
         if best >= needed && !baseline.is_empty() {
             continue;
         }
@@ -717,13 +939,22 @@ fn check_actions(challenge: &[LivenessAction], frames: &[AnalyzedFrame], faces: 
             }
         });
         return Err(if elsewhere && !baseline.is_empty() {
-            reject(ReasonCode::ActionOrder, Some(action), Hint::FollowPromptOrder, RejectionDetail::ActionInWrongPlace { action })
+            reject(
+                ReasonCode::ActionOrder,
+                Some(action),
+                Hint::FollowPromptOrder,
+                RejectionDetail::ActionInWrongPlace { action },
+            )
         } else {
             reject(
                 ReasonCode::ActionNotSeen,
                 Some(action),
                 hint_for(action),
-                RejectionDetail::ActionNotSeen { action, measured: if best == f32::MIN { 0.0 } else { best }, needed },
+                RejectionDetail::ActionNotSeen {
+                    action,
+                    measured: if best == f32::MIN { 0.0 } else { best },
+                    needed,
+                },
             )
         });
     }
@@ -736,15 +967,17 @@ fn baseline_ok(action: LivenessAction, f: &FaceAnalysis, config: &LivenessConfig
     match action {
         LivenessAction::Blink => f.signals.yaw_deg.abs() <= config.neutral_max_yaw_deg,
         LivenessAction::OpenMouth => true,
-        LivenessAction::TurnLeft | LivenessAction::TurnRight | LivenessAction::Nod => is_neutral(f, config),
+        LivenessAction::TurnLeft | LivenessAction::TurnRight | LivenessAction::Nod => {
+            is_neutral(f, config)
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use realname_face::{BoundingBox, Descriptor, Detection, FaceSignals, Landmarks68};
     use LivenessAction::*;
+    use realname_face::{BoundingBox, Descriptor, Detection, FaceSignals, Landmarks68};
 
     const T0: i64 = 1_700_000_000_000;
 
@@ -766,40 +999,70 @@ mod tests {
         let mut points = [(0.0f32, 0.0f32); 68];
         for (i, p) in points.iter_mut().enumerate() {
             let j = ((i * 7 + k * 13) % 11) as f32 * 0.4;
-            *p = (100.0 + (i % 9) as f32 * 20.0 + j, 100.0 + (i / 9) as f32 * 20.0 + j * 0.5);
+            *p = (
+                100.0 + (i % 9) as f32 * 20.0 + j,
+                100.0 + (i / 9) as f32 * 20.0 + j * 0.5,
+            );
         }
         let mut d = [0.0f32; 128];
         d[who as usize] = 1.0;
         d[127] = 0.001 * k as f32;
-        let thumb: Vec<f32> = (0..576).map(|i| (((i * 31 + k * 17) % 23) as f32 - 11.0) / 6.6).collect();
+        let thumb: Vec<f32> = (0..576)
+            .map(|i| (((i * 31 + k * 17) % 23) as f32 - 11.0) / 6.6)
+            .collect();
         AnalyzedFace {
             analysis: FaceAnalysis {
-                detection: Detection { bbox: BoundingBox { x: 100.0 + k as f32, y: 100.0, width: 200.0, height: 220.0 }, score: 0.9 },
+                detection: Detection {
+                    bbox: BoundingBox {
+                        x: 100.0 + k as f32,
+                        y: 100.0,
+                        width: 200.0,
+                        height: 220.0,
+                    },
+                    score: 0.9,
+                },
                 landmarks: Landmarks68 { points },
                 descriptor: Descriptor(d),
                 signals,
             },
-            evidence: Some(FaceImageEvidence { thumb, eye_contrast: 0.3, eye_darkness: 0.1, passive: None }),
+            evidence: Some(FaceImageEvidence {
+                thumb,
+                eye_contrast: 0.3,
+                eye_darkness: 0.1,
+                passive: None,
+            }),
         }
     }
 
     fn frame(action: Option<LivenessAction>, k: usize, face: AnalyzedFace) -> AnalyzedFrame {
-        AnalyzedFrame { action, captured_at_ms: T0 + 100 * k as i64, faces: vec![face] }
+        AnalyzedFrame {
+            action,
+            captured_at_ms: T0 + 100 * k as i64,
+            faces: vec![face],
+        }
     }
 
     fn challenge(actions: &[LivenessAction]) -> LivenessChallenge {
         LivenessChallenge {
             actions: actions.to_vec(),
             nonce: "n1".into(),
-            deadline: time::OffsetDateTime::from_unix_timestamp((T0 + 60_000) / 1000).expect("time"),
+            deadline: time::OffsetDateTime::from_unix_timestamp((T0 + 60_000) / 1000)
+                .expect("time"),
         }
     }
 
     fn run(ch: &LivenessChallenge, frames: &[AnalyzedFrame]) -> Result<LivenessPass, Rejection> {
         let store = MemoryReplayStore::default();
         evaluate(
-            IssuedChallenge { challenge: ch, issued_at_ms: T0 - 1000 },
-            Upload { nonce: "n1", frames, received_at_ms: T0 + 5000 },
+            IssuedChallenge {
+                challenge: ch,
+                issued_at_ms: T0 - 1000,
+            },
+            Upload {
+                nonce: "n1",
+                frames,
+                received_at_ms: T0 + 5000,
+            },
             &store,
             &LivenessConfig::default(),
         )
@@ -808,7 +1071,11 @@ mod tests {
     fn genuine() -> Vec<AnalyzedFrame> {
         vec![
             frame(None, 0, face(1, 0, |_| {})),
-            frame(Some(OpenMouth), 1, face(1, 1, |s| s.mouth_aspect_ratio = 0.6)),
+            frame(
+                Some(OpenMouth),
+                1,
+                face(1, 1, |s| s.mouth_aspect_ratio = 0.6),
+            ),
             frame(Some(TurnLeft), 2, face(1, 2, |s| s.yaw_deg = 30.0)),
         ]
     }
@@ -824,7 +1091,10 @@ mod tests {
         let mut frames = genuine();
         frames[2] = frame(Some(TurnLeft), 2, face(1, 2, |s| s.yaw_deg = -30.0));
         let r = run(&challenge(&[OpenMouth, TurnLeft]), &frames).expect_err("turned the other way");
-        assert_eq!((r.reason, r.action), (ReasonCode::ActionNotSeen, Some(TurnLeft)));
+        assert_eq!(
+            (r.reason, r.action),
+            (ReasonCode::ActionNotSeen, Some(TurnLeft))
+        );
         frames[2] = frame(Some(TurnRight), 2, face(1, 2, |s| s.yaw_deg = -30.0));
         assert!(run(&challenge(&[OpenMouth, TurnRight]), &frames).is_ok());
     }
@@ -832,10 +1102,21 @@ mod tests {
     #[test]
     fn blink_is_a_dip_against_the_persons_own_open_eyes_by_ear_or_eye_darkness() {
         let open = || face(1, 0, |_| {});
-        let mut by_ear = vec![frame(None, 0, open()), frame(Some(Blink), 1, face(1, 1, |s| (s.ear_left, s.ear_right) = (0.29, 0.29)))];
+        let mut by_ear = vec![
+            frame(None, 0, open()),
+            frame(
+                Some(Blink),
+                1,
+                face(1, 1, |s| (s.ear_left, s.ear_right) = (0.29, 0.29)),
+            ),
+        ];
         assert!(run(&challenge(&[Blink]), &by_ear).is_ok());
         // Landmark noise of 2 % is not a blink …
-        by_ear[1] = frame(Some(Blink), 1, face(1, 1, |s| (s.ear_left, s.ear_right) = (0.315, 0.315)));
+        by_ear[1] = frame(
+            Some(Blink),
+            1,
+            face(1, 1, |s| (s.ear_left, s.ear_right) = (0.315, 0.315)),
+        );
         let r = run(&challenge(&[Blink]), &by_ear).expect_err("noise");
         assert_eq!(r.reason, ReasonCode::ActionNotSeen);
         // … but the eye region getting lighter (lid over the iris) is.
@@ -849,15 +1130,26 @@ mod tests {
 
     #[test]
     fn an_upload_without_a_neutral_frame_is_refused() {
-        let frames = [frame(Some(OpenMouth), 1, face(1, 1, |s| s.mouth_aspect_ratio = 0.6))];
-        assert_eq!(run(&challenge(&[OpenMouth]), &frames).map_err(|r| r.detail), Err(RejectionDetail::NoNeutralFrame));
+        let frames = [frame(
+            Some(OpenMouth),
+            1,
+            face(1, 1, |s| s.mouth_aspect_ratio = 0.6),
+        )];
+        assert_eq!(
+            run(&challenge(&[OpenMouth]), &frames).map_err(|r| r.detail),
+            Err(RejectionDetail::NoNeutralFrame)
+        );
     }
 
     #[test]
     fn an_open_mouth_needs_a_closed_one_elsewhere() {
         let frames = [
             frame(None, 0, face(1, 0, |s| s.mouth_aspect_ratio = 0.6)),
-            frame(Some(OpenMouth), 1, face(1, 1, |s| s.mouth_aspect_ratio = 0.6)),
+            frame(
+                Some(OpenMouth),
+                1,
+                face(1, 1, |s| s.mouth_aspect_ratio = 0.6),
+            ),
         ];
         let r = run(&challenge(&[OpenMouth]), &frames).expect_err("never closed");
         assert_eq!(r.reason, ReasonCode::ActionNotSeen);
@@ -873,13 +1165,20 @@ mod tests {
         let swapped = [
             frame(None, 0, face(1, 0, |_| {})),
             frame(Some(OpenMouth), 1, face(1, 1, |s| s.yaw_deg = 30.0)),
-            frame(Some(TurnLeft), 2, face(1, 2, |s| s.mouth_aspect_ratio = 0.6)),
+            frame(
+                Some(TurnLeft),
+                2,
+                face(1, 2, |s| s.mouth_aspect_ratio = 0.6),
+            ),
         ];
         let r = run(&challenge(&[OpenMouth, TurnLeft]), &swapped).expect_err("performed swapped");
         assert_eq!(r.reason, ReasonCode::ActionOrder);
         // A missing action.
         let r = run(&challenge(&[OpenMouth, TurnLeft, Blink]), &frames).expect_err("missing");
-        assert_eq!((r.reason, r.action), (ReasonCode::ActionNotSeen, Some(Blink)));
+        assert_eq!(
+            (r.reason, r.action),
+            (ReasonCode::ActionNotSeen, Some(Blink))
+        );
     }
 
     #[test]
@@ -887,24 +1186,43 @@ mod tests {
         let ch = challenge(&[OpenMouth, TurnLeft]);
         let mut frames = genuine();
         frames[2].captured_at_ms = frames[1].captured_at_ms;
-        assert_eq!(run(&ch, &frames).map_err(|r| r.detail), Err(RejectionDetail::TimestampsNotIncreasing { frame: 2 }));
+        assert_eq!(
+            run(&ch, &frames).map_err(|r| r.detail),
+            Err(RejectionDetail::TimestampsNotIncreasing { frame: 2 })
+        );
         let mut frames = genuine();
         frames[2].captured_at_ms = frames[1].captured_at_ms + 5;
-        assert_eq!(run(&ch, &frames).map_err(|r| r.reason), Err(ReasonCode::TimestampsInvalid));
+        assert_eq!(
+            run(&ch, &frames).map_err(|r| r.reason),
+            Err(ReasonCode::TimestampsInvalid)
+        );
         let mut frames = genuine();
         for f in &mut frames {
             f.captured_at_ms -= 3_600_000; // frames from an hour ago
         }
-        assert_eq!(run(&ch, &frames).map_err(|r| r.detail), Err(RejectionDetail::OutsideChallengeWindow { frame: 0 }));
+        assert_eq!(
+            run(&ch, &frames).map_err(|r| r.detail),
+            Err(RejectionDetail::OutsideChallengeWindow { frame: 0 })
+        );
         // Received after the deadline.
         let store = MemoryReplayStore::default();
         let late = evaluate(
-            IssuedChallenge { challenge: &ch, issued_at_ms: T0 - 1000 },
-            Upload { nonce: "n1", frames: &genuine(), received_at_ms: T0 + 61_000 },
+            IssuedChallenge {
+                challenge: &ch,
+                issued_at_ms: T0 - 1000,
+            },
+            Upload {
+                nonce: "n1",
+                frames: &genuine(),
+                received_at_ms: T0 + 61_000,
+            },
             &store,
             &LivenessConfig::default(),
         );
-        assert!(matches!(late.map_err(|r| r.detail), Err(RejectionDetail::DeadlinePassed { late_ms: 1000 })));
+        assert!(matches!(
+            late.map_err(|r| r.detail),
+            Err(RejectionDetail::DeadlinePassed { late_ms: 1000 })
+        ));
     }
 
     #[test]
@@ -912,12 +1230,22 @@ mod tests {
         let ch = challenge(&[OpenMouth, TurnLeft]);
         let mut frames = genuine();
         frames[1].faces.push(face(2, 1, |_| {}));
-        assert_eq!(run(&ch, &frames).map_err(|r| r.reason), Err(ReasonCode::MultipleFaces));
+        assert_eq!(
+            run(&ch, &frames).map_err(|r| r.reason),
+            Err(ReasonCode::MultipleFaces)
+        );
         frames[1].faces.clear();
-        assert_eq!(run(&ch, &frames).map_err(|r| r.reason), Err(ReasonCode::NoFace));
+        assert_eq!(
+            run(&ch, &frames).map_err(|r| r.reason),
+            Err(ReasonCode::NoFace)
+        );
         // One faceless frame in a segment that keeps a face elsewhere is left out.
         let mut frames = genuine();
-        let mut lost = frame(Some(OpenMouth), 3, face(1, 3, |s| s.mouth_aspect_ratio = 0.5));
+        let mut lost = frame(
+            Some(OpenMouth),
+            3,
+            face(1, 3, |s| s.mouth_aspect_ratio = 0.5),
+        );
         lost.faces.clear();
         frames.insert(2, lost);
         frames[3].captured_at_ms += 200;
@@ -927,11 +1255,17 @@ mod tests {
         frames[2] = frame(Some(TurnLeft), 2, face(2, 2, |s| s.yaw_deg = 30.0));
         let r = run(&ch, &frames).expect_err("swap");
         assert_eq!(r.reason, ReasonCode::PersonChanged);
-        assert!(matches!(r.detail, RejectionDetail::DifferentPerson { frame: 2, .. }), "{r:?}");
+        assert!(
+            matches!(r.detail, RejectionDetail::DifferentPerson { frame: 2, .. }),
+            "{r:?}"
+        );
         // Same descriptor but the face jumps across the picture between frames.
         let mut frames = genuine();
         frames[2].faces[0].analysis.detection.bbox.x += 400.0;
-        assert!(matches!(run(&ch, &frames).map_err(|r| r.detail), Err(RejectionDetail::TrackBroken { frame: 2, .. })));
+        assert!(matches!(
+            run(&ch, &frames).map_err(|r| r.detail),
+            Err(RejectionDetail::TrackBroken { frame: 2, .. })
+        ));
     }
 
     #[test]
@@ -940,7 +1274,10 @@ mod tests {
         let mut frames = genuine();
         frames[1].faces[0] = frames[0].faces[0].clone();
         frames[1].faces[0].analysis.detection.bbox.x += 2.0;
-        assert_eq!(run(&ch, &frames).map_err(|r| r.reason), Err(ReasonCode::FramesDuplicated));
+        assert_eq!(
+            run(&ch, &frames).map_err(|r| r.reason),
+            Err(ReasonCode::FramesDuplicated)
+        );
         // Same thumbnail (a warped still), landmarks moved only by the warp → still duplicate.
         let mut frames = genuine();
         let mut warped = frames[0].faces[0].clone();
@@ -949,24 +1286,47 @@ mod tests {
         }
         warped.analysis.signals.mouth_aspect_ratio = 0.6;
         frames[1].faces[0] = warped;
-        assert!(matches!(run(&ch, &frames).map_err(|r| r.detail), Err(RejectionDetail::DuplicateFrames { first: 0, second: 1, .. })));
+        assert!(matches!(
+            run(&ch, &frames).map_err(|r| r.detail),
+            Err(RejectionDetail::DuplicateFrames {
+                first: 0,
+                second: 1,
+                ..
+            })
+        ));
 
         let store = MemoryReplayStore::default();
         let frames = genuine();
         let go = |nonce: &str, ch: &LivenessChallenge| {
             evaluate(
-                IssuedChallenge { challenge: ch, issued_at_ms: T0 - 1000 },
-                Upload { nonce, frames: &frames, received_at_ms: T0 + 5000 },
+                IssuedChallenge {
+                    challenge: ch,
+                    issued_at_ms: T0 - 1000,
+                },
+                Upload {
+                    nonce,
+                    frames: &frames,
+                    received_at_ms: T0 + 5000,
+                },
                 &store,
                 &LivenessConfig::default(),
             )
         };
         assert!(go("n1", &ch).is_ok());
-        assert_eq!(go("n1", &ch).map_err(|r| r.detail), Err(RejectionDetail::NonceReused));
+        assert_eq!(
+            go("n1", &ch).map_err(|r| r.detail),
+            Err(RejectionDetail::NonceReused)
+        );
         let mut fresh = ch.clone();
         fresh.nonce = "n2".into();
-        assert_eq!(go("n2", &fresh).map_err(|r| r.detail), Err(RejectionDetail::FramesReplayed));
-        assert_eq!(go("n3", &fresh).map_err(|r| r.detail), Err(RejectionDetail::NonceMismatch));
+        assert_eq!(
+            go("n2", &fresh).map_err(|r| r.detail),
+            Err(RejectionDetail::FramesReplayed)
+        );
+        assert_eq!(
+            go("n3", &fresh).map_err(|r| r.detail),
+            Err(RejectionDetail::NonceMismatch)
+        );
     }
 
     #[test]
@@ -974,16 +1334,29 @@ mod tests {
         let mut frames = genuine();
         for f in &mut frames {
             if let Some(e) = f.faces[0].evidence.as_mut() {
-                e.passive = Some(crate::PassiveScores { antispoof: 0.1, liveness: 0.5 });
+                e.passive = Some(crate::PassiveScores {
+                    antispoof: 0.1,
+                    liveness: 0.5,
+                });
             }
         }
         let ch = challenge(&[OpenMouth, TurnLeft]);
         assert!(run(&ch, &frames).is_ok());
         let store = MemoryReplayStore::default();
-        let cfg = LivenessConfig { antispoof_min: Some(0.5), ..LivenessConfig::default() };
+        let cfg = LivenessConfig {
+            antispoof_min: Some(0.5),
+            ..LivenessConfig::default()
+        };
         let r = evaluate(
-            IssuedChallenge { challenge: &ch, issued_at_ms: T0 - 1000 },
-            Upload { nonce: "n1", frames: &frames, received_at_ms: T0 + 5000 },
+            IssuedChallenge {
+                challenge: &ch,
+                issued_at_ms: T0 - 1000,
+            },
+            Upload {
+                nonce: "n1",
+                frames: &frames,
+                received_at_ms: T0 + 5000,
+            },
             &store,
             &cfg,
         )

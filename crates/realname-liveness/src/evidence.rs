@@ -35,7 +35,10 @@ fn grey(image: &RgbImage, x: f32, y: f32) -> f32 {
     let (x0, y0) = (xc.floor(), yc.floor());
     let (fx, fy) = (xc - x0, yc - y0);
     let (x0u, y0u) = (x0 as u32, y0 as u32);
-    let (x1u, y1u) = ((x0u + 1).min(image.width() - 1), (y0u + 1).min(image.height() - 1));
+    let (x1u, y1u) = (
+        (x0u + 1).min(image.width() - 1),
+        (y0u + 1).min(image.height() - 1),
+    );
     let g = |x: u32, y: u32| {
         let p = image.get_pixel(x, y).0;
         0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32
@@ -66,9 +69,17 @@ fn mean_std(v: &[f32]) -> (f32, f32) {
 }
 
 /// Measures the image evidence of `face` in `image`; runs the passive nets when given.
-pub fn measure_face(image: &RgbImage, face: &FaceAnalysis, nets: Option<&PassiveNets>) -> Result<FaceImageEvidence, LivenessError> {
+pub fn measure_face(
+    image: &RgbImage,
+    face: &FaceAnalysis,
+    nets: Option<&PassiveNets>,
+) -> Result<FaceImageEvidence, LivenessError> {
     if image.width() < 2 || image.height() < 2 {
-        return Err(LivenessError::InvalidInput(format!("image {}x{}", image.width(), image.height())));
+        return Err(LivenessError::InvalidInput(format!(
+            "image {}x{}",
+            image.width(),
+            image.height()
+        )));
     }
     let pts = &face.landmarks.points;
     if pts.iter().any(|(x, y)| !x.is_finite() || !y.is_finite()) {
@@ -87,11 +98,17 @@ pub fn measure_face(image: &RgbImage, face: &FaceAnalysis, nets: Option<&Passive
     let mut darkness = 0.0;
     for eye in [36..42, 42..48] {
         let p = &pts[eye];
-        let (ex0, ex1) = p.iter().fold((f32::MAX, f32::MIN), |(a, b), &(x, _)| (a.min(x), b.max(x)));
+        let (ex0, ex1) = p
+            .iter()
+            .fold((f32::MAX, f32::MIN), |(a, b), &(x, _)| (a.min(x), b.max(x)));
         let ey = p.iter().map(|&(_, y)| y).sum::<f32>() / p.len() as f32;
         let half_h = 0.3 * (ex1 - ex0);
         let inset = 0.1 * (ex1 - ex0);
-        let region = sample_box(image, (ex0 + inset, ey - half_h, ex1 - inset, ey + half_h), 12);
+        let region = sample_box(
+            image,
+            (ex0 + inset, ey - half_h, ex1 - inset, ey + half_h),
+            12,
+        );
         let (em, es) = mean_std(&region);
         contrast += es / face_mean / 2.0;
         darkness += (face_mean - em) / face_mean / 2.0;
@@ -100,7 +117,12 @@ pub fn measure_face(image: &RgbImage, face: &FaceAnalysis, nets: Option<&Passive
         Some(n) => Some(n.score(image, &face.detection.bbox)?),
         None => None,
     };
-    Ok(FaceImageEvidence { thumb, eye_contrast: contrast, eye_darkness: darkness, passive })
+    Ok(FaceImageEvidence {
+        thumb,
+        eye_contrast: contrast,
+        eye_darkness: darkness,
+        passive,
+    })
 }
 
 /// Pearson correlation of two thumbnails (1 = identical up to brightness and contrast).

@@ -12,10 +12,12 @@ use std::sync::Mutex;
 
 use anyhow::{Context, Result};
 use image::{Rgb, RgbImage};
-use realname_face::{DetectOptions, EngineConfig, FaceAnalysis, FaceEngine, ImageLimits, LandmarkNet, decode_image};
+use realname_face::{
+    DetectOptions, EngineConfig, FaceAnalysis, FaceEngine, ImageLimits, LandmarkNet, decode_image,
+};
 use realname_liveness::{
-    AnalyzedFace, AnalyzedFrame, FaceImageEvidence, IssuedChallenge, LivenessConfig, MemoryReplayStore, PassiveNets,
-    Rejection, Upload, evaluate, measure_face,
+    AnalyzedFace, AnalyzedFrame, FaceImageEvidence, IssuedChallenge, LivenessConfig,
+    MemoryReplayStore, PassiveNets, Rejection, Upload, evaluate, measure_face,
 };
 use realname_protocol::api::{LivenessAction, LivenessChallenge};
 
@@ -61,28 +63,55 @@ impl Analyzer {
     pub fn load() -> Result<Self> {
         let models = models_dir();
         let data = shared_dir().join("data/liveness");
-        anyhow::ensure!(data.join("labels.json").is_file(), "liveness data missing: {} (set REALNAME_SHARED_DIR)", data.display());
+        anyhow::ensure!(
+            data.join("labels.json").is_file(),
+            "liveness data missing: {} (set REALNAME_SHARED_DIR)",
+            data.display()
+        );
         let engine = FaceEngine::load(
             &models,
-            EngineConfig { ssd: true, tiny: false, landmarks: Some(LandmarkNet::Full), recognition: true, image_limits: ImageLimits::default() },
+            EngineConfig {
+                ssd: true,
+                tiny: false,
+                landmarks: Some(LandmarkNet::Full),
+                recognition: true,
+                image_limits: ImageLimits::default(),
+            },
         )
-        .with_context(|| format!("face models in {} (set REALNAME_MODELS_DIR)", models.display()))?;
+        .with_context(|| {
+            format!(
+                "face models in {} (set REALNAME_MODELS_DIR)",
+                models.display()
+            )
+        })?;
         let nets = PassiveNets::load(&models)?;
-        Ok(Self { engine, nets, data, cache: Mutex::new(HashMap::new()) })
+        Ok(Self {
+            engine,
+            nets,
+            data,
+            cache: Mutex::new(HashMap::new()),
+        })
     }
 
     /// Pre-fills the cache from a `measure` JSON-lines file (ignores a missing file).
     pub fn load_cache(&self, path: &Path) -> Result<usize> {
-        let Ok(text) = std::fs::read_to_string(path) else { return Ok(0) };
+        let Ok(text) = std::fs::read_to_string(path) else {
+            return Ok(0);
+        };
         let mut cache = self.cache.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
         let mut n = 0;
         for line in text.lines() {
-            let Ok(row) = serde_json::from_str::<CachedRow>(line) else { continue };
+            let Ok(row) = serde_json::from_str::<CachedRow>(line) else {
+                continue;
+            };
             let faces = row
                 .faces
                 .into_iter()
                 .filter(|f| f.analysis.detection.score > MIN_DETECTION_SCORE)
-                .map(|f| AnalyzedFace { analysis: f.analysis, evidence: Some(f.evidence) })
+                .map(|f| AnalyzedFace {
+                    analysis: f.analysis,
+                    evidence: Some(f.evidence),
+                })
                 .collect();
             cache.insert(row.file, faces);
             n += 1;
@@ -95,21 +124,39 @@ impl Analyzer {
     }
 
     fn analyze_image(&self, img: &RgbImage) -> Result<Vec<AnalyzedFace>> {
-        let options = DetectOptions { min_score: MIN_DETECTION_SCORE, ..DetectOptions::default() };
+        let options = DetectOptions {
+            min_score: MIN_DETECTION_SCORE,
+            ..DetectOptions::default()
+        };
         let mut out = Vec::new();
         for a in self.engine.analyze(img, &options)? {
             let evidence = measure_face(img, &a, Some(&self.nets))?;
-            out.push(AnalyzedFace { analysis: a, evidence: Some(evidence) });
+            out.push(AnalyzedFace {
+                analysis: a,
+                evidence: Some(evidence),
+            });
         }
         Ok(out)
     }
 
-    fn cached(&self, key: &str, make: impl FnOnce() -> Result<RgbImage>) -> Result<Vec<AnalyzedFace>> {
-        if let Some(v) = self.cache.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.get(key) {
+    fn cached(
+        &self,
+        key: &str,
+        make: impl FnOnce() -> Result<RgbImage>,
+    ) -> Result<Vec<AnalyzedFace>> {
+        if let Some(v) = self
+            .cache
+            .lock()
+            .map_err(|_| anyhow::anyhow!("poisoned"))?
+            .get(key)
+        {
             return Ok(v.clone());
         }
         let faces = self.analyze_image(&make()?)?;
-        self.cache.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.insert(key.to_string(), faces.clone());
+        self.cache
+            .lock()
+            .map_err(|_| anyhow::anyhow!("poisoned"))?
+            .insert(key.to_string(), faces.clone());
         Ok(faces)
     }
 
@@ -138,7 +185,8 @@ impl Analyzer {
             let img = self.read(rel)?;
             let warped = warp(&img, k);
             let mut jpeg = Vec::new();
-            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85).encode_image(&warped)?;
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85)
+                .encode_image(&warped)?;
             Ok(decode_image(&jpeg, &ImageLimits::default())?)
         })
     }
@@ -206,7 +254,8 @@ pub fn action_of(label: &str) -> Option<LivenessAction> {
 /// Reads the live clips of `labels.json` with their neutral frames (2 frames outside every
 /// labelled event, ±3 frames) and mapped action events.
 pub fn live_clips(data: &Path) -> Result<Vec<LiveClip>> {
-    let labels: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(data.join("labels.json"))?)?;
+    let labels: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(data.join("labels.json"))?)?;
     let mut out = Vec::new();
     for c in labels["clips"].as_array().context("clips")? {
         if c["kind"] != "live" || c.get("still_image").is_some() {
@@ -217,7 +266,10 @@ pub fn live_clips(data: &Path) -> Result<Vec<LiveClip>> {
         let mut busy = vec![false; n_frames as usize + 2];
         let mut events = Vec::new();
         for e in c["events"].as_array().context("events")? {
-            let (s, t) = (e["start_frame"].as_u64().context("start")? as u32, e["end_frame"].as_u64().context("end")? as u32);
+            let (s, t) = (
+                e["start_frame"].as_u64().context("start")? as u32,
+                e["end_frame"].as_u64().context("end")? as u32,
+            );
             let label = e["action"].as_str().unwrap_or_default();
             // Idle/frontal labels do not block neutral frames.
             if !label.starts_with("frontal") {
@@ -226,15 +278,29 @@ pub fn live_clips(data: &Path) -> Result<Vec<LiveClip>> {
                 }
             }
             if let Some(action) = action_of(label) {
-                events.push(Event { clip: id.clone(), action, start: s, end: t });
+                events.push(Event {
+                    clip: id.clone(),
+                    action,
+                    start: s,
+                    end: t,
+                });
             }
         }
-        let mut neutral: Vec<u32> = (1..=n_frames).filter(|&k| !busy[k as usize]).step_by(3).take(2).collect();
+        let mut neutral: Vec<u32> = (1..=n_frames)
+            .filter(|&k| !busy[k as usize])
+            .step_by(3)
+            .take(2)
+            .collect();
         if neutral.is_empty() {
             // Short clips (lp_d1, lp_d2: 5 frames around one blink): the first frame.
             neutral.push(1);
         }
-        out.push(LiveClip { id, neutral, events, n_frames });
+        out.push(LiveClip {
+            id,
+            neutral,
+            events,
+            n_frames,
+        });
     }
     Ok(out)
 }
@@ -252,7 +318,10 @@ pub fn event_frames(e: &Event, n_frames: u32) -> Vec<u32> {
 
 /// The event's frames without the clip's neutral frames (short clips share frame 1).
 pub fn window(clip: &LiveClip, e: &Event) -> Vec<u32> {
-    event_frames(e, clip.n_frames).into_iter().filter(|k| !clip.neutral.contains(k)).collect()
+    event_frames(e, clip.n_frames)
+        .into_iter()
+        .filter(|k| !clip.neutral.contains(k))
+        .collect()
 }
 
 /// One challenge response to decide.
@@ -278,14 +347,20 @@ pub enum ReplayKind {
 pub const T0: i64 = 1_750_000_000_000;
 
 /// Builds frames with timestamps 100 ms apart (500 ms between segments).
-pub fn assemble(segments: Vec<(Option<LivenessAction>, Vec<Vec<AnalyzedFace>>)>) -> Vec<AnalyzedFrame> {
+pub fn assemble(
+    segments: Vec<(Option<LivenessAction>, Vec<Vec<AnalyzedFace>>)>,
+) -> Vec<AnalyzedFrame> {
     let mut t = T0;
     let mut out = Vec::new();
     for (action, frames) in segments {
         t += 400;
         for faces in frames {
             t += 100;
-            out.push(AnalyzedFrame { action, captured_at_ms: t, faces });
+            out.push(AnalyzedFrame {
+                action,
+                captured_at_ms: t,
+                faces,
+            });
         }
     }
     out
@@ -297,13 +372,21 @@ pub fn decide(case: &Case, config: &LivenessConfig) -> Result<(), Rejection> {
     let challenge = |nonce: &str| LivenessChallenge {
         actions: case.actions.clone(),
         nonce: nonce.into(),
-        deadline: time::OffsetDateTime::from_unix_timestamp(T0 / 1000 + 120).unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+        deadline: time::OffsetDateTime::from_unix_timestamp(T0 / 1000 + 120)
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
     };
     let run = |nonce: &str| {
         let ch = challenge(nonce);
         evaluate(
-            IssuedChallenge { challenge: &ch, issued_at_ms: T0 },
-            Upload { nonce, frames: &case.frames, received_at_ms: T0 + 30_000 },
+            IssuedChallenge {
+                challenge: &ch,
+                issued_at_ms: T0,
+            },
+            Upload {
+                nonce,
+                frames: &case.frames,
+                received_at_ms: T0 + 30_000,
+            },
             &store,
             config,
         )
@@ -339,8 +422,10 @@ pub struct Plan {
 /// Builds the genuine and attack cases.
 pub fn build_cases(a: &Analyzer, plan: &Plan) -> Result<Vec<Case>> {
     use LivenessAction::*;
-    let clips: Vec<LiveClip> =
-        live_clips(a.data_dir())?.into_iter().filter(|c| plan.clips.is_empty() || plan.clips.contains(&c.id.as_str())).collect();
+    let clips: Vec<LiveClip> = live_clips(a.data_dir())?
+        .into_iter()
+        .filter(|c| plan.clips.is_empty() || plan.clips.contains(&c.id.as_str()))
+        .collect();
     let mut cases = Vec::new();
     let mut genuine_pairs: Vec<(LiveClip, Event, Event)> = Vec::new();
     for clip in &clips {
@@ -360,19 +445,28 @@ pub fn build_cases(a: &Analyzer, plan: &Plan) -> Result<Vec<Case>> {
                 // The capture windows must not show the other action (labels overlap in lp_d18).
                 let clean = |e: &Event, other: LivenessAction| {
                     let w = window(clip, e);
-                    clip.events.iter().filter(|x| x.action == other).all(|x| w.iter().all(|&k| k < x.start || k > x.end))
+                    clip.events
+                        .iter()
+                        .filter(|x| x.action == other)
+                        .all(|x| w.iter().all(|&k| k < x.start || k > x.end))
                 };
-                if let Some(e2) = clip.events[i + 1..]
-                    .iter()
-                    .find(|e2| e2.action != e1.action && e2.start > e1.end && clean(e1, e2.action) && clean(e2, e1.action))
-                {
+                if let Some(e2) = clip.events[i + 1..].iter().find(|e2| {
+                    e2.action != e1.action
+                        && e2.start > e1.end
+                        && clean(e1, e2.action)
+                        && clean(e2, e1.action)
+                }) {
                     let f1 = load_frames(a, &clip.id, &window(clip, e1))?;
                     let f2 = load_frames(a, &clip.id, &window(clip, e2))?;
                     cases.push(Case {
                         kind: "genuine",
                         name: format!("{} {}+{}", clip.id, e1.action.as_str(), e2.action.as_str()),
                         actions: vec![e1.action, e2.action],
-                        frames: assemble(vec![(None, neutral.clone()), (Some(e1.action), f1.clone()), (Some(e2.action), f2.clone())]),
+                        frames: assemble(vec![
+                            (None, neutral.clone()),
+                            (Some(e1.action), f1.clone()),
+                            (Some(e2.action), f2.clone()),
+                        ]),
                         replay: None,
                     });
                     genuine_pairs.push((clip.clone(), e1.clone(), e2.clone()));
@@ -380,16 +474,34 @@ pub fn build_cases(a: &Analyzer, plan: &Plan) -> Result<Vec<Case>> {
                     // (a) a client that tags honestly, (b) one that tags in the asked order.
                     cases.push(Case {
                         kind: "wrong_order",
-                        name: format!("{} tags {}+{} asked reversed", clip.id, e1.action.as_str(), e2.action.as_str()),
+                        name: format!(
+                            "{} tags {}+{} asked reversed",
+                            clip.id,
+                            e1.action.as_str(),
+                            e2.action.as_str()
+                        ),
                         actions: vec![e2.action, e1.action],
-                        frames: assemble(vec![(None, neutral.clone()), (Some(e1.action), f1.clone()), (Some(e2.action), f2.clone())]),
+                        frames: assemble(vec![
+                            (None, neutral.clone()),
+                            (Some(e1.action), f1.clone()),
+                            (Some(e2.action), f2.clone()),
+                        ]),
                         replay: None,
                     });
                     cases.push(Case {
                         kind: "wrong_order",
-                        name: format!("{} performed {}+{} tagged reversed", clip.id, e1.action.as_str(), e2.action.as_str()),
+                        name: format!(
+                            "{} performed {}+{} tagged reversed",
+                            clip.id,
+                            e1.action.as_str(),
+                            e2.action.as_str()
+                        ),
                         actions: vec![e2.action, e1.action],
-                        frames: assemble(vec![(None, neutral.clone()), (Some(e2.action), f1), (Some(e1.action), f2)]),
+                        frames: assemble(vec![
+                            (None, neutral.clone()),
+                            (Some(e2.action), f1),
+                            (Some(e1.action), f2),
+                        ]),
                         replay: None,
                     });
                 }
@@ -397,10 +509,23 @@ pub fn build_cases(a: &Analyzer, plan: &Plan) -> Result<Vec<Case>> {
         }
     }
     // Single-action genuine cases also serve the replay attack.
-    let genuine: Vec<Case> = cases.iter().filter(|c| c.kind == "genuine").cloned().collect();
+    let genuine: Vec<Case> = cases
+        .iter()
+        .filter(|c| c.kind == "genuine")
+        .cloned()
+        .collect();
     for (i, g) in genuine.iter().enumerate().take(plan.max_per_attack) {
-        let kind = if i % 2 == 0 { ReplayKind::SameNonce } else { ReplayKind::FreshNonce };
-        cases.push(Case { kind: "replay", name: format!("{} ({kind:?})", g.name), replay: Some(kind), ..g.clone() });
+        let kind = if i % 2 == 0 {
+            ReplayKind::SameNonce
+        } else {
+            ReplayKind::FreshNonce
+        };
+        cases.push(Case {
+            kind: "replay",
+            name: format!("{} ({kind:?})", g.name),
+            replay: Some(kind),
+            ..g.clone()
+        });
     }
     // Person swap: the last action's frames come from another person doing the same action.
     let mut swaps = 0;
@@ -408,27 +533,57 @@ pub fn build_cases(a: &Analyzer, plan: &Plan) -> Result<Vec<Case>> {
         if swaps >= plan.max_per_attack {
             break;
         }
-        let Some(&last) = g.actions.last() else { continue };
+        let Some(&last) = g.actions.last() else {
+            continue;
+        };
         let own = g.name.split(' ').next().unwrap_or_default();
-        let Some((donor, e)) = clips.iter().filter(|c| c.id != own).find_map(|c| c.events.iter().find(|e| e.action == last).map(|e| (c, e)))
+        let Some((donor, e)) = clips
+            .iter()
+            .filter(|c| c.id != own)
+            .find_map(|c| c.events.iter().find(|e| e.action == last).map(|e| (c, e)))
         else {
             continue;
         };
         let donor_frames = load_frames(a, &donor.id, &window(donor, e))?;
         let n = donor_frames.len();
-        let mut frames: Vec<AnalyzedFrame> = g.frames.iter().filter(|f| f.action != Some(last)).cloned().collect();
+        let mut frames: Vec<AnalyzedFrame> = g
+            .frames
+            .iter()
+            .filter(|f| f.action != Some(last))
+            .cloned()
+            .collect();
         let mut t = frames.last().map(|f| f.captured_at_ms).unwrap_or(T0) + 400;
         for faces in donor_frames {
             t += 100;
-            frames.push(AnalyzedFrame { action: Some(last), captured_at_ms: t, faces });
+            frames.push(AnalyzedFrame {
+                action: Some(last),
+                captured_at_ms: t,
+                faces,
+            });
         }
-        cases.push(Case { kind: "person_swap", name: format!("{} → {} ({n} frames)", g.name, donor.id), frames, ..g.clone() });
+        cases.push(Case {
+            kind: "person_swap",
+            name: format!("{} → {} ({n} frames)", g.name, donor.id),
+            frames,
+            ..g.clone()
+        });
         swaps += 1;
     }
     // Repeated and warped stills: a neutral frame of each live clip, and the print/screen stills.
-    let challenges = [vec![Blink, OpenMouth], vec![TurnLeft, Blink], vec![OpenMouth, TurnRight], vec![Blink]];
-    let mut sources: Vec<String> =
-        clips.iter().filter_map(|c| c.neutral.first().map(|k| format!("clips/{}/{k:04}.jpg", c.id))).collect();
+    let challenges = [
+        vec![Blink, OpenMouth],
+        vec![TurnLeft, Blink],
+        vec![OpenMouth, TurnRight],
+        vec![Blink],
+    ];
+    let mut sources: Vec<String> = clips
+        .iter()
+        .filter_map(|c| {
+            c.neutral
+                .first()
+                .map(|k| format!("clips/{}/{k:04}.jpg", c.id))
+        })
+        .collect();
     if plan.clips.is_empty() {
         sources.push("stills/image_F1.jpg".into());
         sources.push("stills/image_F2.jpg".into());
@@ -436,17 +591,29 @@ pub fn build_cases(a: &Analyzer, plan: &Plan) -> Result<Vec<Case>> {
     }
     for (i, src) in sources.iter().enumerate().take(plan.max_per_attack) {
         let actions = challenges[i % challenges.len()].clone();
-        let one = if let Some(name) = src.strip_prefix("stills/") { a.still(name)? } else {
+        let one = if let Some(name) = src.strip_prefix("stills/") {
+            a.still(name)?
+        } else {
             let mut p = src.trim_start_matches("clips/").split('/');
             let clip = p.next().unwrap_or_default();
-            let k: u32 = p.next().unwrap_or_default().trim_end_matches(".jpg").parse()?;
+            let k: u32 = p
+                .next()
+                .unwrap_or_default()
+                .trim_end_matches(".jpg")
+                .parse()?;
             a.frame(clip, k)?
         };
         let mut segs = vec![(None, vec![one.clone(); 2])];
         for &act in &actions {
             segs.push((Some(act), vec![one.clone(); 3]));
         }
-        cases.push(Case { kind: "still_repeated", name: src.clone(), actions: actions.clone(), frames: assemble(segs), replay: None });
+        cases.push(Case {
+            kind: "still_repeated",
+            name: src.clone(),
+            actions: actions.clone(),
+            frames: assemble(segs),
+            replay: None,
+        });
         let mut k = 0;
         let mut segs = Vec::new();
         for act in std::iter::once(None).chain(actions.iter().map(|&x| Some(x))) {
@@ -457,22 +624,44 @@ pub fn build_cases(a: &Analyzer, plan: &Plan) -> Result<Vec<Case>> {
             }
             segs.push((act, fr));
         }
-        cases.push(Case { kind: "still_warped", name: src.clone(), actions, frames: assemble(segs), replay: None });
+        cases.push(Case {
+            kind: "still_warped",
+            name: src.clone(),
+            actions,
+            frames: assemble(segs),
+            replay: None,
+        });
     }
     // Screen replays: the attack clips cut into a neutral part and one part per action.
     if plan.clips.is_empty() {
-        for (clip, from, to) in [("zubair_fake", 22u32, 63u32), ("manikantha_fake", 1, 145), ("lestari_fake", 1, 26)] {
+        for (clip, from, to) in [
+            ("zubair_fake", 22u32, 63u32),
+            ("manikantha_fake", 1, 145),
+            ("lestari_fake", 1, 26),
+        ] {
             for (j, actions) in challenges.iter().enumerate() {
                 let span = to - from + 1;
                 let parts = actions.len() as u32 + 1;
                 let mut segs = Vec::new();
-                for (p, act) in std::iter::once(None).chain(actions.iter().map(|&x| Some(x))).enumerate() {
+                for (p, act) in std::iter::once(None)
+                    .chain(actions.iter().map(|&x| Some(x)))
+                    .enumerate()
+                {
                     let s = from + span * p as u32 / parts;
                     let e = (from + span * (p as u32 + 1) / parts).min(to + 1);
-                    let ks: Vec<u32> = (s..e).step_by(((e - s) as usize / 6).max(1)).take(6).collect();
+                    let ks: Vec<u32> = (s..e)
+                        .step_by(((e - s) as usize / 6).max(1))
+                        .take(6)
+                        .collect();
                     segs.push((act, load_frames(a, clip, &ks)?));
                 }
-                cases.push(Case { kind: "screen_replay", name: format!("{clip} #{j}"), actions: actions.clone(), frames: assemble(segs), replay: None });
+                cases.push(Case {
+                    kind: "screen_replay",
+                    name: format!("{clip} #{j}"),
+                    actions: actions.clone(),
+                    frames: assemble(segs),
+                    replay: None,
+                });
             }
         }
         // A genuine person who does nothing (not an attack, but must not pass).
@@ -482,7 +671,11 @@ pub fn build_cases(a: &Analyzer, plan: &Plan) -> Result<Vec<Case>> {
             kind: "no_action",
             name: "lestari_real idle".into(),
             actions: vec![Blink, OpenMouth],
-            frames: assemble(vec![(None, f[..3].to_vec()), (Some(Blink), f[3..6].to_vec()), (Some(OpenMouth), f[6..].to_vec())]),
+            frames: assemble(vec![
+                (None, f[..3].to_vec()),
+                (Some(Blink), f[3..6].to_vec()),
+                (Some(OpenMouth), f[6..].to_vec()),
+            ]),
             replay: None,
         });
     }
