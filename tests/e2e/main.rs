@@ -5,4 +5,3 @@
 
 mod browser;
 mod face_flow;
-mod desktop;
