@@ -5,3 +5,4 @@
 
 mod browser;
 mod face_flow;
+mod desktop;
