@@ -335,28 +335,7 @@ macro_rules! impl_store {
             }
 
             async fn update_face_session(&self, s: &FaceSession) -> Result<bool, StoreError> {
-                let (state, challenge, decision) = $crate::store::sql::session_json(s);
-                let done = sqlx::query($crate::store::sql::UPDATE_SESSION)
-                    .bind(&s.id)
-                    .bind(s.version)
-                    .bind(state)
-                    .bind(&s.handle_hash)
-                    .bind(s.handle_expires_at)
-                    .bind(s.attempts_left)
-                    .bind(&s.device_id)
-                    .bind(&s.device_name)
-                    .bind(&s.station_code)
-                    .bind(s.claimed_at)
-                    .bind(challenge)
-                    .bind(s.confirmed_at)
-                    .bind(s.decided_at)
-                    .bind(decision)
-                    .bind(&s.failure_code)
-                    .bind(s.expires_at)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(classify)?;
-                Ok(done.rows_affected() == 1)
+                Self::write_session(&self.pool, s).await
             }
 
             async fn list_face_sessions(&self, limit: i64) -> Result<Vec<FaceSession>, StoreError> {
@@ -371,31 +350,10 @@ macro_rules! impl_store {
             }
 
             async fn complete_verification(&self, s: &FaceSession, v: &VerifiedIdentity) -> Result<bool, StoreError> {
-                let (state, challenge, decision) = $crate::store::sql::session_json(s);
                 let mut tx = self.pool.begin().await?;
                 // The first statement writes, so SQLite takes the write lock at once (no
                 // read-then-upgrade deadlock); PostgreSQL row-locks the session.
-                let updated = sqlx::query($crate::store::sql::UPDATE_SESSION)
-                    .bind(&s.id)
-                    .bind(s.version)
-                    .bind(state)
-                    .bind(&s.handle_hash)
-                    .bind(s.handle_expires_at)
-                    .bind(s.attempts_left)
-                    .bind(&s.device_id)
-                    .bind(&s.device_name)
-                    .bind(&s.station_code)
-                    .bind(s.claimed_at)
-                    .bind(challenge)
-                    .bind(s.confirmed_at)
-                    .bind(s.decided_at)
-                    .bind(decision)
-                    .bind(&s.failure_code)
-                    .bind(s.expires_at)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(classify)?;
-                if updated.rows_affected() != 1 {
+                if !Self::write_session(&mut *tx, s).await? {
                     tx.rollback().await?;
                     return Ok(false);
                 }
@@ -466,6 +424,39 @@ macro_rules! impl_store {
                     .fetch_all(&self.pool)
                     .await?;
                 Ok(times.into_iter().map(|(t,)| t).collect())
+            }
+        }
+
+        impl $store {
+            /// Writes `s` over the stored session if the stored version is still `s.version`
+            /// (optimistic locking); `false` when another writer got there first. Shared by
+            /// plain updates and the verification transaction.
+            async fn write_session<'e, E>(executor: E, s: &FaceSession) -> Result<bool, StoreError>
+            where
+                E: sqlx::Executor<'e, Database = $db>,
+            {
+                let (state, challenge, decision) = $crate::store::sql::session_json(s);
+                let done = sqlx::query($crate::store::sql::UPDATE_SESSION)
+                    .bind(&s.id)
+                    .bind(s.version)
+                    .bind(state)
+                    .bind(&s.handle_hash)
+                    .bind(s.handle_expires_at)
+                    .bind(s.attempts_left)
+                    .bind(&s.device_id)
+                    .bind(&s.device_name)
+                    .bind(&s.station_code)
+                    .bind(s.claimed_at)
+                    .bind(challenge)
+                    .bind(s.confirmed_at)
+                    .bind(s.decided_at)
+                    .bind(decision)
+                    .bind(&s.failure_code)
+                    .bind(s.expires_at)
+                    .execute(executor)
+                    .await
+                    .map_err(classify)?;
+                Ok(done.rows_affected() == 1)
             }
         }
     };
