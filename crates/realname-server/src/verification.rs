@@ -177,16 +177,39 @@ impl AppState {
                 });
             }
         }
+        let session = self.waiting_session(
+            account.id.clone(),
+            web,
+            id_hash,
+            self.keys.encrypt(id.as_str().as_bytes()),
+            self.keys.encrypt(name.as_str().as_bytes()),
+            METHOD_FACE.into(),
+        );
+        self.store.insert_face_session(&session).await?;
+        tracing::info!(session = %session.id, "face session started");
+        Ok(session)
+    }
+
+    /// A fresh session for a subject: waiting for a scan, nothing claimed, every attempt left.
+    fn waiting_session(
+        &self,
+        account_id: String,
+        web: &WebSession,
+        id_hash: Vec<u8>,
+        id_enc: Vec<u8>,
+        name_enc: Vec<u8>,
+        method: String,
+    ) -> FaceSession {
         let now = self.now();
-        let session = FaceSession {
+        FaceSession {
             id: crypto::random_id(),
             version: 1,
-            account_id: account.id.clone(),
+            account_id,
             web_session_id: web.id.clone(),
             id_hash,
-            id_enc: self.keys.encrypt(id.as_str().as_bytes()),
-            name_enc: self.keys.encrypt(name.as_str().as_bytes()),
-            method: METHOD_FACE.into(),
+            id_enc,
+            name_enc,
+            method,
             state: SessionState::Waiting,
             created_at: now,
             expires_at: now + self.config.limits.session_ttl_secs,
@@ -202,10 +225,7 @@ impl AppState {
             decided_at: None,
             last_decision: None,
             failure_code: None,
-        };
-        self.store.insert_face_session(&session).await?;
-        tracing::info!(session = %session.id, "face session started");
-        Ok(session)
+        }
     }
 
     /// A new session for the same subject as a finished one ("try again" without retyping).
@@ -219,28 +239,14 @@ impl AppState {
         if let Some(until) = self.lockout_until(&old.account_id, &old.id_hash).await? {
             return Err(Self::locked_out_error(until));
         }
-        let now = self.now();
-        let session = FaceSession {
-            id: crypto::random_id(),
-            version: 1,
-            web_session_id: web.id.clone(),
-            state: SessionState::Waiting,
-            created_at: now,
-            expires_at: now + self.config.limits.session_ttl_secs,
-            handle_hash: None,
-            handle_expires_at: now,
-            attempts_left: i64::from(self.config.limits.attempts_per_session),
-            device_id: None,
-            device_name: None,
-            station_code: None,
-            claimed_at: None,
-            challenge: None,
-            confirmed_at: None,
-            decided_at: None,
-            last_decision: None,
-            failure_code: None,
-            ..old.clone()
-        };
+        let session = self.waiting_session(
+            old.account_id.clone(),
+            web,
+            old.id_hash.clone(),
+            old.id_enc.clone(),
+            old.name_enc.clone(),
+            old.method.clone(),
+        );
         self.store.insert_face_session(&session).await?;
         Ok(session)
     }
