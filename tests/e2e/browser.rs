@@ -9,8 +9,8 @@ use anyhow::{Context, Result};
 use realname_e2e::flow::{Device, decode_qr_png};
 use realname_e2e::server::ServerSetup;
 use realname_e2e::webdriver::{Browser, DriverProcess};
-use realname_e2e::{clip_frame, clip_frames, id_number, workspace_root};
-use realname_protocol::api::{LivenessAction, Outcome};
+use realname_e2e::{clip_frame, id_number, workspace_root};
+use realname_protocol::api::Outcome;
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -83,9 +83,7 @@ async fn pc_pages_walk_to_verified_in_a_real_browser() -> Result<()> {
         .wait_for("the scanned state", "return document.querySelector('#session').dataset.state === 'scanned'", WAIT)
         .await?;
     device.confirm(&claim.session_id).await?.map_err(anyhow::Error::new)?;
-    let mut frames: Vec<(Option<LivenessAction>, Vec<u8>)> =
-        clip_frames("lp_d5", 1, 4)?.into_iter().map(|f| (None, f)).collect();
-    frames.extend(clip_frames("lp_d5", 23, 30)?.into_iter().map(|f| (Some(LivenessAction::OpenMouth), f)));
+    let frames = crate::face_flow::challenge_frames("lp_d5")?;
     let decision = device.capture(&claim.session_id, &claim.challenge.nonce, &frames).await?.map_err(anyhow::Error::new)?;
     assert_eq!(decision.outcome, Outcome::Passed, "{decision:?}");
 
