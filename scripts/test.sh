@@ -8,7 +8,10 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 . scripts/lib.sh
+# Each stage prints the seconds since the start, so a CI log shows where the time goes.
+stage() { echo "== [$SECONDS s] $*"; }
 
+stage "set-up: apt packages, face weights, nextest, PostgreSQL"
 apt_ensure pkg-config ca-certificates libclang-dev libdbus-1-dev libwebkit2gtk-4.1-dev webkit2gtk-driver \
   postgresql chromium chromium-driver fonts-wqy-microhei xvfb xauth keyutils dbus gnome-keyring
 scripts/fetch-models.sh
@@ -28,18 +31,22 @@ with_keyring() {
 }
 
 # The desktop crate embeds the built front end (ui/dist) at compile time.
+stage "front end and workspace build"
 (cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run build)
 cargo build --workspace --all-targets --locked
 status=0
 # The desktop WebDriver tests need tauri-driver and a display: scripts/test-desktop.sh runs them.
 not_desktop_e2e='not (package(realname-e2e) & test(/^desktop::/))'
-echo "== all tests, SQLite engine"
+stage "all tests, SQLite engine"
 REALNAME_TEST_DATABASE_URL=sqlite with_keyring cargo nextest run --workspace --no-fail-fast -E "$not_desktop_e2e" || status=1
-echo "== backend and end-to-end tests, PostgreSQL engine"
-REALNAME_TEST_DATABASE_URL=$REALNAME_TEST_POSTGRES_URL \
-  cargo nextest run -p realname-server -p realname-e2e --no-fail-fast -E "$not_desktop_e2e" || status=1
+stage "backend and end-to-end tests, PostgreSQL engine"
+# `--workspace` with a filter rather than `-p`: the same feature set as the build above, so
+# nothing is compiled again.
+REALNAME_TEST_DATABASE_URL=$REALNAME_TEST_POSTGRES_URL cargo nextest run --workspace --no-fail-fast \
+  -E "(package(realname-server) | package(realname-e2e)) & $not_desktop_e2e" || status=1
+stage "doc tests"
 cargo test --workspace --doc || status=1
-echo "== desktop app"
-scripts/test-desktop.sh || status=1
+stage "desktop app"
+REALNAME_DESKTOP_PREPARED=1 scripts/test-desktop.sh || status=1
 echo "test.sh: $SECONDS s"
 exit $status

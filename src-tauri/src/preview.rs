@@ -52,21 +52,20 @@ impl PreviewHub {
     pub fn publish(&self, image: &RgbImage) {
         let t = Instant::now();
         let (w, h) = image.dimensions();
-        let longest = w.max(h);
         let scaled;
-        let small = if longest > PREVIEW_MAX_SIDE {
-            let s = f64::from(PREVIEW_MAX_SIDE) / f64::from(longest);
-            let (nw, nh) = (((f64::from(w) * s) as u32).max(1), ((f64::from(h) * s) as u32).max(1));
-            scaled = image::imageops::resize(image, nw, nh, image::imageops::FilterType::Triangle);
+        let small = if w.max(h) > PREVIEW_MAX_SIDE {
+            scaled = realname_scan::jpeg::downscale(image.clone(), PREVIEW_MAX_SIDE);
             &scaled
         } else {
             image
         };
-        let mut jpeg = Vec::with_capacity(64 * 1024);
-        if let Err(e) = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, PREVIEW_QUALITY).encode_image(small) {
-            tracing::warn!(error = %e, "preview frame not encoded");
-            return;
-        }
+        let jpeg = match realname_scan::jpeg::encode(small, PREVIEW_QUALITY) {
+            Ok(jpeg) => jpeg,
+            Err(e) => {
+                tracing::warn!(error = %e, "preview frame not encoded");
+                return;
+            }
+        };
         let encode_us = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX);
         let seq = self.tx.borrow().as_ref().map_or(0, |f| f.seq) + 1;
         self.tx.send_replace(Some(Arc::new(PreviewFrame { seq, jpeg, width: w, height: h, encode_us })));

@@ -200,9 +200,11 @@ async fn personal_app(server: &ServerProcess, email: &str, qr: &str, face: &Path
     if shots {
         app.screenshot("camera").await?;
         // Transport figures for docs/benchmarks-desktop.md: 60 frames of a 640×480 source.
-        app.b()
-            .wait_for("60 preview frames", "return window.__realname.previewFrames() >= 60", UI)
-            .await?;
+        let sixty = app.b().wait_for("60 preview frames", "return window.__realname.previewFrames() >= 60", UI).await;
+        if let Err(e) = sixty {
+            let stats = app.b().execute("return window.__realname.previewStats()", json!([])).await?;
+            bail!("{e}; preview so far: {stats}");
+        }
         if let Some(path) = std::env::var_os("REALNAME_PREVIEW_STATS") {
             let stats = app.b().execute("return window.__realname.previewStats()", json!([])).await?;
             std::fs::write(path, stats.to_string())?;

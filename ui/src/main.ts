@@ -143,7 +143,8 @@ function formatTime(iso: string): string {
 
 function render(): void {
   const v = view;
-  if (v.qr) preview.outline = { ...v.qr, at: performance.now() };
+  // The QR outline belongs to the scan screen only (not over the face during the liveness step).
+  preview.outline = v.qr && v.screen === "scan" ? { ...v.qr, at: performance.now() } : null;
   $("scan-status").textContent = scanStatusText(v);
   if (v.camera === "lost") banner(t("camera.lost"));
   else if (v.camera === "reconnected") banner(t("camera.back"));

@@ -364,25 +364,14 @@ fn elapsed_ms(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
-/// Shrinks an image so that its longer side is at most `max_side`.
+/// Shrinks an image so that its longer side is at most `max_side` (in the optimised scanner
+/// crate: this one is built without optimisation in debug builds).
 fn fit(image: RgbImage, max_side: u32) -> RgbImage {
-    let (w, h) = image.dimensions();
-    let longest = w.max(h);
-    if longest <= max_side || max_side == 0 {
-        return image;
-    }
-    let scale = f64::from(max_side) / f64::from(longest);
-    let nw = ((f64::from(w) * scale).round() as u32).max(1);
-    let nh = ((f64::from(h) * scale).round() as u32).max(1);
-    image::imageops::resize(&image, nw, nh, image::imageops::FilterType::Triangle)
+    realname_scan::jpeg::downscale(image, max_side)
 }
 
 fn encode_jpeg(image: &RgbImage, quality: u8) -> Result<Vec<u8>, CompanionError> {
-    let mut out = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality)
-        .encode_image(image)
-        .map_err(|e| CompanionError::Camera(format!("cannot encode a frame: {e}")))?;
-    Ok(out)
+    realname_scan::jpeg::encode(image, quality).map_err(|e| CompanionError::Camera(format!("cannot encode a frame: {e}")))
 }
 
 /// Largest side of uploaded frames (the server's limit may be lower).

@@ -23,6 +23,7 @@
 
 mod file;
 mod frame;
+pub mod jpeg;
 pub mod payload;
 pub mod qr;
 mod recorder;

@@ -228,7 +228,7 @@ fn run_rxing(view: &View, scale: f32, pass: &'static str) -> Result<Vec<DecodedQ
             // bottom-right, bottom-left); its classic ZXing reader reports finder centres
             // (bottom-left, top-left, top-right) plus, maybe, an alignment pattern, which lies
             // inside their triangle.
-            [a, b, c, d] if !inside_triangle(*d, *a, *b, *c) => [*a, *b, *c, *d],
+            [a, b, c, d] if !inside_triangle(*d, *a, *b, *c) => around_centre([*a, *b, *c, *d]),
             [bl, tl, tr, ..] => finder_corners(l, *tl, *tr, *bl),
             _ => [(0.0, 0.0); 4],
         }
@@ -291,6 +291,22 @@ fn inside_triangle(p: (f32, f32), a: (f32, f32), b: (f32, f32), c: (f32, f32)) -
     let neg = d1 < 0.0 || d2 < 0.0 || d3 < 0.0;
     let pos = d1 > 0.0 || d2 > 0.0 || d3 > 0.0;
     !(neg && pos)
+}
+
+#[cfg(any(feature = "rxing", test))]
+/// The four points in order round their centre (clockwise on screen), starting with the first:
+/// rxing reports some symbols' corners in reading order (top-left, top-right, bottom-left,
+/// bottom-right), which would draw a crossed outline.
+fn around_centre(p: [(f32, f32); 4]) -> [(f32, f32); 4] {
+    let (cx, cy) = (p.iter().map(|q| q.0).sum::<f32>() / 4.0, p.iter().map(|q| q.1).sum::<f32>() / 4.0);
+    let angle = |q: &(f32, f32)| (q.1 - cy).atan2(q.0 - cx);
+    let start = angle(&p[0]);
+    let mut out = p;
+    out.sort_by(|a, b| {
+        let turn = |q| (angle(q) - start).rem_euclid(std::f32::consts::TAU);
+        turn(a).total_cmp(&turn(b))
+    });
+    out
 }
 
 #[cfg(any(feature = "rxing", test))]
@@ -533,5 +549,39 @@ mod tests {
         assert!(reader.read_luma(&Luma { width: 5, height: 500, pixels: vec![0; 2500] }).codes.is_empty());
         // Inconsistent buffer length is refused, not indexed out of bounds.
         assert!(reader.read_luma(&Luma { width: 50, height: 50, pixels: vec![0; 10] }).codes.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod outline_tests {
+    use std::time::Duration;
+
+    use crate::{FrameSource, QrReader, ReaderConfig, SourceSpec, open_source};
+
+    /// Twice the signed area of each consecutive corner triple: all the same sign for a
+    /// simple (non-self-crossing) convex outline.
+    fn turns(c: &[(f32, f32); 4]) -> Vec<f32> {
+        (0..4)
+            .map(|i| {
+                let (a, b, d) = (c[i], c[(i + 1) % 4], c[(i + 2) % 4]);
+                (b.0 - a.0) * (d.1 - b.1) - (b.1 - a.1) * (d.0 - b.0)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn corners_go_round_the_symbol_for_both_engines() {
+        for seed in 1..=6 {
+            let spec = format!("synthetic:qr=https://example.com/not-realname;perspective=12;seed={seed}@640x480");
+            let mut src = open_source(&SourceSpec::parse(&spec).expect("spec")).expect("open");
+            let frame = src.next_frame(Duration::from_secs(2)).expect("frame");
+            for rxing in [false, true] {
+                let reader = QrReader::new(ReaderConfig { rxing_fallback: rxing, rxing_first: rxing, ..Default::default() });
+                let out = reader.read(&frame.image);
+                let Some(code) = out.codes.first() else { continue };
+                let t = turns(&code.corners);
+                assert!(t.iter().all(|v| *v > 0.0) || t.iter().all(|v| *v < 0.0), "seed {seed} {:?}: {:?}", code.engine, code.corners);
+            }
+        }
     }
 }
