@@ -95,6 +95,28 @@ pub enum ErrorCode {
     /// More frames than allowed, or none.
     FrameCountInvalid,
 
+    // --- partner sync and mobile phone verification ---
+    /// The mobile number is not a valid mainland number.
+    PhoneInvalid,
+    /// The carrier says the mobile number is not registered to this name and ID number.
+    PhoneMismatch,
+    /// The SMS code is wrong (`detail`: `tries_left=N`).
+    SmsCodeWrong,
+    /// The SMS code expired; request a new one.
+    SmsCodeExpired,
+    /// Too many wrong SMS codes; request a new one.
+    SmsCodeExhausted,
+    /// A new code can be sent only later (`detail`: `retry_after=N` seconds).
+    SmsResendTooEarly,
+    /// The SMS gateway could not send the code.
+    SmsUnavailable,
+    /// The carrier directory could not be reached.
+    CarrierUnavailable,
+    /// The partner directory could not be reached.
+    PartnerUnavailable,
+    /// The partner holds no completed verification for this account.
+    PartnerNotVerified,
+
     // --- server side ---
     /// Internal error (details only in the server log).
     Internal,
@@ -147,6 +169,16 @@ impl ErrorCode {
             Self::ImageInvalid => "image_invalid",
             Self::ImageTooLarge => "image_too_large",
             Self::FrameCountInvalid => "frame_count_invalid",
+            Self::PhoneInvalid => "phone_invalid",
+            Self::PhoneMismatch => "phone_mismatch",
+            Self::SmsCodeWrong => "sms_code_wrong",
+            Self::SmsCodeExpired => "sms_code_expired",
+            Self::SmsCodeExhausted => "sms_code_exhausted",
+            Self::SmsResendTooEarly => "sms_resend_too_early",
+            Self::SmsUnavailable => "sms_unavailable",
+            Self::CarrierUnavailable => "carrier_unavailable",
+            Self::PartnerUnavailable => "partner_unavailable",
+            Self::PartnerNotVerified => "partner_not_verified",
             Self::Internal => "internal",
             Self::ServiceUnavailable => "service_unavailable",
             Self::Unknown => "unknown",

@@ -68,7 +68,7 @@ impl LocalRegistry {
 
 /// Names compare after the same normalisation as the form (whitespace collapsed), ignoring
 /// ASCII case for Latin-script names.
-fn same_name(a: &str, b: &str) -> bool {
+pub(crate) fn same_name(a: &str, b: &str) -> bool {
     let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
     norm(a) == norm(b)
 }
@@ -318,7 +318,7 @@ pub async fn import_registry(
 }
 
 /// Splits one CSV line (RFC 4180 quoting, no embedded newlines).
-fn split_csv_line(line: &str) -> Vec<String> {
+pub(crate) fn split_csv_line(line: &str) -> Vec<String> {
     let mut fields = Vec::new();
     let mut cur = String::new();
     let mut quoted = false;

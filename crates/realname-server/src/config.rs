@@ -141,6 +141,129 @@ impl Default for LimitsConfig {
     }
 }
 
+/// Which partner directory answers "is this account verified at a sister service?".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartnerKind {
+    /// Records in the backend's database (filled by `partners import`).
+    #[default]
+    Local,
+    /// A partner service over HTTP with HMAC-signed requests.
+    Http,
+}
+
+/// Partner sync settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PartnersConfig {
+    /// `local` or `http`.
+    pub kind: PartnerKind,
+    /// Base URL of the HTTP partner (`{url}/v1/verifications/lookup`).
+    pub url: Option<String>,
+    /// Shared secret signing the requests (HMAC-SHA256).
+    pub secret: Option<Secret>,
+    /// Per-request timeout, milliseconds.
+    pub timeout_ms: u64,
+    /// Retries after a failed request (timeouts and 5xx only).
+    pub retries: u32,
+}
+
+impl Default for PartnersConfig {
+    fn default() -> Self {
+        Self { kind: PartnerKind::Local, url: None, secret: None, timeout_ms: 3000, retries: 2 }
+    }
+}
+
+/// Which carrier directory answers the three-element check (name, ID number, phone owner).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CarrierKind {
+    /// Records in the backend's database (filled by `carrier import`).
+    #[default]
+    Local,
+    /// A carrier service over HTTP.
+    Http,
+}
+
+/// Carrier directory settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CarrierConfig {
+    /// `local` or `http`.
+    pub kind: CarrierKind,
+    /// Base URL of the HTTP carrier service (`{url}/v1/three-elements`).
+    pub url: Option<String>,
+    /// Bearer token for the HTTP carrier service.
+    pub api_key: Option<Secret>,
+    /// Per-request timeout, milliseconds.
+    pub timeout_ms: u64,
+    /// Retries after a failed request (timeouts and 5xx only).
+    pub retries: u32,
+}
+
+impl Default for CarrierConfig {
+    fn default() -> Self {
+        Self { kind: CarrierKind::Local, url: None, api_key: None, timeout_ms: 3000, retries: 2 }
+    }
+}
+
+/// Which SMS gateway sends the one-time codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmsKind {
+    /// The local outbox in the database (read with `sms outbox` or `/admin/sms-outbox`).
+    #[default]
+    Outbox,
+    /// An HTTP gateway.
+    Http,
+}
+
+/// SMS one-time code settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmsConfig {
+    /// `outbox` or `http`.
+    pub kind: SmsKind,
+    /// URL the HTTP gateway posts `{"to", "text"}` to.
+    pub url: Option<String>,
+    /// Bearer token for the HTTP gateway.
+    pub api_key: Option<Secret>,
+    /// Message text; `{code}` and `{minutes}` are replaced.
+    pub template: String,
+    /// Per-request timeout, milliseconds.
+    pub timeout_ms: u64,
+    /// Lifetime of a code, seconds (below 60 only in test mode).
+    pub code_ttl_secs: i64,
+    /// A new code only this long after the last one, seconds (below 60 only in test mode).
+    pub resend_after_secs: i64,
+    /// Wrong entries allowed per code.
+    pub max_wrong_entries: u32,
+    /// Codes per phone number per hour.
+    pub per_phone_per_hour: u32,
+    /// Codes per account per hour.
+    pub per_account_per_hour: u32,
+    /// Codes per client IP per hour.
+    pub per_ip_per_hour: u32,
+}
+
+impl Default for SmsConfig {
+    fn default() -> Self {
+        Self {
+            kind: SmsKind::Outbox,
+            url: None,
+            api_key: None,
+            template: "【Realname】您的实名认证验证码为 {code}，{minutes} 分钟内有效，请勿泄露。Your verification code is {code}, valid for {minutes} minutes.".into(),
+            timeout_ms: 5000,
+            code_ttl_secs: 300,
+            resend_after_secs: 60,
+            max_wrong_entries: 5,
+            per_phone_per_hour: 5,
+            per_account_per_hour: 10,
+            per_ip_per_hour: 20,
+        }
+    }
+}
+
 /// Test-only settings. The server refuses to start with any of them unless `test_mode` is set
 /// too (`REALNAME_TEST_MODE=1`), so a forgotten variable cannot weaken a production server.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -180,6 +303,14 @@ pub struct Config {
     pub face: FaceConfig,
     /// Lifetimes and attempt limits.
     pub limits: LimitsConfig,
+    /// Partner sync.
+    pub partners: PartnersConfig,
+    /// Carrier directory.
+    pub carrier: CarrierConfig,
+    /// SMS one-time codes.
+    pub sms: SmsConfig,
+    /// Token for the admin pages (`/admin/…`; `REALNAME_ADMIN_TOKEN`); without it they are off.
+    pub admin_token: Option<Secret>,
     /// Test-only settings.
     pub test: TestConfig,
 }
@@ -199,6 +330,10 @@ impl Default for Config {
             authority: AuthorityConfig::default(),
             face: FaceConfig::default(),
             limits: LimitsConfig::default(),
+            partners: PartnersConfig::default(),
+            carrier: CarrierConfig::default(),
+            sms: SmsConfig::default(),
+            admin_token: None,
             test: TestConfig::default(),
         }
     }
@@ -306,6 +441,48 @@ impl Config {
         if let Some(v) = get("REALNAME_ATTEMPTS_PER_SESSION") {
             self.limits.attempts_per_session = parse("REALNAME_ATTEMPTS_PER_SESSION", &v)?;
         }
+        if let Some(v) = get("REALNAME_PARTNER_URL") {
+            self.partners.kind = PartnerKind::Http;
+            self.partners.url = Some(v);
+        }
+        if let Some(v) = get("REALNAME_PARTNER_SECRET") {
+            self.partners.secret = Some(Secret::new(v));
+        }
+        if let Some(v) = get("REALNAME_CARRIER_URL") {
+            self.carrier.kind = CarrierKind::Http;
+            self.carrier.url = Some(v);
+        }
+        if let Some(v) = get("REALNAME_CARRIER_API_KEY") {
+            self.carrier.api_key = Some(Secret::new(v));
+        }
+        if let Some(v) = get("REALNAME_SMS_URL") {
+            self.sms.kind = SmsKind::Http;
+            self.sms.url = Some(v);
+        }
+        if let Some(v) = get("REALNAME_SMS_API_KEY") {
+            self.sms.api_key = Some(Secret::new(v));
+        }
+        if let Some(v) = get("REALNAME_SMS_TEMPLATE") {
+            self.sms.template = v;
+        }
+        if let Some(v) = get("REALNAME_SMS_CODE_TTL_SECS") {
+            self.sms.code_ttl_secs = parse("REALNAME_SMS_CODE_TTL_SECS", &v)?;
+        }
+        if let Some(v) = get("REALNAME_SMS_RESEND_AFTER_SECS") {
+            self.sms.resend_after_secs = parse("REALNAME_SMS_RESEND_AFTER_SECS", &v)?;
+        }
+        if let Some(v) = get("REALNAME_SMS_PER_PHONE_PER_HOUR") {
+            self.sms.per_phone_per_hour = parse("REALNAME_SMS_PER_PHONE_PER_HOUR", &v)?;
+        }
+        if let Some(v) = get("REALNAME_SMS_PER_ACCOUNT_PER_HOUR") {
+            self.sms.per_account_per_hour = parse("REALNAME_SMS_PER_ACCOUNT_PER_HOUR", &v)?;
+        }
+        if let Some(v) = get("REALNAME_SMS_PER_IP_PER_HOUR") {
+            self.sms.per_ip_per_hour = parse("REALNAME_SMS_PER_IP_PER_HOUR", &v)?;
+        }
+        if let Some(v) = get("REALNAME_ADMIN_TOKEN") {
+            self.admin_token = Some(Secret::new(v));
+        }
         if let Some(v) = get("REALNAME_TEST_MODE") {
             self.test.test_mode = parse_bool("REALNAME_TEST_MODE", &v)?;
         }
@@ -341,6 +518,27 @@ impl Config {
             }
         if self.authority.kind == AuthorityKind::Http && self.authority.url.is_none() {
             return Err(ConfigError::Invalid("authority.kind = \"http\" needs authority.url".into()));
+        }
+        if self.partners.kind == PartnerKind::Http && (self.partners.url.is_none() || self.partners.secret.is_none()) {
+            return Err(ConfigError::Invalid("partners.kind = \"http\" needs partners.url and partners.secret".into()));
+        }
+        if self.carrier.kind == CarrierKind::Http && self.carrier.url.is_none() {
+            return Err(ConfigError::Invalid("carrier.kind = \"http\" needs carrier.url".into()));
+        }
+        if self.sms.kind == SmsKind::Http && self.sms.url.is_none() {
+            return Err(ConfigError::Invalid("sms.kind = \"http\" needs sms.url".into()));
+        }
+        if !self.sms.template.contains("{code}") {
+            return Err(ConfigError::Invalid("sms.template must contain {code}".into()));
+        }
+        let min = if self.test.test_mode { 1 } else { 60 };
+        if self.sms.code_ttl_secs < min || self.sms.resend_after_secs < min {
+            return Err(ConfigError::Invalid(format!(
+                "sms.code_ttl_secs and sms.resend_after_secs must be >= {min} (below 60 only in test mode)"
+            )));
+        }
+        if self.sms.max_wrong_entries == 0 {
+            return Err(ConfigError::Invalid("sms.max_wrong_entries must be >= 1".into()));
         }
         if !(0.0..=2.0).contains(&self.face.match_threshold) {
             return Err(ConfigError::Invalid("face.match_threshold must be within 0..=2".into()));
@@ -421,6 +619,21 @@ mod tests {
             .expect("env");
         let text = format!("{c:?}");
         assert!(!text.contains("hunter2") && !text.contains("00ff00ff"), "{text}");
+    }
+
+    #[test]
+    fn short_sms_lifetimes_need_test_mode_and_secrets_stay_hidden() {
+        let mut c = Config::default();
+        c.apply_env(env(&[("REALNAME_SMS_CODE_TTL_SECS", "2"), ("REALNAME_PARTNER_URL", "http://p"), ("REALNAME_PARTNER_SECRET", "s3cr3t-value")]))
+            .expect("env");
+        assert!(matches!(c.validate(), Err(ConfigError::Invalid(_))));
+        c.apply_env(env(&[("REALNAME_TEST_MODE", "1")])).expect("env");
+        c.validate().expect("valid in test mode");
+        assert_eq!(c.sms.code_ttl_secs, 2);
+        assert_eq!(c.partners.kind, PartnerKind::Http);
+        assert!(!format!("{c:?}").contains("s3cr3t-value"));
+        c.partners.secret = None;
+        assert!(c.validate().is_err(), "an HTTP partner needs a signing secret");
     }
 
     #[test]

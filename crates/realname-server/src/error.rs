@@ -90,7 +90,12 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
     use ErrorCode as C;
     match code {
         C::BadRequest | C::MetadataInvalid | C::ImageInvalid | C::FrameCountInvalid => StatusCode::BAD_REQUEST,
-        C::ValidationFailed | C::IdNumberInvalid | C::NameInvalid => StatusCode::UNPROCESSABLE_ENTITY,
+        C::ValidationFailed | C::IdNumberInvalid | C::NameInvalid | C::PhoneInvalid => StatusCode::UNPROCESSABLE_ENTITY,
+        C::PhoneMismatch | C::SmsCodeWrong => StatusCode::UNPROCESSABLE_ENTITY,
+        C::SmsCodeExpired => StatusCode::GONE,
+        C::SmsCodeExhausted | C::SmsResendTooEarly => StatusCode::TOO_MANY_REQUESTS,
+        C::PartnerNotVerified => StatusCode::NOT_FOUND,
+        C::SmsUnavailable | C::CarrierUnavailable | C::PartnerUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         C::IdentityMismatch | C::IdentityUnknown => StatusCode::UNPROCESSABLE_ENTITY,
         C::PayloadTooLarge | C::ImageTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         C::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -14,6 +14,8 @@ pub mod error;
 pub mod events;
 pub mod face;
 pub mod liveness;
+pub mod mobile;
+pub mod partner;
 pub mod qr;
 pub mod state;
 pub mod store;
@@ -52,6 +54,12 @@ pub enum StartError {
     /// The identity authority cannot be set up.
     #[error(transparent)]
     Authority(#[from] authority::AuthorityError),
+    /// The partner directory cannot be set up.
+    #[error(transparent)]
+    Partner(#[from] partner::PartnerError),
+    /// The carrier directory or SMS gateway cannot be set up.
+    #[error(transparent)]
+    Channel(#[from] mobile::ChannelError),
     /// A template does not parse (a bug).
     #[error("templates: {0}")]
     Templates(String),
@@ -126,6 +134,8 @@ pub async fn build_state(config: Config, origin: String, services: Services) -> 
             )?),
         },
     };
+    let clock: Arc<dyn Clock> = services.clock.unwrap_or_else(|| Arc::new(SystemClock));
+    let (partners, carrier, sms) = paths_services(&config, &store, &keys, &clock)?;
     let secure_cookies = config.secure_cookies.unwrap_or_else(|| origin.starts_with("https://"));
     let templates = web::templates::Templates::load().map_err(|e| StartError::Templates(e.to_string()))?;
     let changes = store.session_changes().await?;
@@ -135,8 +145,11 @@ pub async fn build_state(config: Config, origin: String, services: Services) -> 
         keys,
         analyzer,
         authority,
+        partners,
+        carrier,
+        sms,
         events: events::EventHub::default(),
-        clock: services.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+        clock,
         origin,
         secure_cookies,
         templates,
@@ -147,6 +160,44 @@ pub async fn build_state(config: Config, origin: String, services: Services) -> 
         tokio::spawn(relay_changes(state.clone(), changes));
     }
     Ok(state)
+}
+
+/// The partner directory, carrier directory and SMS gateway the configuration names.
+#[allow(clippy::type_complexity)]
+fn paths_services(
+    config: &Config,
+    store: &Arc<dyn Store>,
+    keys: &DataKeys,
+    clock: &Arc<dyn Clock>,
+) -> Result<(Arc<dyn partner::PartnerDirectory>, Arc<dyn mobile::CarrierDirectory>, Arc<dyn mobile::SmsGateway>), StartError> {
+    use config::{CarrierKind, PartnerKind, SmsKind};
+    let partners: Arc<dyn partner::PartnerDirectory> = match config.partners.kind {
+        PartnerKind::Local => Arc::new(partner::LocalPartnerDirectory::new(Arc::clone(store), keys.clone())),
+        PartnerKind::Http => Arc::new(partner::HttpPartnerDirectory::new(
+            config.partners.url.as_deref().unwrap_or_default(),
+            config.partners.secret.clone().unwrap_or_default(),
+            Duration::from_millis(config.partners.timeout_ms),
+            config.partners.retries,
+        )?),
+    };
+    let carrier: Arc<dyn mobile::CarrierDirectory> = match config.carrier.kind {
+        CarrierKind::Local => Arc::new(mobile::LocalCarrierDirectory::new(Arc::clone(store), keys.clone())),
+        CarrierKind::Http => Arc::new(mobile::HttpCarrierDirectory::new(
+            config.carrier.url.as_deref().unwrap_or_default(),
+            config.carrier.api_key.clone(),
+            Duration::from_millis(config.carrier.timeout_ms),
+            config.carrier.retries,
+        )?),
+    };
+    let sms: Arc<dyn mobile::SmsGateway> = match config.sms.kind {
+        SmsKind::Outbox => Arc::new(mobile::OutboxGateway::new(Arc::clone(store), keys.clone(), Arc::clone(clock))),
+        SmsKind::Http => Arc::new(mobile::HttpSmsGateway::new(
+            config.sms.url.as_deref().unwrap_or_default(),
+            config.sms.api_key.clone(),
+            Duration::from_millis(config.sms.timeout_ms),
+        )?),
+    };
+    Ok((partners, carrier, sms))
 }
 
 /// Relays other instances' session changes to this instance's subscribers (PostgreSQL).
@@ -233,7 +284,7 @@ pub async fn start_with(config: Config, services: Services) -> Result<RunningSer
     let router = app(state.clone());
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(listener, router)
+        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
                 let _ = rx.await;
             })

@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use realname_server::config::Config;
 use realname_server::store::{self, Store};
-use realname_server::{api, authority, face, load_keys, verification};
+use realname_server::{api, authority, face, load_keys, mobile, partner, verification};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser, Debug)]
@@ -44,6 +44,21 @@ enum Command {
         #[command(subcommand)]
         command: ListCommand,
     },
+    /// Partner sync: the local partner directory.
+    Partners {
+        #[command(subcommand)]
+        command: CsvImportCommand,
+    },
+    /// Mobile verification: the local carrier directory.
+    Carrier {
+        #[command(subcommand)]
+        command: CsvImportCommand,
+    },
+    /// Mobile verification: the local SMS outbox (how testers read codes).
+    Sms {
+        #[command(subcommand)]
+        command: SmsCommand,
+    },
     /// Completed verifications.
     Verifications {
         #[command(subcommand)]
@@ -62,6 +77,36 @@ enum AuthorityCommand {
         #[arg(long)]
         photos: PathBuf,
         /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum CsvImportCommand {
+    /// Import rows from a CSV (partners: `partner,account_email,name,id_number[,verified_at]`;
+    /// carrier: `phone,name,id_number`).
+    Import {
+        /// The CSV file.
+        #[arg(long)]
+        csv: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum SmsCommand {
+    /// Messages in the local outbox, newest first.
+    Outbox {
+        /// Only messages to this number.
+        #[arg(long)]
+        phone: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+        /// Print as JSON (with the code found in each message).
         #[arg(long)]
         json: bool,
     },
@@ -159,6 +204,40 @@ async fn run(command: Command, config: Config) -> Result<()> {
                 bail!("no record imported");
             }
         }
+        Command::Partners { command: CsvImportCommand::Import { csv, json } } => {
+            let keys = load_keys(&config)?;
+            let store = open_store(&config).await?;
+            let text = std::fs::read_to_string(&csv).with_context(|| format!("reading {}", csv.display()))?;
+            let now = time::OffsetDateTime::now_utc();
+            let today = now.to_offset(time::macros::offset!(+8)).date();
+            let report = partner::import_partner_records(&*store, &keys, &text, today, now.unix_timestamp()).await?;
+            print_report(&mut out, &report, json)?;
+        }
+        Command::Carrier { command: CsvImportCommand::Import { csv, json } } => {
+            let keys = load_keys(&config)?;
+            let store = open_store(&config).await?;
+            let text = std::fs::read_to_string(&csv).with_context(|| format!("reading {}", csv.display()))?;
+            let now = time::OffsetDateTime::now_utc();
+            let today = now.to_offset(time::macros::offset!(+8)).date();
+            let report = mobile::import_carrier_records(&*store, &keys, &text, today, now.unix_timestamp()).await?;
+            print_report(&mut out, &report, json)?;
+        }
+        Command::Sms { command: SmsCommand::Outbox { phone, limit, json } } => {
+            let keys = load_keys(&config)?;
+            let store = open_store(&config).await?;
+            let entries = mobile::read_outbox(&*store, &keys, phone.as_deref(), limit.clamp(1, 1000)).await?;
+            if json {
+                let v: Vec<_> = entries
+                    .iter()
+                    .map(|e| serde_json::json!({ "id": e.id, "phone": e.phone, "text": e.text, "code": mobile::code_in(&e.text), "created_at": e.created_at }))
+                    .collect();
+                writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+            } else {
+                for e in entries {
+                    writeln!(out, "{}\t{}\t{}", time_str(e.created_at), e.phone, e.text)?;
+                }
+            }
+        }
         Command::Devices { command: DevicesCommand::Register { name, json } } => {
             let store = open_store(&config).await?;
             let now = time::OffsetDateTime::now_utc().unix_timestamp();
@@ -228,6 +307,21 @@ async fn run(command: Command, config: Config) -> Result<()> {
                 }
             }
         }
+    }
+    Ok(())
+}
+
+fn print_report(out: &mut impl std::io::Write, report: &authority::ImportReport, json: bool) -> Result<()> {
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(report)?)?;
+    } else {
+        writeln!(out, "imported {} record(s)", report.imported)?;
+        for (line, reason) in &report.rejected {
+            writeln!(out, "  line {line}: {reason}")?;
+        }
+    }
+    if report.imported == 0 && !report.rejected.is_empty() {
+        bail!("no record imported");
     }
     Ok(())
 }

@@ -69,6 +69,12 @@ pub struct Inner {
     pub analyzer: SharedAnalyzer,
     /// Identity authority.
     pub authority: Arc<dyn IdentityAuthority>,
+    /// Partner directory (partner sync).
+    pub partners: Arc<dyn crate::partner::PartnerDirectory>,
+    /// Carrier directory (three-element check of the mobile method).
+    pub carrier: Arc<dyn crate::mobile::CarrierDirectory>,
+    /// SMS gateway (one-time codes of the mobile method).
+    pub sms: Arc<dyn crate::mobile::SmsGateway>,
     /// Session event hub.
     pub events: EventHub,
     /// Clock.

@@ -8,6 +8,7 @@
 //! claims of one QR handle, or two accounts verifying one ID number, resolve to exactly one
 //! winner on both engines.
 
+pub mod paths;
 pub mod postgres;
 mod sql;
 pub mod sqlite;
@@ -246,7 +247,7 @@ impl fmt::Debug for VerifiedIdentity {
 
 /// The storage interface of the backend. One implementation per database engine.
 #[async_trait]
-pub trait Store: Send + Sync + fmt::Debug {
+pub trait Store: paths::PathsStore + Send + Sync + fmt::Debug {
     /// Applies the engine's pending migrations.
     async fn migrate(&self) -> Result<(), StoreError>;
     /// `sqlite` or `postgres`.

@@ -2,6 +2,7 @@
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
+use super::paths::impl_paths_store;
 use super::sql::impl_store;
 use super::{
     Account, AuthorityRecord, Device, DeviceToken, FaceSession, StoreError, VerifiedIdentity, WebSession,
@@ -9,7 +10,10 @@ use super::{
 };
 
 /// Migrations of this engine, oldest first (`migrations/postgres/`).
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../../migrations/postgres/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../../migrations/postgres/0001_init.sql")),
+    (3, "partner_mobile", include_str!("../../migrations/postgres/0003_partner_mobile.sql")),
+];
 
 /// PostgreSQL storage.
 #[derive(Debug, Clone)]
@@ -53,3 +57,5 @@ impl_store!(
         Ok(Some(stream.boxed()))
     }
 );
+
+impl_paths_store!(PgStore, sqlx::Postgres);

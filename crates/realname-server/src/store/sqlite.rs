@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
+use super::paths::impl_paths_store;
 use super::sql::impl_store;
 use super::{
     Account, AuthorityRecord, Device, DeviceToken, FaceSession, StoreError, VerifiedIdentity, WebSession,
@@ -13,7 +14,10 @@ use super::{
 };
 
 /// Migrations of this engine, oldest first (`migrations/sqlite/`).
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../../migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../../migrations/sqlite/0001_init.sql")),
+    (3, "partner_mobile", include_str!("../../migrations/sqlite/0003_partner_mobile.sql")),
+];
 
 /// SQLite storage.
 #[derive(Debug, Clone)]
@@ -40,3 +44,5 @@ impl SqliteStore {
 }
 
 impl_store!(SqliteStore, sqlx::Sqlite, "sqlite", MIGRATIONS);
+
+impl_paths_store!(SqliteStore, sqlx::Sqlite);

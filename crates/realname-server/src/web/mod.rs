@@ -7,6 +7,7 @@
 
 pub mod i18n;
 mod pages;
+mod paths;
 pub mod templates;
 
 use std::time::Duration;
@@ -56,6 +57,13 @@ pub fn router(state: AppState) -> Router {
         .route("/verify/sessions/{id}/events", get(pages::events))
         .route("/verify/sessions/{id}/status", get(pages::status))
         .route("/verify/sessions/{id}/retry", post(pages::retry))
+        .route("/verify/partner/authorize", post(paths::partner_authorize))
+        .route("/verify/partner/decline", post(paths::partner_decline))
+        .route("/verify/mobile", get(paths::mobile_page).post(paths::mobile_submit))
+        .route("/verify/mobile/{id}", get(paths::mobile_code_page))
+        .route("/verify/mobile/{id}/code", post(paths::mobile_code_submit))
+        .route("/verify/mobile/{id}/resend", post(paths::mobile_resend))
+        .route("/admin/sms-outbox", get(paths::admin_outbox))
         .route("/v1/q/{handle}", get(pages::scan_landing))
         .nest("/api/v1", crate::api::router(&state))
         .with_state(state)

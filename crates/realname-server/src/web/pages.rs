@@ -204,8 +204,7 @@ async fn verified_details(state: &AppState, ctx: &PageCtx, account_id: &str) -> 
     let Some(v) = state.store.verified_identity_of_account(account_id).await? else { return Ok(None) };
     let name = state.keys.decrypt_string(&v.name_enc)?;
     let id = state.keys.decrypt_string(&v.id_enc)?;
-    let texts = super::i18n::texts(ctx.lang);
-    let method = if v.method == crate::verification::METHOD_FACE { texts.get("method_name_face").copied().unwrap_or("face") } else { "?" };
+    let method = super::paths::method_text(ctx.lang, &v.method);
     Ok(Some(json!({
         "name": realname_protocol::mask::mask_name(&name),
         "id_number": realname_protocol::mask::mask_id_number(&id),
@@ -225,7 +224,14 @@ pub(super) async fn verify_page(State(state): State<AppState>, ctx: PageCtx) -> 
     }
 }
 
-pub(super) async fn method_page(State(state): State<AppState>, ctx: PageCtx) -> Response {
+#[derive(Deserialize)]
+pub(super) struct MethodQuery {
+    /// Set after "Not Authorized Temporarily and Manual Verification": no popup again.
+    #[serde(default)]
+    manual: Option<String>,
+}
+
+pub(super) async fn method_page(State(state): State<AppState>, ctx: PageCtx, Query(q): Query<MethodQuery>) -> Response {
     let user = match ctx.require_user() {
         Ok(u) => u,
         Err(r) => return r,
@@ -233,17 +239,25 @@ pub(super) async fn method_page(State(state): State<AppState>, ctx: PageCtx) -> 
     if user.account.verified_at.is_some() {
         return Redirect::to("/verify/details").into_response();
     }
-    // Partner sync hook (later issue): a partner directory would be asked here and the popup
-    // rendered when the account is verified at a partner.
-    let partner: Option<serde_json::Value> = None;
+    // Partner sync: the popup appears when a partner holds a verification of this account.
+    let partner = if q.manual.is_some() { None } else { super::paths::partner_popup(&state, &user.account).await };
     ctx.render(&state, StatusCode::OK, "method.html", json!({ "partner": partner }))
 }
 
-pub(super) async fn identity_page(State(state): State<AppState>, ctx: PageCtx) -> Response {
+#[derive(Deserialize)]
+pub(super) struct IdentityQuery {
+    #[serde(default)]
+    method: Option<String>,
+}
+
+pub(super) async fn identity_page(State(state): State<AppState>, ctx: PageCtx, Query(q): Query<IdentityQuery>) -> Response {
     let user = match ctx.require_user() {
         Ok(u) => u,
         Err(r) => return r,
     };
+    if q.method.as_deref() == Some(crate::mobile::METHOD_MOBILE) {
+        return Redirect::to("/verify/mobile").into_response();
+    }
     if user.account.verified_at.is_some() {
         return Redirect::to("/verify/details").into_response();
     }

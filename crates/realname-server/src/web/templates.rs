@@ -15,6 +15,9 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("qr.html", include_str!("../../templates/qr.html")),
     ("details.html", include_str!("../../templates/details.html")),
     ("error.html", include_str!("../../templates/error.html")),
+    ("mobile.html", include_str!("../../templates/mobile.html")),
+    ("mobile_code.html", include_str!("../../templates/mobile_code.html")),
+    ("outbox.html", include_str!("../../templates/outbox.html")),
     ("scan_landing.html", include_str!("../../templates/scan_landing.html")),
 ];
 

@@ -74,7 +74,7 @@ async fn pages_of_the_flow_render_for_signed_in_users_only() {
     assert!(verify.contains("个人实名认证") && verify.contains("立即认证"), "tab and Verify Now");
     let method = b.get("/verify/method").await.text();
     assert!(method.contains("人脸识别认证"));
-    assert!(method.contains("value=\"mobile\" disabled"), "mobile method present but disabled");
+    assert!(method.contains("value=\"mobile\" id=\"method-mobile\">"), "mobile method present and enabled");
     let form = b.get("/verify/identity").await.text();
     assert!(form.contains("name=\"id_number\""));
     let _ = b.get("/lang/en?next=/verify").await;

@@ -1,0 +1,340 @@
+//! Pages of the two other verification paths: the partner popup's two choices (*Authorize
+//! Now*, *Not Authorized Temporarily and Manual Verification*), the mobile phone form, the SMS
+//! code page with resend, and the admin SMS outbox page testers read codes from.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Form, Json};
+use realname_protocol::ErrorCode;
+use serde::Deserialize;
+use serde_json::json;
+use tracing::instrument;
+
+use super::PageCtx;
+use crate::error::ServerError;
+use crate::state::AppState;
+use crate::store::paths::{SMS_VERIFIED, SmsChallenge};
+
+/// The client's IP address (from the connection; "unknown" in in-process tests), the key of
+/// the per-IP SMS limit.
+#[derive(Debug, Clone)]
+pub struct ClientIp(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Infallible> {
+        Ok(Self(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip().to_string())
+                .unwrap_or_else(|| "unknown".into()),
+        ))
+    }
+}
+
+/// The partner popup's data for the method page, if a partner holds a verification.
+pub(super) async fn partner_popup(state: &AppState, account: &crate::store::Account) -> Option<serde_json::Value> {
+    let offer = state.partner_offer(account).await?;
+    Some(json!({
+        "name": offer.partner,
+        "subject_name": realname_protocol::mask::mask_name(&offer.name),
+        "subject_id": realname_protocol::mask::mask_id_number(&offer.id_number),
+    }))
+}
+
+/// The details page's text for a stored method.
+pub(super) fn method_text(lang: super::i18n::Lang, method: &str) -> String {
+    let texts = super::i18n::texts(lang);
+    let text = |k: &str| texts.get(k).copied().unwrap_or(k).to_owned();
+    if method == crate::verification::METHOD_FACE {
+        text("method_name_face")
+    } else if method == crate::mobile::METHOD_MOBILE {
+        text("method_name_mobile")
+    } else if let Some(partner) = method.strip_prefix(crate::partner::METHOD_PARTNER_PREFIX) {
+        text("method_name_partner").replace("{partner}", partner)
+    } else {
+        "?".into()
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct PartnerForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    partner: String,
+}
+
+/// *Authorize Now*.
+#[instrument(skip_all)]
+pub(super) async fn partner_authorize(State(state): State<AppState>, ctx: PageCtx, Form(form): Form<PartnerForm>) -> Response {
+    let user = match ctx.require_user() {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    if let Err(e) = ctx.check_csrf(&state, &form.csrf) {
+        return ctx.error_page(&state, e);
+    }
+    match state.authorize_partner(&user.account, &form.partner).await {
+        Ok(_) => Redirect::to("/verify/details").into_response(),
+        Err(e) => {
+            // The method choice stays open: manual verification is the way on.
+            e.log();
+            let status = e.status();
+            ctx.render(&state, status, "method.html", json!({ "error": e.body(), "partner": null }))
+        }
+    }
+}
+
+/// *Not Authorized Temporarily and Manual Verification*: recorded, then the method choice.
+#[instrument(skip_all)]
+pub(super) async fn partner_decline(State(state): State<AppState>, ctx: PageCtx, Form(form): Form<PartnerForm>) -> Response {
+    let user = match ctx.require_user() {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    if let Err(e) = ctx.check_csrf(&state, &form.csrf) {
+        return ctx.error_page(&state, e);
+    }
+    if let Err(e) = state.decline_partner(&user.account, &form.partner).await {
+        return ctx.error_page(&state, e);
+    }
+    Redirect::to("/verify/method?manual=1").into_response()
+}
+
+pub(super) async fn mobile_page(State(state): State<AppState>, ctx: PageCtx) -> Response {
+    let user = match ctx.require_user() {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    if user.account.verified_at.is_some() {
+        return Redirect::to("/verify/details").into_response();
+    }
+    ctx.render(&state, StatusCode::OK, "mobile.html", json!({}))
+}
+
+#[derive(Deserialize)]
+pub(super) struct MobileForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    id_number: String,
+    #[serde(default)]
+    phone: String,
+}
+
+/// The mobile form: checks, three-element check, code sent → the code page.
+#[instrument(skip_all)]
+pub(super) async fn mobile_submit(State(state): State<AppState>, ctx: PageCtx, ip: ClientIp, Form(form): Form<MobileForm>) -> Response {
+    let user = match ctx.require_user() {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    if let Err(e) = ctx.check_csrf(&state, &form.csrf) {
+        return ctx.error_page(&state, e);
+    }
+    match state.send_mobile_code(&user.account, &user.web, &form.name, &form.id_number, &form.phone, &ip.0).await {
+        Ok(c) => Redirect::to(&format!("/verify/mobile/{}", c.id)).into_response(),
+        Err(fe) => {
+            fe.error.log();
+            let status = fe.error.status();
+            let mut error = serde_json::to_value(fe.error.body()).unwrap_or_default();
+            if let (Some(field), Some(obj)) = (fe.field, error.as_object_mut()) {
+                obj.insert("field".into(), field.into());
+            }
+            // The input is kept: the person corrects it instead of retyping everything.
+            ctx.render(
+                &state,
+                status,
+                "mobile.html",
+                json!({ "error": error, "name": form.name, "id_number": form.id_number, "phone": form.phone }),
+            )
+        }
+    }
+}
+
+fn code_page(state: &AppState, ctx: PageCtx, status: StatusCode, c: &SmsChallenge, error: Option<ServerError>, resent: bool) -> Response {
+    let phone = state
+        .keys
+        .decrypt_string(&c.phone_enc)
+        .map(|p| realname_protocol::mask::mask_phone(&p))
+        .unwrap_or_else(|_| "***".into());
+    let minutes = ((state.config.sms.code_ttl_secs + 59) / 60).to_string();
+    let error = error.map(|e| {
+        e.log();
+        e.body()
+    });
+    ctx.render(
+        state,
+        status,
+        "mobile_code.html",
+        json!({
+            "challenge_id": c.id,
+            "phone": phone,
+            "minutes": minutes,
+            "resend_wait": state.resend_wait(c),
+            "max_wrong": state.config.sms.max_wrong_entries.to_string(),
+            "error": error,
+            "resent": resent,
+        }),
+    )
+}
+
+#[derive(Deserialize)]
+pub(super) struct CodePageQuery {
+    #[serde(default)]
+    resent: Option<String>,
+}
+
+pub(super) async fn mobile_code_page(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Path(id): Path<String>,
+    Query(q): Query<CodePageQuery>,
+) -> Response {
+    let user = match ctx.require_user() {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let c = match state.own_sms_challenge(&user.account, &user.web, &id).await {
+        Ok(c) => c,
+        Err(e) => return ctx.error_page(&state, e),
+    };
+    if c.state == SMS_VERIFIED {
+        return Redirect::to("/verify/details").into_response();
+    }
+    code_page(&state, ctx, StatusCode::OK, &c, None, q.resent.is_some())
+}
+
+#[derive(Deserialize)]
+pub(super) struct CodeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    code: String,
+}
+
+/// The entered code: verified → details; otherwise the code page names the cause.
+#[instrument(skip_all)]
+pub(super) async fn mobile_code_submit(State(state): State<AppState>, ctx: PageCtx, Path(id): Path<String>, Form(form): Form<CodeForm>) -> Response {
+    let user = match ctx.require_user() {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    if let Err(e) = ctx.check_csrf(&state, &form.csrf) {
+        return ctx.error_page(&state, e);
+    }
+    let c = match state.own_sms_challenge(&user.account, &user.web, &id).await {
+        Ok(c) => c,
+        Err(e) => return ctx.error_page(&state, e),
+    };
+    // Bounded input: a code is 6 digits; anything much longer is simply wrong.
+    let entered: String = form.code.chars().take(16).collect();
+    match state.enter_mobile_code(&c, &entered).await {
+        Ok(_) => Redirect::to("/verify/details").into_response(),
+        Err(e) => {
+            let status = e.status();
+            let fresh = state.own_sms_challenge(&user.account, &user.web, &id).await.unwrap_or(c);
+            code_page(&state, ctx, status, &fresh, Some(e), false)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Resend: a new code no earlier than the configured wait.
+#[instrument(skip_all)]
+pub(super) async fn mobile_resend(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    ip: ClientIp,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfOnly>,
+) -> Response {
+    let user = match ctx.require_user() {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    if let Err(e) = ctx.check_csrf(&state, &form.csrf) {
+        return ctx.error_page(&state, e);
+    }
+    let c = match state.own_sms_challenge(&user.account, &user.web, &id).await {
+        Ok(c) => c,
+        Err(e) => return ctx.error_page(&state, e),
+    };
+    match state.resend_mobile_code(&c, &ip.0).await {
+        Ok(()) => Redirect::to(&format!("/verify/mobile/{id}?resent=1")).into_response(),
+        Err(e) => {
+            let status = e.status();
+            code_page(&state, ctx, status, &c, Some(e), false)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct OutboxQuery {
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
+    phone: Option<String>,
+    #[serde(default)]
+    format: Option<String>,
+}
+
+fn admin_allowed(state: &AppState, headers: &HeaderMap, query_token: Option<&str>) -> Result<(), ServerError> {
+    let Some(expected) = &state.config.admin_token else {
+        return Err(ServerError::new(ErrorCode::NotFound, "Not found."));
+    };
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let given = bearer.or(query_token).unwrap_or("");
+    let (a, b) = (crate::crypto::token_hash(given), crate::crypto::token_hash(expected.expose()));
+    if a == b { Ok(()) } else { Err(ServerError::new(ErrorCode::Unauthorized, "Admin token required.")) }
+}
+
+/// `/admin/sms-outbox`: the local SMS gateway's messages (HTML, or JSON with `format=json`).
+#[instrument(skip_all)]
+pub(super) async fn admin_outbox(State(state): State<AppState>, ctx: PageCtx, headers: HeaderMap, Query(q): Query<OutboxQuery>) -> Response {
+    if let Err(e) = admin_allowed(&state, &headers, q.token.as_deref()) {
+        return e.into_response();
+    }
+    let phone = q.phone.as_deref().filter(|p| !p.trim().is_empty());
+    let entries = match crate::mobile::read_outbox(&*state.store, &state.keys, phone, 100).await {
+        Ok(e) => e,
+        Err(crate::mobile::ChannelError::Unavailable(m)) => {
+            return ServerError::new(ErrorCode::PhoneInvalid, m).into_response();
+        }
+        Err(e) => return ServerError::internal(e).into_response(),
+    };
+    if q.format.as_deref() == Some("json") {
+        return ([(header::CACHE_CONTROL, "no-store")], Json(entries)).into_response();
+    }
+    let rows: Vec<_> = entries
+        .iter()
+        .map(|e| {
+            json!({
+                "id": e.id,
+                "phone": e.phone,
+                "text": e.text,
+                "code": crate::mobile::code_in(&e.text),
+                "at": crate::verification::format_time(e.created_at),
+            })
+        })
+        .collect();
+    ctx.render(&state, StatusCode::OK, "outbox.html", json!({ "messages": rows }))
+}
