@@ -4,5 +4,7 @@
 //! JSON API with real frames from `../shared/data/liveness`.
 
 mod browser;
+mod browser_paths;
 mod face_flow;
+mod paths;
 mod desktop;

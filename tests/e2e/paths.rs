@@ -1,0 +1,188 @@
+//! The seed's two other paths end to end over HTTP against the real server binary: partner
+//! sync (records and the SMS outbox filled and read with the admin commands) and real-name
+//! mobile phone verification — and the ways they must refuse.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use realname_e2e::flow::{Page, PcBrowser, attr_after, page_error_code};
+use realname_e2e::server::{ServerProcess, ServerSetup};
+use realname_e2e::{clip_frame, id_number};
+
+const PASSWORD: &str = "correct horse battery";
+const PHONE: &str = "13812345678";
+const OTHER_PHONE: &str = "13987654321";
+
+async fn server(extra_env: &[(&str, &str)]) -> Result<(ServerSetup, ServerProcess)> {
+    let mut env = vec![("REALNAME_TEST_MODE", "1")];
+    env.extend_from_slice(extra_env);
+    let setup = ServerSetup::new(&env).await?;
+    let server = setup.serve().await?;
+    Ok((setup, server))
+}
+
+/// Runs `<what> import --csv` with the given CSV text.
+pub async fn import_csv(setup: &ServerSetup, what: &str, csv: &str) -> Result<()> {
+    let path = setup.dir.path().join(format!("{what}-{}.csv", std::process::id() ^ csv.len() as u32));
+    std::fs::write(&path, csv)?;
+    let out = setup.admin(&[what, "import", "--csv", &path.display().to_string(), "--json"]).await?;
+    let report: serde_json::Value = serde_json::from_str(&out).with_context(|| format!("report {out:?}"))?;
+    if report["rejected"].as_array().is_some_and(|r| !r.is_empty()) || report["imported"] == 0 {
+        bail!("{what} import refused rows: {report}");
+    }
+    Ok(())
+}
+
+/// The code of the newest outbox message to `phone`, read with `sms outbox --json`.
+pub async fn outbox_code(setup: &ServerSetup, phone: &str) -> Result<String> {
+    let out = setup.admin(&["sms", "outbox", "--phone", phone, "--limit", "1", "--json"]).await?;
+    let list: serde_json::Value = serde_json::from_str(&out)?;
+    list[0]["code"].as_str().map(str::to_owned).with_context(|| format!("no code for the phone in {out}"))
+}
+
+async fn outbox_count(setup: &ServerSetup, phone: &str) -> Result<usize> {
+    let out = setup.admin(&["sms", "outbox", "--phone", phone, "--limit", "100", "--json"]).await?;
+    Ok(serde_json::from_str::<Vec<serde_json::Value>>(&out)?.len())
+}
+
+fn detail(page: &Page) -> Option<String> {
+    attr_after(&page.html, "alert-error", "data-detail")
+}
+
+async fn send_code(b: &PcBrowser, name: &str, id: &str, phone: &str) -> Result<Page> {
+    b.submit("/verify/mobile", "/verify/mobile", &[("name", name), ("id_number", id), ("phone", phone)]).await
+}
+
+/// The mobile form, expecting the code page; returns its path.
+async fn start_mobile(b: &PcBrowser, name: &str, id: &str, phone: &str) -> Result<String> {
+    let page = send_code(b, name, id, phone).await?;
+    let path = url::Url::parse(&page.url)?.path().to_owned();
+    if !path.starts_with("/verify/mobile/") {
+        bail!("mobile form refused ({}): {:?} {:?}", page.status, page_error_code(&page.html), detail(&page));
+    }
+    Ok(path)
+}
+
+async fn enter_code(b: &PcBrowser, challenge: &str, code: &str) -> Result<Page> {
+    b.submit(challenge, &format!("{challenge}/code"), &[("code", code)]).await
+}
+
+async fn signed_up(base: &str, email: &str) -> Result<PcBrowser> {
+    let b = PcBrowser::new(base)?;
+    b.sign_up(email, PASSWORD).await?;
+    Ok(b)
+}
+
+#[tokio::test]
+async fn partner_popup_only_with_a_record_decline_then_authorize() -> Result<()> {
+    let (setup, server) = server(&[]).await?;
+    let id = id_number(21);
+    setup.register_person("张三", &id, &clip_frame("lp_d5", 1)?).await?;
+    import_csv(&setup, "partners", &format!("partner,account_email,name,id_number\nJD Mall,synced@example.com,张三,{id}\n")).await?;
+
+    let plain = signed_up(&server.url, "plain@example.com").await?;
+    let page = plain.get("/verify/method").await?;
+    assert!(!page.html.contains("id=\"partner-popup\""), "no popup without a partner record");
+
+    let b = signed_up(&server.url, "synced@example.com").await?;
+    let method = b.get("/verify/method").await?;
+    assert!(method.html.contains("id=\"partner-popup\"") && method.html.contains("立即授权"), "popup with Authorize Now");
+    assert!(method.html.contains("暂不授权，手动认证"), "and Not Authorized Temporarily and Manual Verification");
+
+    let declined = b.submit("/verify/method", "/verify/partner/decline", &[("partner", "JD Mall")]).await?;
+    assert!(declined.url.ends_with("/verify/method?manual=1"), "{}", declined.url);
+    assert!(!declined.html.contains("id=\"partner-popup\""), "the method choice, without the popup");
+    assert!(declined.html.contains("id=\"method-mobile\"") && declined.html.contains("value=\"face\""));
+
+    let authorized = b.submit("/verify/method", "/verify/partner/authorize", &[("partner", "JD Mall")]).await?;
+    assert!(authorized.url.ends_with("/verify/details"), "{} {:?}", authorized.url, page_error_code(&authorized.html));
+    assert!(authorized.html.contains("同步自JD Mall"), "method names the partner");
+    let list = setup.admin(&["verifications", "list", "--json"]).await?;
+    let list: serde_json::Value = serde_json::from_str(&list)?;
+    assert_eq!(list[0]["method"], "partner:JD Mall");
+    assert!(!server.log().contains(&id), "the ID number never appears in the log");
+    server.stop().await
+}
+
+#[tokio::test]
+async fn mobile_path_with_the_code_from_the_outbox_wrong_code_and_resend_too_early() -> Result<()> {
+    let (setup, server) = server(&[]).await?;
+    let id = id_number(22);
+    setup.register_person("张三", &id, &clip_frame("lp_d5", 1)?).await?;
+    import_csv(&setup, "carrier", &format!("phone,name,id_number\n{PHONE},张三,{id}\n")).await?;
+    let b = signed_up(&server.url, "mobile@example.com").await?;
+
+    let method = b.get("/verify/method").await?;
+    assert!(method.html.contains("value=\"mobile\" id=\"method-mobile\">"), "mobile method enabled");
+    let form = b.get("/verify/identity?method=mobile").await?;
+    assert!(form.url.ends_with("/verify/mobile") && form.html.contains("id=\"phone\""));
+
+    let challenge = start_mobile(&b, "张三", &id, PHONE).await?;
+    let code = outbox_code(&setup, PHONE).await?;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let miss = enter_code(&b, &challenge, wrong).await?;
+    assert_eq!(miss.status, 422);
+    assert_eq!(page_error_code(&miss.html).as_deref(), Some("sms_code_wrong"));
+    assert_eq!(detail(&miss).as_deref(), Some("tries_left=4"));
+
+    let early = b.submit(&challenge, &format!("{challenge}/resend"), &[]).await?;
+    assert_eq!(early.status, 429);
+    assert_eq!(page_error_code(&early.html).as_deref(), Some("sms_resend_too_early"));
+    assert_eq!(outbox_count(&setup, PHONE).await?, 1, "no second SMS");
+
+    let ok = enter_code(&b, &challenge, &code).await?;
+    assert!(ok.url.ends_with("/verify/details"), "{} {:?}", ok.url, page_error_code(&ok.html));
+    assert!(ok.html.contains("手机号实名认证"));
+    let log = server.log();
+    assert!(!log.contains(PHONE) && !log.contains(&code) && !log.contains(&id), "no phone, code or ID in the log");
+    server.stop().await
+}
+
+#[tokio::test]
+async fn an_expired_code_is_refused_with_its_cause() -> Result<()> {
+    // Test mode allows a 1-second code lifetime, so expiry is reached without a fake clock in
+    // the server process.
+    let (setup, server) = server(&[("REALNAME_SMS_CODE_TTL_SECS", "1")]).await?;
+    let id = id_number(23);
+    setup.register_person("张三", &id, &clip_frame("lp_d5", 1)?).await?;
+    import_csv(&setup, "carrier", &format!("phone,name,id_number\n{PHONE},张三,{id}\n")).await?;
+    let b = signed_up(&server.url, "expired@example.com").await?;
+    let challenge = start_mobile(&b, "张三", &id, PHONE).await?;
+    let code = outbox_code(&setup, PHONE).await?;
+    // The only way past a wall-clock deadline in a separate process is to let it pass.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let late = enter_code(&b, &challenge, &code).await?;
+    assert_eq!(late.status, 410);
+    assert_eq!(page_error_code(&late.html).as_deref(), Some("sms_code_expired"));
+    server.stop().await
+}
+
+#[tokio::test]
+async fn phone_of_another_person_and_an_id_verified_elsewhere_are_refused_on_every_path() -> Result<()> {
+    let (setup, server) = server(&[]).await?;
+    let id = id_number(24);
+    let other_id = id_number(25);
+    setup.register_person("张三", &id, &clip_frame("lp_d5", 1)?).await?;
+    import_csv(&setup, "carrier", &format!("phone,name,id_number\n{PHONE},张三,{id}\n{OTHER_PHONE},李四,{other_id}\n")).await?;
+    import_csv(&setup, "partners", &format!("partner,account_email,name,id_number\nJD Finance,second@example.com,张三,{id}\n")).await?;
+
+    let first = signed_up(&server.url, "first@example.com").await?;
+    let mismatch = send_code(&first, "张三", &id, OTHER_PHONE).await?;
+    assert_eq!(mismatch.status, 422);
+    assert_eq!(page_error_code(&mismatch.html).as_deref(), Some("phone_mismatch"));
+    assert_eq!(detail(&mismatch).as_deref(), Some("phone_other_person"));
+    assert_eq!(outbox_count(&setup, OTHER_PHONE).await?, 0, "no SMS to somebody else's phone");
+
+    let challenge = start_mobile(&first, "张三", &id, PHONE).await?;
+    let code = outbox_code(&setup, PHONE).await?;
+    assert!(enter_code(&first, &challenge, &code).await?.url.ends_with("/verify/details"));
+
+    let second = signed_up(&server.url, "second@example.com").await?;
+    let partner = second.submit("/verify/method", "/verify/partner/authorize", &[("partner", "JD Finance")]).await?;
+    assert_eq!(page_error_code(&partner.html).as_deref(), Some("id_already_verified"), "partner path");
+    let mobile = send_code(&second, "张三", &id, PHONE).await?;
+    assert_eq!(page_error_code(&mobile.html).as_deref(), Some("id_already_verified"), "mobile path");
+    let face = second.submit_identity("张三", &id).await?;
+    assert_eq!(page_error_code(&face.html).as_deref(), Some("id_already_verified"), "face path");
+    server.stop().await
+}
