@@ -60,7 +60,7 @@ async fn partner_popup_and_mobile_path_in_a_real_browser() -> Result<()> {
     // Account 1: Verify Now → the popup → Authorize Now → details.
     sign_up(&browser, base, "sync-user@example.com").await?;
     browser.click(&browser.find("#verify-now").await?).await?;
-    browser.wait_for("the partner popup", "var p = document.querySelector('#partner-popup'); return p && p.offsetParent !== null", WAIT).await?;
+    browser.wait_for("the partner popup", "var p = document.querySelector('#partner-popup'); return p && p.getBoundingClientRect().width > 0", WAIT).await?;
     let popup = browser.text(&browser.find("#partner-popup").await?).await?;
     assert!(popup.contains("立即授权") && popup.contains("暂不授权，手动认证") && popup.contains("JD Mall"), "{popup}");
     save("pc-partner-popup.png", &browser.screenshot_png().await?)?;
