@@ -647,6 +647,65 @@ mod tests {
         assert_eq!(code_in("call 4001234567 now"), None, "longer digit runs are not codes");
     }
 
+    /// A carrier + SMS stub on port 0: the carrier knows one number; the SMS endpoint keeps
+    /// what it got and wants the bearer token.
+    async fn stub() -> (String, Arc<std::sync::Mutex<Vec<serde_json::Value>>>) {
+        use axum::http::{HeaderMap, StatusCode};
+        use axum::routing::post;
+        let sent = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = sent.clone();
+        let app = axum::Router::new()
+            .route(
+                "/v1/three-elements",
+                post(|axum::Json(b): axum::Json<serde_json::Value>| async move {
+                    let result = match (b["phone"].as_str(), b["id_number"].as_str()) {
+                        (Some("13812345678"), Some("11010519491231002X")) if b["name"] == "张三" => "match",
+                        (Some("13812345678"), _) => "mismatch",
+                        _ => "unknown",
+                    };
+                    axum::Json(serde_json::json!({ "result": result }))
+                }),
+            )
+            .route(
+                "/sms",
+                post(move |headers: HeaderMap, axum::Json(b): axum::Json<serde_json::Value>| {
+                    let kept = kept.clone();
+                    async move {
+                        if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some("Bearer sms-key") {
+                            return StatusCode::UNAUTHORIZED;
+                        }
+                        kept.lock().expect("lock").push(b);
+                        StatusCode::ACCEPTED
+                    }
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (format!("http://{addr}"), sent)
+    }
+
+    #[tokio::test]
+    async fn http_carrier_and_sms_gateway_speak_their_protocols() {
+        let (base, sent) = stub().await;
+        let today = time::macros::date!(2026 - 01 - 01);
+        let carrier = HttpCarrierDirectory::new(&base, None, Duration::from_secs(2), 0).expect("client");
+        let phone = MobileNumber::parse("13812345678").expect("phone");
+        let name = PersonName::parse("张三").expect("name");
+        let id = ResidentId::parse("11010519491231002X", today).expect("id");
+        assert_eq!(carrier.check(&phone, &name, &id).await.expect("check"), CarrierVerdict::Match);
+        let other = PersonName::parse("李四").expect("name");
+        assert_eq!(carrier.check(&phone, &other, &id).await.expect("check"), CarrierVerdict::Mismatch);
+        let unknown = MobileNumber::parse("13900000000").expect("phone");
+        assert_eq!(carrier.check(&unknown, &name, &id).await.expect("check"), CarrierVerdict::Unknown);
+
+        let sms = HttpSmsGateway::new(&format!("{base}/sms"), Some(crate::config::Secret::new("sms-key")), Duration::from_secs(2)).expect("gw");
+        sms.send(&phone, "code 123456").await.expect("sent");
+        assert_eq!(sent.lock().expect("lock").as_slice(), [serde_json::json!({ "to": "13812345678", "text": "code 123456" })]);
+        let wrong = HttpSmsGateway::new(&format!("{base}/sms"), Some(crate::config::Secret::new("nope")), Duration::from_secs(2)).expect("gw");
+        assert!(matches!(wrong.send(&phone, "x").await, Err(ChannelError::Unavailable(_))));
+    }
+
     #[test]
     fn code_hashes_are_keyed_and_bound_to_the_challenge() {
         let a = DataKeys::from_master(&[1; 32]);
