@@ -321,3 +321,25 @@ async fn the_admin_outbox_page_needs_the_admin_token() {
     let json = admin.get("/admin/sms-outbox?token=admin-token-123&format=json").await.json();
     assert_eq!(json[0]["phone"], PHONE);
 }
+
+#[tokio::test]
+async fn an_unreachable_partner_hides_the_popup_and_never_blocks_manual_verification() {
+    // A port that was free a moment ago: connection refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let app = TestApp::with_config(|c| {
+        c.partners.kind = realname_server::config::PartnerKind::Http;
+        c.partners.url = Some(format!("http://127.0.0.1:{port}"));
+        c.partners.secret = Some(realname_server::config::Secret::new("shared"));
+        c.partners.timeout_ms = 300;
+        c.partners.retries = 0;
+    })
+    .await;
+    let (mut b, _d) = app.account("down@example.com").await;
+    let method = b.get("/verify/method").await;
+    assert_eq!(method.status, StatusCode::OK);
+    assert!(!method.text().contains("id=\"partner-popup\""));
+    let authorize = b.submit("/verify/method", "/verify/partner/authorize", &[("partner", "JD Mall")]).await;
+    assert_eq!(authorize.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(authorize.page_error_code().as_deref(), Some("partner_unavailable"));
+    assert!(authorize.text().contains("id=\"method-mobile\""), "the method choice stays open");
+}
