@@ -410,7 +410,7 @@ pub fn evaluate(
     let challenge = issued.challenge;
     if upload.nonce != challenge.nonce {
         return Err(reject(
-            R::FramesDuplicated,
+            R::ChallengeReplayed,
             None,
             Hint::StartAgain,
             RejectionDetail::NonceMismatch,
@@ -418,7 +418,7 @@ pub fn evaluate(
     }
     if !replay.claim_nonce(upload.nonce) {
         return Err(reject(
-            R::FramesDuplicated,
+            R::ChallengeReplayed,
             None,
             Hint::StartAgain,
             RejectionDetail::NonceReused,
@@ -515,7 +515,7 @@ pub fn evaluate(
     let prints: Vec<u64> = faces.iter().map(|f| fingerprint(&f.analysis)).collect();
     if !replay.claim_frames(&prints) {
         return Err(reject(
-            R::FramesDuplicated,
+            R::ChallengeReplayed,
             None,
             Hint::StartAgain,
             RejectionDetail::FramesReplayed,

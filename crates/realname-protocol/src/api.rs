@@ -263,6 +263,9 @@ pub enum ReasonCode {
     TimestampsInvalid,
     /// Presentation attack suspected (screen or print).
     PresentationAttack,
+    /// The challenge's nonce was used before, or the frames were already submitted in an
+    /// earlier upload (a replayed capture): start again with the new challenge.
+    ChallengeReplayed,
     /// The ID holder has no usable reference photo.
     NoReference,
     /// A reason this client version does not know.

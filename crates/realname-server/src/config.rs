@@ -76,27 +76,29 @@ pub struct FaceConfig {
     /// `shared/data/faces` it gives 99.56 % accuracy (same-person max 0.681, different-person
     /// min 0.594), and the best threshold there (0.607) is within noise of it.
     pub match_threshold: f32,
-    /// Largest descriptor distance between frames of one capture (same person throughout).
-    pub same_person_threshold: f32,
     /// Most frames in one capture.
     pub max_frames: u32,
     /// Largest encoded frame in bytes.
     pub max_frame_bytes: u64,
     /// Largest frame width/height in pixels.
     pub max_dimension: u32,
-    /// Number of liveness actions per challenge.
-    pub challenge_actions: usize,
+    /// Fewest liveness actions per challenge (1..=3).
+    pub min_actions: usize,
+    /// Most liveness actions per challenge (`min_actions..=3`); each challenge draws its
+    /// number of actions uniformly in between. The other liveness thresholds are the
+    /// calibrated defaults of `realname_liveness::LivenessConfig` (crate README).
+    pub max_actions: usize,
 }
 
 impl Default for FaceConfig {
     fn default() -> Self {
         Self {
             match_threshold: 0.6,
-            same_person_threshold: 0.6,
             max_frames: 16,
             max_frame_bytes: 2 * 1024 * 1024,
             max_dimension: 1920,
-            challenge_actions: 2,
+            min_actions: 2,
+            max_actions: 3,
         }
     }
 }
@@ -540,6 +542,13 @@ impl Config {
         if self.sms.max_wrong_entries == 0 {
             return Err(ConfigError::Invalid("sms.max_wrong_entries must be >= 1".into()));
         }
+        if !(1 <= self.face.min_actions && self.face.min_actions <= self.face.max_actions && self.face.max_actions <= 3) {
+            return Err(ConfigError::Invalid("face.min_actions and face.max_actions must satisfy 1 <= min <= max <= 3".into()));
+        }
+        if let Some(actions) = &self.test.fixed_challenge
+            && actions.len() > 3 {
+                return Err(ConfigError::Invalid("the fixed challenge has more than 3 actions".into()));
+            }
         if !(0.0..=2.0).contains(&self.face.match_threshold) {
             return Err(ConfigError::Invalid("face.match_threshold must be within 0..=2".into()));
         }

@@ -1,119 +1,159 @@
-//! The server's decision on an analysed capture: one face per frame, usable quality, the
-//! liveness challenge ([`crate::liveness`]), one person throughout, and that person matches the
-//! ID holder's reference face. Pure: the caller decodes and analyses the frames.
+//! The server's decision on an analysed capture: the liveness challenge decided by
+//! [`realname_liveness::evaluate`] (actions in order and in time, one face per frame, one and
+//! the same person, no repeated or replayed frames, single-use nonce), usable image quality,
+//! and the ID holder's reference face compared with the capture's most frontal neutral frame.
+//!
+//! Pure apart from the [`ReplayStore`] it is given: the HTTP handler calls [`decide`] with the
+//! database-backed store, the liveness measurement (`cargo xtask accuracy liveness`) with an
+//! in-memory one, on the same analysed frames ([`crate::face::FaceAnalyzer::analyze_for_liveness`]).
 
-use realname_face::{Descriptor, FaceAnalysis};
-use realname_protocol::api::{LivenessAction, ReasonCode};
+use realname_face::Descriptor;
+use realname_liveness::{
+    AnalyzedFrame, Hint, IssuedChallenge, LivenessConfig, Rejection, RejectionDetail, ReplayStore, Upload,
+};
+use realname_protocol::api::{LivenessAction, LivenessChallenge, ReasonCode};
 
 use crate::config::FaceConfig;
-use crate::liveness::{self, Observation};
 
 /// Smallest face width accepted, pixels (the recognition net's input is 150 px; below ~60 px
 /// descriptors degrade quickly).
 pub const MIN_FACE_WIDTH_PX: f32 = 60.0;
 /// Darkest face accepted (mean luma 0..1).
 pub const MIN_BRIGHTNESS: f32 = 0.12;
-/// Frames with |yaw| below this are "frontal" and used for the reference comparison.
-pub const FRONTAL_YAW_DEG: f32 = 15.0;
-/// Extra same-person tolerance for turned frames, whose descriptors drift with pose.
-pub const TURNED_FACE_SLACK: f32 = 0.15;
 
-/// One uploaded frame after analysis.
-#[derive(Debug, Clone)]
-pub struct AnalyzedFrame {
-    /// The action the frame was captured for.
-    pub action: Option<LivenessAction>,
-    /// Every face the engine found.
-    pub faces: Vec<FaceAnalysis>,
+/// One capture as the server received it, analysed.
+#[derive(Debug, Clone, Copy)]
+pub struct Capture<'a> {
+    /// The challenge issued for this capture.
+    pub challenge: &'a LivenessChallenge,
+    /// When it was issued (the claim or the previous decision), ms since the Unix epoch.
+    pub issued_at_ms: i64,
+    /// The nonce the companion sent back.
+    pub nonce: &'a str,
+    /// The analysed frames in upload order, with the companion's action tags and capture times.
+    pub frames: &'a [AnalyzedFrame],
+    /// When the server received the upload, ms since the Unix epoch.
+    pub received_at_ms: i64,
 }
 
 /// What the capture shows.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
     /// Live, one person, the ID holder.
     Pass {
-        /// Distance of the capture to the reference.
+        /// Descriptor distance of the compared frame to the reference.
         distance: f32,
+        /// The frame compared with the reference (0-based, upload order).
+        frame: usize,
     },
     /// Not verified.
     Fail {
-        /// Why.
+        /// Why (stable code, turned into advice by the app).
         reason: ReasonCode,
         /// The action concerned, if any.
         action: Option<LivenessAction>,
-        /// The frame concerned (0-based), if any.
+        /// The frame concerned (0-based, upload order), if any.
         frame: Option<usize>,
+        /// The liveness rule and its measurement (for the log; never images or identities).
+        detail: Option<RejectionDetail>,
+        /// What the person can do about it.
+        hint: Option<Hint>,
     },
 }
 
-fn fail(reason: ReasonCode, action: Option<LivenessAction>, frame: Option<usize>) -> Verdict {
-    Verdict::Fail { reason, action, frame }
+impl Verdict {
+    /// A failure without liveness detail.
+    pub fn fail(reason: ReasonCode) -> Self {
+        Self::Fail { reason, action: None, frame: None, detail: None, hint: None }
+    }
+
+    /// The reason code of a failure.
+    pub fn reason(&self) -> Option<ReasonCode> {
+        match self {
+            Self::Pass { .. } => None,
+            Self::Fail { reason, .. } => Some(*reason),
+        }
+    }
 }
 
-/// Decides on a capture.
+/// The liveness thresholds the server applies: the calibrated defaults of
+/// [`LivenessConfig::default`]. The challenge is the server's own, so any 1–3 actions are
+/// accepted here (a pinned test challenge may have one); how many a challenge asks for is
+/// [`FaceConfig::min_actions`]..=[`FaceConfig::max_actions`] at issue time.
+pub fn liveness_config() -> LivenessConfig {
+    LivenessConfig::default()
+}
+
+fn frame_of(detail: &RejectionDetail) -> Option<usize> {
+    use RejectionDetail as D;
+    match *detail {
+        D::TimestampsNotIncreasing { frame }
+        | D::FrameGapImplausible { frame, .. }
+        | D::OutsideChallengeWindow { frame }
+        | D::NoFace { frame }
+        | D::MultipleFaces { frame, .. }
+        | D::DifferentPerson { frame, .. }
+        | D::TrackBroken { frame, .. } => Some(frame),
+        D::DuplicateFrames { second, .. } => Some(second),
+        _ => None,
+    }
+}
+
+/// A too dark or too small face among the single-face frames: the likelier cause of a face or
+/// an action not being seen, and the more useful advice.
+fn quality_problem(frames: &[AnalyzedFrame]) -> Option<(ReasonCode, Option<LivenessAction>, usize)> {
+    frames.iter().enumerate().find_map(|(i, f)| match f.faces.as_slice() {
+        [one] if one.analysis.signals.brightness < MIN_BRIGHTNESS => Some((ReasonCode::TooDark, f.action, i)),
+        [one] if one.analysis.signals.face_width_px < MIN_FACE_WIDTH_PX => {
+            Some((ReasonCode::FaceTooSmall, f.action, i))
+        }
+        _ => None,
+    })
+}
+
+/// Decides on a capture: liveness first (it spends the nonce), then quality, then the
+/// comparison of the most frontal neutral frame with the ID holder's reference face.
 pub fn decide(
-    challenge: &[LivenessAction],
-    frames: &[AnalyzedFrame],
+    capture: Capture<'_>,
     reference: &Descriptor,
+    replay: &dyn ReplayStore,
     config: &FaceConfig,
 ) -> Verdict {
-    let mut faces = Vec::with_capacity(frames.len());
-    for (i, frame) in frames.iter().enumerate() {
-        match frame.faces.as_slice() {
-            [] => return fail(ReasonCode::NoFace, frame.action, Some(i)),
-            [one] => faces.push(one),
-            _ => return fail(ReasonCode::MultipleFaces, frame.action, Some(i)),
+    let liveness = liveness_config();
+    let evaluated = realname_liveness::evaluate(
+        IssuedChallenge { challenge: capture.challenge, issued_at_ms: capture.issued_at_ms },
+        Upload { nonce: capture.nonce, frames: capture.frames, received_at_ms: capture.received_at_ms },
+        replay,
+        &liveness,
+    );
+    let pass = match evaluated {
+        Ok(pass) => pass,
+        Err(Rejection { reason, action, hint, detail }) => {
+            if matches!(reason, ReasonCode::NoFace | ReasonCode::ActionNotSeen)
+                && let Some((reason, action, frame)) = quality_problem(capture.frames)
+            {
+                return Verdict::Fail { reason, action, frame: Some(frame), detail: Some(detail), hint: Some(hint) };
+            }
+            return Verdict::Fail { reason, action, frame: frame_of(&detail), detail: Some(detail), hint: Some(hint) };
         }
-    }
-    if faces.is_empty() {
-        return fail(ReasonCode::NoFace, None, None);
-    }
-    for (i, (face, frame)) in faces.iter().zip(frames).enumerate() {
-        if face.signals.brightness < MIN_BRIGHTNESS {
-            return fail(ReasonCode::TooDark, frame.action, Some(i));
-        }
-        if face.signals.face_width_px < MIN_FACE_WIDTH_PX {
-            return fail(ReasonCode::FaceTooSmall, frame.action, Some(i));
-        }
-    }
-    let observations: Vec<Observation> =
-        faces.iter().zip(frames).map(|(f, fr)| Observation { action: fr.action, signals: f.signals }).collect();
-    if let Err(e) = liveness::check(challenge, &observations) {
-        return fail(e.reason, Some(e.action), None);
-    }
-    // One person throughout: compare every frame with the most frontal one.
-    let Some(anchor) = faces
-        .iter()
-        .min_by(|a, b| a.signals.yaw_deg.abs().total_cmp(&b.signals.yaw_deg.abs()))
-        .map(|f| f.descriptor)
-    else {
-        return fail(ReasonCode::NoFace, None, None);
     };
-    for (i, face) in faces.iter().enumerate() {
-        let allowed = if face.signals.yaw_deg.abs() < FRONTAL_YAW_DEG {
-            config.same_person_threshold
-        } else {
-            config.same_person_threshold + TURNED_FACE_SLACK
-        };
-        if face.descriptor.distance(&anchor) > allowed {
-            return fail(ReasonCode::PersonChanged, frames[i].action, Some(i));
-        }
+    if let Some((reason, action, frame)) = quality_problem(capture.frames) {
+        return Verdict::Fail { reason, action, frame: Some(frame), detail: None, hint: None };
     }
-    // The ID holder: median distance of the frontal frames (the most frontal one if none).
-    let mut distances: Vec<f32> = faces
-        .iter()
-        .filter(|f| f.signals.yaw_deg.abs() < FRONTAL_YAW_DEG)
-        .map(|f| f.descriptor.distance(reference))
-        .collect();
-    if distances.is_empty() {
-        distances.push(anchor.distance(reference));
-    }
-    distances.sort_by(f32::total_cmp);
-    let distance = distances[distances.len() / 2];
+    let Some([face]) = capture.frames.get(pass.best_frame).map(|f| f.faces.as_slice()) else {
+        return Verdict::fail(ReasonCode::NoFace);
+    };
+    let distance = face.analysis.descriptor.distance(reference);
     if distance < config.match_threshold {
-        Verdict::Pass { distance }
+        Verdict::Pass { distance, frame: pass.best_frame }
     } else {
-        fail(ReasonCode::FaceMismatch, None, None)
+        Verdict::Fail {
+            reason: ReasonCode::FaceMismatch,
+            action: None,
+            frame: Some(pass.best_frame),
+            detail: None,
+            hint: None,
+        }
     }
 }
 
@@ -121,46 +161,81 @@ pub fn decide(
 mod tests {
     use super::*;
     use crate::face::{FaceAnalyzer, ScriptedAnalyzer, ScriptedFrame};
+    use realname_liveness::MemoryReplayStore;
 
-    fn frame(f: ScriptedFrame) -> AnalyzedFrame {
-        let img = image::RgbImage::from_pixel(
-            4,
-            4,
-            image::Rgb([f.person, f.action.map_or(0, |a| {
-                LivenessAction::ALL.iter().position(|x| *x == a).map_or(0, |i| i as u8 + 1) * 20
-            }), f.faces * 20]),
-        );
-        AnalyzedFrame { action: f.action, faces: ScriptedAnalyzer.analyze(&img).expect("analyze") }
+    const T0: i64 = 1_750_000_000_000;
+
+    fn frame(f: ScriptedFrame, k: i64) -> AnalyzedFrame {
+        let img = realname_face::decode_image(&f.to_png(), &realname_face::ImageLimits::default()).expect("decode");
+        AnalyzedFrame {
+            action: f.action,
+            captured_at_ms: T0 + 100 * k,
+            faces: ScriptedAnalyzer.analyze_for_liveness(&img).expect("analyze"),
+        }
+    }
+
+    fn challenge(actions: &[LivenessAction]) -> LivenessChallenge {
+        LivenessChallenge {
+            actions: actions.to_vec(),
+            nonce: "n1".into(),
+            deadline: time::OffsetDateTime::from_unix_timestamp(T0 / 1000 + 60).expect("time"),
+        }
+    }
+
+    fn run(ch: &LivenessChallenge, frames: &[AnalyzedFrame], reference: u8, replay: &dyn ReplayStore) -> Verdict {
+        let capture =
+            Capture { challenge: ch, issued_at_ms: T0 - 1000, nonce: "n1", frames, received_at_ms: T0 + 5000 };
+        decide(capture, &ScriptedAnalyzer::descriptor_of(reference), replay, &FaceConfig::default())
     }
 
     #[test]
     fn the_id_holder_passes_and_someone_else_fails() {
-        let cfg = FaceConfig::default();
-        let challenge = [LivenessAction::Blink, LivenessAction::TurnLeft];
+        let ch = challenge(&[LivenessAction::Blink, LivenessAction::TurnLeft]);
         let frames = [
-            frame(ScriptedFrame::neutral(1)),
-            frame(ScriptedFrame::doing(1, LivenessAction::Blink)),
-            frame(ScriptedFrame::doing(1, LivenessAction::TurnLeft)),
+            frame(ScriptedFrame::neutral(1), 0),
+            frame(ScriptedFrame::doing(1, LivenessAction::Blink), 1),
+            frame(ScriptedFrame::doing(1, LivenessAction::TurnLeft), 2),
         ];
-        assert!(matches!(decide(&challenge, &frames, &ScriptedAnalyzer::descriptor_of(1), &cfg), Verdict::Pass { .. }));
-        assert_eq!(
-            decide(&challenge, &frames, &ScriptedAnalyzer::descriptor_of(2), &cfg),
-            fail(ReasonCode::FaceMismatch, None, None)
-        );
+        let v = run(&ch, &frames, 1, &MemoryReplayStore::default());
+        assert!(matches!(v, Verdict::Pass { frame: 0, .. }), "{v:?}");
+        let v = run(&ch, &frames, 2, &MemoryReplayStore::default());
+        assert_eq!(v.reason(), Some(ReasonCode::FaceMismatch));
     }
 
     #[test]
-    fn frames_must_show_exactly_one_and_the_same_face() {
-        let cfg = FaceConfig::default();
-        let reference = ScriptedAnalyzer::descriptor_of(1);
-        let two = [frame(ScriptedFrame { person: 1, action: None, faces: 2 })];
-        assert_eq!(decide(&[], &two, &reference, &cfg), fail(ReasonCode::MultipleFaces, None, Some(0)));
-        let none = [frame(ScriptedFrame { person: 1, action: None, faces: 0 })];
-        assert_eq!(decide(&[], &none, &reference, &cfg), fail(ReasonCode::NoFace, None, Some(0)));
-        let swapped = [frame(ScriptedFrame::neutral(1)), frame(ScriptedFrame::doing(2, LivenessAction::Blink))];
-        assert_eq!(
-            decide(&[LivenessAction::Blink], &swapped, &reference, &cfg),
-            fail(ReasonCode::PersonChanged, Some(LivenessAction::Blink), Some(1))
-        );
+    fn liveness_rejections_keep_their_codes_and_frames() {
+        let ch = challenge(&[LivenessAction::Blink]);
+        let two = [frame(ScriptedFrame { person: 1, action: None, faces: 2 }, 0)];
+        assert!(matches!(
+            run(&ch, &two, 1, &MemoryReplayStore::default()),
+            Verdict::Fail { reason: ReasonCode::MultipleFaces, frame: Some(0), .. }
+        ));
+        let swapped =
+            [frame(ScriptedFrame::neutral(1), 0), frame(ScriptedFrame::doing(2, LivenessAction::Blink), 1)];
+        assert!(matches!(
+            run(&ch, &swapped, 1, &MemoryReplayStore::default()),
+            Verdict::Fail { reason: ReasonCode::PersonChanged, action: Some(LivenessAction::Blink), frame: Some(1), .. }
+        ));
+        // The same upload twice: the nonce is spent.
+        let store = MemoryReplayStore::default();
+        let ok = [frame(ScriptedFrame::neutral(1), 0), frame(ScriptedFrame::doing(1, LivenessAction::Blink), 1)];
+        assert!(matches!(run(&ch, &ok, 1, &store), Verdict::Pass { .. }));
+        assert!(matches!(
+            run(&ch, &ok, 1, &store),
+            Verdict::Fail { reason: ReasonCode::ChallengeReplayed, detail: Some(RejectionDetail::NonceReused), .. }
+        ));
+    }
+
+    #[test]
+    fn a_dark_face_is_named_instead_of_the_missed_action() {
+        let ch = challenge(&[LivenessAction::Blink]);
+        let mut frames =
+            [frame(ScriptedFrame::neutral(1), 0), frame(ScriptedFrame::doing(1, LivenessAction::TurnLeft), 1)];
+        frames[1].action = Some(LivenessAction::Blink);
+        assert_eq!(run(&ch, &frames, 1, &MemoryReplayStore::default()).reason(), Some(ReasonCode::ActionNotSeen));
+        for f in &mut frames {
+            f.faces[0].analysis.signals.brightness = 0.05;
+        }
+        assert_eq!(run(&ch, &frames, 1, &MemoryReplayStore::default()).reason(), Some(ReasonCode::TooDark));
     }
 }

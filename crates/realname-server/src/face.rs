@@ -2,6 +2,10 @@
 //! import need, implemented by the real [`realname_face::FaceEngine`] and by
 //! [`ScriptedAnalyzer`], a synthetic engine whose frames carry their own analysis (tests,
 //! demos, load generation — like a synthetic camera source).
+//!
+//! Captured frames are analysed by [`FaceAnalyzer::analyze_for_liveness`]: detector score
+//! [`LIVENESS_MIN_SCORE`] and the image evidence of [`realname_liveness::measure_face`], as the
+//! liveness decision was calibrated.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -11,12 +15,36 @@ use realname_face::{
     BoundingBox, DetectOptions, Descriptor, Detection, EngineConfig, FaceAnalysis, FaceEngine, FaceError,
     FaceSignals, Landmarks68,
 };
+use realname_liveness::AnalyzedFace;
 use realname_protocol::api::LivenessAction;
+
+/// Detector score for captured frames. face-api's 0.5 loses genuine faces the liveness data
+/// shows: the dim `lestari_real` face (SSD 0.31–0.60) and blink frames (`eyeryhthm_7blinks`
+/// frame 39: 0.44). Reference photos keep 0.5.
+pub const LIVENESS_MIN_SCORE: f32 = 0.3;
 
 /// Detect faces and compute descriptors and signals. Blocking: call it in `spawn_blocking`.
 pub trait FaceAnalyzer: Send + Sync + std::fmt::Debug {
-    /// All faces of an image, with descriptor and signals.
+    /// All faces of an image, with descriptor and signals (reference photos).
     fn analyze(&self, image: &RgbImage) -> Result<Vec<FaceAnalysis>, FaceError>;
+
+    /// All faces of a captured frame with the image evidence the liveness decision uses
+    /// (eye-region darkness, face thumbnail). Default: [`Self::analyze`] plus
+    /// [`realname_liveness::measure_face`]; a face whose evidence cannot be measured keeps
+    /// `evidence: None` (the rules that need it are skipped).
+    fn analyze_for_liveness(&self, image: &RgbImage) -> Result<Vec<AnalyzedFace>, FaceError> {
+        Ok(with_evidence(image, self.analyze(image)?))
+    }
+}
+
+fn with_evidence(image: &RgbImage, faces: Vec<FaceAnalysis>) -> Vec<AnalyzedFace> {
+    faces
+        .into_iter()
+        .map(|analysis| {
+            let evidence = realname_liveness::measure_face(image, &analysis, None).ok();
+            AnalyzedFace { analysis, evidence }
+        })
+        .collect()
 }
 
 /// The real engine (SSD detector, full landmarks, recognition net).
@@ -37,6 +65,11 @@ impl EngineAnalyzer {
 impl FaceAnalyzer for EngineAnalyzer {
     fn analyze(&self, image: &RgbImage) -> Result<Vec<FaceAnalysis>, FaceError> {
         self.engine.analyze(image, &self.options)
+    }
+
+    fn analyze_for_liveness(&self, image: &RgbImage) -> Result<Vec<AnalyzedFace>, FaceError> {
+        let options = DetectOptions { min_score: LIVENESS_MIN_SCORE, ..self.options };
+        Ok(with_evidence(image, self.engine.analyze(image, &options)?))
     }
 }
 
@@ -65,13 +98,16 @@ impl ScriptedFrame {
         Self { person, action: Some(action), faces: 1 }
     }
 
-    /// Encodes the script as a small PNG (the whole image is one colour).
+    /// Encodes the script as a small PNG (one colour; the second pixel holds random bytes, so
+    /// every call gives a new frame — a fresh capture — while the same bytes analyse the same,
+    /// like a replayed upload).
     pub fn to_png(self) -> Vec<u8> {
         let action = match self.action {
             None => 0,
             Some(a) => LivenessAction::ALL.iter().position(|x| *x == a).map_or(0, |i| i as u8 + 1),
         };
-        let img = RgbImage::from_pixel(32, 32, image::Rgb([self.person, action * 20, self.faces * 20]));
+        let mut img = RgbImage::from_pixel(32, 32, image::Rgb([self.person, action * 20, self.faces * 20]));
+        img.put_pixel(1, 0, image::Rgb(rand::random::<[u8; 3]>()));
         let mut out = Vec::new();
         let encoder = image::codecs::png::PngEncoder::new(&mut out);
         // Encoding a valid in-memory RGB buffer cannot fail.
@@ -104,6 +140,11 @@ impl ScriptedAnalyzer {
 }
 
 impl FaceAnalyzer for ScriptedAnalyzer {
+    /// No image evidence: the scripted frames are flat colour.
+    fn analyze_for_liveness(&self, image: &RgbImage) -> Result<Vec<AnalyzedFace>, FaceError> {
+        Ok(self.analyze(image)?.into_iter().map(|analysis| AnalyzedFace { analysis, evidence: None }).collect())
+    }
+
     fn analyze(&self, image: &RgbImage) -> Result<Vec<FaceAnalysis>, FaceError> {
         let Some(frame) = ScriptedFrame::from_image(image) else { return Ok(Vec::new()) };
         let mut signals = FaceSignals {
@@ -126,10 +167,16 @@ impl FaceAnalyzer for ScriptedAnalyzer {
             Some(LivenessAction::Nod) => signals.pitch_deg = -20.0,
             None => {}
         }
+        // The frame's own bytes move the landmarks and the descriptor a little, as a camera's
+        // noise does: two captures never analyse identically, a replayed image always does.
+        let noise = image.get_pixel_checked(1, 0).map_or([0; 3], |p| p.0);
+        let jitter = f32::from(noise[0]) + f32::from(noise[1]) * 256.0 + f32::from(noise[2]) * 65536.0;
+        let mut descriptor = Self::descriptor_of(frame.person);
+        descriptor.0[127] += jitter * 1e-9;
         let face = FaceAnalysis {
             detection: Detection { bbox: BoundingBox { x: 10.0, y: 10.0, width: 200.0, height: 200.0 }, score: 0.99 },
-            landmarks: Landmarks68 { points: [(0.0, 0.0); 68] },
-            descriptor: Self::descriptor_of(frame.person),
+            landmarks: Landmarks68 { points: [(jitter * 1e-6, 0.0); 68] },
+            descriptor,
             signals,
         };
         Ok(vec![face; usize::from(frame.faces)])

@@ -3,7 +3,7 @@
 //!
 //! Data flow: PC page (identity form) → [`verification`] (authority check, face session, QR
 //! handle) → companion API ([`api`]: claim, confirm, capture) → [`decision`] (face engine via
-//! [`face::FaceAnalyzer`], [`liveness`]) → [`store`] → server push ([`events`]) → PC page.
+//! [`face::FaceAnalyzer`], `realname_liveness`) → [`store`] → server push ([`events`]) → PC page.
 
 pub mod api;
 pub mod authority;
@@ -13,7 +13,6 @@ pub mod decision;
 pub mod error;
 pub mod events;
 pub mod face;
-pub mod liveness;
 pub mod mobile;
 pub mod partner;
 pub mod qr;

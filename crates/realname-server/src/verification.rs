@@ -9,7 +9,9 @@
 
 use std::sync::Arc;
 
+use rand::Rng;
 use rand::seq::SliceRandom;
+use realname_liveness::{AnalyzedFrame, ReplayStore};
 use realname_face::{FaceError, ImageLimits};
 use realname_protocol::api::{
     ClaimResponse, Decision, DeviceInfo, LivenessAction, LivenessChallenge, MaskedContext, Outcome, ReasonCode,
@@ -21,7 +23,7 @@ use time::OffsetDateTime;
 
 use crate::authority::AuthorityVerdict;
 use crate::crypto::{self, random_bytes};
-use crate::decision::{self, AnalyzedFrame, Verdict};
+use crate::decision::{self, Capture, Verdict};
 use crate::error::{FACE_MISMATCH_MESSAGE, ID_ALREADY_VERIFIED_MESSAGE, ServerError, ServerResult};
 use crate::events::SessionEvent;
 use crate::state::AppState;
@@ -31,6 +33,82 @@ use crate::store::{Account, Constraint, Device, FaceSession, StoreError, Verifie
 pub const METHOD_FACE: &str = "face";
 /// The window of the per-day failure limits, seconds.
 pub const FAILURE_WINDOW_SECS: i64 = 24 * 3600;
+
+/// One frame of an upload as the companion sent it.
+#[derive(Debug, Clone)]
+pub struct UploadedFrame {
+    /// The challenge action the frame was captured for (`None`: neutral frame).
+    pub action: Option<LivenessAction>,
+    /// Device capture time, ms since the Unix epoch.
+    pub captured_at_ms: i64,
+    /// The encoded image (JPEG or PNG).
+    pub bytes: bytes::Bytes,
+}
+
+/// The liveness decision's [`ReplayStore`] on the server's database: nonces and frame
+/// fingerprints are claimed in `liveness_nonces` / `liveness_frame_prints`, so a replay is
+/// caught across sessions and server instances. Blocking (it waits for the database on the
+/// runtime `handle`): use it inside `spawn_blocking`, as the decision does. A database error
+/// refuses the claim and is kept for the caller, who answers 503 instead of a decision.
+#[derive(Debug)]
+pub struct StoreReplay {
+    store: Arc<dyn crate::store::Store>,
+    handle: tokio::runtime::Handle,
+    now: i64,
+    error: std::sync::Mutex<Option<StoreError>>,
+}
+
+impl StoreReplay {
+    /// A replay store on `store`, recording claims at `now` (Unix seconds).
+    pub fn new(store: Arc<dyn crate::store::Store>, handle: tokio::runtime::Handle, now: i64) -> Self {
+        Self { store, handle, now, error: std::sync::Mutex::new(None) }
+    }
+
+    /// The database error a claim met, if any.
+    pub fn take_error(&self) -> Option<StoreError> {
+        self.error.lock().ok().and_then(|mut e| e.take())
+    }
+
+    fn answer(&self, r: Result<bool, StoreError>) -> bool {
+        match r {
+            Ok(fresh) => fresh,
+            Err(e) => {
+                if let Ok(mut slot) = self.error.lock() {
+                    *slot = Some(e);
+                }
+                false
+            }
+        }
+    }
+}
+
+impl ReplayStore for StoreReplay {
+    fn claim_nonce(&self, nonce: &str) -> bool {
+        self.answer(self.handle.block_on(self.store.claim_nonce(nonce, self.now)))
+    }
+
+    fn claim_frames(&self, fingerprints: &[u64]) -> bool {
+        self.answer(self.handle.block_on(self.store.claim_frame_prints(fingerprints, self.now)))
+    }
+}
+
+/// Draws a challenge: `min..=max` distinct actions (clamped to 1..=3) from blink, turn left,
+/// turn right and open mouth, in random order, never both turns.
+pub fn random_actions(min: usize, max: usize, rng: &mut impl Rng) -> Vec<LivenessAction> {
+    let max = max.clamp(1, 3);
+    let n = rng.gen_range(min.clamp(1, max)..=max);
+    let mut pool = vec![LivenessAction::Blink, LivenessAction::TurnLeft, LivenessAction::TurnRight, LivenessAction::OpenMouth];
+    pool.shuffle(rng);
+    let mut chosen: Vec<LivenessAction> = Vec::with_capacity(n);
+    for a in pool {
+        let is_turn = matches!(a, LivenessAction::TurnLeft | LivenessAction::TurnRight);
+        let has_turn = chosen.iter().any(|c| matches!(c, LivenessAction::TurnLeft | LivenessAction::TurnRight));
+        if chosen.len() < n && !(is_turn && has_turn) {
+            chosen.push(a);
+        }
+    }
+    chosen
+}
 
 /// Who is calling the companion API.
 #[derive(Debug, Clone)]
@@ -359,23 +437,7 @@ impl AppState {
     fn new_challenge(&self, now: i64, session_expires: i64) -> LivenessChallenge {
         let actions = match &self.config.test.fixed_challenge {
             Some(fixed) => fixed.clone(),
-            None => {
-                let mut pool =
-                    vec![LivenessAction::Blink, LivenessAction::TurnLeft, LivenessAction::TurnRight, LivenessAction::OpenMouth];
-                pool.shuffle(&mut rand::rngs::OsRng);
-                let n = self.config.face.challenge_actions.clamp(1, pool.len());
-                // Never ask for both turns: keep the first turn, replace the second.
-                let mut chosen: Vec<LivenessAction> = Vec::new();
-                for a in pool {
-                    let is_turn = matches!(a, LivenessAction::TurnLeft | LivenessAction::TurnRight);
-                    let has_turn =
-                        chosen.iter().any(|c| matches!(c, LivenessAction::TurnLeft | LivenessAction::TurnRight));
-                    if chosen.len() < n && !(is_turn && has_turn) {
-                        chosen.push(a);
-                    }
-                }
-                chosen
-            }
+            None => random_actions(self.config.face.min_actions, self.config.face.max_actions, &mut rand::rngs::OsRng),
         };
         use base64::Engine as _;
         LivenessChallenge {
@@ -555,7 +617,7 @@ impl AppState {
         caller: &Caller,
         session_id: &str,
         nonce: &str,
-        frames: Vec<(Option<LivenessAction>, bytes::Bytes)>,
+        frames: Vec<UploadedFrame>,
     ) -> ServerResult<Decision> {
         let s = self.session_for_device(caller, session_id).await?;
         if s.state != SessionState::InProgress {
@@ -586,16 +648,38 @@ impl AppState {
             ServerError::unavailable(ErrorCode::AuthorityUnavailable, "The identity authority cannot be reached.", e)
         })?;
         let analyzed = self.analyze_frames(frames, limits).await?;
-        let verdict = match reference {
-            Some(reference) => decision::decide(&challenge.actions, &analyzed, &reference, &self.config.face),
-            None => Verdict::Fail { reason: ReasonCode::NoReference, action: None, frame: None },
+        let Some(reference) = reference else {
+            return self.apply_verdict(s, Verdict::fail(ReasonCode::NoReference)).await;
         };
+        // The challenge was issued at the claim or at the last retry decision; its deadline is
+        // that moment plus the capture window (or the session's end, whichever is first).
+        let deadline = challenge.deadline.unix_timestamp();
+        let issued_at = (deadline - self.config.limits.capture_window_secs).max(s.claimed_at.unwrap_or(s.created_at));
+        let now = self.now();
+        let replay = StoreReplay::new(Arc::clone(&self.store), tokio::runtime::Handle::current(), now);
+        let face_config = self.config.face.clone();
+        let nonce = nonce.to_owned();
+        let (verdict, replay) = tokio::task::spawn_blocking(move || {
+            let capture = Capture {
+                challenge: &challenge,
+                issued_at_ms: issued_at * 1000,
+                nonce: &nonce,
+                frames: &analyzed,
+                received_at_ms: now * 1000,
+            };
+            (decision::decide(capture, &reference, &replay, &face_config), replay)
+        })
+        .await
+        .map_err(ServerError::internal)?;
+        if let Some(e) = replay.take_error() {
+            return Err(e.into());
+        }
         self.apply_verdict(s, verdict).await
     }
 
     async fn analyze_frames(
         &self,
-        frames: Vec<(Option<LivenessAction>, bytes::Bytes)>,
+        frames: Vec<UploadedFrame>,
         limits: UploadLimits,
     ) -> ServerResult<Vec<AnalyzedFrame>> {
         let analyzer = Arc::clone(&self.analyzer);
@@ -608,7 +692,7 @@ impl AppState {
         
         tokio::task::spawn_blocking(move || {
             let mut out = Vec::with_capacity(frames.len());
-            for (i, (action, bytes)) in frames.into_iter().enumerate() {
+            for (i, UploadedFrame { action, captured_at_ms, bytes }) in frames.into_iter().enumerate() {
                 let image = realname_face::decode_image(&bytes, &image_limits).map_err(|e| match e {
                     FaceError::ImageTooLarge { .. } => ServerError::new(
                         ErrorCode::ImageTooLarge,
@@ -616,10 +700,10 @@ impl AppState {
                     ),
                     _ => ServerError::new(ErrorCode::ImageInvalid, format!("Frame {i} is not a decodable JPEG or PNG image.")),
                 })?;
-                let faces = analyzer.analyze(&image).map_err(|e| {
+                let faces = analyzer.analyze_for_liveness(&image).map_err(|e| {
                     ServerError::unavailable(ErrorCode::ServiceUnavailable, "The face engine failed. Please try again.", e)
                 })?;
-                out.push(AnalyzedFrame { action, faces });
+                out.push(AnalyzedFrame { action, captured_at_ms, faces });
             }
             Ok::<_, ServerError>(out)
         })
@@ -630,8 +714,8 @@ impl AppState {
     async fn apply_verdict(&self, mut s: FaceSession, verdict: Verdict) -> ServerResult<Decision> {
         let now = self.now();
         match verdict {
-            Verdict::Pass { distance } => {
-                tracing::info!(session = %s.id, distance, "face verification passed");
+            Verdict::Pass { distance, frame } => {
+                tracing::info!(session = %s.id, distance, frame, "face verification passed");
                 let decision = Decision {
                     outcome: Outcome::Passed,
                     reason: None,
@@ -679,8 +763,9 @@ impl AppState {
                     Err(e) => Err(e.into()),
                 }
             }
-            Verdict::Fail { reason, action, frame } => {
-                tracing::info!(session = %s.id, ?reason, ?action, ?frame, "face verification attempt failed");
+            Verdict::Fail { reason, action, frame, detail, hint } => {
+                let rule = detail.as_ref().and_then(|d| serde_json::to_string(d).ok());
+                tracing::info!(session = %s.id, ?reason, ?action, ?frame, ?hint, rule, "face verification attempt failed");
                 s.attempts_left -= 1;
                 let definitive = s.attempts_left <= 0 || reason == ReasonCode::NoReference;
                 let next = (!definitive).then(|| self.new_challenge(now, s.expires_at));
@@ -738,6 +823,14 @@ pub fn reason_message(reason: ReasonCode, action: Option<LivenessAction>) -> Str
         ReasonCode::ActionNotSeen => format!("The action \"{action}\" was not seen. Follow the prompts."),
         ReasonCode::ActionOrder => "The actions were not performed in the requested order.".into(),
         ReasonCode::NoReference => "The identity authority has no usable reference photo for this ID number.".into(),
+        ReasonCode::FramesDuplicated => {
+            "Some frames are copies of each other. Use the live camera, not a photo or a screen.".into()
+        }
+        ReasonCode::TimestampsInvalid => "The capture times are not plausible. Start the scan again.".into(),
+        ReasonCode::ChallengeReplayed => {
+            "This capture was submitted before. Start the scan again with the new prompts.".into()
+        }
+        ReasonCode::PresentationAttack => "Use the live camera, not a photo or a screen.".into(),
         _ => "The face scan did not pass.".into(),
     }
 }

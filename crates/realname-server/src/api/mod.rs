@@ -309,7 +309,7 @@ async fn capture(
         let data = parts.remove(&meta.part).ok_or_else(|| {
             ServerError::new(ErrorCode::MetadataInvalid, format!("The metadata names part {:?}, which is missing.", meta.part))
         })?;
-        frames.push((meta.action, data));
+        frames.push(crate::verification::UploadedFrame { action: meta.action, captured_at_ms: meta.captured_at_ms, bytes: data });
     }
     if let Some(extra) = parts.keys().next() {
         return Err(ServerError::new(ErrorCode::MetadataInvalid, format!("Part {extra:?} is not named in the metadata.")));

@@ -325,6 +325,12 @@ pub trait Store: paths::PathsStore + Send + Sync + fmt::Debug {
     /// Times of an ID number's failures after `since`, oldest first.
     async fn failures_of_id(&self, id_hash: &[u8], since: i64) -> Result<Vec<i64>, StoreError>;
 
+    /// Marks a liveness challenge nonce used; `false` when it had been used before (replay).
+    async fn claim_nonce(&self, nonce: &str, at: i64) -> Result<bool, StoreError>;
+    /// Records the face fingerprints of an upload; `false` when any was recorded before (the
+    /// same frames submitted again). Every fingerprint is recorded either way.
+    async fn claim_frame_prints(&self, prints: &[u64], at: i64) -> Result<bool, StoreError>;
+
     /// Tells the other server instances sharing this database that a session changed
     /// (PostgreSQL `NOTIFY`; a single SQLite instance needs nothing).
     async fn notify_session_changed(&self, _instance: &str, _session_id: &str) -> Result<(), StoreError> {

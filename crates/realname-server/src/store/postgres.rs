@@ -12,6 +12,7 @@ use super::{
 /// Migrations of this engine, oldest first (`migrations/postgres/`).
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../../migrations/postgres/0001_init.sql")),
+    (2, "liveness_replay", include_str!("../../migrations/postgres/0002_liveness_replay.sql")),
     (3, "partner_mobile", include_str!("../../migrations/postgres/0003_partner_mobile.sql")),
 ];
 

@@ -425,6 +425,35 @@ macro_rules! impl_store {
                     .await?;
                 Ok(times.into_iter().map(|(t,)| t).collect())
             }
+
+            async fn claim_nonce(&self, nonce: &str, at: i64) -> Result<bool, StoreError> {
+                let done = sqlx::query("INSERT INTO liveness_nonces (nonce, used_at) VALUES ($1, $2) ON CONFLICT (nonce) DO NOTHING")
+                    .bind(nonce)
+                    .bind(at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn claim_frame_prints(&self, prints: &[u64], at: i64) -> Result<bool, StoreError> {
+                let mut distinct: Vec<u64> = prints.to_vec();
+                distinct.sort_unstable();
+                distinct.dedup();
+                // One transaction: either the whole upload is recorded or none of it.
+                let mut tx = self.pool.begin().await?;
+                let mut fresh = 0u64;
+                for p in &distinct {
+                    // Stored as the signed reinterpretation of the 64 bits.
+                    let done = sqlx::query("INSERT INTO liveness_frame_prints (fingerprint, seen_at) VALUES ($1, $2) ON CONFLICT (fingerprint) DO NOTHING")
+                        .bind(i64::from_ne_bytes(p.to_ne_bytes()))
+                        .bind(at)
+                        .execute(&mut *tx)
+                        .await?;
+                    fresh += done.rows_affected();
+                }
+                tx.commit().await?;
+                Ok(fresh == distinct.len() as u64)
+            }
         }
 
         impl $store {

@@ -16,6 +16,7 @@ use super::{
 /// Migrations of this engine, oldest first (`migrations/sqlite/`).
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../../migrations/sqlite/0001_init.sql")),
+    (2, "liveness_replay", include_str!("../../migrations/sqlite/0002_liveness_replay.sql")),
     (3, "partner_mobile", include_str!("../../migrations/sqlite/0003_partner_mobile.sql")),
 ];
 

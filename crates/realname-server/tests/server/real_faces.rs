@@ -20,13 +20,17 @@ fn clip_frame(clip: &str, n: u32) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// lp_d5 (labels.json): neutral before frame 13, mouth open 23–31.
-fn capture_frames() -> Vec<(Option<LivenessAction>, Vec<u8>)> {
+/// lp_d5 (labels.json): neutral before frame 13, mouth open 23–31. Like the companion, the
+/// action's frames start just before the onset. `set` 0 and 1 share no frame (a second
+/// upload of the same frames is a replay).
+fn capture_frames(set: u32) -> Vec<(Option<LivenessAction>, Vec<u8>)> {
     vec![
-        (None, clip_frame("lp_d5", 5)),
-        (None, clip_frame("lp_d5", 10)),
-        (Some(LivenessAction::OpenMouth), clip_frame("lp_d5", 26)),
-        (Some(LivenessAction::OpenMouth), clip_frame("lp_d5", 28)),
+        (None, clip_frame("lp_d5", 5 + set)),
+        (None, clip_frame("lp_d5", 10 + set)),
+        (Some(LivenessAction::OpenMouth), clip_frame("lp_d5", 22 + set)),
+        (Some(LivenessAction::OpenMouth), clip_frame("lp_d5", 24 + set)),
+        (Some(LivenessAction::OpenMouth), clip_frame("lp_d5", 26 + set)),
+        (Some(LivenessAction::OpenMouth), clip_frame("lp_d5", 28 + set)),
     ]
 }
 
@@ -56,8 +60,13 @@ async fn a_real_blink_passes() {
     phone.confirm(&claim.session_id).await;
     let d = phone.try_capture(&claim.session_id, &claim.challenge.nonce, &blink_frames()).await.expect("decision");
     assert_eq!(d.outcome, Outcome::Passed, "{d:?}");
-    // Eyes open in every frame: no blink.
-    let claim_frames: Vec<_> = blink_frames().into_iter().map(|(a, b)| if a.is_some() { (a, clip_frame("lp_d9", 10)) } else { (a, b) }).collect();
+    // Eyes open in every frame (frames not uploaded before): no blink.
+    let claim_frames = vec![
+        (None, clip_frame("lp_d9", 2)),
+        (None, clip_frame("lp_d9", 8)),
+        (Some(LivenessAction::Blink), clip_frame("lp_d9", 9)),
+        (Some(LivenessAction::Blink), clip_frame("lp_d9", 11)),
+    ];
     let (mut pc2, phone2) = app.account("noblink@example.com").await;
     let id2 = id_number("11010519900307131");
     app.register_identity_photo("赵六", &id2, &clip_frame("lp_d9", 7)).await;
@@ -66,6 +75,17 @@ async fn a_real_blink_passes() {
     phone2.confirm(&claim2.session_id).await;
     let d2 = phone2.try_capture(&claim2.session_id, &claim2.challenge.nonce, &claim_frames).await.expect("decision");
     assert_eq!((d2.outcome, d2.reason), (Outcome::Retry, Some(ReasonCode::ActionNotSeen)), "{d2:?}");
+
+    // The first, passed upload submitted again in another session (fresh nonce): a replay,
+    // recognised by the frame fingerprints in the database.
+    let (mut pc3, phone3) = app.account("replay@example.com").await;
+    let id3 = id_number("11010519900307158");
+    app.register_identity_photo("钱七", &id3, &clip_frame("lp_d9", 7)).await;
+    let (_s3, handle3) = pc3.start_verification("钱七", &id3).await;
+    let claim3 = phone3.claim(&handle3).await;
+    phone3.confirm(&claim3.session_id).await;
+    let d3 = phone3.try_capture(&claim3.session_id, &claim3.challenge.nonce, &blink_frames()).await.expect("decision");
+    assert_eq!((d3.outcome, d3.reason), (Outcome::Retry, Some(ReasonCode::ChallengeReplayed)), "{d3:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -75,7 +95,7 @@ async fn the_id_holder_passes_and_another_person_fails() {
     // The engine's signals on these frames, stated so a threshold change shows up here.
     let limits = realname_face::ImageLimits::default();
     let mut report = String::new();
-    for (action, bytes) in capture_frames() {
+    for (action, bytes) in capture_frames(0) {
         let img = realname_face::decode_image(&bytes, &limits).expect("decode");
         let faces = analyzer.analyze(&img).expect("analyze");
         assert_eq!(faces.len(), 1, "one face per frame");
@@ -98,7 +118,7 @@ async fn the_id_holder_passes_and_another_person_fails() {
     let (_s, handle) = pc.start_verification("张三", &holder_id).await;
     let claim = phone.claim(&handle).await;
     phone.confirm(&claim.session_id).await;
-    let d = phone.try_capture(&claim.session_id, &claim.challenge.nonce, &capture_frames()).await.expect("decision");
+    let d = phone.try_capture(&claim.session_id, &claim.challenge.nonce, &capture_frames(0)).await.expect("decision");
     assert_eq!(d.outcome, Outcome::Passed, "{d:?}\nsignals:\n{report}");
 
     // Someone else's ID number, same face.
@@ -106,7 +126,7 @@ async fn the_id_holder_passes_and_another_person_fails() {
     let (_s2, handle2) = pc2.start_verification("李四", &other_id).await;
     let claim2 = phone2.claim(&handle2).await;
     phone2.confirm(&claim2.session_id).await;
-    let d2 = phone2.try_capture(&claim2.session_id, &claim2.challenge.nonce, &capture_frames()).await.expect("decision");
+    let d2 = phone2.try_capture(&claim2.session_id, &claim2.challenge.nonce, &capture_frames(1)).await.expect("decision");
     assert_eq!(d2.outcome, Outcome::Retry);
     assert_eq!(d2.reason, Some(ReasonCode::FaceMismatch), "{d2:?}");
     assert!(d2.message.contains("the ID number must belong to the person doing the face scan"));

@@ -16,7 +16,7 @@ use realname_protocol::api::{
 use realname_protocol::{ApiError, ErrorCode, QrPayload};
 use realname_server::config::Config;
 use realname_server::face::{ScriptedAnalyzer, ScriptedFrame};
-use realname_server::state::{AppState, ManualClock};
+use realname_server::state::{AppState, Clock, ManualClock};
 use realname_server::{Services, app, build_state, store};
 use serde_json::Value;
 use tower::ServiceExt as _;
@@ -495,9 +495,11 @@ impl Device<'_> {
     /// Uploads frames (PNG or JPEG bytes, each with its action tag).
     pub async fn try_capture(&self, session: &str, nonce: &str, frames: &[(Option<LivenessAction>, Vec<u8>)]) -> Result<Decision, ApiError> {
         let boundary = "realname-test-boundary-7MA4YWxkTrZu0gW";
+        // Captured over the last moments before the upload, by the server's (manual) clock.
+        let (end_ms, n) = (self.app.clock.now() * 1000, frames.len() as i64);
         let meta = serde_json::json!({
             "nonce": nonce,
-            "frames": frames.iter().enumerate().map(|(i, (a, _))| serde_json::json!({ "part": format!("frame{i}"), "action": a, "captured_at_ms": 1_000 + i as i64 * 100 })).collect::<Vec<_>>(),
+            "frames": frames.iter().enumerate().map(|(i, (a, _))| serde_json::json!({ "part": format!("frame{i}"), "action": a, "captured_at_ms": end_ms - (n - i as i64) * 100 })).collect::<Vec<_>>(),
         });
         let mut body = Vec::new();
         body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"metadata\"\r\nContent-Type: application/json\r\n\r\n{meta}\r\n").as_bytes());
