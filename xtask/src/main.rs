@@ -13,6 +13,8 @@ usage: cargo xtask <task>
 
 tasks:
   accuracy        face verification accuracy on golden/pairs.csv + QR corpus decode rate
+  accuracy liveness
+                  liveness BPCER/APCER per attack type through the server's decision code
   bench face      face engine stages (criterion, one thread) and the original face-api (wasm) in the same run
   bench scan      QR readers on the public corpus and the synthetic set (ours, plain rqrr, rxing)
   help            this text
@@ -24,6 +26,7 @@ fn main() -> Result<()> {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     match args.as_slice() {
         ["accuracy"] => accuracy(),
+        ["accuracy", "liveness"] => accuracy_liveness(),
         ["bench", "face"] => bench_face(),
         ["bench", "scan"] => bench_scan(),
         [] | ["help"] | ["--help"] | ["-h"] => {
@@ -64,6 +67,13 @@ fn cargo() -> Command {
 fn accuracy() -> Result<()> {
     run(cargo().args(["run", "--release", "-p", "realname-face", "--example", "accuracy"]))?;
     run(cargo().args(["run", "--release", "-p", "realname-scan", "--example", "qr_corpus"]))
+}
+
+/// The server's decision on challenge responses built from `shared/data/liveness`. Dev profile:
+/// the numerical dependencies are optimised there too, and it spares a release build of the
+/// whole server on the 2-core machine.
+fn accuracy_liveness() -> Result<()> {
+    run(cargo().args(["run", "-p", "realname-server", "--example", "liveness_accuracy"]))
 }
 
 fn bench_face() -> Result<()> {

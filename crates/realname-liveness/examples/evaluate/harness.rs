@@ -39,10 +39,13 @@ pub fn models_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"))
 }
 
-/// Face engine + passive nets + a cache of analysed frames keyed by file (or synthetic key).
+/// How a frame is analysed: image → faces with evidence.
+pub type AnalyzeFn = Box<dyn Fn(&RgbImage) -> Result<Vec<AnalyzedFace>> + Send + Sync>;
+
+/// The frame analysis (by default the face engine + passive nets; the server's measurement
+/// passes its own) + a cache of analysed frames keyed by file (or synthetic key).
 pub struct Analyzer {
-    engine: FaceEngine,
-    nets: PassiveNets,
+    analyze: AnalyzeFn,
     data: PathBuf,
     cache: Mutex<HashMap<String, Vec<AnalyzedFace>>>,
 }
@@ -62,12 +65,6 @@ impl Analyzer {
     /// Loads the models; fails when the data or models are missing.
     pub fn load() -> Result<Self> {
         let models = models_dir();
-        let data = shared_dir().join("data/liveness");
-        anyhow::ensure!(
-            data.join("labels.json").is_file(),
-            "liveness data missing: {} (set REALNAME_SHARED_DIR)",
-            data.display()
-        );
         let engine = FaceEngine::load(
             &models,
             EngineConfig {
@@ -85,9 +82,34 @@ impl Analyzer {
             )
         })?;
         let nets = PassiveNets::load(&models)?;
+        let options = DetectOptions {
+            min_score: MIN_DETECTION_SCORE,
+            ..DetectOptions::default()
+        };
+        let analyze: AnalyzeFn = Box::new(move |img: &RgbImage| {
+            let mut out = Vec::new();
+            for a in engine.analyze(img, &options)? {
+                let evidence = measure_face(img, &a, Some(&nets))?;
+                out.push(AnalyzedFace {
+                    analysis: a,
+                    evidence: Some(evidence),
+                });
+            }
+            Ok(out)
+        });
+        Self::with_analysis(analyze)
+    }
+
+    /// Uses `analyze` for every frame (e.g. the server's own frame analysis).
+    pub fn with_analysis(analyze: AnalyzeFn) -> Result<Self> {
+        let data = shared_dir().join("data/liveness");
+        anyhow::ensure!(
+            data.join("labels.json").is_file(),
+            "liveness data missing: {} (set REALNAME_SHARED_DIR)",
+            data.display()
+        );
         Ok(Self {
-            engine,
-            nets,
+            analyze,
             data,
             cache: Mutex::new(HashMap::new()),
         })
@@ -124,19 +146,7 @@ impl Analyzer {
     }
 
     fn analyze_image(&self, img: &RgbImage) -> Result<Vec<AnalyzedFace>> {
-        let options = DetectOptions {
-            min_score: MIN_DETECTION_SCORE,
-            ..DetectOptions::default()
-        };
-        let mut out = Vec::new();
-        for a in self.engine.analyze(img, &options)? {
-            let evidence = measure_face(img, &a, Some(&self.nets))?;
-            out.push(AnalyzedFace {
-                analysis: a,
-                evidence: Some(evidence),
-            });
-        }
-        Ok(out)
+        (self.analyze)(img)
     }
 
     fn cached(
