@@ -23,6 +23,10 @@ use realname_protocol::api::LivenessAction;
 /// frame 39: 0.44). Reference photos keep 0.5.
 pub const LIVENESS_MIN_SCORE: f32 = 0.3;
 
+/// Lowest detector score of the one face kept in a frame where nothing scores above
+/// [`LIVENESS_MIN_SCORE`]: SSD scores `lp_d12`'s head turn (frames 14–24) only 0.11–0.18.
+pub const LIVENESS_FAINT_SCORE: f32 = 0.1;
+
 /// Detect faces and compute descriptors and signals. Blocking: call it in `spawn_blocking`.
 pub trait FaceAnalyzer: Send + Sync + std::fmt::Debug {
     /// All faces of an image, with descriptor and signals (reference photos).
@@ -67,9 +71,20 @@ impl FaceAnalyzer for EngineAnalyzer {
         self.engine.analyze(image, &self.options)
     }
 
+    /// Faces scoring above [`LIVENESS_MIN_SCORE`]; when there is none, the single best
+    /// candidate above [`LIVENESS_FAINT_SCORE`] (a turned or blurred face the SSD detector
+    /// scores low). A faint box that is not the person's face still has to pass the decision's
+    /// same-person, track and action rules.
     fn analyze_for_liveness(&self, image: &RgbImage) -> Result<Vec<AnalyzedFace>, FaceError> {
-        let options = DetectOptions { min_score: LIVENESS_MIN_SCORE, ..self.options };
-        Ok(with_evidence(image, self.engine.analyze(image, &options)?))
+        let options = DetectOptions { min_score: LIVENESS_FAINT_SCORE, ..self.options };
+        let mut faces = self.engine.analyze(image, &options)?;
+        if faces.iter().any(|f| f.detection.score > LIVENESS_MIN_SCORE) {
+            faces.retain(|f| f.detection.score > LIVENESS_MIN_SCORE);
+        } else {
+            faces.sort_by(|a, b| b.detection.score.total_cmp(&a.detection.score));
+            faces.truncate(1);
+        }
+        Ok(with_evidence(image, faces))
     }
 }
 
