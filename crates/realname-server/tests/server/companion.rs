@@ -177,3 +177,101 @@ async fn liveness_and_frame_rules_are_decided_by_the_server() {
         serde_json::from_slice(&phone.get(&format!("/companion/sessions/{}", claim.session_id)).await.body).expect("status");
     assert_eq!(status.state, SessionState::Passed);
 }
+
+/// A claimed, confirmed session of a fresh account for the scripted person 1.
+async fn ready_session<'a>(app: &'a TestApp, email: &str, id17: &str) -> (super::support::Device<'a>, realname_protocol::api::ClaimResponse) {
+    let id = id_number(id17);
+    app.register_identity("张三", &id, 1).await;
+    let (mut pc, phone) = app.account(email).await;
+    let (_session, handle) = pc.start_verification("张三", &id).await;
+    let claim = phone.claim(&handle).await;
+    phone.confirm(&claim.session_id).await;
+    (phone, claim)
+}
+
+#[tokio::test]
+async fn each_liveness_rejection_has_its_reason_code() {
+    use realname_protocol::api::ReasonCode;
+    use LivenessAction::{Blink, TurnLeft};
+    let app = TestApp::new().await; // pinned challenge: blink, turn_left
+    let (phone, claim) = ready_session(&app, "codes@example.com", "11010519900307123").await;
+    let sid = claim.session_id.clone();
+    let doing = |a| ScriptedFrame::doing(1, a).to_png();
+
+    // Performed and tagged in the reverse order.
+    let reversed = vec![(None, ScriptedFrame::neutral(1).to_png()), (Some(TurnLeft), doing(TurnLeft)), (Some(Blink), doing(Blink))];
+    let d = phone.try_capture(&sid, &claim.challenge.nonce, &reversed).await.expect("decision");
+    assert_eq!((d.outcome, d.reason), (Outcome::Retry, Some(ReasonCode::ActionOrder)), "{d:?}");
+    let next = d.challenge.expect("fresh challenge");
+
+    // The same image twice in one upload (a repeated still).
+    let still = ScriptedFrame::neutral(1).to_png();
+    let repeated = vec![(None, ScriptedFrame::neutral(1).to_png()), (Some(Blink), doing(Blink)), (Some(Blink), doing(Blink)), (Some(TurnLeft), still.clone()), (Some(TurnLeft), still)];
+    let d = phone.try_capture(&sid, &next.nonce, &repeated).await.expect("decision");
+    assert_eq!((d.outcome, d.reason), (Outcome::Retry, Some(ReasonCode::FramesDuplicated)), "{d:?}");
+    let next = d.challenge.expect("fresh challenge");
+
+    // Capture times from an hour before the challenge.
+    let frames = vec![(None, ScriptedFrame::neutral(1).to_png()), (Some(Blink), doing(Blink)), (Some(TurnLeft), doing(TurnLeft))];
+    let old = app.clock_ms() - 3_600_000;
+    let d = phone.try_capture_at(&sid, &next.nonce, &frames, &[old, old + 100, old + 200]).await.expect("decision");
+    assert_eq!((d.outcome, d.reason, d.attempts_left), (Outcome::Failed, Some(ReasonCode::TimestampsInvalid), 0), "{d:?}");
+}
+
+#[tokio::test]
+async fn an_upload_replayed_into_another_session_is_refused() {
+    use realname_protocol::api::ReasonCode;
+    let app = TestApp::new().await;
+    let (phone, claim) = ready_session(&app, "first@example.com", "11010519900307123").await;
+    let frames = vec![
+        (None, ScriptedFrame::neutral(1).to_png()),
+        (Some(LivenessAction::Blink), ScriptedFrame::doing(1, LivenessAction::Blink).to_png()),
+        (Some(LivenessAction::TurnLeft), ScriptedFrame::doing(1, LivenessAction::TurnLeft).to_png()),
+    ];
+    let d = phone.try_capture(&claim.session_id, &claim.challenge.nonce, &frames).await.expect("decision");
+    assert_eq!(d.outcome, Outcome::Passed, "{d:?}");
+    // The intercepted upload, submitted by another account for the same person's ID: same
+    // frames, fresh nonce.
+    let (phone2, claim2) = ready_session(&app, "second@example.com", "31010119851120456").await;
+    let d2 = phone2.try_capture(&claim2.session_id, &claim2.challenge.nonce, &frames).await.expect("decision");
+    assert_eq!((d2.outcome, d2.reason), (Outcome::Retry, Some(ReasonCode::ChallengeReplayed)), "{d2:?}");
+    // Fresh frames of the same person pass the new challenge.
+    let next = d2.challenge.expect("fresh challenge");
+    let d3 = phone2.perform_challenge(&claim2.session_id, &next.actions, &next.nonce, 1).await.expect("decision");
+    assert_eq!(d3.reason, None, "{d3:?}");
+}
+
+#[tokio::test]
+async fn the_replay_store_spends_nonces_and_remembers_frames() {
+    let app = TestApp::new().await;
+    let store = &app.state.store;
+    assert!(store.claim_nonce("n-1", 10).await.expect("db"));
+    assert!(!store.claim_nonce("n-1", 11).await.expect("db"), "a nonce is single-use");
+    assert!(store.claim_nonce("n-2", 12).await.expect("db"));
+    // Full 64-bit range, duplicates inside one upload are one print.
+    assert!(store.claim_frame_prints(&[1, u64::MAX, u64::MAX, 1 << 63], 10).await.expect("db"));
+    assert!(!store.claim_frame_prints(&[7, u64::MAX], 11).await.expect("db"), "a print seen before");
+    assert!(!store.claim_frame_prints(&[7], 12).await.expect("db"), "recorded even when refused");
+    assert!(store.claim_frame_prints(&[8, 9], 13).await.expect("db"));
+}
+
+#[tokio::test]
+async fn challenges_have_min_to_max_distinct_actions() {
+    let app = TestApp::with_config(|c| {
+        c.test.fixed_challenge = None;
+        c.face.min_actions = 2;
+        c.face.max_actions = 3;
+    })
+    .await;
+    let mut sizes = std::collections::BTreeSet::new();
+    for i in 0..12u32 {
+        let (_phone, claim) = ready_session(&app, &format!("c{i}@example.com"), &format!("110105199003{:05}", 7000 + i)).await;
+        let a = &claim.challenge.actions;
+        sizes.insert(a.len());
+        let distinct: std::collections::BTreeSet<_> = a.iter().map(|x| x.as_str()).collect();
+        assert_eq!(distinct.len(), a.len(), "{a:?}");
+        assert!(!(a.contains(&LivenessAction::TurnLeft) && a.contains(&LivenessAction::TurnRight)), "{a:?}");
+        assert!(!a.contains(&LivenessAction::Nod), "{a:?}");
+    }
+    assert!(sizes.iter().all(|n| (2..=3).contains(n)), "{sizes:?}");
+}

@@ -77,6 +77,11 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    /// The server's (manual) clock, ms since the Unix epoch.
+    pub fn clock_ms(&self) -> i64 {
+        self.clock.now() * 1000
+    }
+
     /// Default configuration (pinned challenge: blink, turn_left).
     pub async fn new() -> Self {
         Self::with_config(|_| {}).await
@@ -492,14 +497,26 @@ impl Device<'_> {
         self.try_confirm(session, None).await.unwrap_or_else(|e| panic!("confirm refused: {e:?}"))
     }
 
-    /// Uploads frames (PNG or JPEG bytes, each with its action tag).
+    /// Uploads frames (PNG or JPEG bytes, each with its action tag), captured 100 ms apart just
+    /// before the upload by the server's (manual) clock.
     pub async fn try_capture(&self, session: &str, nonce: &str, frames: &[(Option<LivenessAction>, Vec<u8>)]) -> Result<Decision, ApiError> {
-        let boundary = "realname-test-boundary-7MA4YWxkTrZu0gW";
-        // Captured over the last moments before the upload, by the server's (manual) clock.
         let (end_ms, n) = (self.app.clock.now() * 1000, frames.len() as i64);
+        let times: Vec<i64> = (0..n).map(|i| end_ms - (n - i) * 100).collect();
+        self.try_capture_at(session, nonce, frames, &times).await
+    }
+
+    /// Uploads frames with the given capture times (ms since the Unix epoch).
+    pub async fn try_capture_at(
+        &self,
+        session: &str,
+        nonce: &str,
+        frames: &[(Option<LivenessAction>, Vec<u8>)],
+        times: &[i64],
+    ) -> Result<Decision, ApiError> {
+        let boundary = "realname-test-boundary-7MA4YWxkTrZu0gW";
         let meta = serde_json::json!({
             "nonce": nonce,
-            "frames": frames.iter().enumerate().map(|(i, (a, _))| serde_json::json!({ "part": format!("frame{i}"), "action": a, "captured_at_ms": end_ms - (n - i as i64) * 100 })).collect::<Vec<_>>(),
+            "frames": frames.iter().zip(times).enumerate().map(|(i, ((a, _), t))| serde_json::json!({ "part": format!("frame{i}"), "action": a, "captured_at_ms": t })).collect::<Vec<_>>(),
         });
         let mut body = Vec::new();
         body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"metadata\"\r\nContent-Type: application/json\r\n\r\n{meta}\r\n").as_bytes());
