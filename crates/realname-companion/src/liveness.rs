@@ -349,7 +349,15 @@ impl ChallengeTracker {
             }
             None => state.frames.iter().rev().take(budget * 2).rev().cloned().collect(),
         };
-        let peak = state.onset.map(|_| self.peak_index(action, &window));
+        // The neutral frame stays the upload's first, untagged frame: the server measures every
+        // action against it and refuses an upload without one. An action window that reaches
+        // back to it (no onset seen, or an action right at the start) starts after it.
+        let neutral_ms = self.neutral.as_ref().map_or(i64::MIN, |n| n.captured_at_ms);
+        let window: Vec<ObservedFrame> = window.into_iter().filter(|f| f.captured_at_ms > neutral_ms).collect();
+        // The most action-like frame is kept even when the local threshold was never crossed:
+        // the server's measures are finer (a blink that moves face-api's EAR by 4 % still
+        // darkens the eye region by 20 %, lp_d5 frame 19), and an even spread can skip it.
+        let peak = (!window.is_empty()).then(|| self.peak_index(action, &window));
         let picked = pick_evenly(window.len(), budget, peak);
         let n = picked.len();
         for i in picked {
@@ -536,6 +544,32 @@ mod tests {
         let events = t.finish();
         assert_eq!(events.iter().filter(|e| matches!(e, TrackerEvent::Captured { .. })).count(), 2);
         assert!(t.is_complete());
+    }
+
+    #[test]
+    fn an_undetected_action_keeps_the_neutral_frame_first_and_untagged() {
+        // A short recording the local detector sees nothing in (as face-api's EAR barely moves
+        // in a blink): the action's frames are chosen at the end, after the neutral frame.
+        let mut t = ChallengeTracker::new(vec![LivenessAction::Blink], 16, Thresholds::default());
+        for i in 0..30 {
+            t.push(frame(i, Some(signals(0.3, 0.0, 0.0))));
+        }
+        t.finish();
+        let sel = t.into_selection();
+        assert_eq!(sel[0].action, None, "the neutral frame");
+        assert_eq!(sel[0].captured_at_ms, 1_000);
+        assert!(sel[1..].iter().all(|f| f.action == Some(LivenessAction::Blink) && f.captured_at_ms > 1_000));
+        assert_eq!(sel.len(), 16);
+
+        // A dip too small for the local threshold is still among the frames chosen.
+        let mut t = ChallengeTracker::new(vec![LivenessAction::Blink], 8, Thresholds::default());
+        for i in 0..30 {
+            let ear = if i == 18 { 0.29 } else { 0.31 };
+            t.push(frame(i, Some(signals(ear, 0.0, 0.0))));
+        }
+        t.finish();
+        let sel = t.into_selection();
+        assert!(sel.iter().any(|f| f.captured_at_ms == 1_000 + 18 * 100), "the dip frame is uploaded");
     }
 
     #[test]
