@@ -399,6 +399,17 @@ async fn user_flow(ctx: &Ctx, user: usize, kind: FlowKind, r: &mut UserResult) -
         _ => person.clip.clone(),
     };
     let clip = ctx.clips.get(&clip_path).cloned().ok_or_else(|| Failure("clip_missing".into()))?;
+    // Each virtual user is its own capture: the server refuses frames it has seen in an
+    // earlier upload (replay), so the shared recording gets a per-user sensor pattern.
+    let clip = if kind == FlowKind::Cancel {
+        clip
+    } else {
+        let seed = user as u64;
+        let varied = tokio::task::spawn_blocking(move || clip.with_sensor_noise(seed))
+            .await
+            .map_err(|_| Failure("clip_prepare".into()))??;
+        Arc::new(varied)
+    };
     let answers = FixedAnswers {
         choice: if kind == FlowKind::Cancel { ContextChoice::Cancel } else { ContextChoice::Confirm },
         consent: true,

@@ -321,6 +321,38 @@ impl PreparedClip {
         Ok(Self { frames })
     }
 
+    /// The same clip as a different capture of the scene, for load generation: every frame
+    /// gets a faint deterministic pattern derived from `seed` (±1 in one pixel of each 8×8
+    /// block, invisible, but a different image) and is encoded again. Many virtual users
+    /// uploading one recorded clip would otherwise be — correctly — refused by the server as
+    /// replays of an earlier upload. The local observations are kept.
+    ///
+    /// # Errors
+    /// [`CompanionError::Camera`] when a frame cannot be encoded.
+    pub fn with_sensor_noise(&self, seed: u64) -> Result<Self, CompanionError> {
+        let mut frames = Vec::with_capacity(self.frames.len());
+        for (i, f) in self.frames.iter().enumerate() {
+            let mut image = f.image.as_ref().clone();
+            let (w, h) = image.dimensions();
+            let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (i as u64).wrapping_add(1).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            for by in (0..h).step_by(8) {
+                for bx in (0..w).step_by(8) {
+                    // xorshift64: position inside the block, channel and sign.
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    let (x, y) = ((bx + (state & 7) as u32).min(w - 1), (by + ((state >> 3) & 7) as u32).min(h - 1));
+                    let c = ((state >> 6) % 3) as usize;
+                    let px = image.get_pixel_mut(x, y);
+                    px.0[c] = if state & (1 << 9) == 0 { px.0[c].saturating_add(1) } else { px.0[c].saturating_sub(1) };
+                }
+            }
+            let jpeg = encode_jpeg(&image, 88)?;
+            frames.push(ObservedFrame { image: Arc::new(image), jpeg: Some(Arc::new(jpeg)), observation: f.observation.clone(), ..*f });
+        }
+        Ok(Self { frames })
+    }
+
     /// Number of frames.
     pub fn len(&self) -> usize {
         self.frames.len()

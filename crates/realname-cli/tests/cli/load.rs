@@ -8,7 +8,7 @@ use super::support::{Harness, clip, clip_frames, run_json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn load_with_50_users_loses_no_session() -> Result<()> {
-    let h = Harness::start(&[LivenessAction::Blink]).await?;
+    let h = Harness::start(&[LivenessAction::OpenMouth]).await?;
     let genuine = clip_frames("lp_d5", 1, 30, h.tmp.path())?;
     let impostor = clip_frames("eyeryhthm_7blinks", 10, 35, h.tmp.path())?;
     let out = h.tmp.path().join("identities");
