@@ -254,30 +254,15 @@ pub async fn import_registry(
     now: i64,
 ) -> Result<ImportReport, StoreError> {
     let mut report = ImportReport::default();
-    for (index, line) in csv_text.lines().enumerate() {
-        let line_no = index + 1;
-        if line.trim().is_empty() || line.trim_start().starts_with('#') {
-            continue;
-        }
-        let fields = split_csv_line(line);
-        if index == 0 && fields.first().is_some_and(|f| f.eq_ignore_ascii_case("name")) {
-            continue;
-        }
+    for (line_no, fields) in csv_records(csv_text, "name") {
         let [name, id, photo] = fields.as_slice() else {
             report.rejected.push((line_no, "expected 3 fields: name,id_number,photo".into()));
             continue;
         };
-        let name = match PersonName::parse(name) {
-            Ok(n) => n,
-            Err(e) => {
-                report.rejected.push((line_no, e.code().into()));
-                continue;
-            }
-        };
-        let id = match ResidentId::parse(id, today) {
-            Ok(id) => id,
-            Err(e) => {
-                report.rejected.push((line_no, e.code().into()));
+        let (name, id) = match parse_person(name, id, today) {
+            Ok(person) => person,
+            Err(code) => {
+                report.rejected.push((line_no, code.into()));
                 continue;
             }
         };
@@ -317,8 +302,30 @@ pub async fn import_registry(
     Ok(report)
 }
 
+/// The records of an import CSV as `(line number, fields)`: blank lines, `#` comments and a
+/// header row (first field equal to `header`, any case) are skipped.
+pub(crate) fn csv_records<'a>(csv_text: &'a str, header: &'a str) -> impl Iterator<Item = (usize, Vec<String>)> + 'a {
+    csv_text.lines().enumerate().filter_map(move |(index, line)| {
+        if line.trim().is_empty() || line.trim_start().starts_with('#') {
+            return None;
+        }
+        let fields = split_csv_line(line);
+        if index == 0 && fields.first().is_some_and(|f| f.eq_ignore_ascii_case(header)) {
+            return None;
+        }
+        Some((index + 1, fields))
+    })
+}
+
+/// The name and resident ID number of an import row, or the stable code of the first error.
+pub(crate) fn parse_person(name: &str, id: &str, today: time::Date) -> Result<(PersonName, ResidentId), &'static str> {
+    let name = PersonName::parse(name).map_err(|e| e.code())?;
+    let id = ResidentId::parse(id, today).map_err(|e| e.code())?;
+    Ok((name, id))
+}
+
 /// Splits one CSV line (RFC 4180 quoting, no embedded newlines).
-pub(crate) fn split_csv_line(line: &str) -> Vec<String> {
+fn split_csv_line(line: &str) -> Vec<String> {
     let mut fields = Vec::new();
     let mut cur = String::new();
     let mut quoted = false;

@@ -15,7 +15,7 @@ use rand::Rng as _;
 use realname_protocol::{ErrorCode, PersonName, ResidentId};
 use serde::{Deserialize, Serialize};
 
-use crate::authority::{ImportReport, same_name, split_csv_line};
+use crate::authority::{ImportReport, same_name, csv_records, parse_person};
 use crate::crypto::{self, DataKeys};
 use crate::error::{ID_ALREADY_VERIFIED_MESSAGE, ServerError, ServerResult};
 use crate::state::AppState;
@@ -345,15 +345,7 @@ pub fn code_in(text: &str) -> Option<String> {
 /// directory.
 pub async fn import_carrier_records(store: &dyn Store, keys: &DataKeys, csv_text: &str, today: time::Date, now: i64) -> Result<ImportReport, StoreError> {
     let mut report = ImportReport::default();
-    for (index, line) in csv_text.lines().enumerate() {
-        let line_no = index + 1;
-        if line.trim().is_empty() || line.trim_start().starts_with('#') {
-            continue;
-        }
-        let fields = split_csv_line(line);
-        if index == 0 && fields.first().is_some_and(|f| f.eq_ignore_ascii_case("phone")) {
-            continue;
-        }
+    for (line_no, fields) in csv_records(csv_text, "phone") {
         let [phone, name, id] = fields.as_slice() else {
             report.rejected.push((line_no, "expected 3 fields: phone,name,id_number".into()));
             continue;
@@ -365,17 +357,10 @@ pub async fn import_carrier_records(store: &dyn Store, keys: &DataKeys, csv_text
                 continue;
             }
         };
-        let name = match PersonName::parse(name) {
-            Ok(n) => n,
-            Err(e) => {
-                report.rejected.push((line_no, e.code().into()));
-                continue;
-            }
-        };
-        let id = match ResidentId::parse(id, today) {
-            Ok(id) => id,
-            Err(e) => {
-                report.rejected.push((line_no, e.code().into()));
+        let (name, id) = match parse_person(name, id, today) {
+            Ok(person) => person,
+            Err(code) => {
+                report.rejected.push((line_no, code.into()));
                 continue;
             }
         };

@@ -16,7 +16,7 @@ use realname_protocol::{ErrorCode, PersonName, ResidentId};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use crate::authority::{AuthorityVerdict, ImportReport, split_csv_line};
+use crate::authority::{AuthorityVerdict, ImportReport, csv_records, parse_person};
 use crate::crypto::{self, DataKeys};
 use crate::error::{ID_ALREADY_VERIFIED_MESSAGE, ServerError, ServerResult};
 use crate::state::AppState;
@@ -194,15 +194,7 @@ pub async fn import_partner_records(
     now: i64,
 ) -> Result<ImportReport, StoreError> {
     let mut report = ImportReport::default();
-    for (index, line) in csv_text.lines().enumerate() {
-        let line_no = index + 1;
-        if line.trim().is_empty() || line.trim_start().starts_with('#') {
-            continue;
-        }
-        let fields = split_csv_line(line);
-        if index == 0 && fields.first().is_some_and(|f| f.eq_ignore_ascii_case("partner")) {
-            continue;
-        }
+    for (line_no, fields) in csv_records(csv_text, "partner") {
         let (partner, email, name, id, verified_at) = match fields.as_slice() {
             [p, e, n, i] => (p, e, n, i, None),
             [p, e, n, i, t] => (p, e, n, i, Some(t)),
@@ -215,17 +207,10 @@ pub async fn import_partner_records(
             report.rejected.push((line_no, "partner name or account e-mail invalid".into()));
             continue;
         }
-        let name = match PersonName::parse(name) {
-            Ok(n) => n,
-            Err(e) => {
-                report.rejected.push((line_no, e.code().into()));
-                continue;
-            }
-        };
-        let id = match ResidentId::parse(id, today) {
-            Ok(id) => id,
-            Err(e) => {
-                report.rejected.push((line_no, e.code().into()));
+        let (name, id) = match parse_person(name, id, today) {
+            Ok(person) => person,
+            Err(code) => {
+                report.rejected.push((line_no, code.into()));
                 continue;
             }
         };
