@@ -21,7 +21,7 @@ use crate::error::{ID_ALREADY_VERIFIED_MESSAGE, ServerError, ServerResult};
 use crate::state::AppState;
 use crate::store::paths::{CarrierRecord, SMS_PENDING, SMS_VERIFIED, SmsChallenge};
 use crate::store::{Account, Store, StoreError, VerifiedIdentity, WebSession};
-use crate::verification::{FormError, format_time};
+use crate::verification::FormError;
 
 /// Method name of mobile phone verification.
 pub const METHOD_MOBILE: &str = "mobile";
@@ -378,14 +378,6 @@ pub async fn import_carrier_records(store: &dyn Store, keys: &DataKeys, csv_text
 }
 
 /// The lockout error shared by the paths.
-pub(crate) fn locked_out(until: i64) -> ServerError {
-    ServerError::new(
-        ErrorCode::LockedOut,
-        format!("Too many failed verification attempts. Verification is locked until {}.", format_time(until)),
-    )
-    .with_detail(format!("until={until}"))
-}
-
 fn new_code() -> String {
     let n: u32 = rand::rngs::OsRng.gen_range(0..1_000_000);
     format!("{n:06}")
@@ -431,28 +423,13 @@ impl AppState {
         phone_input: &str,
         client_ip: &str,
     ) -> Result<SmsChallenge, FormError> {
-        let name = PersonName::parse(name_input).map_err(|e| FormError {
-            field: Some("name"),
-            error: ServerError::new(ErrorCode::NameInvalid, e.to_string()).with_detail(e.code()),
-        })?;
-        let id = ResidentId::parse(id_input, self.today()).map_err(|e| FormError {
-            field: Some("id_number"),
-            error: ServerError::new(ErrorCode::IdNumberInvalid, e.to_string()).with_detail(e.code()),
-        })?;
+        let (name, id) = self.parse_identity_form(name_input, id_input)?;
         let phone = MobileNumber::parse(phone_input).map_err(|e| FormError {
             field: Some("phone"),
             error: ServerError::new(ErrorCode::PhoneInvalid, e.to_string()).with_detail(e.code()),
         })?;
-        if self.store.verified_identity_of_account(&account.id).await?.is_some() {
-            return Err(ServerError::new(ErrorCode::AccountAlreadyVerified, "This account has completed real-name verification already.").into());
-        }
-        let id_hash = self.keys.id_hash(id.as_str());
-        if self.store.verified_identity_by_id_hash(&id_hash).await?.is_some() {
-            return Err(FormError { field: Some("id_number"), error: ServerError::new(ErrorCode::IdAlreadyVerified, ID_ALREADY_VERIFIED_MESSAGE) });
-        }
-        if let Some(until) = self.lockout_until(&account.id, &id_hash).await? {
-            return Err(locked_out(until).into());
-        }
+        self.ensure_account_unverified(&account.id).await?;
+        let id_hash = self.id_rules(&account.id, &id).await?;
         let phone_hash = phone_hash(&self.keys, &phone);
         let ip_hash = ip_hash(&self.keys, client_ip);
         self.check_send_limits(&phone_hash, &account.id, &ip_hash).await?;

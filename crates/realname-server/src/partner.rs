@@ -16,9 +16,9 @@ use realname_protocol::{ErrorCode, PersonName, ResidentId};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use crate::authority::{AuthorityVerdict, ImportReport, csv_records, parse_person};
+use crate::authority::{ImportReport, csv_records, parse_person};
 use crate::crypto::{self, DataKeys};
-use crate::error::{ID_ALREADY_VERIFIED_MESSAGE, ServerError, ServerResult};
+use crate::error::{ServerError, ServerResult};
 use crate::state::AppState;
 use crate::store::paths::{PartnerConsent, PartnerRecord};
 use crate::store::{Account, Store, StoreError, VerifiedIdentity};
@@ -277,9 +277,7 @@ impl AppState {
                 "This partner holds no completed real-name verification for your account.",
             ));
         };
-        if self.store.verified_identity_of_account(&account.id).await?.is_some() {
-            return Err(ServerError::new(ErrorCode::AccountAlreadyVerified, "This account has completed real-name verification already."));
-        }
+        self.ensure_account_unverified(&account.id).await?;
         let now = self.now();
         self.store
             .insert_partner_consent(&PartnerConsent {
@@ -298,13 +296,7 @@ impl AppState {
             ServerError::new(ErrorCode::IdNumberInvalid, format!("The partner's ID number is not valid: {e}")).with_detail(e.code())
         })?;
         // …not verifying another account…
-        let id_hash = self.keys.id_hash(id.as_str());
-        if self.store.verified_identity_by_id_hash(&id_hash).await?.is_some() {
-            return Err(ServerError::new(ErrorCode::IdAlreadyVerified, ID_ALREADY_VERIFIED_MESSAGE));
-        }
-        if let Some(until) = self.lockout_until(&account.id, &id_hash).await? {
-            return Err(crate::mobile::locked_out(until));
-        }
+        let id_hash = self.id_rules(&account.id, &id).await.map_err(|fe| fe.error)?;
         // …and consistent at the identity authority.
         self.authority_match(&account.id, &id_hash, &name, &id).await.map_err(|fe| fe.error)?;
         let identity = VerifiedIdentity {
@@ -319,37 +311,6 @@ impl AppState {
         self.store.complete_direct_verification(None, &identity).await?;
         tracing::info!(account = %account.id, "verified by partner sync");
         Ok(identity)
-    }
-
-    /// The identity authority's name ↔ ID check shared by every path; a mismatch or an unknown
-    /// number counts as a failed attempt.
-    pub(crate) async fn authority_match(
-        &self,
-        account_id: &str,
-        id_hash: &[u8],
-        name: &PersonName,
-        id: &ResidentId,
-    ) -> Result<(), crate::verification::FormError> {
-        let verdict = self.authority.check(name, id).await.map_err(|e| {
-            ServerError::unavailable(ErrorCode::AuthorityUnavailable, "The identity authority cannot be reached. Please try again later.", e)
-        })?;
-        match verdict {
-            AuthorityVerdict::Match => Ok(()),
-            AuthorityVerdict::Mismatch => {
-                self.store.record_failure(account_id, id_hash, self.now()).await?;
-                Err(crate::verification::FormError {
-                    field: None,
-                    error: ServerError::new(ErrorCode::IdentityMismatch, "The name and the ID number do not match."),
-                })
-            }
-            AuthorityVerdict::Unknown => {
-                self.store.record_failure(account_id, id_hash, self.now()).await?;
-                Err(crate::verification::FormError {
-                    field: Some("id_number"),
-                    error: ServerError::new(ErrorCode::IdentityUnknown, "The identity authority has no record of this ID number."),
-                })
-            }
-        }
     }
 }
 

@@ -187,12 +187,83 @@ impl AppState {
         Ok(until)
     }
 
-    fn locked_out_error(until: i64) -> ServerError {
+    pub(crate) fn locked_out_error(until: i64) -> ServerError {
         ServerError::new(
             ErrorCode::LockedOut,
             format!("Too many failed verification attempts. Verification is locked until {}.", format_time(until)),
         )
         .with_detail(format!("until={until}"))
+    }
+
+    /// The identity form's name and ID number, or the error naming the field.
+    pub(crate) fn parse_identity_form(&self, name_input: &str, id_input: &str) -> Result<(PersonName, ResidentId), FormError> {
+        let name = PersonName::parse(name_input).map_err(|e| FormError {
+            field: Some("name"),
+            error: ServerError::new(ErrorCode::NameInvalid, e.to_string()).with_detail(e.code()),
+        })?;
+        let id = ResidentId::parse(id_input, self.today()).map_err(|e| FormError {
+            field: Some("id_number"),
+            error: ServerError::new(ErrorCode::IdNumberInvalid, e.to_string()).with_detail(e.code()),
+        })?;
+        Ok((name, id))
+    }
+
+    /// Every path's first rule: an account is verified at most once.
+    pub(crate) async fn ensure_account_unverified(&self, account_id: &str) -> ServerResult<()> {
+        if self.store.verified_identity_of_account(account_id).await?.is_some() {
+            return Err(ServerError::new(
+                ErrorCode::AccountAlreadyVerified,
+                "This account has completed real-name verification already.",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Every path's ID rules: the number verifies no other account and is not locked out.
+    /// Returns its keyed hash.
+    pub(crate) async fn id_rules(&self, account_id: &str, id: &ResidentId) -> Result<Vec<u8>, FormError> {
+        let id_hash = self.keys.id_hash(id.as_str());
+        if self.store.verified_identity_by_id_hash(&id_hash).await?.is_some() {
+            return Err(FormError {
+                field: Some("id_number"),
+                error: ServerError::new(ErrorCode::IdAlreadyVerified, ID_ALREADY_VERIFIED_MESSAGE),
+            });
+        }
+        if let Some(until) = self.lockout_until(account_id, &id_hash).await? {
+            return Err(Self::locked_out_error(until).into());
+        }
+        Ok(id_hash)
+    }
+
+    /// The identity authority's name ↔ ID check shared by every path; a mismatch or an unknown
+    /// number counts as a failed attempt.
+    pub(crate) async fn authority_match(
+        &self,
+        account_id: &str,
+        id_hash: &[u8],
+        name: &PersonName,
+        id: &ResidentId,
+    ) -> Result<(), FormError> {
+        let verdict = self.authority.check(name, id).await.map_err(|e| {
+            ServerError::unavailable(ErrorCode::AuthorityUnavailable, "The identity authority cannot be reached. Please try again later.", e)
+        })?;
+        match verdict {
+            AuthorityVerdict::Match => Ok(()),
+            AuthorityVerdict::Mismatch => {
+                self.store.record_failure(account_id, id_hash, self.now()).await?;
+                Err(FormError {
+                    field: None,
+                    error: ServerError::new(ErrorCode::IdentityMismatch, "The name and the ID number do not match."),
+                })
+            }
+            AuthorityVerdict::Unknown => {
+                self.store.record_failure(account_id, id_hash, self.now()).await?;
+                Err(FormError {
+                    field: Some("id_number"),
+                    error: ServerError::new(ErrorCode::IdentityUnknown, "The identity authority has no record of this ID number."),
+                })
+            }
+        }
     }
 
     /// Validates the identity form, checks the rules and the authority, and starts a session.
@@ -203,58 +274,10 @@ impl AppState {
         name_input: &str,
         id_input: &str,
     ) -> Result<FaceSession, FormError> {
-        let name = PersonName::parse(name_input).map_err(|e| FormError {
-            field: Some("name"),
-            error: ServerError::new(ErrorCode::NameInvalid, e.to_string()).with_detail(e.code()),
-        })?;
-        let id = ResidentId::parse(id_input, self.today()).map_err(|e| FormError {
-            field: Some("id_number"),
-            error: ServerError::new(ErrorCode::IdNumberInvalid, e.to_string()).with_detail(e.code()),
-        })?;
-        if self.store.verified_identity_of_account(&account.id).await?.is_some() {
-            return Err(ServerError::new(
-                ErrorCode::AccountAlreadyVerified,
-                "This account has completed real-name verification already.",
-            )
-            .into());
-        }
-        let id_hash = self.keys.id_hash(id.as_str());
-        if self.store.verified_identity_by_id_hash(&id_hash).await?.is_some() {
-            return Err(FormError {
-                field: Some("id_number"),
-                error: ServerError::new(ErrorCode::IdAlreadyVerified, ID_ALREADY_VERIFIED_MESSAGE),
-            });
-        }
-        if let Some(until) = self.lockout_until(&account.id, &id_hash).await? {
-            return Err(Self::locked_out_error(until).into());
-        }
-        let verdict = self.authority.check(&name, &id).await.map_err(|e| {
-            ServerError::unavailable(
-                ErrorCode::AuthorityUnavailable,
-                "The identity authority cannot be reached. Please try again later.",
-                e,
-            )
-        })?;
-        match verdict {
-            AuthorityVerdict::Match => {}
-            AuthorityVerdict::Mismatch => {
-                self.store.record_failure(&account.id, &id_hash, self.now()).await?;
-                return Err(FormError {
-                    field: None,
-                    error: ServerError::new(ErrorCode::IdentityMismatch, "The name and the ID number do not match."),
-                });
-            }
-            AuthorityVerdict::Unknown => {
-                self.store.record_failure(&account.id, &id_hash, self.now()).await?;
-                return Err(FormError {
-                    field: Some("id_number"),
-                    error: ServerError::new(
-                        ErrorCode::IdentityUnknown,
-                        "The identity authority has no record of this ID number.",
-                    ),
-                });
-            }
-        }
+        let (name, id) = self.parse_identity_form(name_input, id_input)?;
+        self.ensure_account_unverified(&account.id).await?;
+        let id_hash = self.id_rules(&account.id, &id).await?;
+        self.authority_match(&account.id, &id_hash, &name, &id).await?;
         let session = self.waiting_session(
             account.id.clone(),
             web,
