@@ -63,6 +63,10 @@ pub struct LoadArgs {
     /// Longest wait for the PC page's final state after the decision, seconds.
     #[arg(long, default_value_t = 60)]
     sse_timeout: u64,
+    /// Longest wait for one companion API request (the capture upload waits for the
+    /// decision), seconds.
+    #[arg(long, default_value_t = 120)]
+    http_timeout: u64,
     /// Write the JSON report here as well.
     #[arg(long)]
     report: Option<PathBuf>,
@@ -291,6 +295,11 @@ async fn run_user(ctx: Arc<Ctx>, user: usize, kind: FlowKind) -> UserResult {
     r
 }
 
+/// A state after which the session never changes again.
+fn is_final(state: &str) -> bool {
+    matches!(state, "passed" | "failed" | "expired" | "cancelled")
+}
+
 async fn user_flow(ctx: &Ctx, user: usize, kind: FlowKind, r: &mut UserResult) -> Result<(), Failure> {
     let person = &ctx.people[user % ctx.people.len()];
     let origin = &ctx.origin;
@@ -342,28 +351,42 @@ async fn user_flow(ctx: &Ctx, user: usize, kind: FlowKind, r: &mut UserResult) -
     let qr_src = attr_after(&html, "id=\"qr\"", "src").ok_or_else(|| Failure("page_no_qr".into()))?;
     r.create_ms = Some(ms(t_create.elapsed()));
 
-    // Follow the PC page's live status.
+    // Follow the PC page's live status. Like the page's `EventSource`, reconnect when the
+    // stream ends before a final state (an instance behind the load balancer went away):
+    // the server sends the current state first on every connection.
     let (sse_tx, mut sse_rx) = tokio::sync::mpsc::unbounded_channel::<(Instant, String)>();
-    let sse = web.get(format!("{origin}/verify/sessions/{session_id}/events")).timeout(Duration::from_secs(3600)).send();
+    let sse_url = format!("{origin}/verify/sessions/{session_id}/events");
+    let sse_web = web.clone();
     let sse_task = tokio::spawn(async move {
-        let Ok(resp) = sse.await else { return };
-        let mut stream = resp.bytes_stream();
-        let mut buf = String::new();
-        while let Some(Ok(chunk)) = stream.next().await {
-            buf.push_str(&String::from_utf8_lossy(&chunk));
-            while let Some(end) = buf.find("\n\n") {
-                let block: String = buf.drain(..end + 2).collect();
-                let data: String =
-                    block.lines().filter_map(|l| l.strip_prefix("data:")).map(str::trim).collect::<Vec<_>>().join("");
-                if data.is_empty() {
-                    continue;
-                }
-                let state = serde_json::from_str::<serde_json::Value>(&data)
-                    .ok()
-                    .and_then(|v| v.get("state").and_then(|s| s.as_str()).map(str::to_owned));
-                if let Some(state) = state {
-                    if sse_tx.send((Instant::now(), state)).is_err() {
-                        return;
+        let mut reconnects = 0u32;
+        loop {
+            if reconnects > 0 {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            reconnects += 1;
+            let Ok(resp) = sse_web.get(&sse_url).timeout(Duration::from_secs(3600)).send().await else { continue };
+            if !resp.status().is_success() {
+                continue;
+            }
+            let mut stream = resp.bytes_stream();
+            let mut buf = String::new();
+            while let Some(Ok(chunk)) = stream.next().await {
+                buf.push_str(&String::from_utf8_lossy(&chunk));
+                while let Some(end) = buf.find("\n\n") {
+                    let block: String = buf.drain(..end + 2).collect();
+                    let data: String =
+                        block.lines().filter_map(|l| l.strip_prefix("data:")).map(str::trim).collect::<Vec<_>>().join("");
+                    if data.is_empty() {
+                        continue;
+                    }
+                    let state = serde_json::from_str::<serde_json::Value>(&data)
+                        .ok()
+                        .and_then(|v| v.get("state").and_then(|s| s.as_str()).map(str::to_owned));
+                    if let Some(state) = state {
+                        let last = is_final(&state);
+                        if sse_tx.send((Instant::now(), state)).is_err() || last {
+                            return;
+                        }
                     }
                 }
             }
@@ -452,7 +475,7 @@ async fn user_flow(ctx: &Ctx, user: usize, kind: FlowKind, r: &mut UserResult) -
     loop {
         match tokio::time::timeout_at(deadline, sse_rx.recv()).await {
             Ok(Some((at, state))) => {
-                if matches!(state.as_str(), "passed" | "failed" | "expired" | "cancelled") {
+                if is_final(&state) {
                     r.decision_to_pc_ms = Some(if at > ended_at { ms(at - ended_at) } else { 0.0 });
                     r.pc_final_state = Some(state);
                     break;
@@ -673,7 +696,7 @@ async fn run_inner(args: LoadArgs, out: &Output, config: CompanionConfig) -> Res
     }
 
     let api_http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(120))
+        .timeout(Duration::from_secs(args.http_timeout.max(1)))
         .build()
         .map_err(|e| (Exit::Usage, "http".to_owned(), e.to_string()))?;
     let ctx = Arc::new(Ctx {

@@ -88,6 +88,12 @@ pub struct FaceConfig {
     /// number of actions uniformly in between. The other liveness thresholds are the
     /// calibrated defaults of `realname_liveness::LivenessConfig` (crate README).
     pub max_actions: usize,
+    /// Captures analysed at the same time (0 = one per CPU core). More would not finish sooner
+    /// on a CPU-bound engine; they would only hold more memory.
+    pub decision_workers: usize,
+    /// Captures allowed to wait for a worker; beyond that the upload is refused with 503
+    /// `service_unavailable` and `Retry-After`, instead of queueing without bound.
+    pub decision_queue: usize,
 }
 
 impl Default for FaceConfig {
@@ -99,6 +105,8 @@ impl Default for FaceConfig {
             max_dimension: 1920,
             min_actions: 2,
             max_actions: 3,
+            decision_workers: 0,
+            decision_queue: 256,
         }
     }
 }
@@ -433,6 +441,12 @@ impl Config {
         }
         if let Some(v) = get("REALNAME_MATCH_THRESHOLD") {
             self.face.match_threshold = parse("REALNAME_MATCH_THRESHOLD", &v)?;
+        }
+        if let Some(v) = get("REALNAME_DECISION_WORKERS") {
+            self.face.decision_workers = parse("REALNAME_DECISION_WORKERS", &v)?;
+        }
+        if let Some(v) = get("REALNAME_DECISION_QUEUE") {
+            self.face.decision_queue = parse("REALNAME_DECISION_QUEUE", &v)?;
         }
         if let Some(v) = get("REALNAME_QR_TTL_SECS") {
             self.limits.qr_ttl_secs = parse("REALNAME_QR_TTL_SECS", &v)?;

@@ -118,7 +118,15 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
 impl IntoResponse for ServerError {
     fn into_response(self) -> Response {
         self.log();
-        (self.status(), Json(self.body())).into_response()
+        let status = self.status();
+        let mut response = (status, Json(self.body())).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(crate::queue::RETRY_AFTER_SECS),
+            );
+        }
+        response
     }
 }
 
@@ -139,6 +147,11 @@ impl From<StoreError> for ServerError {
                 "The service is busy. Please try again.",
                 "database pool timed out",
             ),
+            StoreError::Database(e) if database_unreachable(&e) => Self::unavailable(
+                ErrorCode::ServiceUnavailable,
+                "The service is temporarily unavailable. Please try again in a moment.",
+                e,
+            ),
             other => Self::internal(other),
         }
     }
@@ -147,6 +160,17 @@ impl From<StoreError> for ServerError {
 impl From<crate::crypto::CryptoError> for ServerError {
     fn from(e: crate::crypto::CryptoError) -> Self {
         Self::internal(e)
+    }
+}
+
+/// Whether a database error means "the database is not reachable right now" (restart,
+/// failover, network) rather than a fault of the request or of the code.
+pub fn database_unreachable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
+        // PostgreSQL: admin_shutdown, crash_shutdown, cannot_connect_now, connection_exception.
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| matches!(c.as_ref(), "57P01" | "57P02" | "57P03") || c.starts_with("08")),
+        _ => false,
     }
 }
 

@@ -47,6 +47,12 @@ impl EventHub {
         channels.entry(session_id.to_owned()).or_insert_with(|| broadcast::channel(32).0).subscribe()
     }
 
+    /// Sessions somebody here is subscribed to.
+    pub fn watched(&self) -> Vec<String> {
+        let channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
+        channels.iter().filter(|(_, tx)| tx.receiver_count() > 0).map(|(id, _)| id.clone()).collect()
+    }
+
     /// Publishes an event to the session's subscribers (if any).
     pub fn publish(&self, session_id: &str, event: SessionEvent) {
         let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());

@@ -16,6 +16,7 @@ pub mod face;
 pub mod mobile;
 pub mod partner;
 pub mod qr;
+pub mod queue;
 pub mod state;
 pub mod store;
 pub mod verification;
@@ -138,7 +139,9 @@ pub async fn build_state(config: Config, origin: String, services: Services) -> 
     let secure_cookies = config.secure_cookies.unwrap_or_else(|| origin.starts_with("https://"));
     let templates = web::templates::Templates::load().map_err(|e| StartError::Templates(e.to_string()))?;
     let changes = store.session_changes().await?;
+    let decisions = queue::DecisionQueue::new(config.face.decision_workers, config.face.decision_queue);
     let state = AppState(Arc::new(Inner {
+        decisions,
         config,
         store,
         keys,
@@ -213,12 +216,42 @@ async fn relay_changes(state: AppState, mut changes: store::SessionChanges) {
                 }
                 Some(_) => {}
                 None => {
-                    tracing::warn!("session change listener ended; cross-instance push stops");
-                    return;
+                    // The database connection went away (restart, failover). Listen again as
+                    // soon as it is back, then re-read every session a page here is watching:
+                    // notifications sent meanwhile are lost.
+                    tracing::warn!("session change listener lost its connection; reconnecting");
+                    match relisten(&state, &mut shutdown).await {
+                        Some(next) => changes = next,
+                        None => return,
+                    }
+                    for id in state.events.watched() {
+                        if let Ok(Some(s)) = state.store.face_session(&id).await {
+                            state.events.publish(&id, state.event_of(&s));
+                        }
+                    }
+                    tracing::info!("session change listener reconnected");
                 }
             },
             _ = shutdown.changed() => return,
         }
+    }
+}
+
+/// Subscribes to session changes again, retrying with backoff until it works or the server
+/// stops (`None`).
+async fn relisten(state: &AppState, shutdown: &mut tokio::sync::watch::Receiver<bool>) -> Option<store::SessionChanges> {
+    let mut wait = Duration::from_millis(250);
+    loop {
+        match state.store.session_changes().await {
+            Ok(Some(changes)) => return Some(changes),
+            Ok(None) => return None,
+            Err(e) => tracing::debug!(error = %e, "session change listener: database not reachable yet"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.changed() => return None,
+        }
+        wait = (wait * 2).min(Duration::from_secs(5));
     }
 }
 

@@ -89,6 +89,8 @@ pub struct Inner {
     pub shutdown: tokio::sync::watch::Sender<bool>,
     /// Random id of this server instance (for cross-instance notifications).
     pub instance: String,
+    /// Bounded queue in front of the face engine.
+    pub decisions: crate::queue::DecisionQueue,
 }
 
 impl std::ops::Deref for AppState {

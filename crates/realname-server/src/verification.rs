@@ -670,6 +670,8 @@ impl AppState {
         let reference = self.authority.reference(&id).await.map_err(|e| {
             ServerError::unavailable(ErrorCode::AuthorityUnavailable, "The identity authority cannot be reached.", e)
         })?;
+        // Held through analysis and decision: both are CPU-bound.
+        let _slot = self.decisions.admit().await?;
         let analyzed = self.analyze_frames(frames, limits).await?;
         let Some(reference) = reference else {
             return self.apply_verdict(s, Verdict::fail(ReasonCode::NoReference)).await;

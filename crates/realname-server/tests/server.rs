@@ -11,6 +11,7 @@ mod server {
     mod identity_form;
     mod instances;
     mod limits;
+    mod outage;
     mod paths;
     mod qr_and_events;
     mod real_faces;

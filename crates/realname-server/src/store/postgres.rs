@@ -25,7 +25,15 @@ pub struct PgStore {
 impl PgStore {
     /// Connects to a `postgres://` URL.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let pool = PgPoolOptions::new().max_connections(10).connect(url).await?;
+        // A short acquire timeout: while the database is unreachable requests fail fast with
+        // 503 instead of hanging; every connection is checked before use, so the pool
+        // recovers by itself after a database restart.
+        let pool = PgPoolOptions::new()
+            .max_connections(10)
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .test_before_acquire(true)
+            .connect(url)
+            .await?;
         Ok(Self { pool })
     }
 }

@@ -115,7 +115,13 @@ impl TestApp {
 
     /// A second server instance on the same database (as behind a load balancer).
     pub async fn second_instance(&self) -> Router {
-        let store = store::connect(&self.database_url).await.expect("open test database");
+        self.second_instance_at(&self.database_url).await
+    }
+
+    /// A second server instance reaching the same database through `database_url` (e.g. a
+    /// proxy the test can cut).
+    pub async fn second_instance_at(&self, database_url: &str) -> Router {
+        let store = store::connect(database_url).await.expect("open test database");
         let services = Services {
             store: Some(store),
             analyzer: Some(Arc::new(ScriptedAnalyzer)),

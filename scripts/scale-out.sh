@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# Runs N backend instances on one private PostgreSQL behind nginx (round robin) and drives them
+# with `realname load`; optionally kills an instance (kill -9) or restarts PostgreSQL in the
+# middle of the run. Prints the load report and the checks of docs/reliability.md.
+#
+#   scripts/scale-out.sh [--users 500] [--concurrency 40] [--instances 2]
+#                        [--fault none|kill|pg-restart] [--fault-at 60] [--keep DIR]
+#
+# Needs release binaries (`cargo build --release -p realname-server -p realname-cli`), the
+# face weights (`scripts/fetch-models.sh`), PostgreSQL and nginx from apt, and the public
+# clips in ../shared/data/liveness (REALNAME_SHARED_DIR). The servers run in test mode with
+# the challenge pinned to `open_mouth`, because the recorded clip answers only that action.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+users=500 concurrency=40 instances=2 fault=none fault_at=60 keep="" pg_port=55470 base_port=18470
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --users) users=$2; shift 2 ;;
+    --concurrency) concurrency=$2; shift 2 ;;
+    --instances) instances=$2; shift 2 ;;
+    --fault) fault=$2; shift 2 ;;
+    --fault-at) fault_at=$2; shift 2 ;;
+    --keep) keep=$2; shift 2 ;;
+    --pg-port) pg_port=$2; shift 2 ;;
+    --base-port) base_port=$2; shift 2 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+case "$fault" in none|kill|pg-restart) ;; *) echo "--fault must be none, kill or pg-restart" >&2; exit 2 ;; esac
+
+bin=${CARGO_TARGET_DIR:-target}/release
+for b in realname-server realname; do
+  [ -x "$bin/$b" ] || { echo "missing $bin/$b: cargo build --release -p realname-server -p realname-cli" >&2; exit 2; }
+done
+command -v nginx >/dev/null || { echo "nginx is missing: apt-get install nginx-light" >&2; exit 2; }
+shared=${REALNAME_SHARED_DIR:-../shared}
+clips="$shared/data/liveness/clips"
+[ -d "$clips/lp_d5" ] || { echo "no clips in $clips (set REALNAME_SHARED_DIR)" >&2; exit 2; }
+models=${REALNAME_MODELS_DIR:-$PWD/models}
+
+work=${keep:-$(mktemp -d /tmp/realname-scale-XXXXXX)}
+mkdir -p "$work"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  pg_stop_fast "$work/pg" 2>/dev/null || true
+}
+pg_stop_fast() { # dir
+  local bin run=()
+  bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  [ "$(id -u)" -eq 0 ] && run=(runuser -u postgres --)
+  "${run[@]}" "$bin/pg_ctl" -D "$1/data" -m fast -w stop >/dev/null
+}
+trap cleanup EXIT
+
+echo "== work dir $work"
+pg_start_private "$work/pg" "$pg_port" >/dev/null
+db="postgres://realname@127.0.0.1:$pg_port/postgres"
+od -An -tx1 -N32 /dev/urandom | tr -d " \n" > "$work/data.key"
+chmod 600 "$work/data.key"
+lb_port=$((base_port))
+origin="http://127.0.0.1:$lb_port"
+
+export DATABASE_URL="$db" REALNAME_DATA_KEY_FILE="$work/data.key" REALNAME_PUBLIC_URL="$origin" \
+  REALNAME_MODELS_DIR="$models" REALNAME_TEST_MODE=1 REALNAME_TEST_FIXED_CHALLENGE=open_mouth \
+  RUST_LOG=${RUST_LOG:-warn}
+
+# The genuine clip (frames 1-30 of lp_d5) and the identities of the virtual users.
+mkdir -p "$work/clip"
+for k in $(seq 1 30); do cp "$clips/lp_d5/$(printf %04d "$k").jpg" "$work/clip/"; done
+"$bin/realname" --json load-identities --count "$users" --photo "$clips/lp_d5/0001.jpg" \
+  --clip "$work/clip" --out "$work/ids" --seed "$RANDOM" > "$work/identities.json"
+
+start_instance() { # index
+  local i=$1 port=$((base_port + $1))
+  REALNAME_LISTEN="127.0.0.1:$port" REALNAME_DATA_DIR="$work/data-$i" \
+    "$bin/realname-server" serve >>"$work/server-$i.log" 2>&1 &
+  pids[$i]=$!
+  for _ in $(seq 1 600); do
+    curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && return 0
+    kill -0 "${pids[$i]}" 2>/dev/null || { echo "instance $i died:"; tail -20 "$work/server-$i.log"; exit 3; }
+    sleep 0.2
+  done
+  echo "instance $i did not come up" >&2; exit 3
+}
+
+upstreams=""
+for i in $(seq 1 "$instances"); do upstreams+="    server 127.0.0.1:$((base_port + i)) max_fails=1 fail_timeout=2s;"$'\n'; done
+sed -e "s|@UPSTREAMS@|$upstreams|" -e "s|@LISTEN@|127.0.0.1:$lb_port|" -e "s|@PREFIX@|$work|g" \
+  docs/deploy/nginx-test.conf > "$work/nginx.conf"
+
+start_instance 1
+"$bin/realname-server" authority import --csv "$work/ids/authority.csv" --photos "$(dirname "$clips/lp_d5/0001.jpg")" --json \
+  > "$work/import.json" 2>>"$work/server-1.log"
+for i in $(seq 2 "$instances"); do start_instance "$i"; done
+nginx -c "$work/nginx.conf" -p "$work" -g "pid $work/nginx.pid; error_log $work/nginx-error.log;"
+echo "== $instances instances behind nginx at $origin, PostgreSQL on $pg_port; $(jq -r .imported "$work/import.json" 2>/dev/null || cat "$work/import.json") identities"
+
+fault_log="$work/fault.log"
+: > "$fault_log"
+if [ "$fault" != none ]; then
+  (
+    sleep "$fault_at"
+    if [ "$fault" = kill ]; then
+      echo "$(date +%s.%N) kill -9 instance 1 (pid ${pids[1]})" >> "$fault_log"
+      kill -9 "${pids[1]}"
+      sleep 5
+      echo "$(date +%s.%N) restarting instance 1" >> "$fault_log"
+      REALNAME_LISTEN="127.0.0.1:$((base_port + 1))" REALNAME_DATA_DIR="$work/data-1" \
+        "$bin/realname-server" serve >>"$work/server-1.log" 2>&1 &
+      echo $! > "$work/restarted.pid"
+      echo "$(date +%s.%N) instance 1 started again" >> "$fault_log"
+    else
+      echo "$(date +%s.%N) PostgreSQL stop" >> "$fault_log"
+      pg_stop_fast "$work/pg"
+      for _ in $(seq 1 10); do
+        code=$(curl -s -o "$work/during.json" -w '%{http_code}' "$origin/readyz" || true)
+        echo "$(date +%s.%N) during outage: /readyz $code $(head -c 200 "$work/during.json")" >> "$fault_log"
+        code=$(curl -s -o "$work/during.json" -w '%{http_code}' "$origin/signin" || true)
+        echo "$(date +%s.%N) during outage: /signin $code $(head -c 200 "$work/during.json" | tr -d '\n' | head -c 120)" >> "$fault_log"
+        sleep 1
+      done
+      pg_start_private "$work/pg" "$pg_port" >/dev/null
+      echo "$(date +%s.%N) PostgreSQL started again" >> "$fault_log"
+    fi
+  ) &
+  fault_pid=$!
+fi
+
+echo "== load: $users users, concurrency $concurrency, fault $fault at ${fault_at}s"
+set +e
+REALNAME_TRUSTED_ORIGINS="$origin" REALNAME_SERVER="$origin" REALNAME_CREDENTIAL_STORE=file \
+  REALNAME_CREDENTIAL_FILE="$work/credentials.json" \
+  "$bin/realname" --json load --people "$work/ids/people.csv" --users "$users" --concurrency "$concurrency" \
+  --ramp 10 --mix genuine=90,cancel=10 --sse-timeout 1200 --report "$work/report.json" > "$work/load.json" 2> "$work/load.err"
+load_rc=$?
+set -e
+[ -n "${fault_pid:-}" ] && wait "$fault_pid" || true
+[ -f "$work/restarted.pid" ] && pids[1]=$(cat "$work/restarted.pid")
+
+echo "== load exit code $load_rc"
+jq '{users, started_sessions, lost_sessions, wall_s, decisions, verifications_per_s, outcomes, errors_by_code,
+     p99_decision_ms: .steps.capture_to_decision.p99_ms, p50_decision_ms: .steps.capture_to_decision.p50_ms,
+     p99_pc_ms: .steps.decision_to_pc.p99_ms}' "$work/report.json" 2>/dev/null || cat "$work/load.json" "$work/load.err"
+[ -s "$fault_log" ] && { echo "== fault log"; cat "$fault_log"; }
+
+echo "== database checks"
+psql_q() { psql -X -A -t -h 127.0.0.1 -p "$pg_port" -U realname -d postgres -c "$1"; }
+echo "sessions by state: $(psql_q "select state, count(*) from face_sessions group by state order by state" | tr '\n' ' ')"
+echo "sessions not final: $(psql_q "select count(*) from face_sessions where state not in ('passed','failed','expired','cancelled')")"
+echo "ID numbers passed on more than one account: $(psql_q "select count(*) from (select id_hash from face_sessions where state = 'passed' group by id_hash having count(distinct account_id) > 1) x")"
+echo "passed sessions: $(psql_q "select count(*) from face_sessions where state = 'passed'"), verified identities: $(psql_q "select count(*) from verified_identities")"
+if psql_q "select 1 from webhook_outbox limit 1" >/dev/null 2>&1; then
+  echo "webhook events by status: $(psql_q "select status, count(*) from webhook_outbox group by status" | tr '\n' ' ')"
+  echo "webhook events per session (max): $(psql_q "select coalesce(max(c),0) from (select count(*) c from webhook_outbox group by session_id) x")"
+fi
+for i in $(seq 1 "$instances"); do
+  echo "instance $i log: $(grep -c . "$work/server-$i.log" || true) lines, $(grep -ci 'panick' "$work/server-$i.log" || true) panics"
+done
+echo "== report: $work/report.json"
+exit "$load_rc"
