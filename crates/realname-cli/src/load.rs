@@ -258,6 +258,8 @@ struct Ctx {
     impostors: Vec<PathBuf>,
     password: String,
     email_prefix: String,
+    /// Per-run seed of the virtual users' sensor patterns (runs must not replay each other).
+    noise_seed: u64,
     sse_timeout: Duration,
     api_http: reqwest::Client,
 }
@@ -423,11 +425,11 @@ async fn user_flow(ctx: &Ctx, user: usize, kind: FlowKind, r: &mut UserResult) -
     };
     let clip = ctx.clips.get(&clip_path).cloned().ok_or_else(|| Failure("clip_missing".into()))?;
     // Each virtual user is its own capture: the server refuses frames it has seen in an
-    // earlier upload (replay), so the shared recording gets a per-user sensor pattern.
+    // earlier upload (replay), so the shared recording gets a per-user, per-run sensor pattern.
     let clip = if kind == FlowKind::Cancel {
         clip
     } else {
-        let seed = user as u64;
+        let seed = ctx.noise_seed.wrapping_add(user as u64);
         let varied = tokio::task::spawn_blocking(move || clip.with_sensor_noise(seed))
             .await
             .map_err(|_| Failure("clip_prepare".into()))??;
@@ -706,6 +708,7 @@ async fn run_inner(args: LoadArgs, out: &Output, config: CompanionConfig) -> Res
         impostors: args.impostor_clips.clone(),
         password: args.password.clone(),
         email_prefix: args.email_prefix.clone().unwrap_or_else(|| format!("load{:08x}", rand::random::<u32>())),
+        noise_seed: rand::random(),
         sse_timeout: Duration::from_secs(args.sse_timeout),
         api_http,
     });
