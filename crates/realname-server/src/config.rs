@@ -319,6 +319,8 @@ pub struct Config {
     pub carrier: CarrierConfig,
     /// SMS one-time codes.
     pub sms: SmsConfig,
+    /// Signed webhooks for integrators (`[webhooks]`, `REALNAME_WEBHOOK_*`).
+    pub webhooks: crate::webhooks::WebhooksConfig,
     /// Token for the admin pages (`/admin/…`; `REALNAME_ADMIN_TOKEN`); without it they are off.
     pub admin_token: Option<Secret>,
     /// Test-only settings.
@@ -343,6 +345,7 @@ impl Default for Config {
             partners: PartnersConfig::default(),
             carrier: CarrierConfig::default(),
             sms: SmsConfig::default(),
+            webhooks: crate::webhooks::WebhooksConfig::default(),
             admin_token: None,
             test: TestConfig::default(),
         }
@@ -496,6 +499,7 @@ impl Config {
         if let Some(v) = get("REALNAME_SMS_PER_IP_PER_HOUR") {
             self.sms.per_ip_per_hour = parse("REALNAME_SMS_PER_IP_PER_HOUR", &v)?;
         }
+        self.webhooks.apply_env(&get)?;
         if let Some(v) = get("REALNAME_ADMIN_TOKEN") {
             self.admin_token = Some(Secret::new(v));
         }
@@ -574,6 +578,7 @@ impl Config {
         if self.limits.attempts_per_session == 0 {
             return Err(ConfigError::Invalid("limits.attempts_per_session must be >= 1".into()));
         }
+        self.webhooks.validate()?;
         if let Some(url) = &self.public_url {
             url::Url::parse(url)
                 .map_err(|e| ConfigError::Invalid(format!("public_url {url:?}: {e}")))?;

@@ -21,6 +21,7 @@ pub mod state;
 pub mod store;
 pub mod verification;
 pub mod web;
+pub mod webhooks;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -60,6 +61,9 @@ pub enum StartError {
     /// The carrier directory or SMS gateway cannot be set up.
     #[error(transparent)]
     Channel(#[from] mobile::ChannelError),
+    /// The webhook HTTP client cannot be built.
+    #[error("webhooks: {0}")]
+    Webhooks(String),
     /// A template does not parse (a bug).
     #[error("templates: {0}")]
     Templates(String),
@@ -161,6 +165,8 @@ pub async fn build_state(config: Config, origin: String, services: Services) -> 
     if let Some(changes) = changes {
         tokio::spawn(relay_changes(state.clone(), changes));
     }
+    webhooks::start(&state.config.webhooks, &state.store, &state.keys, state.shutdown.subscribe())
+        .map_err(|e| StartError::Webhooks(e.to_string()))?;
     Ok(state)
 }
 

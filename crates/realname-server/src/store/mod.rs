@@ -12,6 +12,7 @@ pub mod paths;
 pub mod postgres;
 mod sql;
 pub mod sqlite;
+pub mod webhooks;
 
 use std::fmt;
 use std::sync::Arc;
@@ -247,7 +248,7 @@ impl fmt::Debug for VerifiedIdentity {
 
 /// The storage interface of the backend. One implementation per database engine.
 #[async_trait]
-pub trait Store: paths::PathsStore + Send + Sync + fmt::Debug {
+pub trait Store: paths::PathsStore + webhooks::WebhookStore + Send + Sync + fmt::Debug {
     /// Applies the engine's pending migrations.
     async fn migrate(&self) -> Result<(), StoreError>;
     /// `sqlite` or `postgres`.

@@ -396,6 +396,8 @@ macro_rules! impl_paths_store {
                     .bind(v.verified_at)
                     .execute(&mut *tx)
                     .await?;
+                let rows = $crate::store::webhooks::plan(&self.webhooks, Some($crate::store::webhooks::passed_outcome(v)));
+                Self::insert_webhooks(&mut tx, &rows).await?;
                 tx.commit().await.map_err(classify)?;
                 Ok(true)
             }

@@ -3,6 +3,7 @@
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::paths::impl_paths_store;
+use super::webhooks::impl_webhook_store;
 use super::sql::impl_store;
 use super::{
     Account, AuthorityRecord, Device, DeviceToken, FaceSession, StoreError, VerifiedIdentity, WebSession,
@@ -14,12 +15,14 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../../migrations/postgres/0001_init.sql")),
     (2, "liveness_replay", include_str!("../../migrations/postgres/0002_liveness_replay.sql")),
     (3, "partner_mobile", include_str!("../../migrations/postgres/0003_partner_mobile.sql")),
+    (4, "webhooks", include_str!("../../migrations/postgres/0004_webhooks.sql")),
 ];
 
 /// PostgreSQL storage.
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    webhooks: super::webhooks::PlannerSlot,
 }
 
 impl PgStore {
@@ -34,7 +37,7 @@ impl PgStore {
             .test_before_acquire(true)
             .connect(url)
             .await?;
-        Ok(Self { pool })
+        Ok(Self { pool, webhooks: Default::default() })
     }
 }
 
@@ -68,3 +71,5 @@ impl_store!(
 );
 
 impl_paths_store!(PgStore, sqlx::Postgres);
+
+impl_webhook_store!(PgStore, sqlx::Postgres, "FOR UPDATE SKIP LOCKED");

@@ -335,7 +335,19 @@ macro_rules! impl_store {
             }
 
             async fn update_face_session(&self, s: &FaceSession) -> Result<bool, StoreError> {
-                Self::write_session(&self.pool, s).await
+                // A final state with webhook endpoints configured: the outbox rows commit with it.
+                let rows = $crate::store::webhooks::plan(&self.webhooks, $crate::store::webhooks::face_outcome(s));
+                if rows.is_empty() {
+                    return Self::write_session(&self.pool, s).await;
+                }
+                let mut tx = self.pool.begin().await?;
+                if !Self::write_session(&mut *tx, s).await? {
+                    tx.rollback().await?;
+                    return Ok(false);
+                }
+                Self::insert_webhooks(&mut tx, &rows).await?;
+                tx.commit().await.map_err(classify)?;
+                Ok(true)
             }
 
             async fn list_face_sessions(&self, limit: i64) -> Result<Vec<FaceSession>, StoreError> {
@@ -373,6 +385,8 @@ macro_rules! impl_store {
                     .bind(v.verified_at)
                     .execute(&mut *tx)
                     .await?;
+                let rows = $crate::store::webhooks::plan(&self.webhooks, Some($crate::store::webhooks::passed_outcome(v)));
+                Self::insert_webhooks(&mut tx, &rows).await?;
                 tx.commit().await.map_err(classify)?;
                 Ok(true)
             }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 use super::paths::impl_paths_store;
+use super::webhooks::impl_webhook_store;
 use super::sql::impl_store;
 use super::{
     Account, AuthorityRecord, Device, DeviceToken, FaceSession, StoreError, VerifiedIdentity, WebSession,
@@ -18,12 +19,14 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../../migrations/sqlite/0001_init.sql")),
     (2, "liveness_replay", include_str!("../../migrations/sqlite/0002_liveness_replay.sql")),
     (3, "partner_mobile", include_str!("../../migrations/sqlite/0003_partner_mobile.sql")),
+    (4, "webhooks", include_str!("../../migrations/sqlite/0004_webhooks.sql")),
 ];
 
 /// SQLite storage.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    webhooks: super::webhooks::PlannerSlot,
 }
 
 impl SqliteStore {
@@ -40,10 +43,12 @@ impl SqliteStore {
                 std::fs::create_dir_all(dir).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
             }
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
-        Ok(Self { pool })
+        Ok(Self { pool, webhooks: Default::default() })
     }
 }
 
 impl_store!(SqliteStore, sqlx::Sqlite, "sqlite", MIGRATIONS);
 
 impl_paths_store!(SqliteStore, sqlx::Sqlite);
+
+impl_webhook_store!(SqliteStore, sqlx::Sqlite, "");
