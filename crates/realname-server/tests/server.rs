@@ -17,4 +17,5 @@ mod server {
     mod real_faces;
     mod running;
     mod snapshots;
+    mod webhooks;
 }
