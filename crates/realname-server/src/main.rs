@@ -13,6 +13,8 @@ use realname_server::store::{self, Store};
 use realname_server::{api, authority, face, load_keys, mobile, partner, verification};
 use tracing_subscriber::EnvFilter;
 
+mod webhooks_cli;
+
 #[derive(Parser, Debug)]
 #[command(name = "realname-server", version, about = "Realname verification backend and admin commands")]
 struct Cli {
@@ -63,6 +65,11 @@ enum Command {
     Verifications {
         #[command(subcommand)]
         command: ListCommand,
+    },
+    /// Webhook outbox: events, their delivery log, resending.
+    Webhooks {
+        #[command(subcommand)]
+        command: webhooks_cli::WebhooksCommand,
     },
 }
 
@@ -167,6 +174,10 @@ fn time_str(secs: i64) -> String {
 async fn run(command: Command, config: Config) -> Result<()> {
     let mut out = std::io::stdout().lock();
     match command {
+        Command::Webhooks { command } => {
+            let store = open_store(&config).await?;
+            webhooks_cli::run(command, &*store, &mut out).await?;
+        }
         Command::Serve => {
             let server = realname_server::start(config).await.context("starting the server")?;
             writeln!(out, "realname-server listening on {}", server.url())?;

@@ -362,3 +362,58 @@ async fn two_workers_on_one_database_never_deliver_a_row_twice() {
     assert!(by_worker.keys().all(|w| ids.contains(w)));
     eprintln!("deliveries per worker: {by_worker:?}");
 }
+
+fn cli(app: &TestApp, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_realname-server"))
+        .args(args)
+        .env("DATABASE_URL", &app.database_url)
+        .env("REALNAME_DATA_DIR", app.dir.path())
+        .env_remove("REALNAME_CONFIG")
+        .env_remove("REALNAME_WEBHOOK_URL")
+        .env_remove("REALNAME_WEBHOOK_SECRET")
+        .output()
+        .expect("run realname-server");
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_cli_lists_logs_and_resends_events() {
+    let receiver = Receiver::start(&[500]).await;
+    let app = TestApp::with_config(|c| fast(c, &receiver.url)).await;
+    passing_flow(&app, "cli@example.com", "11010519900307123").await;
+    let store = &app.state.store;
+    wait_until("delivery", || async { store.list_webhooks(Some(STATUS_DELIVERED), 10).await.expect("list").len() == 1 }).await;
+    let event = receiver.got()[0].event_id.clone();
+
+    let (ok, out, err) = cli(&app, &["webhooks", "list", "--status", "delivered", "--json"]);
+    assert!(ok, "{err}");
+    let rows: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(rows.as_array().map(Vec::len), Some(1));
+    assert_eq!(rows[0]["event_id"], event.as_str());
+    assert_eq!(rows[0]["type"], EVENT_COMPLETED);
+    assert_eq!(rows[0]["attempts"], 2);
+    assert!(!out.contains("张三") && !out.contains("body"), "the list shows no event body: {out}");
+    let (ok, out, _) = cli(&app, &["webhooks", "list", "--status", "dead", "--json"]);
+    assert!(ok);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&out).expect("json"), serde_json::json!([]));
+    let (ok, _, err) = cli(&app, &["webhooks", "list", "--status", "lost"]);
+    assert!(!ok && err.contains("--status"), "{err}");
+
+    let (ok, out, err) = cli(&app, &["webhooks", "log", &event, "--json"]);
+    assert!(ok, "{err}");
+    let log: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(log[0]["status_code"], 500);
+    assert_eq!(log[0]["error"], "http_status");
+    assert_eq!(log[1]["status_code"], 200);
+    assert_eq!(log.as_array().map(Vec::len), Some(2));
+    let (ok, _, err) = cli(&app, &["webhooks", "log", "evt_nope"]);
+    assert!(!ok && err.contains("no webhook event"), "{err}");
+
+    let (ok, out, err) = cli(&app, &["webhooks", "resend", &event, "--json"]);
+    assert!(ok, "{err}");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&out).expect("json")["requeued"], 1);
+    wait_until("the resent delivery", || async { receiver.got().len() == 3 }).await;
+    assert_eq!(receiver.got()[2].event_id, event, "resend keeps the event id");
+    let (ok, _, err) = cli(&app, &["webhooks", "resend", "evt_nope"]);
+    assert!(!ok && err.contains("no webhook event"), "{err}");
+}
