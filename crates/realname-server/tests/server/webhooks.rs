@@ -417,3 +417,85 @@ async fn the_admin_cli_lists_logs_and_resends_events() {
     let (ok, _, err) = cli(&app, &["webhooks", "resend", "evt_nope"]);
     assert!(!ok && err.contains("no webhook event"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_partner_and_mobile_paths_send_completed_events_too() {
+    use realname_server::{mobile, partner};
+    let receiver = Receiver::start(&[]).await;
+    let app = TestApp::with_config(|c| fast(c, &receiver.url)).await;
+
+    // Partner sync: Authorize Now.
+    let id = id_number("11010519900307123");
+    app.register_identity("张三", &id, 1).await;
+    let (mut b, _d) = app.account("sync@example.com").await;
+    let csv = format!("partner,account_email,name,id_number\nJD Mall,sync@example.com,张三,{id}\n");
+    partner::import_partner_records(&*app.state.store, &app.state.keys, &csv, app.state.today(), app.state.now()).await.expect("import");
+    let resp = b.submit("/verify/method", "/verify/partner/authorize", &[("partner", "JD Mall")]).await;
+    assert_eq!(resp.status, StatusCode::SEE_OTHER, "{}", resp.text());
+
+    // Mobile: the SMS code from the outbox.
+    let id2 = id_number("11010519900307107");
+    app.register_identity("李四", &id2, 2).await;
+    let csv = format!("phone,name,id_number\n13812345678,李四,{id2}\n");
+    mobile::import_carrier_records(&*app.state.store, &app.state.keys, &csv, app.state.today(), app.state.now()).await.expect("import");
+    let (mut m, _d) = app.account("mobile@example.com").await;
+    let resp = m.submit("/verify/mobile", "/verify/mobile", &[("name", "李四"), ("id_number", &id2), ("phone", "13812345678")]).await;
+    let challenge = resp.location().expect("the code page");
+    let sms = mobile::read_outbox(&*app.state.store, &app.state.keys, Some("13812345678"), 1).await.expect("outbox");
+    let code = mobile::code_in(&sms[0].text).expect("code");
+    let resp = m.submit(&challenge, &format!("{challenge}/code"), &[("code", &code)]).await;
+    assert_eq!(resp.location().as_deref(), Some("/verify/details"));
+
+    wait_until("two deliveries", || async { receiver.got().len() == 2 }).await;
+    let mut methods: Vec<(String, String, String)> = receiver
+        .got()
+        .iter()
+        .map(|r| {
+            webhooks::verify_signature(SECRET, &r.signature, &r.body, now(), 300).expect("signed");
+            let v: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+            (v["type"].as_str().unwrap_or_default().to_owned(), v["data"]["method"].as_str().unwrap_or_default().to_owned(), v["data"]["name_masked"].as_str().unwrap_or_default().to_owned())
+        })
+        .collect();
+    methods.sort();
+    assert_eq!(
+        methods,
+        vec![
+            (EVENT_COMPLETED.to_owned(), "mobile".to_owned(), "*四".to_owned()),
+            (EVENT_COMPLETED.to_owned(), "partner:JD Mall".to_owned(), "*三".to_owned()),
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelled_and_expired_sessions_send_failed_events_and_no_endpoint_means_no_rows() {
+    let receiver = Receiver::start(&[]).await;
+    let app = TestApp::with_config(|c| fast(c, &receiver.url)).await;
+    let id = id_number("11010519900307123");
+    app.register_identity("张三", &id, 1).await;
+    let (mut pc, phone) = app.account("cancel@example.com").await;
+    let (_s, handle) = pc.start_verification("张三", &id).await;
+    let claim = phone.claim(&handle).await;
+    let cancelled = phone.post_json(&format!("/companion/sessions/{}/cancel", claim.session_id), serde_json::json!({})).await;
+    assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.text());
+    let (mut pc2, _phone2) = app.account("expire@example.com").await;
+    let (expiring, _handle) = pc2.start_verification("张三", &id).await;
+    app.clock.advance(app.state.config.limits.session_ttl_secs + 1);
+    assert_eq!(pc2.status(&expiring).await["state"], "expired");
+
+    wait_until("two deliveries", || async { receiver.got().len() == 2 }).await;
+    let mut outcomes: Vec<(String, String)> = receiver
+        .got()
+        .iter()
+        .map(|r| {
+            let v: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+            (v["type"].as_str().unwrap_or_default().to_owned(), v["data"]["outcome"].as_str().unwrap_or_default().to_owned())
+        })
+        .collect();
+    outcomes.sort();
+    assert_eq!(outcomes, vec![(EVENT_FAILED.to_owned(), "cancelled".to_owned()), (EVENT_FAILED.to_owned(), "expired".to_owned())]);
+
+    // Without endpoints nothing is written.
+    let quiet = TestApp::with_config(|c| c.limits.attempts_per_session = 1).await;
+    passing_flow(&quiet, "quiet@example.com", "11010519900307123").await;
+    assert!(quiet.state.store.list_webhooks(None, 10).await.expect("list").is_empty());
+}
