@@ -359,8 +359,7 @@ async fn two_workers_on_one_database_never_deliver_a_row_twice() {
         assert_eq!(log.len(), 1, "one attempt per row: {log:?}");
         *by_worker.entry(log[0].worker.clone()).or_default() += 1;
     }
-    assert!(by_worker.keys().all(|w| ids.contains(w)));
-    eprintln!("deliveries per worker: {by_worker:?}");
+    assert!(by_worker.keys().all(|w| ids.contains(w)), "{by_worker:?}");
 }
 
 fn cli(app: &TestApp, args: &[&str]) -> (bool, String, String) {
