@@ -165,8 +165,7 @@ pub async fn build_state(config: Config, origin: String, services: Services) -> 
     if let Some(changes) = changes {
         tokio::spawn(relay_changes(state.clone(), changes));
     }
-    webhooks::start(&state.config.webhooks, &state.store, &state.keys, state.shutdown.subscribe())
-        .map_err(|e| StartError::Webhooks(e.to_string()))?;
+    webhooks::start(&state).map_err(|e| StartError::Webhooks(e.to_string()))?;
     Ok(state)
 }
 

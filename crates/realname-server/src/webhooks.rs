@@ -459,24 +459,48 @@ impl Worker {
     }
 }
 
-/// Sets the store's planner and spawns a worker if `[webhooks]` has endpoints (and
-/// `worker = true`). Called by `build_state`.
-pub fn start(
-    config: &WebhooksConfig,
-    store: &Arc<dyn Store>,
-    keys: &DataKeys,
-    shutdown: tokio::sync::watch::Receiver<bool>,
-) -> Result<Option<tokio::task::JoinHandle<()>>, reqwest::Error> {
+/// Sets the store's planner and, if `[webhooks]` has endpoints, spawns this instance's
+/// delivery worker (unless `worker = false`) and the expiry sweep. Called by `build_state`.
+pub fn start(state: &crate::state::AppState) -> Result<(), reqwest::Error> {
+    let config = &state.config.webhooks;
     if config.endpoints.is_empty() {
-        store.set_webhook_planner(None);
-        return Ok(None);
+        state.store.set_webhook_planner(None);
+        return Ok(());
     }
-    store.set_webhook_planner(Some(Arc::new(Planner::new(config, keys.clone()))));
-    if !config.worker {
-        return Ok(None);
+    state.store.set_webhook_planner(Some(Arc::new(Planner::new(config, state.keys.clone()))));
+    if config.worker {
+        let worker = Worker::new(Arc::clone(&state.store), config.clone())?;
+        tokio::spawn(worker.run(state.shutdown.subscribe()));
     }
-    let worker = Worker::new(Arc::clone(store), config.clone())?;
-    Ok(Some(tokio::spawn(worker.run(shutdown))))
+    tokio::spawn(expiry_sweep(state.clone()));
+    Ok(())
+}
+
+/// Sessions expire lazily when read; with webhooks on, this sweep (every 5 poll intervals,
+/// 100 ms..30 s) expires overdue sessions nobody reads any more, so their
+/// `verification.failed` (`expired`) events are written too.
+async fn expiry_sweep(state: crate::state::AppState) {
+    let every = Duration::from_millis(state.config.webhooks.poll_interval_ms.saturating_mul(5).clamp(100, 30_000));
+    let mut shutdown = state.shutdown.subscribe();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.changed() => return,
+        }
+        if *shutdown.borrow() {
+            return;
+        }
+        match state.store.overdue_face_sessions(state.now(), 100).await {
+            Ok(ids) => {
+                for id in ids {
+                    if let Err(e) = state.load_session(&id).await {
+                        tracing::debug!(session = %id, code = %e.code, "expiry sweep could not expire a session");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "expiry sweep cannot reach the database"),
+        }
+    }
 }
 
 /// Re-queues an event for immediate delivery (same event id, same body): the number of

@@ -214,6 +214,10 @@ pub trait WebhookStore {
     /// Queues an event again (same event id and body) for immediate delivery; the number of
     /// rows re-queued (0: unknown event).
     async fn requeue_webhook(&self, event_id: &str, now_ms: i64) -> Result<u64, StoreError>;
+    /// Ids of unfinished face sessions past their session or QR deadline at `now` (Unix
+    /// seconds), oldest deadline first: the expiry sweep expires them so that their
+    /// `verification.failed` events are written even when nobody looks at them again.
+    async fn overdue_face_sessions(&self, now: i64, limit: i64) -> Result<Vec<String>, StoreError>;
 }
 
 /// The columns of [`WebhookRow`].
@@ -359,6 +363,19 @@ macro_rules! impl_webhook_store {
                 .bind(event_id)
                 .fetch_all(&self.pool)
                 .await?)
+            }
+
+            async fn overdue_face_sessions(&self, now: i64, limit: i64) -> Result<Vec<String>, StoreError> {
+                let ids: Vec<(String,)> = sqlx::query_as(
+                    "SELECT id FROM face_sessions WHERE state IN ('waiting', 'scanned', 'in_progress') \
+                     AND (expires_at <= $1 OR (state = 'waiting' AND handle_hash IS NOT NULL AND handle_expires_at <= $1)) \
+                     ORDER BY expires_at, id LIMIT $2",
+                )
+                .bind(now)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(ids.into_iter().map(|(id,)| id).collect())
             }
 
             async fn requeue_webhook(&self, event_id: &str, now_ms: i64) -> Result<u64, StoreError> {

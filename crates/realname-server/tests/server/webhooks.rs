@@ -466,7 +466,7 @@ async fn the_partner_and_mobile_paths_send_completed_events_too() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cancelled_and_expired_sessions_send_failed_events_and_no_endpoint_means_no_rows() {
+async fn cancelled_expired_and_abandoned_sessions_send_failed_events_and_no_endpoint_means_no_rows() {
     let receiver = Receiver::start(&[]).await;
     let app = TestApp::with_config(|c| fast(c, &receiver.url)).await;
     let id = id_number("11010519900307123");
@@ -478,20 +478,34 @@ async fn cancelled_and_expired_sessions_send_failed_events_and_no_endpoint_means
     assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.text());
     let (mut pc2, _phone2) = app.account("expire@example.com").await;
     let (expiring, _handle) = pc2.start_verification("张三", &id).await;
+    let (mut pc3, _phone3) = app.account("abandoned@example.com").await;
+    let (abandoned, _handle) = pc3.start_verification("张三", &id).await;
+    wait_until("the cancel event", || async { receiver.got().len() == 1 }).await;
     app.clock.advance(app.state.config.limits.session_ttl_secs + 1);
+    // One expiry is noticed by its page; the other session nobody reads again: the sweep.
     assert_eq!(pc2.status(&expiring).await["state"], "expired");
 
-    wait_until("two deliveries", || async { receiver.got().len() == 2 }).await;
-    let mut outcomes: Vec<(String, String)> = receiver
+    wait_until("three deliveries", || async { receiver.got().len() == 3 }).await;
+    let mut outcomes: Vec<(String, String, String)> = receiver
         .got()
         .iter()
         .map(|r| {
             let v: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
-            (v["type"].as_str().unwrap_or_default().to_owned(), v["data"]["outcome"].as_str().unwrap_or_default().to_owned())
+            let d = &v["data"];
+            let s = |x: &serde_json::Value| x.as_str().unwrap_or_default().to_owned();
+            (s(&d["verification_id"]), s(&v["type"]), s(&d["outcome"]))
         })
         .collect();
     outcomes.sort();
-    assert_eq!(outcomes, vec![(EVENT_FAILED.to_owned(), "cancelled".to_owned()), (EVENT_FAILED.to_owned(), "expired".to_owned())]);
+    let mut expected = vec![
+        (claim.session_id.clone(), EVENT_FAILED.to_owned(), "cancelled".to_owned()),
+        (expiring.clone(), EVENT_FAILED.to_owned(), "expired".to_owned()),
+        (abandoned.clone(), EVENT_FAILED.to_owned(), "expired".to_owned()),
+    ];
+    expected.sort();
+    assert_eq!(outcomes, expected);
+    let stored = app.state.store.face_session(&abandoned).await.expect("db").expect("session");
+    assert_eq!(stored.state, realname_protocol::api::SessionState::Expired, "expired by the sweep");
 
     // Without endpoints nothing is written.
     let quiet = TestApp::with_config(|c| c.limits.attempts_per_session = 1).await;
