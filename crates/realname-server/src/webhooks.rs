@@ -128,7 +128,13 @@ impl WebhooksConfig {
             self.poll_interval_ms = num("REALNAME_WEBHOOK_POLL_INTERVAL_MS", &v)?;
         }
         if let Some(v) = get("REALNAME_WEBHOOK_WORKER") {
-            self.worker = matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on");
+            self.worker = match v.trim().to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => true,
+                "0" | "false" | "no" | "off" => false,
+                other => {
+                    return Err(ConfigError::Env { var: "REALNAME_WEBHOOK_WORKER", reason: format!("expected a boolean, got {other:?}") });
+                }
+            };
         }
         Ok(())
     }
@@ -586,6 +592,9 @@ mod tests {
         c.backoff_cap_ms = 10;
         assert!(c.validate().is_err());
         assert!(c.apply_env(&|k| (k == "REALNAME_WEBHOOK_TIMEOUT_MS").then(|| "soon".to_string())).is_err());
+        assert!(c.apply_env(&|k| (k == "REALNAME_WEBHOOK_WORKER").then(|| "maybe".to_string())).is_err());
+        c.apply_env(&|k| (k == "REALNAME_WEBHOOK_WORKER").then(|| "off".to_string())).expect("env");
+        assert!(!c.worker);
     }
 
     #[test]
