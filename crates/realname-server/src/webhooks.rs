@@ -598,6 +598,31 @@ mod tests {
     }
 
     #[test]
+    fn endpoints_come_from_the_toml_file_and_the_environment_overrides_one() {
+        let text = "[webhooks]\nmax_attempts = 4\nbackoff_base_ms = 500\n\n\
+                    [[webhooks.endpoints]]\nname = \"crm\"\nurl = \"https://crm.example.com/h\"\nsecret = \"whsec_crm_0123456789\"\n\n\
+                    [[webhooks.endpoints]]\nname = \"audit\"\nurl = \"http://10.0.0.5:9000/h\"\nsecret = \"whsec_audit_012345678\"\n";
+        let mut c: crate::config::Config = toml::from_str(text).expect("toml");
+        assert_eq!(c.webhooks.max_attempts, 4);
+        assert_eq!(c.webhooks.backoff_cap_ms, WebhooksConfig::default().backoff_cap_ms);
+        let names: Vec<&str> = c.webhooks.endpoints.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["crm", "audit"]);
+        c.apply_env(|k| match k {
+            "REALNAME_WEBHOOK_NAME" => Some("crm".into()),
+            "REALNAME_WEBHOOK_URL" => Some("https://crm2.example.com/h".into()),
+            _ => None,
+        })
+        .expect("env");
+        c.validate().expect("valid");
+        let crm = c.webhooks.endpoints.iter().find(|e| e.name == "crm").expect("crm");
+        assert_eq!((crm.url.as_str(), crm.secret.expose()), ("https://crm2.example.com/h", "whsec_crm_0123456789"));
+        assert_eq!(c.webhooks.endpoints.len(), 2);
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("whsec_crm") && !debug.contains("whsec_audit"), "{debug}");
+        assert!(toml::from_str::<crate::config::Config>("[webhooks]\nretries = 3\n").is_err(), "unknown keys are refused");
+    }
+
+    #[test]
     fn bodies_carry_masked_identities_only() {
         let keys = DataKeys::from_master(&[7u8; 32]);
         let planner = Planner::new(
