@@ -623,6 +623,24 @@ mod tests {
     }
 
     #[test]
+    fn the_event_body_shape() {
+        let outcome = FinalOutcome {
+            verification_id: "3q7kz2m9xw4r",
+            account_id: "a8d1f0c2",
+            method: "face",
+            outcome: "passed",
+            reason: None,
+            name_enc: &[],
+            id_enc: &[],
+            at: 1_764_121_200,
+        };
+        let (body, event_type) = event_body("evt_00112233445566778899aabbccddeeff", &outcome, "*三", "1****************X");
+        assert_eq!(event_type, EVENT_COMPLETED);
+        let pretty = serde_json::to_string_pretty(&serde_json::from_str::<serde_json::Value>(&body).expect("json")).expect("json");
+        insta::assert_snapshot!("event_body_completed", pretty);
+    }
+
+    #[test]
     fn bodies_carry_masked_identities_only() {
         let keys = DataKeys::from_master(&[7u8; 32]);
         let planner = Planner::new(
