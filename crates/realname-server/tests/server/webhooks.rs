@@ -512,3 +512,37 @@ async fn cancelled_expired_and_abandoned_sessions_send_failed_events_and_no_endp
     passing_flow(&quiet, "quiet@example.com", "11010519900307123").await;
     assert!(quiet.state.store.list_webhooks(None, 10).await.expect("list").is_empty());
 }
+
+#[tokio::test]
+async fn an_outbox_row_commits_only_with_the_final_state_it_reports() {
+    let app = TestApp::with_config(|c| fast(c, "http://127.0.0.1:9/hooks")).await;
+    let id = id_number("11010519900307123");
+    app.register_identity("张三", &id, 1).await;
+    let (mut pc, _phone) = app.account("tx@example.com").await;
+    let (session, _handle) = pc.start_verification("张三", &id).await;
+    let store = &app.state.store;
+    let stale = store.face_session(&session).await.expect("db").expect("session");
+    let mut moved = stale.clone();
+    moved.handle_expires_at += 1;
+    assert!(store.update_face_session(&moved).await.expect("db"), "another writer moves the session on");
+
+    // A final state written over a stale version loses: no state change, and no event either.
+    let mut lost = stale.clone();
+    lost.state = realname_protocol::api::SessionState::Cancelled;
+    lost.decided_at = Some(app.state.now());
+    assert!(!store.update_face_session(&lost).await.expect("db"));
+    assert!(store.list_webhooks(None, 10).await.expect("list").is_empty(), "no event for a state that was not stored");
+
+    // The same write on the current version stores both.
+    let mut current = store.face_session(&session).await.expect("db").expect("session");
+    current.state = realname_protocol::api::SessionState::Cancelled;
+    current.decided_at = Some(app.state.now());
+    assert!(store.update_face_session(&current).await.expect("db"));
+    let rows = store.list_webhooks(None, 10).await.expect("list");
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0].verification_id.as_str(), rows[0].event_type.as_str()), (session.as_str(), EVENT_FAILED));
+    // Writing the final session again adds no second event.
+    current.version += 1;
+    assert!(store.update_face_session(&current).await.expect("db"));
+    assert_eq!(store.list_webhooks(None, 10).await.expect("list").len(), 1);
+}
