@@ -322,7 +322,14 @@ pub struct Config {
     /// Signed webhooks for integrators (`[webhooks]`, `REALNAME_WEBHOOK_*`).
     pub webhooks: crate::webhooks::WebhooksConfig,
     /// Token for the admin pages (`/admin/…`; `REALNAME_ADMIN_TOKEN`); without it they are off.
+    /// Sent as `Authorization: Bearer <token>`, or typed once into `/admin/signin`.
     pub admin_token: Option<Secret>,
+    /// Network settings (trusted reverse proxies).
+    pub server: crate::security::NetworkConfig,
+    /// Operations endpoints (`/metrics` token, readiness timeout).
+    pub ops: crate::ops::OpsConfig,
+    /// Rate limits per IP, account, ID number and device.
+    pub rate_limits: crate::ratelimit::RateLimitConfig,
     /// Test-only settings.
     pub test: TestConfig,
 }
@@ -347,6 +354,9 @@ impl Default for Config {
             sms: SmsConfig::default(),
             webhooks: crate::webhooks::WebhooksConfig::default(),
             admin_token: None,
+            server: crate::security::NetworkConfig::default(),
+            ops: crate::ops::OpsConfig::default(),
+            rate_limits: crate::ratelimit::RateLimitConfig::default(),
             test: TestConfig::default(),
         }
     }
@@ -503,6 +513,9 @@ impl Config {
         if let Some(v) = get("REALNAME_ADMIN_TOKEN") {
             self.admin_token = Some(Secret::new(v));
         }
+        self.server.apply_env(&get);
+        self.ops.apply_env(&get)?;
+        self.rate_limits.apply_env(&get)?;
         if let Some(v) = get("REALNAME_TEST_MODE") {
             self.test.test_mode = parse_bool("REALNAME_TEST_MODE", &v)?;
         }
@@ -579,6 +592,8 @@ impl Config {
             return Err(ConfigError::Invalid("limits.attempts_per_session must be >= 1".into()));
         }
         self.webhooks.validate()?;
+        self.server.validate()?;
+        self.rate_limits.validate()?;
         if let Some(url) = &self.public_url {
             url::Url::parse(url)
                 .map_err(|e| ConfigError::Invalid(format!("public_url {url:?}: {e}")))?;

@@ -14,9 +14,12 @@ pub mod error;
 pub mod events;
 pub mod face;
 pub mod mobile;
+pub mod ops;
 pub mod partner;
 pub mod qr;
 pub mod queue;
+pub mod ratelimit;
+pub mod security;
 pub mod state;
 pub mod store;
 pub mod verification;
@@ -161,6 +164,7 @@ pub async fn build_state(config: Config, origin: String, services: Services) -> 
         templates,
         shutdown: tokio::sync::watch::channel(false).0,
         instance: crypto::random_id(),
+        metrics: ops::Metrics::default(),
     }));
     if let Some(changes) = changes {
         tokio::spawn(relay_changes(state.clone(), changes));

@@ -91,6 +91,8 @@ pub struct Inner {
     pub instance: String,
     /// Bounded queue in front of the face engine.
     pub decisions: crate::queue::DecisionQueue,
+    /// This instance's request and decision figures (`/metrics`).
+    pub metrics: crate::ops::Metrics,
 }
 
 impl std::ops::Deref for AppState {

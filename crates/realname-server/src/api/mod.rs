@@ -154,15 +154,34 @@ fn summary(account: &crate::store::Account) -> AccountSummary {
 
 /// `POST /api/v1/auth/login`: a personal device signs in to an account.
 #[instrument(skip_all)]
-async fn login(State(state): State<AppState>, ApiJson(req): ApiJson<LoginRequest>) -> ServerResult<Json<TokenResponse>> {
+async fn login(
+    State(state): State<AppState>,
+    client: crate::security::ClientAddr,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> Result<Json<TokenResponse>, Response> {
     let email = req.email.trim().to_lowercase();
-    let account = state.store.account_by_email(&email).await?;
+    let limits = crate::ratelimit::signin_keys(&client, &email);
+    state.rate_check(&limits).await.map_err(IntoResponse::into_response)?;
+    login_checked(&state, &req, &email, &limits).await.map(Json)
+}
+
+async fn login_checked(
+    state: &AppState,
+    req: &LoginRequest,
+    email: &str,
+    limits: &[(crate::ratelimit::Scope, String)],
+) -> Result<TokenResponse, Response> {
+    let account = state.store.account_by_email(email).await.map_err(|e| ServerError::from(e).into_response())?;
     let stored = account.as_ref().map(|a| a.password_hash.clone()).unwrap_or_else(|| crypto::dummy_password_hash().to_owned());
     let password = req.password.clone();
     let ok = tokio::task::spawn_blocking(move || crypto::verify_password(&password, &stored)).await.unwrap_or(false);
     let account = match account {
         Some(a) if ok => a,
-        _ => return Err(ServerError::new(ErrorCode::InvalidCredentials, "The e-mail address or the password is wrong.")),
+        _ => {
+            state.rate_hit(limits).await.map_err(IntoResponse::into_response)?;
+            let err = ServerError::new(ErrorCode::InvalidCredentials, "The e-mail address or the password is wrong.");
+            return Err(err.into_response());
+        }
     };
     let device = Device {
         id: crypto::random_id(),
@@ -173,9 +192,9 @@ async fn login(State(state): State<AppState>, ApiJson(req): ApiJson<LoginRequest
         created_at: state.now(),
         revoked_at: None,
     };
-    state.store.insert_device(&device, None).await?;
+    state.store.insert_device(&device, None).await.map_err(|e| ServerError::from(e).into_response())?;
     tracing::info!(account = %account.id, device = %device.id, "device signed in");
-    Ok(Json(issue_tokens(&state, &device.id, &account).await?))
+    issue_tokens(state, &device.id, &account).await.map_err(IntoResponse::into_response)
 }
 
 /// `POST /api/v1/auth/refresh`: rotates the token pair. A refresh token works once; reusing
@@ -223,8 +242,15 @@ async fn me(State(state): State<AppState>, caller: Caller) -> ServerResult<Json<
 
 /// `POST /api/v1/companion/claim`.
 #[instrument(skip_all, fields(device = %caller.device().id))]
-async fn claim(State(state): State<AppState>, caller: Caller, ApiJson(req): ApiJson<ClaimRequest>) -> ServerResult<Json<ClaimResponse>> {
-    Ok(Json(state.claim(&caller, &req.handle, &req.device).await?))
+async fn claim(
+    State(state): State<AppState>,
+    client: crate::security::ClientAddr,
+    caller: Caller,
+    ApiJson(req): ApiJson<ClaimRequest>,
+) -> Result<Json<ClaimResponse>, Response> {
+    let limits = crate::ratelimit::device_keys(crate::ratelimit::Operation::Claim, &client, &caller.device().id);
+    state.rate_hit(&limits).await.map_err(IntoResponse::into_response)?;
+    state.claim(&caller, &req.handle, &req.device).await.map(Json).map_err(IntoResponse::into_response)
 }
 
 /// `GET /api/v1/companion/sessions/{id}`.
@@ -256,10 +282,23 @@ async fn cancel(State(state): State<AppState>, caller: Caller, Path(id): Path<St
 #[instrument(skip(state, caller, multipart))]
 async fn capture(
     State(state): State<AppState>,
+    client: crate::security::ClientAddr,
     caller: Caller,
     Path(id): Path<String>,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
-) -> ServerResult<Json<Decision>> {
+) -> Result<Json<Decision>, Response> {
+    // Counted before the upload is read, so a flood costs the server no image decoding.
+    let limits = crate::ratelimit::device_keys(crate::ratelimit::Operation::Capture, &client, &caller.device().id);
+    state.rate_hit(&limits).await.map_err(IntoResponse::into_response)?;
+    read_and_decide(&state, &caller, &id, multipart).await.map(Json).map_err(IntoResponse::into_response)
+}
+
+async fn read_and_decide(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> ServerResult<Decision> {
     let mut multipart = multipart.map_err(|e| {
         ServerError::new(ErrorCode::UnsupportedMediaType, format!("Expected multipart/form-data: {}", e.body_text()))
     })?;
@@ -314,7 +353,12 @@ async fn capture(
     if let Some(extra) = parts.keys().next() {
         return Err(ServerError::new(ErrorCode::MetadataInvalid, format!("Part {extra:?} is not named in the metadata.")));
     }
-    Ok(Json(state.capture(&caller, &id, &metadata.nonce, frames).await?))
+    let started = std::time::Instant::now();
+    let decision = state.capture(caller, id, &metadata.nonce, frames).await?;
+    let reason = decision.reason.and_then(|r| serde_json::to_value(r).ok()).and_then(|v| v.as_str().map(str::to_owned));
+    let outcome = serde_json::to_value(decision.outcome).ok().and_then(|v| v.as_str().map(str::to_owned));
+    state.metrics.decision(outcome.as_deref().unwrap_or("unknown"), reason.as_deref().unwrap_or("none"), started.elapsed());
+    Ok(decision)
 }
 
 /// Registers a kiosk station; returns the device and its credential (shown once).

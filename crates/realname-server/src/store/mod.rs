@@ -8,6 +8,7 @@
 //! claims of one QR handle, or two accounts verifying one ID number, resolve to exactly one
 //! winner on both engines.
 
+pub mod ops;
 pub mod paths;
 pub mod postgres;
 mod sql;
@@ -248,7 +249,7 @@ impl fmt::Debug for VerifiedIdentity {
 
 /// The storage interface of the backend. One implementation per database engine.
 #[async_trait]
-pub trait Store: paths::PathsStore + webhooks::WebhookStore + Send + Sync + fmt::Debug {
+pub trait Store: paths::PathsStore + webhooks::WebhookStore + ops::OpsStore + Send + Sync + fmt::Debug {
     /// Applies the engine's pending migrations.
     async fn migrate(&self) -> Result<(), StoreError>;
     /// `sqlite` or `postgres`.

@@ -2,6 +2,7 @@
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
+use super::ops::impl_ops_store;
 use super::paths::impl_paths_store;
 use super::webhooks::impl_webhook_store;
 use super::sql::impl_store;
@@ -16,6 +17,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "liveness_replay", include_str!("../../migrations/postgres/0002_liveness_replay.sql")),
     (3, "partner_mobile", include_str!("../../migrations/postgres/0003_partner_mobile.sql")),
     (4, "webhooks", include_str!("../../migrations/postgres/0004_webhooks.sql")),
+    (5, "rate_limits", include_str!("../../migrations/postgres/0005_rate_limits.sql")),
 ];
 
 /// PostgreSQL storage.
@@ -73,3 +75,4 @@ impl_store!(
 impl_paths_store!(PgStore, sqlx::Postgres);
 
 impl_webhook_store!(PgStore, sqlx::Postgres, "FOR UPDATE SKIP LOCKED");
+impl_ops_store!(PgStore, sqlx::Postgres);

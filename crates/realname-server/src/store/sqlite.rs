@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
+use super::ops::impl_ops_store;
 use super::paths::impl_paths_store;
 use super::webhooks::impl_webhook_store;
 use super::sql::impl_store;
@@ -20,6 +21,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "liveness_replay", include_str!("../../migrations/sqlite/0002_liveness_replay.sql")),
     (3, "partner_mobile", include_str!("../../migrations/sqlite/0003_partner_mobile.sql")),
     (4, "webhooks", include_str!("../../migrations/sqlite/0004_webhooks.sql")),
+    (5, "rate_limits", include_str!("../../migrations/sqlite/0005_rate_limits.sql")),
 ];
 
 /// SQLite storage.
@@ -52,3 +54,4 @@ impl_store!(SqliteStore, sqlx::Sqlite, "sqlite", MIGRATIONS);
 impl_paths_store!(SqliteStore, sqlx::Sqlite);
 
 impl_webhook_store!(SqliteStore, sqlx::Sqlite, "");
+impl_ops_store!(SqliteStore, sqlx::Sqlite);

@@ -127,6 +127,8 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("privacy_note", "Your ID number is stored encrypted; face images are used only for this decision and are not kept.", "您的身份证号加密存储；人脸图像仅用于本次核验，不会保存。"),
     ("seed_faq", "The ID card number entered must belong to the person doing the face scan.", "填写的身份证号必须与进行人脸识别的本人一致。"),
     ("lockout", "Locked until", "锁定至"),
+    ("admin_sign_in", "Administrator sign-in", "管理员登录"),
+    ("admin_token", "Admin token", "管理员令牌"),
     ("footer", "Realname — open, self-hostable real-name verification", "Realname — 开源、可自托管的实名认证系统"),
 ];
 
@@ -165,6 +167,7 @@ pub fn error_text(lang: Lang, code: &str, detail: Option<&str>, until: Option<&s
         "id_already_verified" => "该身份证号已认证过其他账号。一个身份证号最多只能认证一个账号。",
         "account_already_verified" => "该账号已完成实名认证。",
         "invalid_credentials" => "邮箱或密码错误。",
+        "unauthorized" => "需要管理员凭据，或管理员令牌不正确。",
         "account_exists" => "该邮箱已注册。",
         "csrf_invalid" => "表单已过期或来自其他网站，请刷新页面后重试。",
         "authority_unavailable" => "暂时无法连接身份核验机构，请稍后重试。",
@@ -180,6 +183,7 @@ pub fn error_text(lang: Lang, code: &str, detail: Option<&str>, until: Option<&s
         "carrier_unavailable" => "暂时无法连接运营商核验服务，请稍后重试。",
         "partner_unavailable" => "暂时无法连接合作平台，请稍后重试。",
         "partner_not_verified" => "该合作平台没有您账号的实名认证记录。",
+        "rate_limited" if until.is_some() => return Some(format!("尝试次数过多，请于 {} 之后再试。", until.unwrap_or("-"))),
         "rate_limited" => "获取验证码过于频繁，请一小时后再试。",
         _ => return None,
     };

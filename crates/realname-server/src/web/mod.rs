@@ -40,9 +40,11 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(pages::home))
-        .route("/healthz", get(|| async { "ok" }))
+        .merge(crate::ops::routes())
+        .merge(crate::security::routes())
         .route("/static/app.css", get(pages::css))
         .route("/static/verify.js", get(pages::js))
+        .route("/static/countdown.js", get(pages::countdown_js))
         .route("/lang/{code}", get(pages::set_lang))
         .route("/signin", get(pages::signin_page).post(pages::signin))
         .route("/signup", get(pages::signup_page).post(pages::signup))
@@ -66,19 +68,11 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/sms-outbox", get(paths::admin_outbox))
         .route("/v1/q/{handle}", get(pages::scan_landing))
         .nest("/api/v1", crate::api::router(&state))
-        .with_state(state)
-        .layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            header::HeaderValue::from_static("nosniff"),
-        ))
-        .layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(
-            header::X_FRAME_OPTIONS,
-            header::HeaderValue::from_static("DENY"),
-        ))
-        .layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(
-            header::REFERRER_POLICY,
-            header::HeaderValue::from_static("same-origin"),
-        ))
+        .with_state(state.clone())
+        // CSP, nosniff, frame-ancestors/X-Frame-Options, Referrer-Policy, HSTS on https.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::security::headers))
+        // Requests by route template and status class (`/metrics`).
+        .layer(axum::middleware::from_fn_with_state(state, crate::ops::track_requests))
         // Outermost: one span per request (method and path only; no bodies, no query).
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
             tracing::info_span!("http", method = %req.method(), path = %req.uri().path())

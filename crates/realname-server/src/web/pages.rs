@@ -36,6 +36,16 @@ pub(super) async fn js() -> Response {
         .into_response()
 }
 
+/// The SMS code page's resend countdown (a file, not an inline script: the CSP allows only
+/// same-origin scripts).
+pub(super) async fn countdown_js() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        include_str!("../../static/countdown.js"),
+    )
+        .into_response()
+}
+
 pub(super) async fn home(ctx: PageCtx) -> Response {
     if ctx.user.is_some() { Redirect::to("/verify") } else { Redirect::to("/signin") }.into_response()
 }
@@ -104,11 +114,20 @@ async fn sign_in_response(state: &AppState, ctx: PageCtx, account: &Account) -> 
 }
 
 #[instrument(skip_all)]
-pub(super) async fn signin(State(state): State<AppState>, ctx: PageCtx, Form(form): Form<CredentialsForm>) -> Response {
+pub(super) async fn signin(
+    State(state): State<AppState>,
+    client: crate::security::ClientAddr,
+    ctx: PageCtx,
+    Form(form): Form<CredentialsForm>,
+) -> Response {
     if let Err(e) = ctx.check_csrf(&state, &form.csrf) {
         return ctx.error_page(&state, e);
     }
     let email = normalise_email(&form.email);
+    let limits = crate::ratelimit::signin_keys(&client, &email);
+    if let Err(refusal) = state.rate_check(&limits).await {
+        return refusal.page(ctx, &state, "signin.html", json!({ "email": form.email }));
+    }
     let account = match state.store.account_by_email(&email).await {
         Ok(a) => a,
         Err(e) => return ctx.error_page(&state, e.into()),
@@ -122,6 +141,9 @@ pub(super) async fn signin(State(state): State<AppState>, ctx: PageCtx, Form(for
             sign_in_response(&state, ctx, &account).await
         }
         _ => {
+            if let Err(refusal) = state.rate_hit(&limits).await {
+                return refusal.page(ctx, &state, "signin.html", json!({ "email": form.email }));
+            }
             let err = ServerError::new(ErrorCode::InvalidCredentials, "The e-mail address or the password is wrong.");
             err.log();
             ctx.render(&state, StatusCode::UNAUTHORIZED, "signin.html", json!({ "error": err.body(), "email": form.email }))
@@ -275,13 +297,23 @@ pub(super) struct IdentityForm {
 }
 
 #[instrument(skip_all)]
-pub(super) async fn identity_submit(State(state): State<AppState>, ctx: PageCtx, Form(form): Form<IdentityForm>) -> Response {
+pub(super) async fn identity_submit(
+    State(state): State<AppState>,
+    client: crate::security::ClientAddr,
+    ctx: PageCtx,
+    Form(form): Form<IdentityForm>,
+) -> Response {
     let user = match ctx.require_user() {
         Ok(u) => u,
         Err(r) => return r,
     };
     if let Err(e) = ctx.check_csrf(&state, &form.csrf) {
         return ctx.error_page(&state, e);
+    }
+    let limits = crate::ratelimit::session_keys(&client, &user.account.id, Some(&form.id_number));
+    if let Err(refusal) = state.rate_hit(&limits).await {
+        let kept = json!({ "name": form.name, "id_number": form.id_number });
+        return refusal.page(ctx, &state, "identity.html", kept);
     }
     match state.begin_verification(&user.account, &user.web, &form.name, &form.id_number).await {
         Ok(session) => Redirect::to(&format!("/verify/sessions/{}", session.id)).into_response(),
@@ -526,13 +558,22 @@ fn event_stream(
 
 /// "Try again" without retyping: a new session for the same subject.
 #[instrument(skip(state, ctx, form))]
-pub(super) async fn retry(State(state): State<AppState>, ctx: PageCtx, Path(id): Path<String>, Form(form): Form<CsrfForm>) -> Response {
+pub(super) async fn retry(
+    State(state): State<AppState>,
+    client: crate::security::ClientAddr,
+    ctx: PageCtx,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
     let user = match ctx.require_user() {
         Ok(u) => u,
         Err(r) => return r,
     };
     if let Err(e) = ctx.check_csrf(&state, &form.csrf) {
         return ctx.error_page(&state, e);
+    }
+    if let Err(refusal) = state.rate_hit(&crate::ratelimit::session_keys(&client, &user.account.id, None)).await {
+        return ctx.error_page(&state, refusal.error());
     }
     let old = match own_session(&state, &user, &id).await {
         Ok(s) => s,

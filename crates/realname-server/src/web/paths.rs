@@ -3,11 +3,10 @@
 //! code page with resend, and the admin SMS outbox page testers read codes from.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Form, Json};
 use realname_protocol::ErrorCode;
@@ -20,22 +19,17 @@ use crate::error::ServerError;
 use crate::state::AppState;
 use crate::store::paths::{SMS_VERIFIED, SmsChallenge};
 
-/// The client's IP address (from the connection; "unknown" in in-process tests), the key of
-/// the per-IP SMS limit.
+/// The client's IP address ([`crate::security::ClientAddr`]: the connection, or
+/// `X-Forwarded-For` behind a trusted proxy; "unknown" in in-process tests), the key of the
+/// per-IP SMS limit.
 #[derive(Debug, Clone)]
 pub struct ClientIp(pub String);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Infallible> {
-        Ok(Self(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip().to_string())
-                .unwrap_or_else(|| "unknown".into()),
-        ))
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Infallible> {
+        Ok(Self(crate::security::ClientAddr::of(parts, &state.config.server).0))
     }
 }
 
@@ -287,32 +281,15 @@ pub(super) async fn mobile_resend(
 #[derive(Deserialize)]
 pub(super) struct OutboxQuery {
     #[serde(default)]
-    token: Option<String>,
-    #[serde(default)]
     phone: Option<String>,
     #[serde(default)]
     format: Option<String>,
 }
 
-fn admin_allowed(state: &AppState, headers: &HeaderMap, query_token: Option<&str>) -> Result<(), ServerError> {
-    let Some(expected) = &state.config.admin_token else {
-        return Err(ServerError::new(ErrorCode::NotFound, "Not found."));
-    };
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let given = bearer.or(query_token).unwrap_or("");
-    let (a, b) = (crate::crypto::token_hash(given), crate::crypto::token_hash(expected.expose()));
-    if a == b { Ok(()) } else { Err(ServerError::new(ErrorCode::Unauthorized, "Admin token required.")) }
-}
-
 /// `/admin/sms-outbox`: the local SMS gateway's messages (HTML, or JSON with `format=json`).
 #[instrument(skip_all)]
-pub(super) async fn admin_outbox(State(state): State<AppState>, ctx: PageCtx, headers: HeaderMap, Query(q): Query<OutboxQuery>) -> Response {
-    if let Err(e) = admin_allowed(&state, &headers, q.token.as_deref()) {
-        return e.into_response();
-    }
+/// Needs an admin credential ([`crate::security::AdminAccess`]).
+pub(super) async fn admin_outbox(State(state): State<AppState>, _admin: crate::security::AdminAccess, ctx: PageCtx, Query(q): Query<OutboxQuery>) -> Response {
     let phone = q.phone.as_deref().filter(|p| !p.trim().is_empty());
     let entries = match crate::mobile::read_outbox(&*state.store, &state.keys, phone, 100).await {
         Ok(e) => e,

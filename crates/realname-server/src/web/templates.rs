@@ -18,6 +18,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("mobile.html", include_str!("../../templates/mobile.html")),
     ("mobile_code.html", include_str!("../../templates/mobile_code.html")),
     ("outbox.html", include_str!("../../templates/outbox.html")),
+    ("admin_signin.html", include_str!("../../templates/admin_signin.html")),
     ("scan_landing.html", include_str!("../../templates/scan_landing.html")),
 ];
 

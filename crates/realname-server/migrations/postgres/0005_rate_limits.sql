@@ -1,0 +1,14 @@
+-- Rate-limit counters shared by every instance (PostgreSQL). One row per key and fixed
+-- window: `key_hash` is HMAC-SHA256 of the limit's scope and the keyed value (client IP,
+-- account, e-mail, ID number, device), never the value itself. Times are Unix seconds.
+CREATE TABLE rate_limit_hits (
+    key_hash      BYTEA NOT NULL,
+    window_start  BIGINT NOT NULL,
+    hits          BIGINT NOT NULL,
+    expires_at    BIGINT NOT NULL,
+    PRIMARY KEY (key_hash, window_start)
+);
+CREATE INDEX rate_limit_hits_expiry ON rate_limit_hits(expires_at);
+
+-- `/metrics` counts the open (non-final) face sessions on every scrape.
+CREATE INDEX face_sessions_open ON face_sessions(state, expires_at);

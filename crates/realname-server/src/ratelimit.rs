@@ -1,0 +1,382 @@
+//! Rate limits per client IP, account, e-mail, ID number and device, counted in the database
+//! so that every instance behind a load balancer sees the same counts.
+//!
+//! Each limit is a fixed window (`max` hits per `window_secs`); a counter row is keyed by
+//! HMAC-SHA256 (the data key's ID-hash key) of the limit's name and the keyed value, so the
+//! table never holds an IP address, an e-mail or an ID number. A refused request gets 429
+//! `{code:"rate_limited", message, detail:"until=<unix>", retry_after}` with a `Retry-After`
+//! header; pages show the end of the lockout in the page language. A fixed window can let
+//! up to twice `max` through around a window boundary; the limits are sized with that in mind.
+//! The SMS limits of the mobile path are older and count the SMS send log instead.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use rand::Rng as _;
+use realname_protocol::ErrorCode;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ServerError;
+use crate::security::ClientAddr;
+use crate::state::AppState;
+use crate::store::StoreError;
+use crate::web::PageCtx;
+
+/// One limit: at most `max` hits per `window_secs`; `max = 0` turns it off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limit {
+    /// Hits allowed per window.
+    pub max: u32,
+    /// Window length, seconds.
+    pub window_secs: i64,
+}
+
+impl Limit {
+    const fn new(max: u32, window_secs: i64) -> Self {
+        Self { max, window_secs }
+    }
+}
+
+/// Rate limits (`[rate_limits]`; each also `REALNAME_RATE_LIMIT_<NAME>=<max>/<window_secs>`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Failed password sign-ins (pages and `/api/v1/auth/login`) per client IP.
+    pub signin_failures_per_ip: Limit,
+    /// Failed password sign-ins per e-mail address (whether or not the account exists).
+    pub signin_failures_per_account: Limit,
+    /// Failed admin sign-ins (`/admin/signin`) per client IP.
+    pub admin_signin_failures_per_ip: Limit,
+    /// Identity form submissions (each asks the identity authority) per client IP.
+    pub sessions_per_ip: Limit,
+    /// Identity form submissions and retries per account.
+    pub sessions_per_account: Limit,
+    /// Identity form submissions per ID number (stops probing names against one ID).
+    pub sessions_per_id_number: Limit,
+    /// QR claims per client IP.
+    pub claims_per_ip: Limit,
+    /// QR claims per device.
+    pub claims_per_device: Limit,
+    /// Capture uploads per client IP.
+    pub captures_per_ip: Limit,
+    /// Capture uploads per device.
+    pub captures_per_device: Limit,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            signin_failures_per_ip: Limit::new(50, 15 * 60),
+            signin_failures_per_account: Limit::new(10, 15 * 60),
+            admin_signin_failures_per_ip: Limit::new(10, 15 * 60),
+            // Per IP limits stay generous: many people can share one NAT or office address.
+            sessions_per_ip: Limit::new(600, 3600),
+            sessions_per_account: Limit::new(30, 3600),
+            sessions_per_id_number: Limit::new(10, 3600),
+            claims_per_ip: Limit::new(1200, 600),
+            claims_per_device: Limit::new(60, 600),
+            captures_per_ip: Limit::new(2400, 600),
+            captures_per_device: Limit::new(120, 600),
+        }
+    }
+}
+
+impl RateLimitConfig {
+    fn named_mut(&mut self) -> [(&'static str, &mut Limit); 10] {
+        [
+            ("SIGNIN_FAILURES_PER_IP", &mut self.signin_failures_per_ip),
+            ("SIGNIN_FAILURES_PER_ACCOUNT", &mut self.signin_failures_per_account),
+            ("ADMIN_SIGNIN_FAILURES_PER_IP", &mut self.admin_signin_failures_per_ip),
+            ("SESSIONS_PER_IP", &mut self.sessions_per_ip),
+            ("SESSIONS_PER_ACCOUNT", &mut self.sessions_per_account),
+            ("SESSIONS_PER_ID_NUMBER", &mut self.sessions_per_id_number),
+            ("CLAIMS_PER_IP", &mut self.claims_per_ip),
+            ("CLAIMS_PER_DEVICE", &mut self.claims_per_device),
+            ("CAPTURES_PER_IP", &mut self.captures_per_ip),
+            ("CAPTURES_PER_DEVICE", &mut self.captures_per_device),
+        ]
+    }
+
+    /// Overlays `REALNAME_RATE_LIMIT_<NAME>=<max>/<window_secs>` (e.g.
+    /// `REALNAME_RATE_LIMIT_SIGNIN_FAILURES_PER_IP=50/900`).
+    pub fn apply_env(&mut self, get: &impl Fn(&str) -> Option<String>) -> Result<(), crate::config::ConfigError> {
+        for (name, limit) in self.named_mut() {
+            let var = format!("REALNAME_RATE_LIMIT_{name}");
+            if let Some(v) = get(&var) {
+                let parsed = v
+                    .trim()
+                    .split_once('/')
+                    .and_then(|(m, w)| Some(Limit::new(m.trim().parse().ok()?, w.trim().parse().ok()?)));
+                *limit = parsed.ok_or_else(|| crate::config::ConfigError::Invalid(format!("{var}: expected <max>/<window_secs>, got {v:?}")))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every window must be at least one second.
+    pub fn validate(&self) -> Result<(), crate::config::ConfigError> {
+        let mut copy = self.clone();
+        for (name, limit) in copy.named_mut() {
+            if limit.window_secs < 1 {
+                return Err(crate::config::ConfigError::Invalid(format!(
+                    "rate_limits.{}.window_secs must be >= 1",
+                    name.to_ascii_lowercase()
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a counter counts; its name is also the label of `realname_rate_limited_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Failed sign-ins from one IP.
+    SigninIp,
+    /// Failed sign-ins for one e-mail address.
+    SigninAccount,
+    /// Failed admin sign-ins from one IP.
+    AdminSigninIp,
+    /// New face sessions from one IP.
+    SessionIp,
+    /// New face sessions of one account.
+    SessionAccount,
+    /// New face sessions for one ID number.
+    SessionIdNumber,
+    /// Claims from one IP.
+    ClaimIp,
+    /// Claims by one device.
+    ClaimDevice,
+    /// Captures from one IP.
+    CaptureIp,
+    /// Captures by one device.
+    CaptureDevice,
+}
+
+impl Scope {
+    /// Stable name (metrics label, part of the counter key).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::SigninIp => "signin_ip",
+            Self::SigninAccount => "signin_account",
+            Self::AdminSigninIp => "admin_signin_ip",
+            Self::SessionIp => "session_ip",
+            Self::SessionAccount => "session_account",
+            Self::SessionIdNumber => "session_id_number",
+            Self::ClaimIp => "claim_ip",
+            Self::ClaimDevice => "claim_device",
+            Self::CaptureIp => "capture_ip",
+            Self::CaptureDevice => "capture_device",
+        }
+    }
+
+    fn limit(self, c: &RateLimitConfig) -> Limit {
+        match self {
+            Self::SigninIp => c.signin_failures_per_ip,
+            Self::SigninAccount => c.signin_failures_per_account,
+            Self::AdminSigninIp => c.admin_signin_failures_per_ip,
+            Self::SessionIp => c.sessions_per_ip,
+            Self::SessionAccount => c.sessions_per_account,
+            Self::SessionIdNumber => c.sessions_per_id_number,
+            Self::ClaimIp => c.claims_per_ip,
+            Self::ClaimDevice => c.claims_per_device,
+            Self::CaptureIp => c.captures_per_ip,
+            Self::CaptureDevice => c.captures_per_device,
+        }
+    }
+}
+
+/// A request refused by a limit, or the database failing while counting.
+#[derive(Debug)]
+pub enum Refusal {
+    /// Over the limit until `until` (Unix seconds).
+    Limited {
+        /// Which limit.
+        scope: Scope,
+        /// When the window ends.
+        until: i64,
+        /// Seconds from now to `until` (at least 1).
+        retry_after: i64,
+    },
+    /// The counters could not be read or written.
+    Store(StoreError),
+}
+
+impl From<StoreError> for Refusal {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
+impl Refusal {
+    /// The `{code, message, detail}` error (`rate_limited`, `detail = until=<unix>`).
+    pub fn error(&self) -> ServerError {
+        match self {
+            Self::Limited { until, .. } => ServerError::new(
+                ErrorCode::RateLimited,
+                format!("Too many attempts. Please try again after {}.", crate::verification::format_time(*until)),
+            )
+            .with_detail(format!("until={until}")),
+            Self::Store(e) => ServerError::unavailable(ErrorCode::ServiceUnavailable, "The service is temporarily unavailable. Please try again.", e),
+        }
+    }
+
+    fn retry_after_header(&self) -> Option<(header::HeaderName, HeaderValue)> {
+        match self {
+            Self::Limited { retry_after, .. } => Some((header::RETRY_AFTER, HeaderValue::from(*retry_after))),
+            Self::Store(_) => None,
+        }
+    }
+
+    /// The page `template` re-rendered with the error (its end time in the page language),
+    /// status 429 and `Retry-After`.
+    pub fn page(self, ctx: PageCtx, state: &AppState, template: &str, mut extra: serde_json::Value) -> Response {
+        let Self::Limited { .. } = &self else { return ctx.error_page(state, self.error()) };
+        let err = self.error();
+        err.log();
+        if let Some(obj) = extra.as_object_mut() {
+            obj.insert("error".into(), serde_json::to_value(err.body()).unwrap_or_default());
+        }
+        let mut response = ctx.render(state, StatusCode::TOO_MANY_REQUESTS, template, extra);
+        if let Some((name, value)) = self.retry_after_header() {
+            response.headers_mut().insert(name, value);
+        }
+        response
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let Self::Limited { retry_after, .. } = &self else { return self.error().into_response() };
+        let err = self.error();
+        err.log();
+        let mut body = serde_json::to_value(err.body()).unwrap_or_default();
+        if let Some(obj) = body.as_object_mut() {
+            obj.insert("retry_after".into(), (*retry_after).into());
+        }
+        let mut response = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+        if let Some((name, value)) = self.retry_after_header() {
+            response.headers_mut().insert(name, value);
+        }
+        response
+    }
+}
+
+impl From<Refusal> for ServerError {
+    /// For handlers that answer with a [`ServerError`] (no `retry_after` then; the detail
+    /// still carries the end of the window).
+    fn from(r: Refusal) -> Self {
+        r.error()
+    }
+}
+
+/// The counters of a password sign-in: the client IP and the e-mail address typed.
+pub fn signin_keys(client: &ClientAddr, email: &str) -> [(Scope, String); 2] {
+    [(Scope::SigninIp, client.0.clone()), (Scope::SigninAccount, email.trim().to_lowercase())]
+}
+
+/// The counters of a new face session: client IP, account and (identity form only) the ID
+/// number as typed, normalised (trimmed, upper-case `X`) so spelling variants share a count.
+pub fn session_keys(client: &ClientAddr, account_id: &str, id_number: Option<&str>) -> Vec<(Scope, String)> {
+    let mut keys = vec![(Scope::SessionIp, client.0.clone()), (Scope::SessionAccount, account_id.to_owned())];
+    if let Some(id) = id_number {
+        let id: String = id.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_uppercase();
+        keys.push((Scope::SessionIdNumber, id));
+    }
+    keys
+}
+
+/// A companion API operation limited per device and per IP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// `POST /companion/claim`.
+    Claim,
+    /// `POST /companion/sessions/{id}/capture`.
+    Capture,
+}
+
+/// The counters of a companion API operation: client IP and device.
+pub fn device_keys(op: Operation, client: &ClientAddr, device_id: &str) -> [(Scope, String); 2] {
+    match op {
+        Operation::Claim => [(Scope::ClaimIp, client.0.clone()), (Scope::ClaimDevice, device_id.to_owned())],
+        Operation::Capture => [(Scope::CaptureIp, client.0.clone()), (Scope::CaptureDevice, device_id.to_owned())],
+    }
+}
+
+impl AppState {
+    fn rate_key(&self, scope: Scope, value: &str) -> Vec<u8> {
+        // Domain-separated from the ID number's own unique hash, which uses the same key.
+        self.keys.id_hash(&format!("ratelimit\u{0}{}\u{0}{value}", scope.name()))
+    }
+
+    fn window(&self, limit: Limit) -> (i64, i64) {
+        let now = self.now();
+        let start = now - now.rem_euclid(limit.window_secs.max(1));
+        (start, start + limit.window_secs.max(1))
+    }
+
+    fn refused(&self, scope: Scope, end: i64) -> Refusal {
+        self.metrics.rate_limited(scope.name());
+        tracing::info!(limit = scope.name(), until = end, "rate limited");
+        Refusal::Limited { scope, until: end, retry_after: (end - self.now()).max(1) }
+    }
+
+    /// Refuses if any of the counters is already at its limit; counts nothing (for limits on
+    /// failures, checked before the attempt and counted with [`AppState::rate_hit`] after).
+    pub async fn rate_check(&self, keys: &[(Scope, String)]) -> Result<(), Refusal> {
+        for (scope, value) in keys {
+            let limit = scope.limit(&self.config.rate_limits);
+            if limit.max == 0 {
+                continue;
+            }
+            let (start, end) = self.window(limit);
+            if self.store.rate_limit_hits(&self.rate_key(*scope, value), start).await? >= i64::from(limit.max) {
+                return Err(self.refused(*scope, end));
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts one hit on every counter and refuses if any went over its limit.
+    pub async fn rate_hit(&self, keys: &[(Scope, String)]) -> Result<(), Refusal> {
+        let mut refusal = None;
+        for (scope, value) in keys {
+            let limit = scope.limit(&self.config.rate_limits);
+            if limit.max == 0 {
+                continue;
+            }
+            let (start, end) = self.window(limit);
+            let hits = self.store.rate_limit_hit(&self.rate_key(*scope, value), start, end).await?;
+            if hits > i64::from(limit.max) && refusal.is_none() {
+                refusal = Some(self.refused(*scope, end));
+            }
+        }
+        if rand::thread_rng().gen_ratio(1, 256) {
+            // Old windows are never read again; drop them now and then.
+            let (store, now) = (std::sync::Arc::clone(&self.store), self.now());
+            tokio::spawn(async move {
+                if let Err(e) = store.purge_rate_limits(now).await {
+                    tracing::warn!(error = %e, "purging old rate-limit counters failed");
+                }
+            });
+        }
+        refusal.map_or(Ok(()), Err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_come_from_the_environment_and_bad_values_are_refused() {
+        let mut c = RateLimitConfig::default();
+        let env = |k: &str| (k == "REALNAME_RATE_LIMIT_CLAIMS_PER_DEVICE").then(|| " 3 / 60 ".to_owned());
+        c.apply_env(&env).expect("env");
+        assert_eq!(c.claims_per_device, Limit::new(3, 60));
+        let bad = |k: &str| (k == "REALNAME_RATE_LIMIT_SIGNIN_FAILURES_PER_IP").then(|| "ten".to_owned());
+        assert!(c.apply_env(&bad).is_err());
+        c.sessions_per_ip.window_secs = 0;
+        assert!(c.validate().is_err());
+    }
+}
