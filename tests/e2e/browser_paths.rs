@@ -95,8 +95,14 @@ async fn partner_popup_and_mobile_path_in_a_real_browser() -> Result<()> {
     assert_ne!(wait, json!("0"), "resend waits");
     save("pc-mobile-code.png", &browser.screenshot_png().await?)?;
 
-    // QA reads the code on the admin outbox page.
-    browser.goto(&format!("{base}/admin/sms-outbox?token={ADMIN_TOKEN}&phone={PHONE}")).await?;
+    // QA signs in as admin (the token typed once; it is never a query parameter) and reads
+    // the code on the admin outbox page.
+    browser.goto(&format!("{base}/admin/signin")).await?;
+    browser.wait_for("the admin sign-in", "return document.querySelector('#admin-signin #token')", WAIT).await?;
+    browser.type_into(&browser.find("#token").await?, ADMIN_TOKEN).await?;
+    browser.click(&browser.find("#admin-signin button[type=submit]").await?).await?;
+    browser.wait_for("the outbox after admin sign-in", "return location.pathname === '/admin/sms-outbox'", WAIT).await?;
+    browser.goto(&format!("{base}/admin/sms-outbox?phone={PHONE}")).await?;
     browser.wait_for("the outbox", "return document.querySelector('#outbox [data-field=code]')", WAIT).await?;
     let code = browser.text(&browser.find("#outbox [data-field=code]").await?).await?;
     assert_eq!(code.trim().len(), 6, "{code}");

@@ -16,6 +16,7 @@ mod server {
     mod qr_and_events;
     mod real_faces;
     mod running;
+    mod security;
     mod snapshots;
     mod webhooks;
 }
