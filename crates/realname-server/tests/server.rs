@@ -13,6 +13,7 @@ mod server {
     mod limits;
     mod outage;
     mod paths;
+    mod pii_logs;
     mod qr_and_events;
     mod real_faces;
     mod running;

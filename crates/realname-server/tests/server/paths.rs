@@ -12,7 +12,7 @@ use super::support::{Browser, TestApp, attr_after, id_number};
 const PHONE: &str = "13812345678";
 const OTHER_PHONE: &str = "13987654321";
 
-async fn import_partner(app: &TestApp, partner_name: &str, email: &str, name: &str, id: &str) {
+pub(super) async fn import_partner(app: &TestApp, partner_name: &str, email: &str, name: &str, id: &str) {
     let csv = format!("partner,account_email,name,id_number\n{partner_name},{email},{name},{id}\n");
     let report = partner::import_partner_records(&*app.state.store, &app.state.keys, &csv, app.state.today(), app.state.now())
         .await
@@ -20,7 +20,7 @@ async fn import_partner(app: &TestApp, partner_name: &str, email: &str, name: &s
     assert_eq!(report.imported, 1, "{report:?}");
 }
 
-async fn import_carrier(app: &TestApp, phone: &str, name: &str, id: &str) {
+pub(super) async fn import_carrier(app: &TestApp, phone: &str, name: &str, id: &str) {
     let csv = format!("phone,name,id_number\n{phone},{name},{id}\n");
     let report = mobile::import_carrier_records(&*app.state.store, &app.state.keys, &csv, app.state.today(), app.state.now())
         .await
@@ -29,7 +29,7 @@ async fn import_carrier(app: &TestApp, phone: &str, name: &str, id: &str) {
 }
 
 /// The code of the newest outbox message to `phone`.
-async fn latest_code(app: &TestApp, phone: &str) -> String {
+pub(super) async fn latest_code(app: &TestApp, phone: &str) -> String {
     let list = mobile::read_outbox(&*app.state.store, &app.state.keys, Some(phone), 1).await.expect("outbox");
     let first = list.first().expect("a message to the phone");
     mobile::code_in(&first.text).expect("a code in the message")
@@ -45,7 +45,7 @@ async fn send_code(b: &mut Browser<'_>, name: &str, id: &str, phone: &str) -> su
 }
 
 /// Submits the mobile form and expects the code page; returns the challenge path.
-async fn start_mobile(b: &mut Browser<'_>, name: &str, id: &str, phone: &str) -> String {
+pub(super) async fn start_mobile(b: &mut Browser<'_>, name: &str, id: &str, phone: &str) -> String {
     let resp = send_code(b, name, id, phone).await;
     assert_eq!(resp.status, StatusCode::SEE_OTHER, "{}", resp.text());
     let path = resp.location().expect("redirect");
@@ -53,7 +53,7 @@ async fn start_mobile(b: &mut Browser<'_>, name: &str, id: &str, phone: &str) ->
     path
 }
 
-async fn enter_code(b: &mut Browser<'_>, challenge: &str, code: &str) -> super::support::TestResponse {
+pub(super) async fn enter_code(b: &mut Browser<'_>, challenge: &str, code: &str) -> super::support::TestResponse {
     b.submit(challenge, &format!("{challenge}/code"), &[("code", code)]).await
 }
 
