@@ -69,13 +69,14 @@ impl Default for RateLimitConfig {
             signin_failures_per_ip: Limit::new(50, 15 * 60),
             signin_failures_per_account: Limit::new(10, 15 * 60),
             admin_signin_failures_per_ip: Limit::new(10, 15 * 60),
-            // Per IP limits stay generous: many people can share one NAT or office address.
-            sessions_per_ip: Limit::new(600, 3600),
+            // Per IP limits stay generous: many people can share one NAT or office address,
+            // and a load test's virtual users all come from one.
+            sessions_per_ip: Limit::new(2000, 3600),
             sessions_per_account: Limit::new(30, 3600),
             sessions_per_id_number: Limit::new(10, 3600),
-            claims_per_ip: Limit::new(1200, 600),
+            claims_per_ip: Limit::new(2000, 600),
             claims_per_device: Limit::new(60, 600),
-            captures_per_ip: Limit::new(2400, 600),
+            captures_per_ip: Limit::new(6000, 600),
             captures_per_device: Limit::new(120, 600),
         }
     }
