@@ -148,6 +148,13 @@ async fn no_name_id_number_phone_or_image_reaches_any_log_line() {
         .enumerate()
         .flat_map(|(i, line)| forbidden.iter().filter(|f| line.contains(f.as_str())).map(move |f| format!("line {}: {f:?} in {line}", i + 1)))
         .collect();
-    eprintln!("scanned {} log lines ({} bytes) for {} forbidden strings", lines.len(), text.len(), forbidden.len());
-    assert!(leaks.is_empty(), "{} personal data leaks in the log:\n{}", leaks.len(), leaks.join("\n"));
+    assert!(
+        leaks.is_empty(),
+        "{} personal data leaks in {} log lines ({} bytes, {} forbidden strings):\n{}",
+        leaks.len(),
+        lines.len(),
+        text.len(),
+        forbidden.len(),
+        leaks.join("\n")
+    );
 }
