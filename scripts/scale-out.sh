@@ -64,9 +64,12 @@ chmod 600 "$work/data.key"
 lb_port=$((base_port))
 origin="http://127.0.0.1:$lb_port"
 
+# Every virtual user comes from this one machine: the per-IP rate limits (meant for real
+# clients) are off for the measurement; the per-account and per-device limits stay on.
 export DATABASE_URL="$db" REALNAME_DATA_KEY_FILE="$work/data.key" REALNAME_PUBLIC_URL="$origin" \
   REALNAME_MODELS_DIR="$models" REALNAME_TEST_MODE=1 REALNAME_TEST_FIXED_CHALLENGE=open_mouth \
-  RUST_LOG=${RUST_LOG:-warn}
+  REALNAME_RATE_LIMIT_SESSIONS_PER_IP=0/3600 REALNAME_RATE_LIMIT_CLAIMS_PER_IP=0/600 \
+  REALNAME_RATE_LIMIT_CAPTURES_PER_IP=0/600 RUST_LOG=${RUST_LOG:-warn}
 
 # The genuine clip (frames 1-30 of lp_d5) and the identities of the virtual users.
 mkdir -p "$work/clip"
