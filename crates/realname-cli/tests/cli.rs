@@ -3,6 +3,7 @@
 //! clips from the shared test data).
 
 mod cli {
+    pub mod attack;
     pub mod credentials;
     pub mod load;
     pub mod support;

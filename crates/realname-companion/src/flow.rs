@@ -348,7 +348,7 @@ impl PreparedClip {
                 }
             }
             let jpeg = encode_jpeg(&image, 88)?;
-            frames.push(ObservedFrame { image: Arc::new(image), jpeg: Some(Arc::new(jpeg)), observation: f.observation.clone(), ..*f });
+            frames.push(ObservedFrame { image: Arc::new(image), jpeg: Some(Arc::new(jpeg)), observation: f.observation, ..*f });
         }
         Ok(Self { frames })
     }
@@ -415,10 +415,11 @@ fn encode_selection(selection: &[SelectedFrame], limits: &UploadLimits) -> Resul
     selection
         .iter()
         .map(|f| {
-            if let Some(jpeg) = &f.jpeg {
-                if (jpeg.len() as u64) <= limits.max_frame_bytes && f.image.width().max(f.image.height()) <= max_side {
-                    return Ok(UploadFrame { jpeg: jpeg.as_ref().clone() });
-                }
+            if let Some(jpeg) = &f.jpeg
+                && (jpeg.len() as u64) <= limits.max_frame_bytes
+                && f.image.width().max(f.image.height()) <= max_side
+            {
+                return Ok(UploadFrame { jpeg: jpeg.as_ref().clone() });
             }
             let image = fit(f.image.as_ref().clone(), max_side);
             for quality in [88u8, 75, 60, 45] {
@@ -521,10 +522,10 @@ impl Companion {
     /// Store errors.
     pub async fn logout(&self, origin: &str) -> Result<bool, CompanionError> {
         let Some(credential) = self.store.load(origin)? else { return Ok(false) };
-        if let Credential::Personal { access_token, .. } = &credential {
-            if let Err(e) = self.api(origin).logout(access_token.expose()).await {
-                tracing::warn!(code = %e.code(), "server-side sign-out failed; deleting the local tokens anyway");
-            }
+        if let Credential::Personal { access_token, .. } = &credential
+            && let Err(e) = self.api(origin).logout(access_token.expose()).await
+        {
+            tracing::warn!(code = %e.code(), "server-side sign-out failed; deleting the local tokens anyway");
         }
         self.store.delete(origin)
     }

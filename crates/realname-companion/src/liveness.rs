@@ -23,6 +23,10 @@ pub struct Observation {
     /// Centre of the largest face relative to the frame centre, in fractions of the frame
     /// size (−0.5..0.5 each way).
     pub centre_offset: Option<(f32, f32)>,
+    /// The largest face's eye edge evidence ([`realname_liveness::evidence::eye_edges`], the
+    /// server's blink measure), when measured.
+    #[serde(default)]
+    pub eye_edges: Option<f32>,
 }
 
 /// Live feedback for the person in front of the camera.
@@ -54,8 +58,11 @@ pub struct Thresholds {
     pub min_brightness: f32,
     /// Largest centre offset (fraction of the frame) that still counts as centred.
     pub max_centre_offset: f32,
-    /// A blink: eye aspect ratio below this fraction of the open-eye baseline.
+    /// A blink: eye aspect ratio below this fraction of the open-eye baseline …
     pub blink_ratio: f32,
+    /// … or the eyes' edge evidence this far (relative) below its open-eye baseline (the
+    /// server's threshold, [`realname_liveness::challenge::BLINK_EDGE_DROP`]).
+    pub blink_edge_drop: f32,
     /// Mouth open: mouth aspect ratio above this.
     pub mouth_open: f32,
     /// A head turn: yaw change from the baseline, degrees.
@@ -73,6 +80,7 @@ impl Default for Thresholds {
             min_brightness: 0.18,
             max_centre_offset: 0.3,
             blink_ratio: 0.75,
+            blink_edge_drop: realname_liveness::challenge::BLINK_EDGE_DROP,
             mouth_open: 0.35,
             turn_deg: 15.0,
             nod_deg: 10.0,
@@ -242,25 +250,43 @@ impl ChallengeTracker {
 
     /// Baseline signal values from the recent frames before the action.
     fn baseline(&self, f: impl Fn(&FaceSignals) -> f32) -> Option<f32> {
+        self.baseline_of(|o| o.signals.map(|s| f(&s)))
+    }
+
+    /// Baseline of any observed value from the recent frames before the action.
+    fn baseline_of(&self, f: impl Fn(&Observation) -> Option<f32>) -> Option<f32> {
         let values: Vec<f32> = self
             .history
             .iter()
             .chain(self.state.frames.iter().take(self.state.onset.unwrap_or(self.state.frames.len())))
             .rev()
             .take(HISTORY)
-            .filter_map(|fr| fr.observation.and_then(|o| o.signals).map(|s| f(&s)))
+            .filter_map(|fr| fr.observation.as_ref().and_then(&f))
             .collect();
         median(values)
     }
 
+    /// How strongly an observation shows a blink, as a fraction of the thresholds (≥ 1: a
+    /// blink): the eye aspect ratio's dip or, as the server measures it, the eyes' edge
+    /// evidence fading under the lids (face-api's landmarks barely follow a closing lid).
+    fn blink_strength(&self, o: &Observation) -> f32 {
+        let t = &self.thresholds;
+        let by_ear = o.signals.map_or(0.0, |s| {
+            let open = self.baseline(ear).unwrap_or(0.3).max(0.18);
+            (1.0 - ear(&s) / open) / (1.0 - t.blink_ratio).max(1e-3)
+        });
+        let by_edges = match (o.eye_edges, self.baseline_of(|o| o.eye_edges)) {
+            (Some(e), Some(open)) => realname_liveness::challenge::edge_drop(e, open) / t.blink_edge_drop.max(1e-3),
+            _ => 0.0,
+        };
+        by_ear.max(by_edges)
+    }
+
     /// Whether a frame shows `action` relative to the baselines.
-    fn shows(&self, action: LivenessAction, s: &FaceSignals) -> bool {
+    fn shows(&self, action: LivenessAction, o: &Observation, s: &FaceSignals) -> bool {
         let t = &self.thresholds;
         match action {
-            LivenessAction::Blink => {
-                let open = self.baseline(ear).unwrap_or(0.3).max(0.18);
-                ear(s) < open * t.blink_ratio
-            }
+            LivenessAction::Blink => self.blink_strength(o) >= 1.0,
             LivenessAction::OpenMouth => {
                 let base = self.baseline(|s| s.mouth_aspect_ratio).unwrap_or(0.0).min(0.2);
                 s.mouth_aspect_ratio > t.mouth_open.max(base + 0.2)
@@ -297,8 +323,8 @@ impl ChallengeTracker {
             self.neutral = Some(frame.clone());
         }
         let started = *self.state.started_ms.get_or_insert(frame.source_ms);
-        let signals = (fb == Feedback::Ok).then(|| frame.observation.and_then(|o| o.signals)).flatten();
-        let hit = signals.is_some_and(|s| self.shows(action, &s));
+        let observed = (fb == Feedback::Ok).then_some(frame.observation).flatten();
+        let hit = observed.is_some_and(|o| o.signals.is_some_and(|s| self.shows(action, &o, &s)));
         if self.state.frames.len() >= MAX_ACTION_FRAMES && self.state.onset.is_none() {
             let old = self.state.frames.remove(0);
             self.remember(old);
@@ -384,7 +410,7 @@ impl ChallengeTracker {
         let score = |f: &ObservedFrame| -> f32 {
             let Some(s) = f.observation.and_then(|o| o.signals) else { return f32::MIN };
             match action {
-                LivenessAction::Blink => -ear(&s),
+                LivenessAction::Blink => f.observation.map_or(f32::MIN, |o| self.blink_strength(&o)),
                 LivenessAction::OpenMouth => s.mouth_aspect_ratio,
                 LivenessAction::TurnLeft => s.yaw_deg,
                 LivenessAction::TurnRight => -s.yaw_deg,
@@ -436,14 +462,14 @@ pub fn pick_evenly(len: usize, budget: usize, must: Option<usize>) -> Vec<usize>
     } else {
         (0..budget).map(|i| i * (len - 1) / (budget - 1)).collect()
     };
-    if let Some(m) = must.filter(|m| *m < len) {
-        if !picked.contains(&m) {
-            // Replace the nearest pick that is neither the first nor the last.
-            if let Some(slot) = (1..picked.len().saturating_sub(1)).min_by_key(|&i| picked[i].abs_diff(m)) {
-                picked[slot] = m;
-            } else if let Some(first) = picked.first_mut() {
-                *first = m;
-            }
+    if let Some(m) = must.filter(|m| *m < len)
+        && !picked.contains(&m)
+    {
+        // Replace the nearest pick that is neither the first nor the last.
+        if let Some(slot) = (1..picked.len().saturating_sub(1)).min_by_key(|&i| picked[i].abs_diff(m)) {
+            picked[slot] = m;
+        } else if let Some(first) = picked.first_mut() {
+            *first = m;
         }
     }
     picked.sort_unstable();
@@ -475,7 +501,12 @@ mod tests {
             image: Arc::new(RgbImage::new(4, 4)),
             captured_at_ms: 1_000 + i as i64 * 100,
             source_ms: i * 100,
-            observation: Some(Observation { faces: u32::from(s.is_some()), signals: s, centre_offset: Some((0.0, 0.0)) }),
+            observation: Some(Observation {
+                faces: u32::from(s.is_some()),
+                signals: s,
+                centre_offset: Some((0.0, 0.0)),
+                eye_edges: None,
+            }),
             jpeg: None,
         }
     }
@@ -483,9 +514,13 @@ mod tests {
     #[test]
     fn feedback_names_the_problem() {
         let t = Thresholds::default();
-        let ok = Observation { faces: 1, signals: Some(signals(0.3, 0.0, 0.0)), centre_offset: Some((0.0, 0.0)) };
+        let ok =
+            Observation { faces: 1, signals: Some(signals(0.3, 0.0, 0.0)), centre_offset: Some((0.0, 0.0)), eye_edges: None };
         assert_eq!(feedback(Some(&ok), &t), Feedback::Ok);
-        assert_eq!(feedback(Some(&Observation { faces: 0, signals: None, centre_offset: None }), &t), Feedback::NoFace);
+        assert_eq!(
+            feedback(Some(&Observation { faces: 0, signals: None, centre_offset: None, eye_edges: None }), &t),
+            Feedback::NoFace
+        );
         assert_eq!(feedback(Some(&Observation { faces: 2, ..ok }), &t), Feedback::MultipleFaces);
         let mut far = ok;
         far.signals = Some(FaceSignals { face_fraction: 0.001, ..signals(0.3, 0.0, 0.0) });

@@ -56,6 +56,9 @@ pub struct LivenessConfig {
     /// Relative drop of the eye-region darkness ([`FaceImageEvidence::eye_darkness`]) below
     /// the open-eye baseline that is a blink.
     pub blink_darkness_drop: f32,
+    /// Relative drop of the eyes' edge evidence ([`FaceImageEvidence::eye_edges`]) below the
+    /// open-eye baseline that is a blink.
+    pub blink_edge_drop: f32,
     /// Yaw change from the neutral frames for a head turn, degrees.
     pub turn_yaw_deg: f32,
     /// Mouth aspect ratio of an open mouth.
@@ -86,6 +89,7 @@ impl Default for LivenessConfig {
             duplicate_shape: 0.002,
             blink_ear_drop: 0.06,
             blink_darkness_drop: 0.14,
+            blink_edge_drop: BLINK_EDGE_DROP,
             turn_yaw_deg: 8.0,
             mouth_open_mar: 0.35,
             nod_pitch_range_deg: 12.0,
@@ -324,6 +328,22 @@ pub struct LivenessPass {
 
 /// Open-eye darkness below which the image blink measure is not used.
 const MIN_OPEN_EYE_DARKNESS: f32 = 0.05;
+
+/// Default [`LivenessConfig::blink_edge_drop`] (shared with the companion's local blink prompt).
+pub const BLINK_EDGE_DROP: f32 = 0.35;
+
+/// Open-eye edge evidence below which the edge blink measure is not used (no eyes to see).
+const MIN_OPEN_EYE_EDGES: f32 = 0.01;
+
+/// How far `value` dropped below the open-eye `baseline` (`1 − value / baseline`), 0 when the
+/// baseline is too small to tell.
+pub fn edge_drop(value: f32, baseline: f32) -> f32 {
+    if baseline >= MIN_OPEN_EYE_EDGES && value.is_finite() {
+        1.0 - value / baseline
+    } else {
+        0.0
+    }
+}
 
 fn reject(
     reason: ReasonCode,
@@ -808,9 +828,22 @@ fn action_strength(
                 (Some(bd), Some(e)) if bd >= MIN_OPEN_EYE_DARKNESS => 1.0 - e.eye_darkness / bd,
                 _ => 0.0,
             };
-            // Both measures as a fraction of their own threshold; either suffices.
-            let strength =
-                (ear_drop / config.blink_ear_drop).max(d_drop / config.blink_darkness_drop);
+            // The iris and eye corners' left–right grey steps vanish under a closed lid (also
+            // light eyes, whose box barely gets lighter).
+            let base_e = median(
+                baseline
+                    .iter()
+                    .filter_map(|b| b.evidence.as_ref().map(|e| e.eye_edges))
+                    .collect(),
+            );
+            let e_drop = match (base_e, f.evidence.as_ref()) {
+                (Some(be), Some(e)) => edge_drop(e.eye_edges, be),
+                _ => 0.0,
+            };
+            // Each measure as a fraction of its own threshold; any suffices.
+            let strength = (ear_drop / config.blink_ear_drop)
+                .max(d_drop / config.blink_darkness_drop)
+                .max(e_drop / config.blink_edge_drop);
             (strength, 1.0)
         }
         LivenessAction::TurnLeft | LivenessAction::TurnRight => {
@@ -1029,6 +1062,7 @@ mod tests {
                 thumb,
                 eye_contrast: 0.3,
                 eye_darkness: 0.1,
+                eye_edges: 0.08,
                 passive: None,
             }),
         }
@@ -1126,6 +1160,21 @@ mod tests {
         }
         by_ear[1] = frame(Some(Blink), 1, closed);
         assert!(run(&challenge(&[Blink]), &by_ear).is_ok());
+        // … and so are the eyes' edges fading (light iris: darkness barely moves) …
+        let mut lid = face(1, 1, |s| (s.ear_left, s.ear_right) = (0.315, 0.315));
+        if let Some(e) = lid.evidence.as_mut() {
+            e.eye_edges = 0.08 * (1.0 - BLINK_EDGE_DROP) - 0.002;
+        }
+        by_ear[1] = frame(Some(Blink), 1, lid);
+        assert!(run(&challenge(&[Blink]), &by_ear).is_ok());
+        // … but not an edge dip smaller than the threshold.
+        let mut half = face(1, 1, |s| (s.ear_left, s.ear_right) = (0.315, 0.315));
+        if let Some(e) = half.evidence.as_mut() {
+            e.eye_edges = 0.08 * (1.0 - BLINK_EDGE_DROP) + 0.002;
+        }
+        by_ear[1] = frame(Some(Blink), 1, half);
+        let r = run(&challenge(&[Blink]), &by_ear).expect_err("small edge dip");
+        assert_eq!(r.reason, ReasonCode::ActionNotSeen);
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! `evaluate` example: genuine responses and each attack type) is analysed by the server's
 //! [`FaceAnalyzer::analyze_for_liveness`] and decided by [`realname_server::decision::decide`],
 //! the function the capture handler calls (minus HTTP and the database: an in-memory replay
-//! store). Prints BPCER and APCER per attack type (ISO/IEC 30107-3) and why each was rejected.
+//! store; faces tracked into frames without a detection as [`realname_server::tracking`] does
+//! for an upload). Prints BPCER and APCER per attack type (ISO/IEC 30107-3) and why each was rejected.
 //!
 //! `cargo xtask accuracy liveness` (or `cargo run -p realname-server --example liveness_accuracy`).
 //! The reference face of a response is its own first single-face frame, so the ID-photo
@@ -66,8 +67,10 @@ fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let engine = Arc::new(EngineAnalyzer::load(&harness::models_dir())?);
     let analysis = Arc::clone(&engine);
+    let tracking = Arc::clone(&engine);
     let analyzer =
-        harness::Analyzer::with_analysis(Box::new(move |img| Ok(analysis.analyze_for_liveness(img)?)))?;
+        harness::Analyzer::with_analysis(Box::new(move |img| Ok(analysis.analyze_for_liveness(img)?)))?
+            .with_tracking(Box::new(move |img, previous| Ok(tracking.track_face(img, previous)?)));
     let plan = harness::Plan { pairs: true, max_per_attack: 100, clips: &[] };
     let cases = harness::build_cases(&analyzer, &plan)?;
     let config = FaceConfig::default();

@@ -39,6 +39,12 @@ pub trait FaceAnalyzer: Send + Sync + std::fmt::Debug {
     fn analyze_for_liveness(&self, image: &RgbImage) -> Result<Vec<AnalyzedFace>, FaceError> {
         Ok(with_evidence(image, self.analyze(image)?))
     }
+
+    /// The face of `previous` followed into a captured frame where nothing was detected
+    /// ([`crate::tracking`]). Default: no tracking.
+    fn track_face(&self, _image: &RgbImage, _previous: &FaceAnalysis) -> Result<Option<AnalyzedFace>, FaceError> {
+        Ok(None)
+    }
 }
 
 fn with_evidence(image: &RgbImage, faces: Vec<FaceAnalysis>) -> Vec<AnalyzedFace> {
@@ -85,6 +91,10 @@ impl FaceAnalyzer for EngineAnalyzer {
             faces.truncate(1);
         }
         Ok(with_evidence(image, faces))
+    }
+
+    fn track_face(&self, image: &RgbImage, previous: &FaceAnalysis) -> Result<Option<AnalyzedFace>, FaceError> {
+        crate::tracking::track_in(&self.engine, image, previous)
     }
 }
 

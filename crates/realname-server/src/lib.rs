@@ -22,6 +22,7 @@ pub mod ratelimit;
 pub mod security;
 pub mod state;
 pub mod store;
+pub mod tracking;
 pub mod verification;
 pub mod web;
 pub mod webhooks;

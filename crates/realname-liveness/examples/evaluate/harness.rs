@@ -42,10 +42,15 @@ pub fn models_dir() -> PathBuf {
 /// How a frame is analysed: image → faces with evidence.
 pub type AnalyzeFn = Box<dyn Fn(&RgbImage) -> Result<Vec<AnalyzedFace>> + Send + Sync>;
 
+/// Follows a face into a frame where nothing was detected (the server's tracking).
+pub type TrackFn =
+    Box<dyn Fn(&RgbImage, &FaceAnalysis) -> Result<Option<AnalyzedFace>> + Send + Sync>;
+
 /// The frame analysis (by default the face engine + passive nets; the server's measurement
 /// passes its own) + a cache of analysed frames keyed by file (or synthetic key).
 pub struct Analyzer {
     analyze: AnalyzeFn,
+    track: Option<TrackFn>,
     data: PathBuf,
     cache: Mutex<HashMap<String, Vec<AnalyzedFace>>>,
 }
@@ -110,9 +115,18 @@ impl Analyzer {
         );
         Ok(Self {
             analyze,
+            track: None,
             data,
             cache: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Tracks faces into frames without a detection with `track`, as the server does for an
+    /// upload: within a capture window from the window's last frame with one detected face,
+    /// for the window's first frame from the clip frame before it.
+    pub fn with_tracking(mut self, track: TrackFn) -> Self {
+        self.track = Some(track);
+        self
     }
 
     /// Pre-fills the cache from a `measure` JSON-lines file (ignores a missing file).
@@ -153,6 +167,7 @@ impl Analyzer {
         &self,
         key: &str,
         make: impl FnOnce() -> Result<RgbImage>,
+        analyze: impl FnOnce(&RgbImage) -> Result<Vec<AnalyzedFace>>,
     ) -> Result<Vec<AnalyzedFace>> {
         if let Some(v) = self
             .cache
@@ -162,7 +177,7 @@ impl Analyzer {
         {
             return Ok(v.clone());
         }
-        let faces = self.analyze_image(&make()?)?;
+        let faces = analyze(&make()?)?;
         self.cache
             .lock()
             .map_err(|_| anyhow::anyhow!("poisoned"))?
@@ -179,13 +194,13 @@ impl Analyzer {
     /// Faces in `clips/<clip>/<frame>.jpg`.
     pub fn frame(&self, clip: &str, frame: u32) -> Result<Vec<AnalyzedFace>> {
         let rel = format!("clips/{clip}/{frame:04}.jpg");
-        self.cached(&rel, || self.read(&rel))
+        self.cached(&rel, || self.read(&rel), |i| self.analyze_image(i))
     }
 
     /// Faces in `stills/<name>`.
     pub fn still(&self, name: &str) -> Result<Vec<AnalyzedFace>> {
         let rel = format!("stills/{name}");
-        self.cached(&rel, || self.read(&rel))
+        self.cached(&rel, || self.read(&rel), |i| self.analyze_image(i))
     }
 
     /// Faces in a slightly warped, re-encoded copy of `rel` (the `k`-th warp).
@@ -198,7 +213,7 @@ impl Analyzer {
             image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85)
                 .encode_image(&warped)?;
             Ok(decode_image(&jpeg, &ImageLimits::default())?)
-        })
+        }, |i| self.analyze_image(i))
     }
 }
 
@@ -415,7 +430,36 @@ pub fn decide(case: &Case, config: &LivenessConfig) -> Result<(), Rejection> {
 }
 
 fn load_frames(a: &Analyzer, clip: &str, frames: &[u32]) -> Result<Vec<Vec<AnalyzedFace>>> {
-    frames.iter().map(|&k| a.frame(clip, k)).collect()
+    let Some(track) = &a.track else {
+        return frames.iter().map(|&k| a.frame(clip, k)).collect();
+    };
+    let single = |faces: &[AnalyzedFace]| match faces {
+        [one] => Some(one.analysis.clone()),
+        _ => None,
+    };
+    let mut last: Option<(FaceAnalysis, u32)> = match frames.first() {
+        Some(&k) if k > 1 => single(&a.frame(clip, k - 1)?).map(|f| (f, k - 1)),
+        _ => None,
+    };
+    let mut out = Vec::with_capacity(frames.len());
+    for &k in frames {
+        let mut faces = a.frame(clip, k)?;
+        match faces.len() {
+            0 => {
+                if let Some((previous, from)) = &last {
+                    let rel = format!("clips/{clip}/{k:04}.jpg");
+                    let key = format!("{rel}#track{from}");
+                    faces = a.cached(&key, || a.read(&rel), |img| {
+                        Ok(track(img, previous)?.into_iter().collect())
+                    })?;
+                }
+            }
+            1 => last = single(&faces).map(|f| (f, k)),
+            _ => last = None,
+        }
+        out.push(faces);
+    }
+    Ok(out)
 }
 
 /// Which cases to build.

@@ -1,0 +1,40 @@
+//! `realname verify` against recorded presentation attacks: the ID holder's face replayed on a
+//! phone screen in front of the camera (`lestari_fake` in the shared liveness data; the live
+//! recording of the same man, `lestari_real`, gives the authority's reference photo). The
+//! server's liveness decision refuses the capture with a liveness reason code, the CLI exits
+//! with 1 and the PC page does not pass.
+
+use anyhow::Result;
+use realname_protocol::api::LivenessAction;
+
+use super::support::{Harness, account, clip, clip_frames, run_json, test_id};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_refuses_the_id_holder_replayed_on_a_phone_screen() -> Result<()> {
+    let h = Harness::start(&[LivenessAction::Blink]).await?;
+    let ids = [("测试戊".to_owned(), test_id(6, 0))];
+    h.register(&ids, &clip("lestari_real")?.join("0004.jpg")).await?;
+    let browser = account(&h, "screen@example.com").await?;
+    let (session, qr) = browser.start_verification(&ids[0].0, &ids[0].1, h.tmp.path()).await?;
+    // The whole attack clip (frames 1–26: a static face on a phone held in the hand).
+    let face = clip_frames("lestari_fake", 1, 26, h.tmp.path())?;
+    let (code, json) = run_json(
+        &mut h.cli(&[
+            "verify",
+            "--source",
+            &format!("file:{}", qr.display()),
+            "--face",
+            &format!("dir:{}@10fps", face.display()),
+            "--yes",
+        ]),
+        None,
+    )
+    .await?;
+    assert_eq!(code, 1, "{json:#}");
+    assert_eq!(json["outcome"], "failed", "{json:#}");
+    assert_eq!(json["decision"]["reason"], "action_not_seen", "{json:#}");
+    assert_eq!(json["decision"]["action"], "blink", "{json:#}");
+    let pc = browser.session_state(&session).await?;
+    assert_ne!(pc["state"], "passed", "{pc}");
+    Ok(())
+}
