@@ -3,10 +3,10 @@
 //! [`Observation`], with the server's eye edge evidence for the blink prompt.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use image::RgbImage;
-use realname_face::{DetectOptions, EngineConfig, FaceEngine, LandmarkNet};
+use realname_face::{DetectOptions, Detection, EngineConfig, FaceEngine, LandmarkNet};
 
 use crate::error::CompanionError;
 use crate::liveness::Observation;
@@ -14,11 +14,13 @@ use crate::liveness::Observation;
 /// Detector input size: small enough for live feedback on two cores.
 const TINY_INPUT: u32 = 320;
 
-/// The face engine, loaded for guidance only.
+/// The face engine, loaded for guidance only. Clones share the engine and the one-frame
+/// follow state (the previous frame's face box).
 #[derive(Debug, Clone)]
 pub struct FaceObserver {
     engine: Arc<FaceEngine>,
     options: DetectOptions,
+    previous: Arc<Mutex<Option<Detection>>>,
 }
 
 impl FaceObserver {
@@ -35,25 +37,45 @@ impl FaceObserver {
             ..EngineConfig::default()
         };
         let engine = FaceEngine::load(models_dir, config).map_err(|e| CompanionError::Face(e.to_string()))?;
-        Ok(Self { engine: Arc::new(engine), options: DetectOptions::tiny(TINY_INPUT) })
+        Ok(Self::from_engine(Arc::new(engine)))
     }
 
     /// Wraps an already loaded engine (it must have the tiny detector and a landmark net).
     pub fn from_engine(engine: Arc<FaceEngine>) -> Self {
-        Self { engine, options: DetectOptions::tiny(TINY_INPUT) }
+        Self { engine, options: DetectOptions::tiny(TINY_INPUT), previous: Arc::default() }
     }
 
-    /// Looks at one frame (CPU-bound: call from a blocking thread).
+    /// Looks at one frame (CPU-bound: call from a blocking thread). Frames are expected in
+    /// order: when the detector finds no face in the frame right after one where it found a
+    /// single face, the landmarks are fitted on that face's box (the tiny detector loses
+    /// closed-eye frames, `lp_d18` frame 63: a blink would otherwise never be seen); only one
+    /// frame is followed, never a chain.
     ///
     /// # Errors
     /// [`CompanionError::Face`] when inference fails.
     pub fn observe(&self, image: &RgbImage) -> Result<Observation, CompanionError> {
         let err = |e: realname_face::FaceError| CompanionError::Face(e.to_string());
         let detections = self.engine.detect(image, &self.options).map_err(err)?;
-        let faces = u32::try_from(detections.len()).unwrap_or(u32::MAX);
-        let Some(largest) = detections.iter().max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area())) else {
-            return Ok(Observation { faces: 0, signals: None, centre_offset: None, eye_edges: None });
+        let mut faces = u32::try_from(detections.len()).unwrap_or(u32::MAX);
+        let followed = {
+            let mut previous = self.previous.lock().map_err(|_| CompanionError::Face("observer state poisoned".into()))?;
+            let followed = previous.take();
+            if let [one] = detections.as_slice() {
+                *previous = Some(*one);
+            }
+            followed
         };
+        let largest = match detections.iter().max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area())) {
+            Some(d) => *d,
+            None => match followed.filter(|d| FaceEngine::landmark_crop(image, d).is_ok()) {
+                Some(d) => {
+                    faces = 1;
+                    d
+                }
+                None => return Ok(Observation { faces: 0, signals: None, centre_offset: None, eye_edges: None }),
+            },
+        };
+        let largest = &largest;
         let landmarks = self.engine.landmarks(image, largest).map_err(err)?;
         let signals = self.engine.signals(image, largest, &landmarks);
         let (w, h) = (image.width().max(1) as f32, image.height().max(1) as f32);
@@ -133,5 +155,18 @@ mod tests {
         assert!(times.iter().any(|&t| (1800..=1900).contains(&t)), "{times:?}");
         let (events, _) = blink_run(&observer, "eyeryhthm_7blinks", &(2..=12).collect::<Vec<_>>());
         assert!(!detected(&events), "{events:?}");
+    }
+
+    #[test]
+    fn a_lost_face_is_followed_for_one_frame_only() {
+        let models = dir("REALNAME_MODELS_DIR", "../../models");
+        let observer = FaceObserver::load(&models).unwrap_or_else(|e| panic!("models in {}: {e}", models.display()));
+        let path = dir("REALNAME_SHARED_DIR", "../../../shared").join("data/liveness/clips/lp_d18/0062.jpg");
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let face = realname_face::decode_image(&bytes, &realname_face::ImageLimits::default()).expect("decode");
+        let blank = RgbImage::from_pixel(face.width(), face.height(), image::Rgb([128, 128, 128]));
+        let counts: Vec<u32> =
+            [&blank, &face, &blank, &blank].iter().map(|img| observer.observe(img).expect("observe").faces).collect();
+        assert_eq!(counts, vec![0, 1, 1, 0]);
     }
 }

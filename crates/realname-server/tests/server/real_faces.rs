@@ -132,3 +132,50 @@ async fn the_id_holder_passes_and_another_person_fails() {
     assert!(d2.message.contains("the ID number must belong to the person doing the face scan"));
     assert_eq!(d2.attempts_left, 2);
 }
+
+/// Uploads `frames` for a fresh identity whose ID photo is `photo`, under a blink challenge.
+async fn blink_decision(
+    app: &TestApp,
+    who: (&str, &str, &str),
+    photo: &[u8],
+    frames: &[(Option<LivenessAction>, Vec<u8>)],
+) -> realname_protocol::api::Decision {
+    let (name, first17, email) = who;
+    let id = id_number(first17);
+    app.register_identity_photo(name, &id, photo).await;
+    let (mut pc, phone) = app.account(email).await;
+    let (_s, handle) = pc.start_verification(name, &id).await;
+    let claim = phone.claim(&handle).await;
+    phone.confirm(&claim.session_id).await;
+    phone.try_capture(&claim.session_id, &claim.challenge.nonce, frames).await.expect("decision")
+}
+
+/// lp_d12: the blink at frames 20–21 happens inside a head turn; the detector finds no face
+/// in 19, 21 and 22, so the server follows the face from the previous frame's box
+/// (`tracking.rs`) and sees the lids close. lp_d18: a one-frame blink of light eyes (frame 63)
+/// the eye-region darkness misses and the eyes' edge evidence sees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blinks_inside_a_head_turn_and_of_light_eyes_pass() {
+    let app = TestApp::with_real_analyzer(engine(), vec![LivenessAction::Blink]).await;
+    let blink = Some(LivenessAction::Blink);
+    let mut turn: Vec<(Option<LivenessAction>, Vec<u8>)> =
+        [1, 4].iter().map(|&k| (None, clip_frame("lp_d12", k))).collect();
+    turn.extend((17..=22).map(|k| (blink, clip_frame("lp_d12", k))));
+    let d = blink_decision(&app, ("周七", "11010519900307158", "turn@example.com"), &clip_frame("lp_d12", 7), &turn)
+        .await;
+    assert_eq!(d.outcome, Outcome::Passed, "{d:?}");
+
+    let mut light: Vec<(Option<LivenessAction>, Vec<u8>)> =
+        [1, 4].iter().map(|&k| (None, clip_frame("lp_d18", k))).collect();
+    light.extend((61..=65).map(|k| (blink, clip_frame("lp_d18", k))));
+    let d = blink_decision(&app, ("吴八", "11010519900307166", "light@example.com"), &clip_frame("lp_d18", 7), &light)
+        .await;
+    assert_eq!(d.outcome, Outcome::Passed, "{d:?}");
+    // The same stretch without the closed-eye frame: no blink.
+    let mut open: Vec<(Option<LivenessAction>, Vec<u8>)> =
+        [2, 5].iter().map(|&k| (None, clip_frame("lp_d18", k))).collect();
+    open.extend([58, 60, 62, 64, 66].iter().map(|&k| (blink, clip_frame("lp_d18", k))));
+    let d = blink_decision(&app, ("郑九", "11010519900307174", "open@example.com"), &clip_frame("lp_d18", 7), &open)
+        .await;
+    assert_eq!((d.outcome, d.reason), (Outcome::Retry, Some(ReasonCode::ActionNotSeen)), "{d:?}");
+}
