@@ -836,8 +836,13 @@ fn action_strength(
                     .filter_map(|b| b.evidence.as_ref().map(|e| e.eye_edges))
                     .collect(),
             );
+            // Only on a frontal-ish face: turning the head foreshortens the eyes and removes
+            // their edges too (zubair_real at yaw −60°: −93 %; mid-turn frames whose yaw
+            // estimate stays under the bound still drop, 112 and 115: −84 %, −95 %).
             let e_drop = match (base_e, f.evidence.as_ref()) {
-                (Some(be), Some(e)) => edge_drop(e.eye_edges, be),
+                (Some(be), Some(e)) if s.yaw_deg.abs() <= config.neutral_max_yaw_deg => {
+                    edge_drop(e.eye_edges, be)
+                }
                 _ => 0.0,
             };
             // Each measure as a fraction of its own threshold; any suffices.
