@@ -95,7 +95,6 @@ fn main() -> anyhow::Result<()> {
             }
             println!("{}", json!({"clip": clip, "frame": k, "faces": out}));
         }
-        eprintln!("{clip} done");
     }
     Ok(())
 }

@@ -30,7 +30,8 @@ pub fn track_in(
         engine.landmarks_in_crop(image, crop, f64::from(detection.bbox.x), f64::from(detection.bbox.y))?;
     let Ok(desc_crop) = FaceEngine::descriptor_crop(image, &landmarks, Some(crop)) else { return Ok(None) };
     let descriptor = engine.descriptor_in_crop(image, desc_crop)?;
-    if !(descriptor.distance(&previous.descriptor) <= TRACK_MAX_DISTANCE) {
+    let distance = descriptor.distance(&previous.descriptor);
+    if distance.is_nan() || distance > TRACK_MAX_DISTANCE {
         return Ok(None);
     }
     let signals = engine.signals(image, &detection, &landmarks);
@@ -62,7 +63,7 @@ impl FrameTracker {
                     faces.push(tracked);
                 }
             }
-            [one] => self.last = Some(one.analysis.clone()),
+            [one] => self.last = Some(one.analysis),
             _ => self.last = None,
         }
         Ok(())
@@ -92,7 +93,7 @@ mod tests {
             if let Ok(mut asked) = self.asked.lock() {
                 asked.push(previous.detection.bbox.x);
             }
-            let mut analysis = previous.clone();
+            let mut analysis = *previous;
             analysis.detection.bbox.x += 1.0;
             Ok(Some(AnalyzedFace { analysis, evidence: None }))
         }

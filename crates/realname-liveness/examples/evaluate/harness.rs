@@ -434,7 +434,7 @@ fn load_frames(a: &Analyzer, clip: &str, frames: &[u32]) -> Result<Vec<Vec<Analy
         return frames.iter().map(|&k| a.frame(clip, k)).collect();
     };
     let single = |faces: &[AnalyzedFace]| match faces {
-        [one] => Some(one.analysis.clone()),
+        [one] => Some(one.analysis),
         _ => None,
     };
     let mut last: Option<(FaceAnalysis, u32)> = match frames.first() {
