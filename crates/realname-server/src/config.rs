@@ -330,6 +330,8 @@ pub struct Config {
     pub ops: crate::ops::OpsConfig,
     /// Rate limits per IP, account, ID number and device.
     pub rate_limits: crate::ratelimit::RateLimitConfig,
+    /// Retention of audit frames and the purge job.
+    pub retention: crate::retention::RetentionConfig,
     /// Test-only settings.
     pub test: TestConfig,
 }
@@ -357,6 +359,7 @@ impl Default for Config {
             server: crate::security::NetworkConfig::default(),
             ops: crate::ops::OpsConfig::default(),
             rate_limits: crate::ratelimit::RateLimitConfig::default(),
+            retention: crate::retention::RetentionConfig::default(),
             test: TestConfig::default(),
         }
     }
@@ -533,6 +536,7 @@ impl Config {
                 .collect::<Result<Vec<_>, _>>()?;
             self.test.fixed_challenge = Some(actions);
         }
+        self.retention.apply_env(&get)?;
         Ok(())
     }
 

@@ -35,6 +35,14 @@ pub enum CryptoError {
     /// Password hashing failed.
     #[error("password hashing failed")]
     PasswordHash,
+    /// The database's encrypted data is under another data key than the configured one.
+    #[error("the data key (id {configured}) is not the key the database is encrypted under (id {recorded}); after `keys rotate`, configure the new key file")]
+    KeyMismatch {
+        /// Id of the configured key.
+        configured: String,
+        /// Id recorded in the database.
+        recorded: String,
+    },
 }
 
 /// The server's data keys, derived from one 32-byte master key.
@@ -74,11 +82,37 @@ impl DataKeys {
         Self { aes: derive(b"aes-256-gcm"), id_hmac: derive(b"id-hash"), csrf_hmac: derive(b"csrf") }
     }
 
-    /// Parses a hex master key.
-    pub fn from_hex(hex_key: &str) -> Result<Self, CryptoError> {
-        let bytes = hex::decode(hex_key.trim()).map_err(|_| CryptoError::BadKey)?;
-        let master: [u8; 32] = bytes.try_into().map_err(|_| CryptoError::BadKey)?;
-        Ok(Self::from_master(&master))
+    /// Parses key text: a hex master key, optionally followed by `id-hash-key=<64 hex>` (what
+    /// `keys rotate` writes: the keyed hashes stay under the key they were made with, see
+    /// [`crate::key_rotation`]).
+    pub fn from_hex(text: &str) -> Result<Self, CryptoError> {
+        let mut tokens = text.split_whitespace();
+        let mut keys = Self::from_master(&key_from_hex(tokens.next().unwrap_or_default())?);
+        for token in tokens {
+            match token.split_once('=') {
+                Some(("id-hash-key", hex_key)) => keys.id_hmac = key_from_hex(hex_key)?,
+                _ => return Err(CryptoError::BadKey),
+            }
+        }
+        Ok(keys)
+    }
+
+    /// Keys for a new master key that keep this one's ID hash key, and the key text to store
+    /// them as (readable by [`DataKeys::from_hex`]).
+    pub fn rotated(&self, new_master: &[u8; 32]) -> (Self, String) {
+        let mut keys = Self::from_master(new_master);
+        keys.id_hmac = self.id_hmac;
+        let text = format!("{}\nid-hash-key={}\n", hex::encode(new_master), hex::encode(self.id_hmac));
+        (keys, text)
+    }
+
+    /// A public id of these keys (16 hex characters, one-way): recorded in the database so
+    /// that a server given another key refuses to start instead of failing on every read.
+    pub fn key_id(&self) -> String {
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.aes).expect("HMAC takes any key length");
+        mac.update(b"realname/key-id/");
+        mac.update(&self.id_hmac);
+        hex::encode(&mac.finalize().into_bytes()[..8])
     }
 
     /// Uses the configured key, else reads `file`, else generates a key into `file` (0600).
@@ -150,8 +184,14 @@ impl DataKeys {
     }
 }
 
+/// 32 bytes from 64 hex characters.
+fn key_from_hex(hex_key: &str) -> Result<[u8; 32], CryptoError> {
+    let bytes = hex::decode(hex_key).map_err(|_| CryptoError::BadKey)?;
+    bytes.try_into().map_err(|_| CryptoError::BadKey)
+}
+
 #[cfg(unix)]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
@@ -160,7 +200,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 #[cfg(not(unix))]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::write(path, bytes)
 }
 
@@ -253,6 +293,22 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         assert!(DataKeys::from_hex("abcd").is_err());
+    }
+
+    #[test]
+    fn rotated_keys_keep_the_id_hash_key_and_read_back_from_their_text() {
+        let old = DataKeys::from_master(&[1; 32]);
+        let (new, text) = old.rotated(&[9; 32]);
+        assert_eq!(new.id_hash("x"), old.id_hash("x"));
+        assert!(new.decrypt(&old.encrypt(b"x")).is_err(), "a new encryption key");
+        assert_ne!(new.key_id(), old.key_id());
+        let read = DataKeys::from_hex(&text).expect("key text");
+        assert_eq!(read.key_id(), new.key_id());
+        assert_eq!(read.decrypt_string(&new.encrypt(b"abc")).expect("open"), "abc");
+        assert_eq!(read.id_hash("x"), old.id_hash("x"));
+        assert_eq!(old.key_id().len(), 16);
+        assert!(DataKeys::from_hex(&format!("{} other=1", "ab".repeat(32))).is_err());
+        assert!(DataKeys::from_hex(&format!("{} id-hash-key=12", "ab".repeat(32))).is_err());
     }
 
     #[test]

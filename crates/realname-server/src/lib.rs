@@ -13,6 +13,7 @@ pub mod decision;
 pub mod error;
 pub mod events;
 pub mod face;
+pub mod key_rotation;
 pub mod mobile;
 pub mod ops;
 pub mod partner;
@@ -20,6 +21,7 @@ pub mod qr;
 pub mod queue;
 pub mod ratelimit;
 pub mod security;
+pub mod retention;
 pub mod state;
 pub mod store;
 pub mod tracking;
@@ -146,6 +148,7 @@ pub async fn build_state(config: Config, origin: String, services: Services) -> 
     let (partners, carrier, sms) = paths_services(&config, &store, &keys, &clock)?;
     let secure_cookies = config.secure_cookies.unwrap_or_else(|| origin.starts_with("https://"));
     let templates = web::templates::Templates::load().map_err(|e| StartError::Templates(e.to_string()))?;
+    key_rotation::check_key_id(&*store, &keys, clock.now()).await?;
     let changes = store.session_changes().await?;
     let decisions = queue::DecisionQueue::new(config.face.decision_workers, config.face.decision_queue);
     let state = AppState(Arc::new(Inner {
@@ -332,6 +335,7 @@ pub async fn start_with(config: Config, services: Services) -> Result<RunningSer
             })
             .await
     });
+    tokio::spawn(retention::purge_loop(state.clone()));
     tracing::info!(%addr, origin = %state.origin, engine = state.store.engine(), "server started");
     Ok(RunningServer { addr, state, shutdown: Some(tx), task })
 }

@@ -71,6 +71,32 @@ enum Command {
         #[command(subcommand)]
         command: webhooks_cli::WebhooksCommand,
     },
+    /// Delete what is past its retention time: audit frames, old liveness nonces and
+    /// fingerprints, expired browser sessions and companion tokens.
+    Purge {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Data key administration.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum KeysCommand {
+    /// Re-encrypt every encrypted column under the key in a new key file (generated if the
+    /// file does not exist). Stop every server instance first; start them with the new file.
+    Rotate {
+        /// The new key file (64 hex characters; completed with the ID hash key).
+        #[arg(long)]
+        new_key_file: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -186,6 +212,28 @@ async fn run(command: Command, config: Config) -> Result<()> {
             shutdown_signal().await;
             tracing::info!("shutting down");
             server.shutdown().await.context("server stopped with an error")?;
+        }
+        Command::Purge { json } => {
+            let store = open_store(&config).await?;
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            let report = realname_server::retention::purge_store(&*store, &config, now).await?;
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+            } else {
+                writeln!(out, "purged: {report:?}")?;
+            }
+        }
+        Command::Keys { command: KeysCommand::Rotate { new_key_file, json } } => {
+            let keys = load_keys(&config)?;
+            let store = open_store(&config).await?;
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            let report = realname_server::key_rotation::rotate(&*store, &keys, &new_key_file, now).await?;
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+            } else {
+                writeln!(out, "re-encrypted {} value(s) under key {} (was {})", report.values, report.new_key_id, report.old_key_id)?;
+                writeln!(out, "configure the key file {} (REALNAME_DATA_KEY_FILE) and start the servers", new_key_file.display())?;
+            }
         }
         Command::Migrate => {
             let store = open_store(&config).await?;

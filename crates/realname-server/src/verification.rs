@@ -672,9 +672,14 @@ impl AppState {
         })?;
         // Held through analysis and decision: both are CPU-bound.
         let _slot = self.decisions.admit().await?;
+        // Only a reference (no copy) and only when retention is on; stored once decided.
+        let audit = crate::retention::AuditFrames::keep(&self.config.retention, frames.iter().map(|f| &f.bytes));
         let analyzed = self.analyze_frames(frames, limits).await?;
+        let session_id = s.id.clone();
         let Some(reference) = reference else {
-            return self.apply_verdict(s, Verdict::fail(ReasonCode::NoReference)).await;
+            let decided = self.apply_verdict(s, Verdict::fail(ReasonCode::NoReference)).await;
+            audit.store(self, &session_id).await;
+            return decided;
         };
         // The challenge was issued at the claim or at the last retry decision; its deadline is
         // that moment plus the capture window (or the session's end, whichever is first).
@@ -699,7 +704,9 @@ impl AppState {
         if let Some(e) = replay.take_error() {
             return Err(e.into());
         }
-        self.apply_verdict(s, verdict).await
+        let decided = self.apply_verdict(s, verdict).await;
+        audit.store(self, &session_id).await;
+        decided
     }
 
     async fn analyze_frames(

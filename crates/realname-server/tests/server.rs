@@ -17,6 +17,7 @@ mod server {
     mod pii_logs;
     mod qr_and_events;
     mod real_faces;
+    mod retention;
     mod running;
     mod security;
     mod snapshots;
