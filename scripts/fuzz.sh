@@ -13,8 +13,14 @@ shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(id_number name qr_payload capture_metadata image_decode)
 shared=${REALNAME_SHARED_DIR:-$root/../shared}
-# One build of every target (release, AddressSanitizer, debug assertions).
-cargo +nightly fuzz build -O --debug-assertions
+# Release builds with AddressSanitizer and debug assertions. The text targets first (a minute);
+# the image target needs the face crate and candle (feature `image`, a long first build).
+fuzz_flags=(-O --debug-assertions)
+features() { if [ "$1" = image_decode ]; then echo "--features=image"; fi; }
+cargo +nightly fuzz build "${fuzz_flags[@]}"
+for t in "${targets[@]}"; do
+  if [ "$t" = image_decode ]; then cargo +nightly fuzz build "${fuzz_flags[@]}" --features=image image_decode; fi
+done
 status=0
 for t in "${targets[@]}"; do
   mkdir -p "corpus/$t"
@@ -26,15 +32,16 @@ for t in "${targets[@]}"; do
   echo "== $t: ${secs} s"
   # -max_len: 4 KiB for the text parsers; 64 KiB for images (enough for real JPEG seeds).
   max_len=4096
-  [ "$t" = image_decode ] && max_len=65536
+  if [ "$t" = image_decode ]; then max_len=65536; fi
   log="artifacts/$t.log"
   mkdir -p artifacts
-  if ! cargo +nightly fuzz run -O --debug-assertions "$t" "corpus/$t" -- -max_total_time="$secs" -max_len="$max_len" \
+  if ! cargo +nightly fuzz run "${fuzz_flags[@]}" $(features "$t") "$t" "corpus/$t" -- -max_total_time="$secs" -max_len="$max_len" \
       -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then
     status=1
     echo "   CRASH: see $log and fuzz/artifacts/$t/"
   fi
   grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|stat::new_units_added)' "$log" | sed 's/^/   /' || true
-  grep -E '#[0-9]+ *(DONE|pulse|NEW|REDUCE)' "$log" | tail -n 1 | sed 's/^/   last: /' || true
+  grep -E '^#[0-9]+[[:space:]]+(DONE|pulse|NEW|REDUCE)' "$log" | tail -n 1 | sed 's/^/   last: /' || true
+  grep -E '^Done [0-9]+ runs' "$log" | sed 's/^/   /' || true
 done
 exit $status
