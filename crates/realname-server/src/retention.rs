@@ -135,3 +135,30 @@ pub async fn purge_loop(state: AppState) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_ttl_comes_from_the_environment_and_can_be_turned_off() {
+        let mut c = RetentionConfig::default();
+        assert_eq!(c.frames_ttl_secs, None, "off by default");
+        c.apply_env(&|v: &str| (v == "REALNAME_FRAMES_TTL_SECS").then(|| " 3600 ".to_owned())).expect("env");
+        assert_eq!(c.frames_ttl_secs, Some(3600));
+        c.apply_env(&|v: &str| (v == "REALNAME_FRAMES_TTL_SECS").then(|| "off".to_owned())).expect("env");
+        assert_eq!(c.frames_ttl_secs, None);
+        assert!(c.apply_env(&|v: &str| (v == "REALNAME_PURGE_INTERVAL_SECS").then(|| "soon".to_owned())).is_err());
+        let toml: crate::config::Config = toml::from_str("[retention]\nframes_ttl_secs = 60\n").expect("toml");
+        assert_eq!(toml.retention.frames_ttl_secs, Some(60));
+    }
+
+    #[test]
+    fn nonces_are_kept_at_least_as_long_as_a_session_lives() {
+        let c = RetentionConfig { nonce_ttl_secs: 10, ..RetentionConfig::default() };
+        let cut = cutoffs(&c, 900, 10_000);
+        assert_eq!(cut.nonces_before, 10_000 - 900);
+        assert_eq!(cut.frame_prints_before, 10_000 - 30 * 24 * 3600);
+        assert_eq!(cut.now, 10_000);
+    }
+}
