@@ -57,6 +57,11 @@ pg_stop_fast() { # dir
 trap cleanup EXIT
 
 echo "== work dir $work"
+# Integrator side: a receiver that checks every signature and logs every delivery.
+hook_port=$((base_port + 9))
+hook_secret="whsec_$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')"
+python3 scripts/webhook-receiver.py "$hook_port" "$hook_secret" "$work/webhooks.jsonl" &
+pids[99]=$!
 pg_start_private "$work/pg" "$pg_port" >/dev/null
 db="postgres://realname@127.0.0.1:$pg_port/postgres"
 od -An -tx1 -N32 /dev/urandom | tr -d " \n" > "$work/data.key"
@@ -69,7 +74,9 @@ origin="http://127.0.0.1:$lb_port"
 export DATABASE_URL="$db" REALNAME_DATA_KEY_FILE="$work/data.key" REALNAME_PUBLIC_URL="$origin" \
   REALNAME_MODELS_DIR="$models" REALNAME_TEST_MODE=1 REALNAME_TEST_FIXED_CHALLENGE=open_mouth \
   REALNAME_RATE_LIMIT_SESSIONS_PER_IP=0/3600 REALNAME_RATE_LIMIT_CLAIMS_PER_IP=0/600 \
-  REALNAME_RATE_LIMIT_CAPTURES_PER_IP=0/600 RUST_LOG=${RUST_LOG:-warn}
+  REALNAME_RATE_LIMIT_CAPTURES_PER_IP=0/600 RUST_LOG=${RUST_LOG:-warn} \
+  REALNAME_WEBHOOK_URL="http://127.0.0.1:$hook_port/hooks" REALNAME_WEBHOOK_SECRET="$hook_secret" \
+  REALNAME_WEBHOOK_BACKOFF_BASE_MS=1000
 
 # The genuine clip (frames 1-30 of lp_d5) and the identities of the virtual users.
 mkdir -p "$work/clip"
@@ -156,9 +163,19 @@ echo "sessions by state: $(psql_q "select state, count(*) from face_sessions gro
 echo "sessions not final: $(psql_q "select count(*) from face_sessions where state not in ('passed','failed','expired','cancelled')")"
 echo "ID numbers passed on more than one account: $(psql_q "select count(*) from (select id_hash from face_sessions where state = 'passed' group by id_hash having count(distinct account_id) > 1) x")"
 echo "passed sessions: $(psql_q "select count(*) from face_sessions where state = 'passed'"), verified identities: $(psql_q "select count(*) from verified_identities")"
-if psql_q "select 1 from webhook_outbox limit 1" >/dev/null 2>&1; then
-  echo "webhook events by status: $(psql_q "select status, count(*) from webhook_outbox group by status" | tr '\n' ' ')"
-  echo "webhook events per session (max): $(psql_q "select coalesce(max(c),0) from (select count(*) c from webhook_outbox group by session_id) x")"
+# Webhooks: give the outbox up to 60 s to drain, then compare it with what the receiver got.
+for _ in $(seq 1 60); do
+  [ "$(psql_q "select count(*) from webhook_outbox where status = 'pending'")" = 0 ] && break
+  sleep 1
+done
+echo "webhook outbox by status: $(psql_q "select status, count(*) from webhook_outbox group by status order by status" | tr '\n' ' ')"
+echo "final sessions without an event: $(psql_q "select count(*) from face_sessions s where state in ('passed','failed','expired','cancelled') and not exists (select 1 from webhook_outbox w where w.verification_id = s.id)")"
+if [ -s "$work/webhooks.jsonl" ]; then
+  jq -s '{deliveries: length, bad_signatures: map(select(.signature_ok | not)) | length,
+          distinct_events: (map(.event_id) | unique | length),
+          verifications_with_two_event_ids: (group_by(.verification_id) | map(select((map(.event_id) | unique | length) > 1)) | length),
+          redelivered_same_id: (length - (map(.event_id) | unique | length))}' "$work/webhooks.jsonl"
+  echo "outbox events never received: $(comm -23 <(psql_q "select event_id from webhook_outbox order by 1" | sort -u) <(jq -r .event_id "$work/webhooks.jsonl" | sort -u) | grep -c . || true)"
 fi
 for i in $(seq 1 "$instances"); do
   echo "instance $i log: $(grep -c . "$work/server-$i.log" || true) lines, $(grep -ci 'panick' "$work/server-$i.log" || true) panics"

@@ -312,6 +312,36 @@ async fn user_flow(ctx: &Ctx, user: usize, kind: FlowKind, r: &mut UserResult) -
         .map_err(http_err)?;
     let email = format!("{}-{user}@load.example", ctx.email_prefix);
 
+    // The recorded clip this virtual user will show the camera, prepared before the PC
+    // session starts (a phone is ready before its user scans): under load the preparation
+    // can take longer than a QR handle lives.
+    let clip_path = match kind {
+        FlowKind::Wrong => {
+            if ctx.impostors.is_empty() {
+                let other = (1..ctx.people.len())
+                    .map(|k| &ctx.people[(user + k) % ctx.people.len()])
+                    .find(|p| p.clip != person.clip)
+                    .ok_or_else(|| Failure("no_impostor_clip".into()))?;
+                other.clip.clone()
+            } else {
+                ctx.impostors[user % ctx.impostors.len()].clone()
+            }
+        }
+        _ => person.clip.clone(),
+    };
+    let clip = ctx.clips.get(&clip_path).cloned().ok_or_else(|| Failure("clip_missing".into()))?;
+    // Each virtual user is its own capture: the server refuses frames it has seen in an
+    // earlier upload (replay), so the shared recording gets a per-user, per-run sensor pattern.
+    let clip = if kind == FlowKind::Cancel {
+        clip
+    } else {
+        let seed = ctx.noise_seed.wrapping_add(user as u64);
+        let varied = tokio::task::spawn_blocking(move || clip.with_sensor_noise(seed))
+            .await
+            .map_err(|_| Failure("clip_prepare".into()))??;
+        Arc::new(varied)
+    };
+
     // Sign up on the PC pages.
     let (_, _, html) = page(web.get(format!("{origin}/signup")).send().await.map_err(http_err)?).await?;
     let csrf = csrf_of(&html).ok_or_else(|| Failure("page_no_csrf".into()))?;
@@ -408,33 +438,6 @@ async fn user_flow(ctx: &Ctx, user: usize, kind: FlowKind, r: &mut UserResult) -
     .flatten()
     .ok_or_else(|| Failure("qr_unreadable".into()))?;
 
-    // The companion flow with a recorded clip.
-    let clip_path = match kind {
-        FlowKind::Wrong => {
-            if ctx.impostors.is_empty() {
-                let other = (1..ctx.people.len())
-                    .map(|k| &ctx.people[(user + k) % ctx.people.len()])
-                    .find(|p| p.clip != person.clip)
-                    .ok_or_else(|| Failure("no_impostor_clip".into()))?;
-                other.clip.clone()
-            } else {
-                ctx.impostors[user % ctx.impostors.len()].clone()
-            }
-        }
-        _ => person.clip.clone(),
-    };
-    let clip = ctx.clips.get(&clip_path).cloned().ok_or_else(|| Failure("clip_missing".into()))?;
-    // Each virtual user is its own capture: the server refuses frames it has seen in an
-    // earlier upload (replay), so the shared recording gets a per-user, per-run sensor pattern.
-    let clip = if kind == FlowKind::Cancel {
-        clip
-    } else {
-        let seed = ctx.noise_seed.wrapping_add(user as u64);
-        let varied = tokio::task::spawn_blocking(move || clip.with_sensor_noise(seed))
-            .await
-            .map_err(|_| Failure("clip_prepare".into()))??;
-        Arc::new(varied)
-    };
     let answers = FixedAnswers {
         choice: if kind == FlowKind::Cancel { ContextChoice::Cancel } else { ContextChoice::Confirm },
         consent: true,
