@@ -6,6 +6,8 @@
 #   scripts/scale-out.sh [--users 500] [--concurrency 40] [--instances 2]
 #                        [--fault none|kill|pg-restart] [--fault-at 60] [--keep DIR]
 #
+# A session cut off by a fault ends when its lifetime runs out (15 min by default); set
+# REALNAME_SESSION_TTL_SECS lower to keep fault runs short.
 # Needs release binaries (`cargo build --release -p realname-server -p realname-cli`), the
 # face weights (`scripts/fetch-models.sh`), PostgreSQL and nginx from apt, and the public
 # clips in ../shared/data/liveness (REALNAME_SHARED_DIR). The servers run in test mode with
@@ -76,7 +78,7 @@ export DATABASE_URL="$db" REALNAME_DATA_KEY_FILE="$work/data.key" REALNAME_PUBLI
   REALNAME_RATE_LIMIT_SESSIONS_PER_IP=0/3600 REALNAME_RATE_LIMIT_CLAIMS_PER_IP=0/600 \
   REALNAME_RATE_LIMIT_CAPTURES_PER_IP=0/600 RUST_LOG=${RUST_LOG:-warn} \
   REALNAME_WEBHOOK_URL="http://127.0.0.1:$hook_port/hooks" REALNAME_WEBHOOK_SECRET="$hook_secret" \
-  REALNAME_WEBHOOK_BACKOFF_BASE_MS=1000
+  REALNAME_WEBHOOK_BACKOFF_BASE_MS=1000 REALNAME_SESSION_TTL_SECS=${REALNAME_SESSION_TTL_SECS:-900}
 
 # The genuine clip (frames 1-30 of lp_d5) and the identities of the virtual users.
 mkdir -p "$work/clip"
@@ -99,8 +101,12 @@ start_instance() { # index
 
 upstreams=""
 for i in $(seq 1 "$instances"); do upstreams+="    server 127.0.0.1:$((base_port + i)) max_fails=1 fail_timeout=2s;"$'\n'; done
-sed -e "s|@UPSTREAMS@|$upstreams|" -e "s|@LISTEN@|127.0.0.1:$lb_port|" -e "s|@PREFIX@|$work|g" \
-  docs/deploy/nginx-test.conf > "$work/nginx.conf"
+UPSTREAMS=$upstreams LISTEN=127.0.0.1:$lb_port PREFIX=$work python3 -c '
+import os, sys
+text = open(sys.argv[1]).read()
+for key in ("UPSTREAMS", "LISTEN", "PREFIX"):
+    text = text.replace("@" + key + "@", os.environ[key])
+open(sys.argv[2], "w").write(text)' docs/deploy/nginx-test.conf "$work/nginx.conf"
 
 start_instance 1
 "$bin/realname-server" authority import --csv "$work/ids/authority.csv" --photos "$(dirname "$clips/lp_d5/0001.jpg")" --json \
