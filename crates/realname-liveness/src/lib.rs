@@ -6,6 +6,7 @@
 //!   face thumbnail, passive scores).
 //! - [`passive`] — human 3.3.6's `antispoof` and `liveness` networks on the [`graph`]
 //!   interpreter.
+//! - [`screen`] — cheap screen-replay measures (moiré, bezel, highlights; measured, not used).
 //!
 //! Thresholds and what they were measured on: the crate README.
 
@@ -14,6 +15,7 @@ pub mod error;
 pub mod evidence;
 pub mod graph;
 pub mod passive;
+pub mod screen;
 
 pub use challenge::{
     AnalyzedFace, AnalyzedFrame, Hint, IssuedChallenge, LivenessConfig, LivenessPass,
@@ -23,3 +25,4 @@ pub use error::LivenessError;
 pub use evidence::{FaceImageEvidence, measure_face};
 pub use graph::GraphModel;
 pub use passive::{PassiveNets, PassiveScores};
+pub use screen::{ScreenEvidence, measure_screen};
