@@ -26,7 +26,10 @@ fn median(v: &mut [f32]) -> f32 {
     if v.is_empty() { f32::NAN } else { v[v.len() / 2] }
 }
 
-const MEASURES: [(&str, fn(&ScreenEvidence) -> f32); 4] = [
+/// A named per-frame measure.
+type Measure = (&'static str, fn(&ScreenEvidence) -> f32);
+
+const MEASURES: [Measure; 4] = [
     ("moire", |e| e.moire),
     ("moire_nojpeg", |e| e.moire_nojpeg),
     ("bezel", |e| e.bezel),
