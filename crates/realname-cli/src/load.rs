@@ -477,16 +477,11 @@ async fn user_flow(ctx: &Ctx, user: usize, kind: FlowKind, r: &mut UserResult) -
 
     // The PC page must see a final state.
     let deadline = tokio::time::Instant::now() + ctx.sse_timeout;
-    loop {
-        match tokio::time::timeout_at(deadline, sse_rx.recv()).await {
-            Ok(Some((at, state))) => {
-                if is_final(&state) {
-                    r.decision_to_pc_ms = Some(if at > ended_at { ms(at - ended_at) } else { 0.0 });
-                    r.pc_final_state = Some(state);
-                    break;
-                }
-            }
-            Ok(None) | Err(_) => break,
+    while let Ok(Some((at, state))) = tokio::time::timeout_at(deadline, sse_rx.recv()).await {
+        if is_final(&state) {
+            r.decision_to_pc_ms = Some(if at > ended_at { ms(at - ended_at) } else { 0.0 });
+            r.pc_final_state = Some(state);
+            break;
         }
     }
     sse_task.abort();

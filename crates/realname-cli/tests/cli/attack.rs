@@ -10,7 +10,7 @@
 use anyhow::Result;
 use realname_protocol::api::LivenessAction;
 
-use super::support::{Harness, account, clip, clip_frames, run_json, test_id};
+use super::support::{Harness, account, clip, clip_frames, test_id, verify_with_clip};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_refuses_the_id_holder_replayed_on_a_phone_screen() -> Result<()> {
@@ -22,18 +22,7 @@ async fn verify_refuses_the_id_holder_replayed_on_a_phone_screen() -> Result<()>
     let (session, qr) = browser.start_verification(&ids[0].0, &ids[0].1, h.tmp.path()).await?;
     // The whole attack clip (frames 1–26: a static face on a phone held in the hand).
     let face = clip_frames("lestari_fake", 1, 26, h.tmp.path())?;
-    let (code, json) = run_json(
-        &mut h.cli(&[
-            "verify",
-            "--source",
-            &format!("file:{}", qr.display()),
-            "--face",
-            &format!("dir:{}@10fps", face.display()),
-            "--yes",
-        ]),
-        None,
-    )
-    .await?;
+    let (code, json) = verify_with_clip(&h, &qr, &face).await?;
     assert_eq!(code, 1, "{json:#}");
     assert_eq!(json["outcome"], "retry", "{json:#}");
     assert_eq!(json["decision"]["reason"], "frames_duplicated", "{json:#}");

@@ -130,6 +130,14 @@ impl Harness {
 }
 
 /// Runs a command, returns its exit code and the JSON document it printed.
+/// `realname --json verify --source file:QR --face dir:FRAMES@10fps --yes`: the whole APP role
+/// with a recorded clip, confirming the context as automation does.
+pub async fn verify_with_clip(h: &Harness, qr: &Path, frames: &Path) -> Result<(i32, serde_json::Value)> {
+    let source = format!("file:{}", qr.display());
+    let face = format!("dir:{}@10fps", frames.display());
+    run_json(&mut h.cli(&["verify", "--source", &source, "--face", &face, "--yes"]), None).await
+}
+
 pub async fn run_json(cmd: &mut tokio::process::Command, stdin: Option<&str>) -> Result<(i32, serde_json::Value)> {
     if stdin.is_some() {
         cmd.stdin(Stdio::piped());

@@ -6,7 +6,7 @@
 use anyhow::Result;
 use realname_protocol::api::LivenessAction;
 
-use super::support::{Harness, account, clip, clip_frames, run_json, test_id};
+use super::support::{Harness, account, clip, clip_frames, run_json, test_id, verify_with_clip};
 
 /// The genuine person: LivePortrait driving clip lp_d5 (blink at frame 19, mouth open 23–31).
 const GENUINE: &str = "lp_d5";
@@ -32,18 +32,7 @@ async fn verify_passes_with_the_registered_persons_clip() -> Result<()> {
     let browser = account(&h, "genuine@example.com").await?;
     let (session, qr) = browser.start_verification(&ids[0].0, &ids[0].1, h.tmp.path()).await?;
     let face = clip_frames(GENUINE, 1, 30, h.tmp.path())?;
-    let (code, json) = run_json(
-        &mut h.cli(&[
-            "verify",
-            "--source",
-            &format!("file:{}", qr.display()),
-            "--face",
-            &format!("dir:{}@10fps", face.display()),
-            "--yes",
-        ]),
-        None,
-    )
-    .await?;
+    let (code, json) = verify_with_clip(&h, &qr, &face).await?;
     assert_eq!(code, 0, "{json:#}");
     assert_eq!(json["outcome"], "passed", "{json:#}");
     assert_eq!(json["session_id"], session.as_str());
@@ -67,18 +56,7 @@ async fn verify_fails_for_another_persons_frames() -> Result<()> {
     let (session, qr) = browser.start_verification(&ids[0].0, &ids[0].1, h.tmp.path()).await?;
     // Another person blinking (eyeryhthm_7blinks: blinks at 18–19 and 29–30).
     let face = clip_frames("eyeryhthm_7blinks", 10, 35, h.tmp.path())?;
-    let (code, json) = run_json(
-        &mut h.cli(&[
-            "verify",
-            "--source",
-            &format!("file:{}", qr.display()),
-            "--face",
-            &format!("dir:{}@10fps", face.display()),
-            "--yes",
-        ]),
-        None,
-    )
-    .await?;
+    let (code, json) = verify_with_clip(&h, &qr, &face).await?;
     assert_eq!(code, 1, "{json:#}");
     assert_ne!(json["outcome"], "passed", "{json:#}");
     assert_eq!(json["decision"]["reason"], "face_mismatch", "{json:#}");
@@ -151,18 +129,7 @@ async fn verify_refuses_a_still_photo_of_the_id_holder() -> Result<()> {
     for k in 1..=30 {
         std::fs::copy(&still, face.join(format!("{k:04}.jpg")))?;
     }
-    let (code, json) = run_json(
-        &mut h.cli(&[
-            "verify",
-            "--source",
-            &format!("file:{}", qr.display()),
-            "--face",
-            &format!("dir:{}@10fps", face.display()),
-            "--yes",
-        ]),
-        None,
-    )
-    .await?;
+    let (code, json) = verify_with_clip(&h, &qr, &face).await?;
     assert_eq!(code, 1, "{json:#}");
     assert_ne!(json["outcome"], "passed", "{json:#}");
     assert_eq!(json["decision"]["reason"], "frames_duplicated", "{json:#}");
