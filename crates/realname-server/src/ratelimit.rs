@@ -11,7 +11,6 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use rand::Rng as _;
 use realname_protocol::ErrorCode;
 use serde::{Deserialize, Serialize};
 
@@ -351,15 +350,6 @@ impl AppState {
             if hits > i64::from(limit.max) && refusal.is_none() {
                 refusal = Some(self.refused(*scope, end));
             }
-        }
-        if rand::thread_rng().gen_ratio(1, 256) {
-            // Old windows are never read again; drop them now and then.
-            let (store, now) = (std::sync::Arc::clone(&self.store), self.now());
-            tokio::spawn(async move {
-                if let Err(e) = store.purge_rate_limits(now).await {
-                    tracing::warn!(error = %e, "purging old rate-limit counters failed");
-                }
-            });
         }
         refusal.map_or(Ok(()), Err)
     }

@@ -107,7 +107,9 @@ pub fn cutoffs(config: &RetentionConfig, session_ttl_secs: i64, now: i64) -> Pur
 /// Runs one purge of `store` now (the admin command).
 pub async fn purge_store(store: &dyn Store, config: &crate::config::Config, now: i64) -> Result<PurgeReport, StoreError> {
     let report = store.purge(cutoffs(&config.retention, config.limits.session_ttl_secs, now)).await?;
-    tracing::info!(?report, "purge done");
+    // Rate-limit windows that have ended are never read again.
+    let rate_limit_windows = store.purge_rate_limits(now).await?;
+    tracing::info!(?report, rate_limit_windows, "purge done");
     Ok(report)
 }
 
