@@ -180,13 +180,7 @@ async fn liveness_and_frame_rules_are_decided_by_the_server() {
 
 /// A claimed, confirmed session of a fresh account for the scripted person 1.
 async fn ready_session<'a>(app: &'a TestApp, email: &str, id17: &str) -> (super::support::Device<'a>, realname_protocol::api::ClaimResponse) {
-    let id = id_number(id17);
-    app.register_identity("张三", &id, 1).await;
-    let (mut pc, phone) = app.account(email).await;
-    let (_session, handle) = pc.start_verification("张三", &id).await;
-    let claim = phone.claim(&handle).await;
-    phone.confirm(&claim.session_id).await;
-    (phone, claim)
+    app.ready_session("张三", email, id17).await
 }
 
 #[tokio::test]

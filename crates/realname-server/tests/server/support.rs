@@ -113,6 +113,18 @@ impl TestApp {
         Self { database_url: url, state, router, clock, dir }
     }
 
+    /// A claimed, confirmed session of a fresh account `email` for `name` with ID `id17` + check
+    /// character, registered with the scripted person 1's reference photo.
+    pub async fn ready_session(&self, name: &str, email: &str, id17: &str) -> (Device<'_>, realname_protocol::api::ClaimResponse) {
+        let id = id_number(id17);
+        self.register_identity(name, &id, 1).await;
+        let (mut pc, phone) = self.account(email).await;
+        let (_session, handle) = pc.start_verification(name, &id).await;
+        let claim = phone.claim(&handle).await;
+        phone.confirm(&claim.session_id).await;
+        (phone, claim)
+    }
+
     /// A second server instance on the same database (as behind a load balancer).
     pub async fn second_instance(&self) -> Router {
         self.second_instance_at(&self.database_url).await

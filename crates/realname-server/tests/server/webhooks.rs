@@ -119,12 +119,7 @@ where
 
 /// A passing face verification (person 1 is who they claim to be); returns the session id.
 async fn passing_flow(app: &TestApp, email: &str, id17: &str) -> String {
-    let id = id_number(id17);
-    app.register_identity("张三", &id, 1).await;
-    let (mut pc, phone) = app.account(email).await;
-    let (_session, handle) = pc.start_verification("张三", &id).await;
-    let claim = phone.claim(&handle).await;
-    phone.confirm(&claim.session_id).await;
+    let (phone, claim) = app.ready_session("张三", email, id17).await;
     let decision = phone.perform(&claim.session_id, &claim, 1).await.expect("decision");
     assert_eq!(decision.outcome, Outcome::Passed);
     claim.session_id
@@ -132,12 +127,7 @@ async fn passing_flow(app: &TestApp, email: &str, id17: &str) -> String {
 
 /// A face mismatch (person 2 in front of person 1's identity) on the last attempt.
 async fn mismatch_flow(app: &TestApp, email: &str, id17: &str) -> String {
-    let id = id_number(id17);
-    app.register_identity("李四", &id, 1).await;
-    let (mut pc, phone) = app.account(email).await;
-    let (_session, handle) = pc.start_verification("李四", &id).await;
-    let claim = phone.claim(&handle).await;
-    phone.confirm(&claim.session_id).await;
+    let (phone, claim) = app.ready_session("李四", email, id17).await;
     let decision = phone.perform(&claim.session_id, &claim, 2).await.expect("decision");
     assert_eq!(decision.outcome, Outcome::Failed);
     claim.session_id
