@@ -12,7 +12,7 @@ use realname_e2e::{clip_frame, id_number, workspace_root};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(60);
-const ADMIN_TOKEN: &str = "e2e-admin-token-4b1d";
+const ADMIN_TOKEN: &str = "e2e-admin-token-4b1d-0123456789abcdef";
 const PHONE: &str = "13712345678";
 
 fn save(name: &str, png: &[u8]) -> Result<()> {

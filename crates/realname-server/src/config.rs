@@ -549,6 +549,15 @@ impl Config {
                     .into(),
             ));
         }
+        // Test mode weakens the server (pinned challenges, second-long SMS lifetimes): only on
+        // a loopback address, where no phone and no stranger can reach it.
+        if self.test.test_mode && !self.listen.ip().is_loopback() {
+            return Err(ConfigError::Invalid(format!(
+                "REALNAME_TEST_MODE=1 (test.test_mode) is refused on {}: test mode runs only on a loopback \
+                 address (127.0.0.1, ::1); unset it for a reachable server",
+                self.listen
+            )));
+        }
         if let Some(actions) = &self.test.fixed_challenge
             && actions.is_empty() {
                 return Err(ConfigError::Invalid("the fixed challenge has no actions".into()));
@@ -594,6 +603,17 @@ impl Config {
         }
         if self.limits.attempts_per_session == 0 {
             return Err(ConfigError::Invalid("limits.attempts_per_session must be >= 1".into()));
+        }
+        // Bearer tokens guard the admin pages and the metrics: short ones can be guessed.
+        for (token, name) in [(&self.admin_token, "REALNAME_ADMIN_TOKEN (admin_token)"), (&self.ops.metrics_token, "REALNAME_METRICS_TOKEN (ops.metrics_token)")] {
+            if let Some(t) = token
+                && t.expose().trim().chars().count() < crate::security::MIN_TOKEN_LEN
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "{name} must be at least {} random characters; generate one with `openssl rand -hex 32`",
+                    crate::security::MIN_TOKEN_LEN
+                )));
+            }
         }
         self.webhooks.validate()?;
         self.server.validate()?;
@@ -692,5 +712,28 @@ mod tests {
         c.validate().expect("valid in test mode");
         assert_eq!(c.test.fixed_challenge, Some(vec![LivenessAction::Blink, LivenessAction::TurnLeft]));
         assert!(c.apply_env(env(&[("REALNAME_TEST_FIXED_CHALLENGE", "wink")])).is_err());
+    }
+
+    #[test]
+    fn test_mode_runs_only_on_loopback_and_short_tokens_are_refused() {
+        let mut c = Config::default();
+        c.apply_env(env(&[("REALNAME_TEST_MODE", "1"), ("REALNAME_LISTEN", "0.0.0.0:8080")])).expect("env");
+        let err = c.validate().expect_err("test mode on every interface");
+        assert!(err.to_string().contains("loopback"), "{err}");
+        c.apply_env(env(&[("REALNAME_LISTEN", "192.168.1.20:8080")])).expect("env");
+        assert!(c.validate().is_err(), "test mode on a LAN address");
+        c.apply_env(env(&[("REALNAME_LISTEN", "[::1]:8080")])).expect("env");
+        c.validate().expect("test mode on ::1");
+        c.apply_env(env(&[("REALNAME_LISTEN", "127.0.0.1:0")])).expect("env");
+        c.validate().expect("test mode on 127.0.0.1");
+
+        let mut c = Config::default();
+        c.apply_env(env(&[("REALNAME_ADMIN_TOKEN", "admin-token-123")])).expect("env");
+        let err = c.validate().expect_err("short admin token");
+        assert!(err.to_string().contains("REALNAME_ADMIN_TOKEN") && err.to_string().contains("32"), "{err}");
+        c.apply_env(env(&[("REALNAME_ADMIN_TOKEN", "7f3a9c1e5b2d48f6a0c9e1b7d3f5a2c4")])).expect("env");
+        c.validate().expect("32 characters");
+        c.apply_env(env(&[("REALNAME_METRICS_TOKEN", "scrape-me")])).expect("env");
+        assert!(c.validate().expect_err("short metrics token").to_string().contains("REALNAME_METRICS_TOKEN"));
     }
 }

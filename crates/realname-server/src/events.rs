@@ -3,7 +3,7 @@
 //! same events would travel over LISTEN/NOTIFY; one instance needs only this hub.)
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use realname_protocol::api::{ReasonCode, SessionState};
 use serde::Serialize;
@@ -33,18 +33,65 @@ pub struct SessionEvent {
     pub message: Option<String>,
 }
 
-/// Broadcast channels by session id.
+/// Longest session id the hub accepts (ids are 22 characters of URL-safe base64); a longer
+/// one is no session, and is not given a channel.
+pub const MAX_SESSION_ID_LEN: usize = 64;
+
+type Channels = Arc<Mutex<HashMap<String, broadcast::Sender<SessionEvent>>>>;
+
+/// Broadcast channels by session id. A channel lives while somebody listens: the last
+/// [`Subscription`] to go removes it, so the table holds at most one entry per open stream.
 #[derive(Debug, Default)]
 pub struct EventHub {
-    channels: Mutex<HashMap<String, broadcast::Sender<SessionEvent>>>,
+    channels: Channels,
+}
+
+/// A receiver of one session's events; dropping the last one of a session removes its channel.
+#[derive(Debug)]
+pub struct Subscription {
+    rx: Option<broadcast::Receiver<SessionEvent>>,
+    id: String,
+    channels: Channels,
+}
+
+impl Subscription {
+    /// The next event (as [`broadcast::Receiver::recv`]).
+    pub async fn recv(&mut self) -> Result<SessionEvent, broadcast::error::RecvError> {
+        match self.rx.as_mut() {
+            Some(rx) => rx.recv().await,
+            None => Err(broadcast::error::RecvError::Closed),
+        }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        // Drop the receiver first, then look under the lock: a subscriber arriving at the same
+        // time holds the lock while it subscribes, so the count seen here is exact.
+        drop(self.rx.take());
+        let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
+        if channels.get(&self.id).is_some_and(|tx| tx.receiver_count() == 0) {
+            channels.remove(&self.id);
+        }
+    }
 }
 
 impl EventHub {
     /// Subscribes to a session's events (subscribe before reading the current state, so that
-    /// no change falls between the two).
-    pub fn subscribe(&self, session_id: &str) -> broadcast::Receiver<SessionEvent> {
+    /// no change falls between the two). Callers check that the session exists and is the
+    /// caller's first; `None` for an id longer than [`MAX_SESSION_ID_LEN`].
+    pub fn subscribe(&self, session_id: &str) -> Option<Subscription> {
+        if session_id.len() > MAX_SESSION_ID_LEN {
+            return None;
+        }
         let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
-        channels.entry(session_id.to_owned()).or_insert_with(|| broadcast::channel(32).0).subscribe()
+        let rx = channels.entry(session_id.to_owned()).or_insert_with(|| broadcast::channel(32).0).subscribe();
+        Some(Subscription { rx: Some(rx), id: session_id.to_owned(), channels: self.channels.clone() })
+    }
+
+    /// Number of channels in the table (tests and metrics: it must stay bounded).
+    pub fn channel_count(&self) -> usize {
+        self.channels.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 
     /// Sessions somebody here is subscribed to.

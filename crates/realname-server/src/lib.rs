@@ -113,7 +113,11 @@ pub fn load_keys(config: &Config) -> Result<DataKeys, StartError> {
 pub async fn build_state(config: Config, origin: String, services: Services) -> Result<AppState, StartError> {
     config.validate()?;
     if config.test.test_mode {
-        tracing::warn!("TEST MODE: test-only settings are active; never run a production server like this");
+        // Loud on purpose: one warning per test-only setting, each naming what it weakens.
+        tracing::warn!(listen = %config.listen, "!!! TEST MODE (REALNAME_TEST_MODE=1): test-only settings are active; never run a production server like this !!!");
+        if config.test.fixed_challenge.is_some() {
+            tracing::warn!("!!! TEST MODE: the liveness challenge is pinned (REALNAME_TEST_FIXED_CHALLENGE): recorded clips pass !!!");
+        }
     }
     let keys = load_keys(&config)?;
     let store = match services.store {
@@ -169,6 +173,7 @@ pub async fn build_state(config: Config, origin: String, services: Services) -> 
         shutdown: tokio::sync::watch::channel(false).0,
         instance: crypto::random_id(),
         metrics: ops::Metrics::default(),
+        uploads: api::upload::UploadGate::default(),
     }));
     if let Some(changes) = changes {
         tokio::spawn(relay_changes(state.clone(), changes));

@@ -162,6 +162,11 @@ enum DevicesCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Revoke a device (a station's credential, or a personal device's tokens) at once.
+    Revoke {
+        /// The device id (`devices list`).
+        id: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -320,9 +325,18 @@ async fn run(command: Command, config: Config) -> Result<()> {
                 writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
             } else {
                 for d in devices {
-                    writeln!(out, "{}\t{}\t{}\t{}", d.id, d.kind, d.name, time_str(d.created_at))?;
+                    let revoked = if d.revoked_at.is_some() { "\trevoked" } else { "" };
+                    writeln!(out, "{}\t{}\t{}\t{}{revoked}", d.id, d.kind, d.name, time_str(d.created_at))?;
                 }
             }
+        }
+        Command::Devices { command: DevicesCommand::Revoke { id } } => {
+            let store = open_store(&config).await?;
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            if !store::hardening::HardeningStore::revoke_device(&*store, &id, now).await? {
+                anyhow::bail!("no unrevoked device {id:?} (see `devices list`)");
+            }
+            writeln!(out, "revoked device {id}")?;
         }
         Command::Accounts { command: ListCommand::List { json, limit } } => {
             let store = open_store(&config).await?;

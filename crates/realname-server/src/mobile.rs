@@ -396,20 +396,38 @@ impl AppState {
         self.config.sms.template.replace("{code}", code).replace("{minutes}", &minutes.to_string())
     }
 
-    async fn check_send_limits(&self, phone_hash: &[u8], account_id: &str, ip_hash: &[u8]) -> ServerResult<()> {
-        let c = self.store.sms_send_counts(phone_hash, account_id, ip_hash, self.now() - SEND_WINDOW_SECS).await?;
-        let sms = &self.config.sms;
-        for (count, limit, which) in [
-            (c.phone, sms.per_phone_per_hour, "phone"),
-            (c.account, sms.per_account_per_hour, "account"),
-            (c.ip, sms.per_ip_per_hour, "ip"),
-        ] {
-            if limit > 0 && count >= i64::from(limit) {
-                return Err(ServerError::new(ErrorCode::RateLimited, "Too many verification codes were requested. Please try again in an hour.")
-                    .with_detail(format!("limit={which}")));
+    /// Reserves one send (and the carrier look-up before it) on the hourly per-phone,
+    /// per-account and per-IP counters, each counted in one statement before anything is
+    /// looked up or sent: of concurrent submissions at most the limit get through.
+    async fn reserve_send(&self, phone_hash: &[u8], account_id: &str, client_ip: &str) -> ServerResult<()> {
+        use crate::ratelimit::Scope;
+        let ip = crate::ratelimit::ip_key(&crate::security::ClientAddr(client_ip.to_owned()));
+        let keys = [(Scope::SmsPhone, hex::encode(phone_hash)), (Scope::SmsAccount, account_id.to_owned()), (Scope::SmsIp, ip)];
+        match self.rate_attempt(&keys).await {
+            Ok(_counted) => Ok(()),
+            Err(crate::ratelimit::Refusal::Limited { scope, .. }) => {
+                let which = match scope {
+                    Scope::SmsPhone => "phone",
+                    Scope::SmsAccount => "account",
+                    _ => "ip",
+                };
+                Err(ServerError::new(ErrorCode::RateLimited, "Too many verification codes were requested. Please try again in an hour.")
+                    .with_detail(format!("limit={which}")))
             }
+            Err(refusal) => Err(refusal.into()),
         }
-        Ok(())
+    }
+
+    /// Takes the phone's send slot: no other code goes to this phone for `resend_after_secs`.
+    /// One conditional upsert, so of concurrent submissions only one sends.
+    async fn take_phone_slot(&self, phone_hash: &[u8]) -> ServerResult<()> {
+        let now = self.now();
+        let wait = self.config.sms.resend_after_secs;
+        if crate::store::hardening::HardeningStore::reserve_sms_slot(&*self.store, phone_hash, now, now + wait).await? {
+            Ok(())
+        } else {
+            Err(too_early(wait))
+        }
     }
 
     /// Validates the mobile form, applies the rules of the face path (one ID one account,
@@ -429,21 +447,24 @@ impl AppState {
             error: ServerError::new(ErrorCode::PhoneInvalid, e.to_string()).with_detail(e.code()),
         })?;
         self.ensure_account_unverified(&account.id).await?;
-        let id_hash = self.id_rules(&account.id, &id).await?;
+        let id_hash = self.id_lockout(&account.id, &id).await?;
         let phone_hash = phone_hash(&self.keys, &phone);
         let ip_hash = ip_hash(&self.keys, client_ip);
-        self.check_send_limits(&phone_hash, &account.id, &ip_hash).await?;
-        // A new form is no way around "resend only after N seconds".
+        // A new form is no way around "resend only after N seconds" (a cheap early answer; the
+        // slot taken just before sending decides races).
         let recent = self.store.sms_send_counts(&phone_hash, &account.id, &ip_hash, self.now() - self.config.sms.resend_after_secs).await?;
         if recent.phone > 0 {
             return Err(too_early(self.config.sms.resend_after_secs).into());
         }
+        self.reserve_send(&phone_hash, &account.id, client_ip).await?;
         self.authority_match(&account.id, &id_hash, &name, &id).await?;
+        self.ensure_id_unverified(&id_hash).await?;
         let verdict = self.carrier.check(&phone, &name, &id).await.map_err(|e| {
             ServerError::unavailable(ErrorCode::CarrierUnavailable, "The carrier directory cannot be reached. Please try again later.", e)
         })?;
         if verdict != CarrierVerdict::Match {
-            self.store.record_failure(&account.id, &id_hash, self.now()).await?;
+            // Counted against this account only: a wrong phone says nothing about the holder.
+            self.record_identity_failure(&account.id, &id_hash).await?;
             let detail = if verdict == CarrierVerdict::Unknown { "phone_unknown" } else { "phone_other_person" };
             return Err(FormError {
                 field: Some("phone"),
@@ -454,6 +475,7 @@ impl AppState {
                 .with_detail(detail),
             });
         }
+        self.take_phone_slot(&phone_hash).await?;
         let now = self.now();
         let id_str = crypto::random_id();
         let code = new_code();
@@ -505,7 +527,8 @@ impl AppState {
             return Err(too_early(wait));
         }
         let ip_hash = ip_hash(&self.keys, client_ip);
-        self.check_send_limits(&c.phone_hash, &c.account_id, &ip_hash).await?;
+        self.reserve_send(&c.phone_hash, &c.account_id, client_ip).await?;
+        self.take_phone_slot(&c.phone_hash).await?;
         let now = self.now();
         let code = new_code();
         let mut next = c.clone();
@@ -536,20 +559,20 @@ impl AppState {
         if c.wrong_left <= 0 {
             return Err(exhausted());
         }
+        // A try is spent *before* the code is compared, in one conditional statement: `c` may
+        // be a copy loaded before concurrent guesses spent the last tries.
+        let Some(left) = crate::store::hardening::HardeningStore::spend_sms_try(&*self.store, &c.id, self.now()).await? else {
+            return Err(exhausted());
+        };
         let entered = entered.trim();
         let well_formed = entered.len() == CODE_DIGITS && entered.bytes().all(|b| b.is_ascii_digit());
         if !well_formed || !constant_time_eq(&code_hash(&self.keys, &c.id, entered), &c.code_hash) {
-            return match self.store.spend_sms_wrong_entry(&c.id).await? {
-                Some(left) if left > 0 => Err(ServerError::new(
-                    ErrorCode::SmsCodeWrong,
-                    format!("The verification code is wrong. {left} tries left."),
-                )
-                .with_detail(format!("tries_left={left}"))),
-                _ => {
-                    self.store.record_failure(&c.account_id, &c.id_hash, self.now()).await?;
-                    Err(exhausted())
-                }
-            };
+            if left > 0 {
+                return Err(ServerError::new(ErrorCode::SmsCodeWrong, format!("The verification code is wrong. {left} tries left."))
+                    .with_detail(format!("tries_left={left}")));
+            }
+            self.record_identity_failure(&c.account_id, &c.id_hash).await?;
+            return Err(exhausted());
         }
         // The rules again at the moment of verifying: the ID may have verified another
         // account since the code was sent (the unique key decides races).

@@ -19,11 +19,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use realname_protocol::ErrorCode;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Secret;
-use crate::error::ServerError;
 use crate::state::AppState;
 
 /// Operations settings (`[ops]`).
@@ -203,11 +201,12 @@ async fn readyz(State(state): State<AppState>) -> Response {
 
 /// `GET /metrics`: Prometheus text format; needs `Authorization: Bearer <ops.metrics_token>`
 /// when that is set.
-async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+async fn metrics(State(state): State<AppState>, client: crate::security::ClientAddr, headers: HeaderMap) -> Response {
     if let Some(expected) = &state.config.ops.metrics_token {
         let given = crate::security::bearer_token(&headers).unwrap_or("");
-        if !crate::security::same_secret(given, expected.expose()) {
-            return ServerError::new(ErrorCode::Unauthorized, "The metrics token is missing or wrong.").into_response();
+        // Counted against the admin limit before comparing (guessing the token is limited).
+        if let Err(e) = crate::security::check_counted(&state, &client, given, expected.expose(), "The metrics token is missing or wrong.").await {
+            return e.into_response();
         }
     }
     let now = state.now();

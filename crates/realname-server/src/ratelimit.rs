@@ -7,7 +7,10 @@
 //! `{code:"rate_limited", message, detail:"until=<unix>", retry_after}` with a `Retry-After`
 //! header; pages show the end of the lockout in the page language. A fixed window can let
 //! up to twice `max` through around a window boundary; the limits are sized with that in mind.
-//! The SMS limits of the mobile path are older and count the SMS send log instead.
+//! Limits on guessable or expensive steps (passwords, admin tokens, sign-ups, SMS sends) use
+//! [`AppState::rate_attempt`]: counted *before* the step in one statement per counter, so
+//! concurrent requests cannot all pass a check that only the first few should. IPv6 clients
+//! are counted per /64 ([`ip_key`]).
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -60,6 +63,12 @@ pub struct RateLimitConfig {
     pub captures_per_ip: Limit,
     /// Capture uploads per device.
     pub captures_per_device: Limit,
+    /// New accounts (`/signup`, an Argon2 hash each) per client IP (per /64 for IPv6).
+    pub signups_per_ip: Limit,
+    /// SMS code entries per account (each compares a code).
+    pub sms_code_entries_per_account: Limit,
+    /// SMS code entries per client IP.
+    pub sms_code_entries_per_ip: Limit,
 }
 
 impl Default for RateLimitConfig {
@@ -77,12 +86,15 @@ impl Default for RateLimitConfig {
             claims_per_device: Limit::new(60, 600),
             captures_per_ip: Limit::new(6000, 600),
             captures_per_device: Limit::new(120, 600),
+            signups_per_ip: Limit::new(100, 3600),
+            sms_code_entries_per_account: Limit::new(30, 3600),
+            sms_code_entries_per_ip: Limit::new(600, 3600),
         }
     }
 }
 
 impl RateLimitConfig {
-    fn named_mut(&mut self) -> [(&'static str, &mut Limit); 10] {
+    fn named_mut(&mut self) -> [(&'static str, &mut Limit); 13] {
         [
             ("SIGNIN_FAILURES_PER_IP", &mut self.signin_failures_per_ip),
             ("SIGNIN_FAILURES_PER_ACCOUNT", &mut self.signin_failures_per_account),
@@ -94,6 +106,9 @@ impl RateLimitConfig {
             ("CLAIMS_PER_DEVICE", &mut self.claims_per_device),
             ("CAPTURES_PER_IP", &mut self.captures_per_ip),
             ("CAPTURES_PER_DEVICE", &mut self.captures_per_device),
+            ("SIGNUPS_PER_IP", &mut self.signups_per_ip),
+            ("SMS_CODE_ENTRIES_PER_ACCOUNT", &mut self.sms_code_entries_per_account),
+            ("SMS_CODE_ENTRIES_PER_IP", &mut self.sms_code_entries_per_ip),
         ]
     }
 
@@ -151,6 +166,18 @@ pub enum Scope {
     CaptureIp,
     /// Captures by one device.
     CaptureDevice,
+    /// New accounts from one IP (or IPv6 /64).
+    SignupIp,
+    /// SMS code entries of one account.
+    SmsCodeAccount,
+    /// SMS code entries from one IP.
+    SmsCodeIp,
+    /// SMS codes sent to one phone per hour (`sms.per_phone_per_hour`).
+    SmsPhone,
+    /// SMS codes sent for one account per hour (`sms.per_account_per_hour`).
+    SmsAccount,
+    /// SMS codes sent for one IP per hour (`sms.per_ip_per_hour`).
+    SmsIp,
 }
 
 impl Scope {
@@ -167,10 +194,18 @@ impl Scope {
             Self::ClaimDevice => "claim_device",
             Self::CaptureIp => "capture_ip",
             Self::CaptureDevice => "capture_device",
+            Self::SignupIp => "signup_ip",
+            Self::SmsCodeAccount => "sms_code_account",
+            Self::SmsCodeIp => "sms_code_ip",
+            Self::SmsPhone => "sms_phone",
+            Self::SmsAccount => "sms_account",
+            Self::SmsIp => "sms_ip",
         }
     }
 
-    fn limit(self, c: &RateLimitConfig) -> Limit {
+    fn limit(self, config: &crate::config::Config) -> Limit {
+        let c = &config.rate_limits;
+        let hourly = |max: u32| Limit::new(max, crate::mobile::SEND_WINDOW_SECS);
         match self {
             Self::SigninIp => c.signin_failures_per_ip,
             Self::SigninAccount => c.signin_failures_per_account,
@@ -182,6 +217,12 @@ impl Scope {
             Self::ClaimDevice => c.claims_per_device,
             Self::CaptureIp => c.captures_per_ip,
             Self::CaptureDevice => c.captures_per_device,
+            Self::SignupIp => c.signups_per_ip,
+            Self::SmsCodeAccount => c.sms_code_entries_per_account,
+            Self::SmsCodeIp => c.sms_code_entries_per_ip,
+            Self::SmsPhone => hourly(config.sms.per_phone_per_hour),
+            Self::SmsAccount => hourly(config.sms.per_account_per_hour),
+            Self::SmsIp => hourly(config.sms.per_ip_per_hour),
         }
     }
 }
@@ -272,16 +313,44 @@ impl From<Refusal> for ServerError {
 
 /// The counters of a password sign-in: the client IP and the e-mail address typed.
 pub fn signin_keys(client: &ClientAddr, email: &str) -> [(Scope, String); 2] {
-    [(Scope::SigninIp, client.0.clone()), (Scope::SigninAccount, email.trim().to_lowercase())]
+    [(Scope::SigninIp, ip_key(client)), (Scope::SigninAccount, email.trim().to_lowercase())]
+}
+
+/// The key of per-IP counters: the address, except that an IPv6 address counts by its /64
+/// prefix (one customer line gets a whole /64; keying single addresses would give an attacker
+/// 2^64 fresh counters). IPv4-mapped IPv6 addresses count as their IPv4 address.
+pub fn ip_key(client: &ClientAddr) -> String {
+    match client.0.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let prefix = u128::from(v6) & (u128::MAX << 64);
+                format!("{}/64", std::net::Ipv6Addr::from(prefix))
+            }
+        },
+        _ => client.0.clone(),
+    }
+}
+
+/// The counters of a sign-up: the client IP (or IPv6 /64).
+pub fn signup_keys(client: &ClientAddr) -> [(Scope, String); 1] {
+    [(Scope::SignupIp, ip_key(client))]
+}
+
+/// The counters of an SMS code entry: the account and the client IP.
+pub fn sms_code_keys(client: &ClientAddr, account_id: &str) -> [(Scope, String); 2] {
+    [(Scope::SmsCodeAccount, account_id.to_owned()), (Scope::SmsCodeIp, ip_key(client))]
 }
 
 /// The counters of a new face session: client IP, account and (identity form only) the ID
 /// number as typed, normalised (trimmed, upper-case `X`) so spelling variants share a count.
 pub fn session_keys(client: &ClientAddr, account_id: &str, id_number: Option<&str>) -> Vec<(Scope, String)> {
-    let mut keys = vec![(Scope::SessionIp, client.0.clone()), (Scope::SessionAccount, account_id.to_owned())];
+    let mut keys = vec![(Scope::SessionIp, ip_key(client)), (Scope::SessionAccount, account_id.to_owned())];
     if let Some(id) = id_number {
         let id: String = id.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_uppercase();
-        keys.push((Scope::SessionIdNumber, id));
+        // Per (account, ID number): counted across accounts, strangers could use up the
+        // holder's own allowance with throwaway accounts.
+        keys.push((Scope::SessionIdNumber, format!("{account_id}\u{0}{id}")));
     }
     keys
 }
@@ -298,8 +367,8 @@ pub enum Operation {
 /// The counters of a companion API operation: client IP and device.
 pub fn device_keys(op: Operation, client: &ClientAddr, device_id: &str) -> [(Scope, String); 2] {
     match op {
-        Operation::Claim => [(Scope::ClaimIp, client.0.clone()), (Scope::ClaimDevice, device_id.to_owned())],
-        Operation::Capture => [(Scope::CaptureIp, client.0.clone()), (Scope::CaptureDevice, device_id.to_owned())],
+        Operation::Claim => [(Scope::ClaimIp, ip_key(client)), (Scope::ClaimDevice, device_id.to_owned())],
+        Operation::Capture => [(Scope::CaptureIp, ip_key(client)), (Scope::CaptureDevice, device_id.to_owned())],
     }
 }
 
@@ -325,7 +394,7 @@ impl AppState {
     /// failures, checked before the attempt and counted with [`AppState::rate_hit`] after).
     pub async fn rate_check(&self, keys: &[(Scope, String)]) -> Result<(), Refusal> {
         for (scope, value) in keys {
-            let limit = scope.limit(&self.config.rate_limits);
+            let limit = scope.limit(&self.config);
             if limit.max == 0 {
                 continue;
             }
@@ -337,11 +406,57 @@ impl AppState {
         Ok(())
     }
 
+    /// Counts one attempt on every counter *before* the attempt runs, in one statement per
+    /// counter, and refuses (giving the hits back) if any went over its limit: of many
+    /// concurrent attempts at most `max` get through. A successful attempt that should not
+    /// count (a correct password) is given back with [`Attempt::succeeded`].
+    pub async fn rate_attempt(&self, keys: &[(Scope, String)]) -> Result<Attempt, Refusal> {
+        let mut counted = Vec::with_capacity(keys.len());
+        let mut refusal = None;
+        let mut most = 0;
+        for (scope, value) in keys {
+            let limit = scope.limit(&self.config);
+            if limit.max == 0 {
+                continue;
+            }
+            let (start, end) = self.window(limit);
+            let key = self.rate_key(*scope, value);
+            let hits = match self.store.rate_limit_hit(&key, start, end).await {
+                Ok(h) => h,
+                Err(e) => {
+                    refusal = Some(Refusal::Store(e));
+                    break;
+                }
+            };
+            counted.push((key, start));
+            most = most.max(hits);
+            if hits > i64::from(limit.max) && refusal.is_none() {
+                refusal = Some(self.refused(*scope, end));
+            }
+        }
+        let attempt = Attempt { state: self.clone(), counted, hits: most };
+        match refusal {
+            Some(r) => {
+                // Refused attempts do not run, so they do not count: the counters stay at
+                // their limit instead of growing with every refused request.
+                attempt.give_back().await;
+                Err(r)
+            }
+            None => Ok(attempt),
+        }
+    }
+
+    /// The current window's count of one counter (admin checks and tests).
+    pub async fn rate_count(&self, scope: Scope, value: &str) -> Result<i64, StoreError> {
+        let (start, _) = self.window(scope.limit(&self.config));
+        self.store.rate_limit_hits(&self.rate_key(scope, value), start).await
+    }
+
     /// Counts one hit on every counter and refuses if any went over its limit.
     pub async fn rate_hit(&self, keys: &[(Scope, String)]) -> Result<(), Refusal> {
         let mut refusal = None;
         for (scope, value) in keys {
-            let limit = scope.limit(&self.config.rate_limits);
+            let limit = scope.limit(&self.config);
             if limit.max == 0 {
                 continue;
             }
@@ -363,11 +478,52 @@ mod tests {
     fn limits_come_from_the_environment_and_bad_values_are_refused() {
         let mut c = RateLimitConfig::default();
         let env = |k: &str| (k == "REALNAME_RATE_LIMIT_CLAIMS_PER_DEVICE").then(|| " 3 / 60 ".to_owned());
+        assert_eq!(ip_key(&ClientAddr("2001:db8:1:2:3:4:5:6".into())), "2001:db8:1:2::/64");
+        assert_eq!(ip_key(&ClientAddr("2001:db8:1:2:ffff::1".into())), "2001:db8:1:2::/64");
+        assert_eq!(ip_key(&ClientAddr("::ffff:192.0.2.7".into())), "192.0.2.7");
+        assert_eq!(ip_key(&ClientAddr("192.0.2.7".into())), "192.0.2.7");
         c.apply_env(&env).expect("env");
         assert_eq!(c.claims_per_device, Limit::new(3, 60));
         let bad = |k: &str| (k == "REALNAME_RATE_LIMIT_SIGNIN_FAILURES_PER_IP").then(|| "ten".to_owned());
         assert!(c.apply_env(&bad).is_err());
         c.sessions_per_ip.window_secs = 0;
         assert!(c.validate().is_err());
+    }
+}
+
+/// An attempt counted by [`AppState::rate_attempt`].
+#[derive(Debug)]
+pub struct Attempt {
+    state: AppState,
+    counted: Vec<(Vec<u8>, i64)>,
+    hits: i64,
+}
+
+impl Attempt {
+    /// The highest count among the counters, this attempt included (for the back-off).
+    pub fn hits(&self) -> i64 {
+        self.hits
+    }
+
+    /// The attempt succeeded and does not count against the limits (a correct password).
+    pub async fn succeeded(self) {
+        self.give_back().await;
+    }
+
+    async fn give_back(&self) {
+        for (key, start) in &self.counted {
+            if let Err(e) = crate::store::hardening::HardeningStore::rate_limit_refund(&*self.state.store, key, *start).await {
+                // Worst case the attempt stays counted: stricter, never looser.
+                tracing::warn!(error = %e, "could not give a rate-limit hit back");
+            }
+        }
+    }
+
+    /// How long to hold a failed attempt's answer: nothing for the first three failures in
+    /// the window, then 100 ms doubling per failure up to 1.6 s. This slows a single guesser
+    /// down; concurrent guessers are stopped by the count itself.
+    pub fn backoff(&self) -> std::time::Duration {
+        let extra = u32::try_from(self.hits.saturating_sub(3)).unwrap_or(u32::MAX).min(5);
+        if extra == 0 { std::time::Duration::ZERO } else { std::time::Duration::from_millis(100 << (extra - 1)) }
     }
 }

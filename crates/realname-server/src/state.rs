@@ -93,6 +93,8 @@ pub struct Inner {
     pub decisions: crate::queue::DecisionQueue,
     /// This instance's request and decision figures (`/metrics`).
     pub metrics: crate::ops::Metrics,
+    /// Capture uploads being read (capped per device and in total).
+    pub uploads: crate::api::upload::UploadGate,
 }
 
 impl std::ops::Deref for AppState {

@@ -169,13 +169,22 @@ pub fn format_time(secs: i64) -> String {
 
 impl AppState {
     /// The lockout end if the account or the ID number has too many failures today.
+    ///
+    /// Policy: every failure (a name or phone that does not match the ID number, a code
+    /// entered wrongly too often, a failed face decision) counts against the account that
+    /// made it. Only failed *face decisions* count against the ID number across accounts:
+    /// mismatching names need no face, so counting them per ID number would let anyone lock
+    /// a person out with a few throwaway accounts.
     pub async fn lockout_until(&self, account_id: &str, id_hash: &[u8]) -> Result<Option<i64>, StoreError> {
+        use crate::store::hardening::{FAILURE_FACE, HardeningStore};
         let since = self.now() - FAILURE_WINDOW_SECS;
         let limits = &self.config.limits;
         let mut until = None;
         for (times, limit) in [
-            (self.store.failures_of_account(account_id, since).await?, limits.failures_per_account_per_day),
-            (self.store.failures_of_id(id_hash, since).await?, limits.failures_per_id_per_day),
+            // Reservations of face attempts in flight are left out here: they count only when
+            // another attempt reserves its place (`api::upload`).
+            (HardeningStore::settled_failures_of_account(&*self.store, account_id, since).await?, limits.failures_per_account_per_day),
+            (HardeningStore::failures_of_id_kind(&*self.store, id_hash, FAILURE_FACE, since).await?, limits.failures_per_id_per_day),
         ] {
             let limit = limit as usize;
             if limit > 0 && times.len() >= limit {
@@ -185,6 +194,13 @@ impl AppState {
             }
         }
         Ok(until)
+    }
+
+    /// Records a failure that says nothing about the ID number's holder (a name or phone that
+    /// does not match it, a code entered wrongly too often): it locks only this account.
+    pub(crate) async fn record_identity_failure(&self, account_id: &str, id_hash: &[u8]) -> Result<(), StoreError> {
+        use crate::store::hardening::{FAILURE_IDENTITY, HardeningStore};
+        HardeningStore::record_failure_kind(&*self.store, account_id, id_hash, FAILURE_IDENTITY, self.now()).await
     }
 
     pub(crate) fn locked_out_error(until: i64) -> ServerError {
@@ -222,17 +238,31 @@ impl AppState {
     /// Every path's ID rules: the number verifies no other account and is not locked out.
     /// Returns its keyed hash.
     pub(crate) async fn id_rules(&self, account_id: &str, id: &ResidentId) -> Result<Vec<u8>, FormError> {
+        let id_hash = self.id_lockout(account_id, id).await?;
+        self.ensure_id_unverified(&id_hash).await?;
+        Ok(id_hash)
+    }
+
+    /// The ID number's keyed hash, unless the account or the number is locked out.
+    pub(crate) async fn id_lockout(&self, account_id: &str, id: &ResidentId) -> Result<Vec<u8>, FormError> {
         let id_hash = self.keys.id_hash(id.as_str());
-        if self.store.verified_identity_by_id_hash(&id_hash).await?.is_some() {
+        if let Some(until) = self.lockout_until(account_id, &id_hash).await? {
+            return Err(Self::locked_out_error(until).into());
+        }
+        Ok(id_hash)
+    }
+
+    /// "This ID number verifies another account". Asked only after the authority confirmed
+    /// the name belongs to the number: answered earlier, it would tell anyone whether a
+    /// number they type is verified here (an existence oracle).
+    pub(crate) async fn ensure_id_unverified(&self, id_hash: &[u8]) -> Result<(), FormError> {
+        if self.store.verified_identity_by_id_hash(id_hash).await?.is_some() {
             return Err(FormError {
                 field: Some("id_number"),
                 error: ServerError::new(ErrorCode::IdAlreadyVerified, ID_ALREADY_VERIFIED_MESSAGE),
             });
         }
-        if let Some(until) = self.lockout_until(account_id, &id_hash).await? {
-            return Err(Self::locked_out_error(until).into());
-        }
-        Ok(id_hash)
+        Ok(())
     }
 
     /// The identity authority's name ↔ ID check shared by every path; a mismatch or an unknown
@@ -250,14 +280,14 @@ impl AppState {
         match verdict {
             AuthorityVerdict::Match => Ok(()),
             AuthorityVerdict::Mismatch => {
-                self.store.record_failure(account_id, id_hash, self.now()).await?;
+                self.record_identity_failure(account_id, id_hash).await?;
                 Err(FormError {
                     field: None,
                     error: ServerError::new(ErrorCode::IdentityMismatch, "The name and the ID number do not match."),
                 })
             }
             AuthorityVerdict::Unknown => {
-                self.store.record_failure(account_id, id_hash, self.now()).await?;
+                self.record_identity_failure(account_id, id_hash).await?;
                 Err(FormError {
                     field: Some("id_number"),
                     error: ServerError::new(ErrorCode::IdentityUnknown, "The identity authority has no record of this ID number."),
@@ -276,8 +306,9 @@ impl AppState {
     ) -> Result<FaceSession, FormError> {
         let (name, id) = self.parse_identity_form(name_input, id_input)?;
         self.ensure_account_unverified(&account.id).await?;
-        let id_hash = self.id_rules(&account.id, &id).await?;
+        let id_hash = self.id_lockout(&account.id, &id).await?;
         self.authority_match(&account.id, &id_hash, &name, &id).await?;
+        self.ensure_id_unverified(&id_hash).await?;
         let session = self.waiting_session(
             account.id.clone(),
             web,
@@ -551,7 +582,7 @@ impl AppState {
         Ok(s)
     }
 
-    fn state_error(s: &FaceSession) -> ServerError {
+    pub(crate) fn state_error(s: &FaceSession) -> ServerError {
         match s.state {
             SessionState::Expired => ServerError::new(ErrorCode::SessionExpired, "This verification session has expired."),
             SessionState::Cancelled => ServerError::new(ErrorCode::SessionCancelled, "This verification session was cancelled."),

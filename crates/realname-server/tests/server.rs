@@ -16,6 +16,7 @@ mod server {
     mod paths;
     mod pii_logs;
     mod qr_and_events;
+    mod review;
     mod real_faces;
     mod retention;
     mod running;

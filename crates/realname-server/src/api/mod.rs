@@ -4,6 +4,7 @@
 //! device (`rn_at_…`) or a kiosk station credential (`rn_st_…`).
 
 pub mod openapi;
+pub mod upload;
 
 use std::collections::HashMap;
 
@@ -161,24 +162,28 @@ async fn login(
 ) -> Result<Json<TokenResponse>, Response> {
     let email = req.email.trim().to_lowercase();
     let limits = crate::ratelimit::signin_keys(&client, &email);
-    state.rate_check(&limits).await.map_err(IntoResponse::into_response)?;
-    login_checked(&state, &req, &email, &limits).await.map(Json)
+    // Counted before the password is checked: concurrent guesses get no more than the limit.
+    let attempt = state.rate_attempt(&limits).await.map_err(IntoResponse::into_response)?;
+    login_checked(&state, &req, &email, attempt).await.map(Json)
 }
 
 async fn login_checked(
     state: &AppState,
     req: &LoginRequest,
     email: &str,
-    limits: &[(crate::ratelimit::Scope, String)],
+    attempt: crate::ratelimit::Attempt,
 ) -> Result<TokenResponse, Response> {
     let account = state.store.account_by_email(email).await.map_err(|e| ServerError::from(e).into_response())?;
     let stored = account.as_ref().map(|a| a.password_hash.clone()).unwrap_or_else(|| crypto::dummy_password_hash().to_owned());
     let password = req.password.clone();
     let ok = tokio::task::spawn_blocking(move || crypto::verify_password(&password, &stored)).await.unwrap_or(false);
     let account = match account {
-        Some(a) if ok => a,
+        Some(a) if ok => {
+            attempt.succeeded().await;
+            a
+        }
         _ => {
-            state.rate_hit(limits).await.map_err(IntoResponse::into_response)?;
+            tokio::time::sleep(attempt.backoff()).await;
             let err = ServerError::new(ErrorCode::InvalidCredentials, "The e-mail address or the password is wrong.");
             return Err(err.into_response());
         }
@@ -278,8 +283,9 @@ async fn cancel(State(state): State<AppState>, caller: Caller, Path(id): Path<St
 }
 
 /// `POST /api/v1/companion/sessions/{id}/capture`: multipart with a `metadata` JSON part
-/// ([`CaptureMetadata`]) and one part per frame, named as in the metadata.
-#[instrument(skip(state, caller, multipart))]
+/// ([`CaptureMetadata`]) first and one part per frame, named as in the metadata.
+// No client address in the span: the documentation promises that no IP is kept.
+#[instrument(skip(state, client, caller, multipart))]
 async fn capture(
     State(state): State<AppState>,
     client: crate::security::ClientAddr,
@@ -290,7 +296,14 @@ async fn capture(
     // Counted before the upload is read, so a flood costs the server no image decoding.
     let limits = crate::ratelimit::device_keys(crate::ratelimit::Operation::Capture, &client, &caller.device().id);
     state.rate_hit(&limits).await.map_err(IntoResponse::into_response)?;
+    // Held while the body is read and decided: bounded uploads per device and in total.
+    let _permit = state.uploads.enter(&caller.device().id).map_err(IntoResponse::into_response)?;
     read_and_decide(&state, &caller, &id, multipart).await.map(Json).map_err(IntoResponse::into_response)
+}
+
+fn multipart_error(e: &axum::extract::multipart::MultipartError) -> ServerError {
+    let code = if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE { ErrorCode::PayloadTooLarge } else { ErrorCode::BadRequest };
+    ServerError::new(code, format!("Malformed multipart body: {}", e.body_text()))
 }
 
 async fn read_and_decide(
@@ -303,46 +316,39 @@ async fn read_and_decide(
         ServerError::new(ErrorCode::UnsupportedMediaType, format!("Expected multipart/form-data: {}", e.body_text()))
     })?;
     let max_frame = state.config.face.max_frame_bytes;
-    let mut metadata: Option<CaptureMetadata> = None;
+    // The metadata part comes first and is checked before any frame is read: a session of
+    // another device, a finished session or a stale nonce costs the server no frame bytes.
+    let first = multipart.next_field().await.map_err(|e| multipart_error(&e))?;
+    let Some(first) = first.filter(|f| f.name() == Some("metadata")) else {
+        return Err(ServerError::new(ErrorCode::MetadataInvalid, "The metadata part is missing (it must be the first part)."));
+    };
+    let data = first.bytes().await.map_err(|e| multipart_error(&e))?;
+    let metadata: CaptureMetadata = serde_json::from_slice(&data)
+        .map_err(|e| ServerError::new(ErrorCode::MetadataInvalid, format!("The metadata part is not valid: {e}")))?;
+    drop(data);
+    let session = state.capture_precheck(caller, id, &metadata).await?;
     let mut parts: HashMap<String, bytes::Bytes> = HashMap::new();
     loop {
         let field = match multipart.next_field().await {
             Ok(Some(f)) => f,
             Ok(None) => break,
-            Err(e) => {
-                let code = if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                    ErrorCode::PayloadTooLarge
-                } else {
-                    ErrorCode::BadRequest
-                };
-                return Err(ServerError::new(code, format!("Malformed multipart body: {}", e.body_text())));
-            }
+            Err(e) => return Err(multipart_error(&e)),
         };
         let name = field.name().unwrap_or("").to_owned();
-        let data = field.bytes().await.map_err(|e| {
-            let code = if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE { ErrorCode::PayloadTooLarge } else { ErrorCode::BadRequest };
-            ServerError::new(code, format!("Malformed multipart body: {}", e.body_text()))
-        })?;
         if name == "metadata" {
-            metadata = Some(serde_json::from_slice(&data).map_err(|e| {
-                ServerError::new(ErrorCode::MetadataInvalid, format!("The metadata part is not valid: {e}"))
-            })?);
-        } else {
-            if data.len() as u64 > max_frame {
-                return Err(ServerError::new(
-                    ErrorCode::ImageTooLarge,
-                    format!("Frame part {name:?} is larger than {max_frame} bytes."),
-                ));
-            }
-            if parts.len() >= state.config.face.max_frames as usize {
-                return Err(ServerError::new(ErrorCode::FrameCountInvalid, "Too many frame parts."));
-            }
-            if parts.insert(name.clone(), data).is_some() {
-                return Err(ServerError::new(ErrorCode::MetadataInvalid, format!("Duplicate part {name:?}.")));
-            }
+            return Err(ServerError::new(ErrorCode::MetadataInvalid, "Duplicate part \"metadata\"."));
+        }
+        if parts.len() >= state.config.face.max_frames as usize {
+            return Err(ServerError::new(ErrorCode::FrameCountInvalid, "Too many frame parts."));
+        }
+        let data = field.bytes().await.map_err(|e| multipart_error(&e))?;
+        if data.len() as u64 > max_frame {
+            return Err(ServerError::new(ErrorCode::ImageTooLarge, format!("Frame part {name:?} is larger than {max_frame} bytes.")));
+        }
+        if parts.insert(name.clone(), data).is_some() {
+            return Err(ServerError::new(ErrorCode::MetadataInvalid, format!("Duplicate part {name:?}.")));
         }
     }
-    let metadata = metadata.ok_or_else(|| ServerError::new(ErrorCode::MetadataInvalid, "The metadata part is missing."))?;
     let mut frames = Vec::with_capacity(metadata.frames.len());
     for meta in &metadata.frames {
         let data = parts.remove(&meta.part).ok_or_else(|| {
@@ -353,8 +359,12 @@ async fn read_and_decide(
     if let Some(extra) = parts.keys().next() {
         return Err(ServerError::new(ErrorCode::MetadataInvalid, format!("Part {extra:?} is not named in the metadata.")));
     }
+    // Held through the decision; given back once its outcome (and failure, if any) is stored.
+    let attempt = state.reserve_face_attempt(&session).await?;
     let started = std::time::Instant::now();
-    let decision = state.capture(caller, id, &metadata.nonce, frames).await?;
+    let decided = state.capture(caller, id, &metadata.nonce, frames).await;
+    attempt.release().await;
+    let decision = decided?;
     let reason = decision.reason.and_then(|r| serde_json::to_value(r).ok()).and_then(|v| v.as_str().map(str::to_owned));
     let outcome = serde_json::to_value(decision.outcome).ok().and_then(|v| v.as_str().map(str::to_owned));
     state.metrics.decision(outcome.as_deref().unwrap_or("unknown"), reason.as_deref().unwrap_or("none"), started.elapsed());

@@ -2,12 +2,16 @@
 //! under `/api/v1`), browser sessions in cookies, CSRF protection and the page context.
 //!
 //! Cookies: `rn_session` (browser session token, HttpOnly, SameSite=Lax, Secure on https),
-//! `rn_csrf` (random per browser, HttpOnly; forms carry `csrf` = HMAC of it, scripts send it as
-//! `X-CSRF-Token`), `rn_lang` (`zh-CN` or `en`).
+//! `rn_csrf` (random per browser, HttpOnly; forms carry `csrf` = HMAC of it and of the
+//! sign-in session's id, scripts send it as `X-CSRF-Token`), `rn_lang` (`zh-CN` or `en`). On
+//! https the session and CSRF cookies are named `__Host-rn_session` and `__Host-rn_csrf`: a
+//! browser takes such a cookie only from this host, Secure, with `Path=/` and no `Domain`, so a
+//! sibling subdomain cannot plant one.
 
 pub mod i18n;
 mod pages;
 mod paths;
+mod redirect;
 pub mod templates;
 
 use std::time::Duration;
@@ -121,7 +125,7 @@ impl FromRequestParts<AppState> for PageCtx {
             })
             .unwrap_or(Lang::ZhCn);
         let secure = state.secure_cookies;
-        let (jar, csrf_cookie) = match jar.get(CSRF_COOKIE).map(|c| c.value().to_owned()) {
+        let (jar, csrf_cookie) = match jar.get(&cookie_name(CSRF_COOKIE, secure)).map(|c| c.value().to_owned()) {
             Some(v) if v.len() >= 16 => (jar, v),
             _ => {
                 let v = crypto::random_id();
@@ -129,7 +133,7 @@ impl FromRequestParts<AppState> for PageCtx {
             }
         };
         let mut user = None;
-        if let Some(token) = jar.get(SESSION_COOKIE).map(|c| c.value().to_owned()) {
+        if let Some(token) = jar.get(&cookie_name(SESSION_COOKIE, secure)).map(|c| c.value().to_owned()) {
             let hash = crypto::token_hash(&token);
             let web = state.store.web_session(&hash, state.now()).await.map_err(|e| ServerError::from(e).into_response())?;
             if let Some(web) = web
@@ -143,9 +147,14 @@ impl FromRequestParts<AppState> for PageCtx {
     }
 }
 
-/// A cookie with the project's attributes.
+/// The name a cookie has: `__Host-<name>` when cookies are Secure (https).
+pub fn cookie_name(name: &str, secure: bool) -> String {
+    if secure { format!("__Host-{name}") } else { name.to_owned() }
+}
+
+/// A cookie with the project's attributes (`__Host-` name on https).
 pub fn cookie(name: &'static str, value: String, secure: bool) -> Cookie<'static> {
-    let mut c = Cookie::new(name, value);
+    let mut c = Cookie::new(cookie_name(name, secure), value);
     c.set_http_only(true);
     c.set_same_site(SameSite::Lax);
     c.set_path("/");
@@ -154,14 +163,22 @@ pub fn cookie(name: &'static str, value: String, secure: bool) -> Cookie<'static
 }
 
 impl PageCtx {
+    /// What the CSRF token is bound to: the browser's CSRF cookie and its sign-in session (a
+    /// token obtained in another session, e.g. the attacker's own, is worthless in this one,
+    /// even with a planted CSRF cookie).
+    fn csrf_binding(&self) -> String {
+        let session = self.user.as_ref().map_or("", |u| u.web.id.as_str());
+        format!("{}\u{0}{session}", self.csrf_cookie)
+    }
+
     /// The CSRF token for this browser's forms.
     pub fn csrf_token(&self, state: &AppState) -> String {
-        state.keys.csrf_token(&self.csrf_cookie)
+        state.keys.csrf_token(&self.csrf_binding())
     }
 
     /// Checks a submitted CSRF token.
     pub fn check_csrf(&self, state: &AppState, submitted: &str) -> Result<(), ServerError> {
-        if state.keys.csrf_valid(&self.csrf_cookie, submitted) {
+        if state.keys.csrf_valid(&self.csrf_binding(), submitted) {
             Ok(())
         } else {
             Err(ServerError::new(

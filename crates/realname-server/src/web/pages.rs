@@ -57,8 +57,8 @@ pub(super) struct NextQuery {
 
 pub(super) async fn set_lang(ctx: PageCtx, Path(code): Path<String>, Query(q): Query<NextQuery>) -> Response {
     let lang = super::i18n::Lang::parse(&code).unwrap_or(ctx.lang);
-    // Only local paths: no open redirect.
-    let next = q.next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\')).unwrap_or_else(|| "/".into());
+    // Only a path on this server, as a browser would read it: no open redirect.
+    let next = q.next.as_deref().and_then(super::redirect::local_path).unwrap_or_else(|| "/".into());
     let mut c = Cookie::new(LANG_COOKIE, lang.code());
     c.set_path("/");
     c.set_max_age(time::Duration::days(365));
@@ -125,9 +125,12 @@ pub(super) async fn signin(
     }
     let email = normalise_email(&form.email);
     let limits = crate::ratelimit::signin_keys(&client, &email);
-    if let Err(refusal) = state.rate_check(&limits).await {
-        return refusal.page(ctx, &state, "signin.html", json!({ "email": form.email }));
-    }
+    // Counted before the password is checked (one statement per counter), so a burst of
+    // concurrent guesses gets no more tries than the limit.
+    let attempt = match state.rate_attempt(&limits).await {
+        Ok(a) => a,
+        Err(refusal) => return refusal.page(ctx, &state, "signin.html", json!({ "email": form.email })),
+    };
     let account = match state.store.account_by_email(&email).await {
         Ok(a) => a,
         Err(e) => return ctx.error_page(&state, e.into()),
@@ -137,13 +140,12 @@ pub(super) async fn signin(
     let ok = tokio::task::spawn_blocking(move || crypto::verify_password(&password, &stored)).await.unwrap_or(false);
     match account {
         Some(account) if ok => {
+            attempt.succeeded().await;
             tracing::info!(account = %account.id, "signed in");
             sign_in_response(&state, ctx, &account).await
         }
         _ => {
-            if let Err(refusal) = state.rate_hit(&limits).await {
-                return refusal.page(ctx, &state, "signin.html", json!({ "email": form.email }));
-            }
+            tokio::time::sleep(attempt.backoff()).await;
             let err = ServerError::new(ErrorCode::InvalidCredentials, "The e-mail address or the password is wrong.");
             err.log();
             ctx.render(&state, StatusCode::UNAUTHORIZED, "signin.html", json!({ "error": err.body(), "email": form.email }))
@@ -152,9 +154,19 @@ pub(super) async fn signin(
 }
 
 #[instrument(skip_all)]
-pub(super) async fn signup(State(state): State<AppState>, ctx: PageCtx, Form(form): Form<CredentialsForm>) -> Response {
+pub(super) async fn signup(
+    State(state): State<AppState>,
+    client: crate::security::ClientAddr,
+    ctx: PageCtx,
+    Form(form): Form<CredentialsForm>,
+) -> Response {
     if let Err(e) = ctx.check_csrf(&state, &form.csrf) {
         return ctx.error_page(&state, e);
+    }
+    // Every sign-up costs an Argon2 hash and makes an account: limited per IP (IPv6: per /64),
+    // counted before any work.
+    if let Err(refusal) = state.rate_attempt(&crate::ratelimit::signup_keys(&client)).await {
+        return refusal.page(ctx, &state, "signup.html", json!({ "email": form.email }));
     }
     let email = normalise_email(&form.email);
     let invalid = |message: &str| {
@@ -210,11 +222,12 @@ pub(super) async fn signout(State(state): State<AppState>, ctx: PageCtx, Form(fo
     if let Err(e) = ctx.check_csrf(&state, &form.csrf) {
         return ctx.error_page(&state, e);
     }
-    if let Some(token) = ctx.jar.get(SESSION_COOKIE).map(|c| c.value().to_owned())
+    let session_cookie = super::cookie_name(SESSION_COOKIE, ctx.secure());
+    if let Some(token) = ctx.jar.get(&session_cookie).map(|c| c.value().to_owned())
         && let Err(e) = state.store.delete_web_session(&crypto::token_hash(&token)).await {
             return ctx.error_page(&state, e.into());
         }
-    let mut gone = Cookie::from(SESSION_COOKIE);
+    let mut gone = Cookie::from(session_cookie);
     gone.set_path("/");
     (ctx.jar.remove(gone), Redirect::to("/signin")).into_response()
 }
@@ -482,9 +495,16 @@ pub(super) async fn events(State(state): State<AppState>, ctx: PageCtx, Path(id)
     let Some(user) = ctx.user.clone() else {
         return ServerError::new(ErrorCode::Unauthorized, "Sign in first.").into_response();
     };
-    // Subscribe before reading, so no change can fall in between.
-    let rx = state.events.subscribe(&id);
-    let session = match own_session(&state, &user, &id).await {
+    // Ownership first: an id that is not this browser's session gets no channel in the hub
+    // (else any signed-in browser could fill the hub's table with made-up ids).
+    if let Err(e) = own_session(&state, &user, &id).await {
+        return e.into_response();
+    }
+    // Then subscribe, then read the state, so no change can fall in between.
+    let Some(rx) = state.events.subscribe(&id) else {
+        return ServerError::new(ErrorCode::NotFound, "No such verification session.").into_response();
+    };
+    let session = match state.load_session(&id).await {
         Ok(s) => s,
         Err(e) => return e.into_response(),
     };
@@ -499,7 +519,7 @@ fn sse_event(ev: &crate::events::SessionEvent) -> Event {
 struct StreamState {
     state: AppState,
     id: String,
-    rx: tokio::sync::broadcast::Receiver<crate::events::SessionEvent>,
+    rx: crate::events::Subscription,
     pending: Option<crate::events::SessionEvent>,
     done: bool,
     shutdown: tokio::sync::watch::Receiver<bool>,
@@ -509,7 +529,7 @@ struct StreamState {
 fn event_stream(
     state: AppState,
     id: String,
-    rx: tokio::sync::broadcast::Receiver<crate::events::SessionEvent>,
+    rx: crate::events::Subscription,
     first: crate::events::SessionEvent,
     lang: super::i18n::Lang,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
@@ -546,7 +566,10 @@ fn event_stream(
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => {
                         // The hub dropped the channel after a final event; the reload above
                         // picks the final state up. Resubscribe in case it was not final.
-                        st.rx = st.state.events.subscribe(&st.id);
+                        match st.state.events.subscribe(&st.id) {
+                            Some(rx) => st.rx = rx,
+                            None => return None,
+                        }
                     }
                 },
                 _ = tokio::time::sleep(wait) => {}
@@ -557,7 +580,7 @@ fn event_stream(
 }
 
 /// "Try again" without retyping: a new session for the same subject.
-#[instrument(skip(state, ctx, form))]
+#[instrument(skip(state, client, ctx, form))]
 pub(super) async fn retry(
     State(state): State<AppState>,
     client: crate::security::ClientAddr,

@@ -219,7 +219,13 @@ pub(super) struct CodeForm {
 
 /// The entered code: verified → details; otherwise the code page names the cause.
 #[instrument(skip_all)]
-pub(super) async fn mobile_code_submit(State(state): State<AppState>, ctx: PageCtx, Path(id): Path<String>, Form(form): Form<CodeForm>) -> Response {
+pub(super) async fn mobile_code_submit(
+    State(state): State<AppState>,
+    client: crate::security::ClientAddr,
+    ctx: PageCtx,
+    Path(id): Path<String>,
+    Form(form): Form<CodeForm>,
+) -> Response {
     let user = match ctx.require_user() {
         Ok(u) => u,
         Err(r) => return r,
@@ -231,6 +237,11 @@ pub(super) async fn mobile_code_submit(State(state): State<AppState>, ctx: PageC
         Ok(c) => c,
         Err(e) => return ctx.error_page(&state, e),
     };
+    // Every entry counts (per account and per IP) before anything is compared.
+    if let Err(refusal) = state.rate_hit(&crate::ratelimit::sms_code_keys(&client, &user.account.id)).await {
+        let e = refusal.error();
+        return code_page(&state, ctx, e.status(), &c, Some(e), false);
+    }
     // Bounded input: a code is 6 digits; anything much longer is simply wrong.
     let entered: String = form.code.chars().take(16).collect();
     match state.enter_mobile_code(&c, &entered).await {

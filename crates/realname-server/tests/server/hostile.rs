@@ -103,8 +103,9 @@ async fn hostile_frames_are_refused_with_stable_codes() {
     // A frame part over the per-frame limit.
     let big = capture(&app, &phone, &session, &[metadata(&nonce, 1), frame(0, vec![0xAB; 64 * 1024 + 1])]).await;
     assert_refused(&big, StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::ImageTooLarge);
-    // A body over the whole capture limit (4 × 64 KiB + 256 KiB of overhead).
-    let huge: Vec<Part> = (0..12).map(|i| frame(i, vec![0xCD; 60 * 1024])).collect();
+    // A body over the whole capture limit (4 × 64 KiB + 256 KiB of overhead): the metadata
+    // part comes first and is read within that limit too.
+    let huge = [metadata(&"n".repeat(600 * 1024), 1), frame(0, good.clone())];
     let too_big = capture(&app, &phone, &session, &huge).await;
     assert_refused(&too_big, StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge);
     // A JPEG cut off half-way, and one cut off right after its header.

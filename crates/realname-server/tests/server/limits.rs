@@ -78,20 +78,34 @@ async fn too_many_failures_lock_the_account_until_a_stated_time() {
 }
 
 #[tokio::test]
-async fn failures_per_id_number_lock_that_number_for_every_account() {
+async fn only_face_failures_lock_an_id_number_for_every_account() {
     let app = TestApp::with_config(|c| {
         c.limits.failures_per_id_per_day = 2;
     })
     .await;
     let id = id_number("11010519900307123");
     app.register_identity("张三", &id, 1).await;
-    // Two accounts each mistype the name once: identity mismatches count.
-    for email in ["m1@example.com", "m2@example.com"] {
+    // Strangers mistype the holder's name from throwaway accounts (issue 14, finding 5): that
+    // needs no face, so it counts against their accounts only and locks nobody else out.
+    for email in ["m1@example.com", "m2@example.com", "m3@example.com"] {
         let (mut pc, _d) = app.account(email).await;
         let r = pc.submit_identity("李四", &id).await;
         assert_eq!(r.page_error_code().as_deref(), Some("identity_mismatch"));
     }
-    let (mut pc, _d) = app.account("m3@example.com").await;
+    let (mut holder, _d) = app.account("holder@example.com").await;
+    let r = holder.submit_identity("张三", &id).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "the holder is not locked out: {:?}", r.page_error_code());
+
+    // Failed face decisions do lock the number, whichever account made them.
+    for email in ["f1@example.com", "f2@example.com"] {
+        let (mut pc, phone) = app.account(email).await;
+        let (_session, handle) = pc.start_verification("张三", &id).await;
+        let claim = phone.claim(&handle).await;
+        phone.confirm(&claim.session_id).await;
+        let d = phone.perform(&claim.session_id, &claim, 2).await.expect("decision");
+        assert_eq!(d.reason, Some(ReasonCode::FaceMismatch));
+    }
+    let (mut pc, _d) = app.account("m4@example.com").await;
     let r = pc.submit_identity("张三", &id).await;
     assert_eq!(r.page_error_code().as_deref(), Some("locked_out"));
 }

@@ -305,7 +305,7 @@ async fn the_admin_outbox_page_needs_the_admin_token() {
     let closed = TestApp::new().await;
     assert_eq!(closed.browser().get("/admin/sms-outbox").await.status, StatusCode::NOT_FOUND);
 
-    let app = TestApp::with_config(|c| c.admin_token = Some(realname_server::config::Secret::new("admin-token-123"))).await;
+    let app = TestApp::with_config(|c| c.admin_token = Some(realname_server::config::Secret::new("admin-token-123-0123456789abcdef0123"))).await;
     let id = id_number("11010519900307123");
     app.register_identity("张三", &id, 1).await;
     import_carrier(&app, PHONE, "张三", &id).await;
@@ -315,24 +315,24 @@ async fn the_admin_outbox_page_needs_the_admin_token() {
 
     let mut admin = app.browser();
     // The token in the query string is no longer a credential (it ends up in logs and history).
-    let by_query = admin.get("/admin/sms-outbox?token=admin-token-123").await;
+    let by_query = admin.get("/admin/sms-outbox?token=admin-token-123-0123456789abcdef0123").await;
     assert_eq!(by_query.status, StatusCode::UNAUTHORIZED);
     assert_eq!(by_query.error().code, realname_protocol::ErrorCode::Unauthorized);
     let bearer = |path: &str, token: &str| {
         admin.request(axum::http::Method::GET, path).header("authorization", format!("Bearer {token}")).body(axum::body::Body::empty()).expect("request")
     };
     assert_eq!(app.send(bearer("/admin/sms-outbox", "wrong")).await.status, StatusCode::UNAUTHORIZED);
-    let page = app.send(bearer(&format!("/admin/sms-outbox?phone={PHONE}"), "admin-token-123")).await;
+    let page = app.send(bearer(&format!("/admin/sms-outbox?phone={PHONE}"), "admin-token-123-0123456789abcdef0123")).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.text().contains(&code), "the code is readable for testers");
-    let json = app.send(bearer("/admin/sms-outbox?format=json", "admin-token-123")).await.json();
+    let json = app.send(bearer("/admin/sms-outbox?format=json", "admin-token-123-0123456789abcdef0123")).await.json();
     assert_eq!(json[0]["phone"], PHONE);
 
     // A browser types the token once into /admin/signin and gets the admin cookie.
     let wrong = admin.submit("/admin/signin", "/admin/signin", &[("token", "wrong")]).await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     assert_eq!(wrong.page_error_code().as_deref(), Some("unauthorized"));
-    let signed_in = admin.submit("/admin/signin", "/admin/signin", &[("token", "admin-token-123")]).await;
+    let signed_in = admin.submit("/admin/signin", "/admin/signin", &[("token", "admin-token-123-0123456789abcdef0123")]).await;
     assert_eq!(signed_in.status, StatusCode::SEE_OTHER, "{}", signed_in.text());
     let set_cookie = signed_in.headers.get("set-cookie").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     assert!(set_cookie.starts_with("rn_admin=") && set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"), "{set_cookie}");

@@ -94,7 +94,7 @@ async fn no_name_id_number_phone_or_image_reaches_any_log_line() {
     let (other_name, bad_check) = ("司马懿", id_number("11010119850615432"));
     let (mobile_name, mobile_id, phone) = ("诸葛孔明", id_number("11010219771130561"), "13912345670");
     let (partner_name, partner_id) = ("上官婉儿", id_number("11010519920228345"));
-    let admin = "pii-admin-token";
+    let admin = "pii-admin-token-0123456789abcdef0123";
     let app = TestApp::with_config(|c| c.admin_token = Some(realname_server::config::Secret::new(admin))).await;
 
     // Face path: a wrong name, a wrong check digit (lower-case x typed), a failed attempt, a pass.

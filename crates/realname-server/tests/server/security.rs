@@ -42,12 +42,12 @@ async fn readyz_answers_200_with_a_database_and_503_with_a_code_without_one() {
 
 #[tokio::test]
 async fn metrics_count_requests_decisions_latency_and_open_sessions() {
-    let app = TestApp::with_config(|c| c.ops.metrics_token = Some(Secret::new("scrape-me"))).await;
+    let app = TestApp::with_config(|c| c.ops.metrics_token = Some(Secret::new("scrape-me-0123456789abcdef0123456789"))).await;
     let unauthorized = get(&app, "/metrics").await;
     assert_eq!(unauthorized.status, StatusCode::UNAUTHORIZED);
     assert_eq!(unauthorized.error().code, ErrorCode::Unauthorized);
     let scrape = || async {
-        let req = Request::get("/metrics").header(header::AUTHORIZATION, "Bearer scrape-me").body(Body::empty()).expect("request");
+        let req = Request::get("/metrics").header(header::AUTHORIZATION, "Bearer scrape-me-0123456789abcdef0123456789").body(Body::empty()).expect("request");
         let resp = app.send(req).await;
         assert_eq!(resp.status, StatusCode::OK);
         assert!(resp.headers[header::CONTENT_TYPE].to_str().unwrap_or("").starts_with("text/plain; version=0.0.4"));
@@ -155,12 +155,22 @@ async fn claims_per_device_and_sessions_per_id_number_are_limited() {
     assert_eq!(r.json()["code"], "rate_limited");
     assert!(r.json()["retry_after"].as_i64().is_some_and(|s| (1..=60).contains(&s)));
 
-    // Two accounts probing one ID number: the third identity form for it is refused, with the
-    // input kept; the ID number is counted under a keyed hash, never stored.
+    // One account probing one ID number: its third identity form for it is refused, with the
+    // input kept; the ID number is counted under a keyed hash, never stored. The count is per
+    // (account, ID number): strangers' throwaway accounts cannot use up the holder's own
+    // allowance (issue 14, finding 5).
     let (mut a, _) = app.account("probe-a@example.com").await;
-    let (mut b, _) = app.account("probe-b@example.com").await;
     assert_eq!(a.submit_identity("李四", &id).await.page_error_code().as_deref(), Some("identity_mismatch"));
-    assert_eq!(b.submit_identity("王五", &id.to_lowercase()).await.page_error_code().as_deref(), Some("identity_mismatch"));
+    assert_eq!(a.submit_identity("王五", &id.to_lowercase()).await.page_error_code().as_deref(), Some("identity_mismatch"));
+    for stranger in ["probe-b@example.com", "probe-c@example.com"] {
+        let (mut b, _) = app.account(stranger).await;
+        for name in ["赵六", "钱七"] {
+            assert_eq!(b.submit_identity(name, &id).await.page_error_code().as_deref(), Some("identity_mismatch"));
+        }
+    }
+    let (mut holder, _) = app.account("holder@example.com").await;
+    let ok = holder.submit_identity("张三", &id).await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "the holder still has the allowance: {:?}", ok.page_error_code());
     let refused = a.submit_identity("张三", &id).await;
     assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(refused.page_error_code().as_deref(), Some("rate_limited"));
@@ -274,13 +284,13 @@ fn admin_routes_in_source() -> Vec<String> {
 async fn every_admin_endpoint_refuses_requests_without_an_admin_credential() {
     let routes = admin_routes_in_source();
     assert!(routes.contains(&"/admin/sms-outbox".to_owned()), "{routes:?}");
-    let app = TestApp::with_config(|c| c.admin_token = Some(Secret::new("the-admin-token"))).await;
+    let app = TestApp::with_config(|c| c.admin_token = Some(Secret::new("the-admin-token-0123456789abcdef0123"))).await;
     let other_user = app.account("not-admin@example.com").await.0;
     for route in &routes {
         let path = route.replace("{id}", "x");
         for method in [Method::GET, Method::POST] {
             let send = |auth: Option<&str>, cookie: Option<String>| {
-                let mut req = Request::builder().method(method.clone()).uri(format!("{path}?token=the-admin-token"));
+                let mut req = Request::builder().method(method.clone()).uri(format!("{path}?token=the-admin-token-0123456789abcdef0123"));
                 if let Some(a) = auth {
                     req = req.header(header::AUTHORIZATION, a);
                 }
@@ -304,7 +314,7 @@ async fn every_admin_endpoint_refuses_requests_without_an_admin_credential() {
                 assert_eq!(r.error().code, ErrorCode::Unauthorized, "{method} {route} with {what}");
             }
         }
-        let ok = app.send(Request::get(&path).header(header::AUTHORIZATION, "Bearer the-admin-token").body(Body::empty()).expect("request")).await;
+        let ok = app.send(Request::get(&path).header(header::AUTHORIZATION, "Bearer the-admin-token-0123456789abcdef0123").body(Body::empty()).expect("request")).await;
         assert!(ok.status.is_success(), "{route} with the admin token: {}", ok.status);
     }
 }
