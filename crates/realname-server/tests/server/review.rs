@@ -363,9 +363,15 @@ fn counting_capture_body(nonce: &str, frame_chunks: usize, pulled: std::sync::Ar
          --{BOUNDARY}\r\nContent-Disposition: form-data; name=\"frame0\"; filename=\"f.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n"
     );
     let chunks = std::iter::once(bytes::Bytes::from(head)).chain((0..frame_chunks).map(|_| bytes::Bytes::from(vec![0xAB; 64 * 1024])));
-    let stream = futures::stream::iter(chunks).map(move |c| {
-        pulled.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        Ok::<_, std::io::Error>(c)
+    // Each chunk arrives after a pause (as from a network): a reader that wants the next one
+    // has to wait for it, so what was pulled is what the server asked for.
+    let stream = futures::stream::iter(chunks).then(move |c| {
+        let pulled = pulled.clone();
+        async move {
+            tokio::task::yield_now().await;
+            pulled.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok::<_, std::io::Error>(c)
+        }
     });
     Body::from_stream(stream)
 }
