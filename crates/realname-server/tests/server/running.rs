@@ -94,6 +94,15 @@ async fn admin_commands_print_json_without_personal_data() {
     let list: serde_json::Value = serde_json::from_str(&out).expect("json");
     assert_eq!(list[0]["name"], "Lobby 1");
     assert!(!out.contains("rn_st_"), "the credential is shown once only");
+    // A lost station is revoked at once (its credential is refused: `review.rs`).
+    let station_id = station["id"].as_str().expect("id");
+    let (ok, out, err) = cli(d, &["devices", "revoke", station_id]);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), format!("revoked device {station_id}"));
+    let (_, out, _) = cli(d, &["devices", "list", "--json"]);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&out).expect("json")[0]["revoked"], true);
+    let (ok, _, err) = cli(d, &["devices", "revoke", station_id]);
+    assert!(!ok && err.contains("no unrevoked device"), "{err}");
 
     for what in ["accounts", "verifications"] {
         let (ok, out, err) = cli(d, &[what, "list", "--json"]);
