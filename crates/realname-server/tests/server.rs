@@ -17,6 +17,7 @@ mod server {
     mod pii_logs;
     mod qr_and_events;
     mod review;
+    mod review_uploads;
     mod real_faces;
     mod retention;
     mod running;

@@ -14,9 +14,9 @@ use realname_protocol::api::{CaptureMetadata, SessionState};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::{ServerError, ServerResult};
+use crate::state::AppState;
 use crate::store::FaceSession;
 use crate::store::hardening::HardeningStore;
-use crate::state::AppState;
 use crate::verification::Caller;
 
 /// Uploads one device may have in flight at once (a phone sends one capture at a time; two
@@ -35,7 +35,10 @@ pub struct UploadGate {
 
 impl Default for UploadGate {
     fn default() -> Self {
-        Self { total: Arc::new(Semaphore::new(UPLOADS_TOTAL)), per_device: Arc::default() }
+        Self {
+            total: Arc::new(Semaphore::new(UPLOADS_TOTAL)),
+            per_device: Arc::default(),
+        }
     }
 }
 
@@ -70,16 +73,26 @@ impl UploadGate {
         let mut map = self.per_device.lock().unwrap_or_else(|p| p.into_inner());
         let n = map.entry(device_id.to_owned()).or_insert(0);
         if *n >= UPLOADS_PER_DEVICE {
-            return Err(busy("This device is already sending captures. Wait for the answer, then try again.", "concurrent_uploads_device"));
+            return Err(busy(
+                "This device is already sending captures. Wait for the answer, then try again.",
+                "concurrent_uploads_device",
+            ));
         }
         let Ok(total) = Arc::clone(&self.total).try_acquire_owned() else {
             if *n == 0 {
                 map.remove(device_id);
             }
-            return Err(busy("The server is receiving too many captures. Please try again in a moment.", "concurrent_uploads_total"));
+            return Err(busy(
+                "The server is receiving too many captures. Please try again in a moment.",
+                "concurrent_uploads_total",
+            ));
         };
         *n += 1;
-        Ok(UploadPermit { _total: total, device: device_id.to_owned(), per_device: Arc::clone(&self.per_device) })
+        Ok(UploadPermit {
+            _total: total,
+            device: device_id.to_owned(),
+            per_device: Arc::clone(&self.per_device),
+        })
     }
 
     /// Uploads in flight (tests, metrics).
@@ -91,26 +104,43 @@ impl UploadGate {
 impl AppState {
     /// The checks a capture passes before its frames are read (the decision repeats them on
     /// the stored session, which may have changed meanwhile).
-    pub async fn capture_precheck(&self, caller: &Caller, session_id: &str, metadata: &CaptureMetadata) -> ServerResult<FaceSession> {
+    pub async fn capture_precheck(
+        &self,
+        caller: &Caller,
+        session_id: &str,
+        metadata: &CaptureMetadata,
+    ) -> ServerResult<FaceSession> {
         let s = self.session_for_device(caller, session_id).await?;
         if s.state != SessionState::InProgress {
             return Err(Self::state_error(&s));
         }
         let Some(challenge) = &s.challenge else {
-            return Err(ServerError::new(ErrorCode::SessionState, "No challenge was issued."));
+            return Err(ServerError::new(
+                ErrorCode::SessionState,
+                "No challenge was issued.",
+            ));
         };
         if challenge.nonce != metadata.nonce {
-            return Err(ServerError::new(ErrorCode::NonceInvalid, "The challenge nonce is not the current one."));
+            return Err(ServerError::new(
+                ErrorCode::NonceInvalid,
+                "The challenge nonce is not the current one.",
+            ));
         }
         if self.now() >= challenge.deadline.unix_timestamp() {
-            return Err(ServerError::new(ErrorCode::ChallengeExpired, "The time for the face scan has run out."));
+            return Err(ServerError::new(
+                ErrorCode::ChallengeExpired,
+                "The time for the face scan has run out.",
+            ));
         }
         if let Some(until) = self.lockout_until(&s.account_id, &s.id_hash).await? {
             return Err(Self::locked_out_error(until));
         }
         let max = self.config.face.max_frames as usize;
         if metadata.frames.is_empty() || metadata.frames.len() > max {
-            return Err(ServerError::new(ErrorCode::FrameCountInvalid, format!("A capture has 1 to {max} frames.")));
+            return Err(ServerError::new(
+                ErrorCode::FrameCountInvalid,
+                format!("A capture has 1 to {max} frames."),
+            ));
         }
         Ok(s)
     }
@@ -132,7 +162,10 @@ impl AppState {
         )
         .await?;
         match reserved {
-            Some(id) => Ok(FaceAttempt { store: Arc::clone(&self.store), id: Some(id) }),
+            Some(id) => Ok(FaceAttempt {
+                store: Arc::clone(&self.store),
+                id: Some(id),
+            }),
             None => {
                 if let Some(until) = self.lockout_until(&s.account_id, &s.id_hash).await? {
                     return Err(Self::locked_out_error(until));

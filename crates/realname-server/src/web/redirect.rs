@@ -13,14 +13,19 @@ pub fn local_path(next: &str) -> Option<String> {
         return None;
     }
     let looks_foreign = |s: &str| {
-        s.starts_with("//") || s.contains('\\') || s.chars().any(|c| c.is_control() || c.is_whitespace())
+        s.starts_with("//")
+            || s.contains('\\')
+            || s.chars().any(|c| c.is_control() || c.is_whitespace())
     };
     if looks_foreign(next) || looks_foreign(&percent_decode(next)) {
         return None;
     }
     let base = url::Url::parse("http://realname.invalid/").ok()?;
     let parsed = base.join(next).ok()?;
-    if parsed.origin() != base.origin() || !parsed.username().is_empty() || parsed.password().is_some() {
+    if parsed.origin() != base.origin()
+        || !parsed.username().is_empty()
+        || parsed.password().is_some()
+    {
         return None;
     }
     let mut out = parsed.path().to_owned();
@@ -55,7 +60,9 @@ fn percent_decode(s: &str) -> String {
 }
 
 fn hex(b: u8) -> Option<u8> {
-    char::from(b).to_digit(16).and_then(|d| u8::try_from(d).ok())
+    char::from(b)
+        .to_digit(16)
+        .and_then(|d| u8::try_from(d).ok())
 }
 
 #[cfg(test)]
@@ -65,11 +72,27 @@ mod tests {
     #[test]
     fn only_same_origin_paths_pass() {
         assert_eq!(local_path("/verify").as_deref(), Some("/verify"));
-        assert_eq!(local_path("/verify/method?manual=1").as_deref(), Some("/verify/method?manual=1"));
+        assert_eq!(
+            local_path("/verify/method?manual=1").as_deref(),
+            Some("/verify/method?manual=1")
+        );
         for bad in [
-            "//evil.example", "/\t/evil.example", "/\n/evil.example", "/\r\n/evil.example", "/\\evil.example",
-            "\\\\evil.example", "/%09/evil.example", "/%2F/evil.example", "/%2f%2fevil.example", "/%5Cevil.example",
-            "https://evil.example/", "javascript:alert(1)", "evil.example", "", "/ /evil.example", "/\u{0}x",
+            "//evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r\n/evil.example",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "/%09/evil.example",
+            "/%2F/evil.example",
+            "/%2f%2fevil.example",
+            "/%5Cevil.example",
+            "https://evil.example/",
+            "javascript:alert(1)",
+            "evil.example",
+            "",
+            "/ /evil.example",
+            "/\u{0}x",
         ] {
             assert_eq!(local_path(bad), None, "{bad:?} must be refused");
         }
