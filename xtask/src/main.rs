@@ -70,10 +70,10 @@ fn accuracy() -> Result<()> {
 }
 
 /// The server's decision on challenge responses built from `shared/data/liveness`. Dev profile:
-/// the numerical dependencies are optimised there too, and it spares a release build of the
-/// whole server on the 2-core machine.
+/// the numerical dependencies are optimised there too (and `realname-decision` itself), and
+/// it needs no server build.
 fn accuracy_liveness() -> Result<()> {
-    run(cargo().args(["run", "-p", "realname-server", "--example", "liveness_accuracy"]))
+    run(cargo().args(["run", "-p", "realname-decision", "--example", "liveness_accuracy"]))
 }
 
 fn bench_face() -> Result<()> {

@@ -697,7 +697,7 @@ impl AppState {
                 frames: &analyzed,
                 received_at_ms: now * 1000,
             };
-            (decision::decide(capture, &reference, &replay, &face_config), replay)
+            (decision::decide(capture, &reference, &replay, face_config.match_threshold), replay)
         })
         .await
         .map_err(ServerError::internal)?;
@@ -724,7 +724,7 @@ impl AppState {
         
         tokio::task::spawn_blocking(move || {
             let mut out = Vec::with_capacity(frames.len());
-            let mut tracker = crate::tracking::FrameTracker::default();
+            let mut tracker = crate::upload::FrameTracker::default();
             for (i, UploadedFrame { action, captured_at_ms, bytes }) in frames.into_iter().enumerate() {
                 let image = realname_face::decode_image(&bytes, &image_limits).map_err(|e| match e {
                     FaceError::ImageTooLarge { .. } => ServerError::new(
