@@ -10,8 +10,10 @@
 
 pub mod decision;
 pub mod face;
+pub mod profile;
 pub mod tracking;
 pub mod upload;
 
 pub use decision::{Capture, MATCH_THRESHOLD, Verdict, decide};
 pub use face::{EngineAnalyzer, FaceAnalyzer, ScriptedAnalyzer, ScriptedFrame, SharedAnalyzer};
+pub use upload::{AnalysisMode, UploadAnalyzer};
