@@ -16,6 +16,8 @@ tasks:
   accuracy liveness
                   liveness BPCER/APCER per attack type through the server's decision code
   bench face      face engine stages (criterion, one thread) and the original face-api (wasm) in the same run
+  bench decision  the capture decision: today's exhaustive analysis and the tracked one on the same
+                  recorded captures, CPU ms per decision and per stage, ratio, verdicts side by side
   bench scan      QR readers on the public corpus and the synthetic set (ours, plain rqrr, rxing)
   help            this text
 
@@ -28,6 +30,7 @@ fn main() -> Result<()> {
         ["accuracy"] => accuracy(),
         ["accuracy", "liveness"] => accuracy_liveness(),
         ["bench", "face"] => bench_face(),
+        ["bench", "decision"] => bench_decision(),
         ["bench", "scan"] => bench_scan(),
         [] | ["help"] | ["--help"] | ["-h"] => {
             eprintln!("{USAGE}");
@@ -70,10 +73,10 @@ fn accuracy() -> Result<()> {
 }
 
 /// The server's decision on challenge responses built from `shared/data/liveness`. Dev profile:
-/// the numerical dependencies are optimised there too, and it spares a release build of the
-/// whole server on the 2-core machine.
+/// the numerical dependencies are optimised there too (and `realname-decision` itself), and
+/// it needs no server build.
 fn accuracy_liveness() -> Result<()> {
-    run(cargo().args(["run", "-p", "realname-server", "--example", "liveness_accuracy"]))
+    run(cargo().args(["run", "-p", "realname-decision", "--example", "liveness_accuracy"]))
 }
 
 fn bench_face() -> Result<()> {
@@ -98,6 +101,13 @@ fn bench_face() -> Result<()> {
     );
     let _ = std::fs::remove_dir_all(&work);
     result
+}
+
+/// One thread, so that a decision's whole work is on the thread whose CPU time is read.
+fn bench_decision() -> Result<()> {
+    run(cargo()
+        .args(["run", "--release", "-p", "realname-decision", "--example", "bench_decision"])
+        .env("RAYON_NUM_THREADS", "1"))
 }
 
 fn bench_scan() -> Result<()> {

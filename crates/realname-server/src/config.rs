@@ -99,7 +99,7 @@ pub struct FaceConfig {
 impl Default for FaceConfig {
     fn default() -> Self {
         Self {
-            match_threshold: 0.6,
+            match_threshold: realname_decision::MATCH_THRESHOLD,
             max_frames: 16,
             max_frame_bytes: 2 * 1024 * 1024,
             max_dimension: 1920,

@@ -2,17 +2,15 @@
 //! API, and [`start`] to run it in-process (tests) or from the thin `realname-server` binary.
 //!
 //! Data flow: PC page (identity form) → [`verification`] (authority check, face session, QR
-//! handle) → companion API ([`api`]: claim, confirm, capture) → [`decision`] (face engine via
-//! [`face::FaceAnalyzer`], `realname_liveness`) → [`store`] → server push ([`events`]) → PC page.
+//! handle) → companion API ([`api`]: claim, confirm, capture) → `realname_decision` (face engine via
+//! `realname_decision::FaceAnalyzer`, `realname_liveness`) → [`store`] → server push ([`events`]) → PC page.
 
 pub mod api;
 pub mod authority;
 pub mod config;
 pub mod crypto;
-pub mod decision;
 pub mod error;
 pub mod events;
-pub mod face;
 pub mod key_rotation;
 pub mod mobile;
 pub mod ops;
@@ -24,7 +22,6 @@ pub mod security;
 pub mod retention;
 pub mod state;
 pub mod store;
-pub mod tracking;
 pub mod verification;
 pub mod web;
 pub mod webhooks;
@@ -41,6 +38,10 @@ use store::Store;
 use tokio::sync::oneshot;
 
 pub use config::Config as ServerConfig;
+// The capture decision lives in its own crate (`realname-decision`, a pure function of the
+// frames); these paths keep `crate::face::…`/`realname_server::face::…` working for the
+// server's modules and tests. New code imports `realname_decision` directly.
+pub use realname_decision::{decision, face, tracking, upload};
 pub use error::ServerError;
 
 /// Why the server cannot start.

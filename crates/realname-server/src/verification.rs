@@ -728,7 +728,7 @@ impl AppState {
                 frames: &analyzed,
                 received_at_ms: now * 1000,
             };
-            (decision::decide(capture, &reference, &replay, &face_config), replay)
+            (decision::decide(capture, &reference, &replay, face_config.match_threshold), replay)
         })
         .await
         .map_err(ServerError::internal)?;
@@ -755,7 +755,7 @@ impl AppState {
         
         tokio::task::spawn_blocking(move || {
             let mut out = Vec::with_capacity(frames.len());
-            let mut tracker = crate::tracking::FrameTracker::default();
+            let mut upload = crate::upload::UploadAnalyzer::new(analyzer.as_ref(), crate::upload::AnalysisMode::Tracked);
             for (i, UploadedFrame { action, captured_at_ms, bytes }) in frames.into_iter().enumerate() {
                 let image = realname_face::decode_image(&bytes, &image_limits).map_err(|e| match e {
                     FaceError::ImageTooLarge { .. } => ServerError::new(
@@ -766,8 +766,7 @@ impl AppState {
                 })?;
                 let engine_failed =
                     |e: FaceError| ServerError::unavailable(ErrorCode::ServiceUnavailable, "The face engine failed. Please try again.", e);
-                let mut faces = analyzer.analyze_for_liveness(&image).map_err(engine_failed)?;
-                tracker.complete(analyzer.as_ref(), &image, &mut faces).map_err(engine_failed)?;
+                let faces = upload.frame(&image).map_err(engine_failed)?;
                 out.push(AnalyzedFrame { action, captured_at_ms, faces });
             }
             Ok::<_, ServerError>(out)

@@ -152,7 +152,7 @@ async fn blink_decision(
 
 /// lp_d12: the blink at frames 20–21 happens inside a head turn; the detector finds no face
 /// in 19, 21 and 22, so the server follows the face from the previous frame's box
-/// (`tracking.rs`) and sees the lids close. lp_d18: a one-frame blink of light eyes (frame 63)
+/// (`realname-decision/src/tracking.rs`) and sees the lids close. lp_d18: a one-frame blink of light eyes (frame 63)
 /// the eye-region darkness misses and the eyes' edge evidence sees.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blinks_inside_a_head_turn_and_of_light_eyes_pass() {

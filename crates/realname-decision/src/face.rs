@@ -18,6 +18,8 @@ use realname_face::{
 use realname_liveness::AnalyzedFace;
 use realname_protocol::api::LivenessAction;
 
+use crate::profile::{Stage, timed};
+
 /// Detector score for captured frames. face-api's 0.5 loses genuine faces the liveness data
 /// shows: the dim `lestari_real` face (SSD 0.31–0.60) and blink frames (`eyeryhthm_7blinks`
 /// frame 39: 0.44). Reference photos keep 0.5.
@@ -45,19 +47,41 @@ pub trait FaceAnalyzer: Send + Sync + std::fmt::Debug {
     fn track_face(&self, _image: &RgbImage, _previous: &FaceAnalysis) -> Result<Option<AnalyzedFace>, FaceError> {
         Ok(None)
     }
+
+    /// Today's analysis of a captured frame, every detector candidate through all nets
+    /// ([`crate::upload::AnalysisMode::Exhaustive`], kept to compare with). Default:
+    /// [`Self::analyze_for_liveness`].
+    fn analyze_every_candidate(&self, image: &RgbImage) -> Result<Vec<AnalyzedFace>, FaceError> {
+        self.analyze_for_liveness(image)
+    }
+
+    /// The face of `previous` followed into the next captured frame without the detector
+    /// ([`crate::upload::AnalysisMode::Tracked`]): `Some` only when the face there is still
+    /// within [`crate::tracking::TRACK_MAX_DISTANCE`] of `anchor` (the previous frame's
+    /// descriptor) and no other face is seen; `None` sends the frame to the detector.
+    /// Default: never (every frame is detected).
+    fn follow_face(
+        &self,
+        _image: &RgbImage,
+        _previous: &FaceAnalysis,
+        _anchor: &Descriptor,
+    ) -> Result<Option<AnalyzedFace>, FaceError> {
+        Ok(None)
+    }
 }
 
 fn with_evidence(image: &RgbImage, faces: Vec<FaceAnalysis>) -> Vec<AnalyzedFace> {
     faces
         .into_iter()
         .map(|analysis| {
-            let evidence = realname_liveness::measure_face(image, &analysis, None).ok();
+            let evidence = timed(Stage::Evidence, || realname_liveness::measure_face(image, &analysis, None).ok());
             AnalyzedFace { analysis, evidence }
         })
         .collect()
 }
 
-/// The real engine (SSD detector, full landmarks, recognition net).
+/// The real engine (SSD detector, full landmarks, recognition net; the tiny detector as the
+/// second-face gate of followed frames).
 #[derive(Debug)]
 pub struct EngineAnalyzer {
     engine: FaceEngine,
@@ -67,8 +91,22 @@ pub struct EngineAnalyzer {
 impl EngineAnalyzer {
     /// Loads the face-api weights from `models_dir`.
     pub fn load(models_dir: &Path) -> Result<Self, FaceError> {
-        let config = EngineConfig { tiny: false, ..EngineConfig::default() };
+        let config = EngineConfig { tiny: true, ..EngineConfig::default() };
         Ok(Self { engine: FaceEngine::load(models_dir, config)?, options: DetectOptions::default() })
+    }
+
+    /// Landmarks, descriptor and signals of one detection, as [`FaceEngine::analyze`] computes
+    /// them (same calls, same order), each stage timed ([`crate::profile`]). `None` when its box
+    /// or aligned crop lies outside the image (face-api skips such a face).
+    fn analyze_detection(&self, image: &RgbImage, detection: Detection) -> Result<Option<FaceAnalysis>, FaceError> {
+        let Ok(lm_crop) = FaceEngine::landmark_crop(image, &detection) else { return Ok(None) };
+        let landmarks = timed(Stage::Landmarks, || {
+            self.engine.landmarks_in_crop(image, lm_crop, f64::from(detection.bbox.x), f64::from(detection.bbox.y))
+        })?;
+        let Ok(desc_crop) = FaceEngine::descriptor_crop(image, &landmarks, Some(lm_crop)) else { return Ok(None) };
+        let descriptor = timed(Stage::Descriptor, || self.engine.descriptor_in_crop(image, desc_crop))?;
+        let signals = timed(Stage::Evidence, || self.engine.signals(image, &detection, &landmarks));
+        Ok(Some(FaceAnalysis { detection, landmarks, descriptor, signals }))
     }
 }
 
@@ -81,21 +119,67 @@ impl FaceAnalyzer for EngineAnalyzer {
     /// candidate above [`LIVENESS_FAINT_SCORE`] (a turned or blurred face the SSD detector
     /// scores low). A faint box that is not the person's face still has to pass the decision's
     /// same-person, track and action rules.
+    ///
+    /// The same faces as analysing every candidate and choosing afterwards
+    /// ([`FaceAnalyzer::analyze_every_candidate`], today's path), without the nets' work on candidates that
+    /// choice drops: the strong faces are analysed; only when none of them can be analysed are
+    /// the faint ones tried, best score first, until one can.
     fn analyze_for_liveness(&self, image: &RgbImage) -> Result<Vec<AnalyzedFace>, FaceError> {
         let options = DetectOptions { min_score: LIVENESS_FAINT_SCORE, ..self.options };
-        let mut faces = self.engine.analyze(image, &options)?;
-        if faces.iter().any(|f| f.detection.score > LIVENESS_MIN_SCORE) {
-            faces.retain(|f| f.detection.score > LIVENESS_MIN_SCORE);
-        } else {
-            faces.sort_by(|a, b| b.detection.score.total_cmp(&a.detection.score));
-            faces.truncate(1);
+        let detections = timed(Stage::Detect, || self.engine.detect(image, &options))?;
+        let (strong, mut faint): (Vec<Detection>, Vec<Detection>) =
+            detections.into_iter().partition(|d| d.score > LIVENESS_MIN_SCORE);
+        let mut faces = Vec::with_capacity(strong.len());
+        for detection in strong {
+            faces.extend(self.analyze_detection(image, detection)?);
+        }
+        if faces.is_empty() {
+            faint.sort_by(|a, b| b.score.total_cmp(&a.score));
+            for detection in faint {
+                if let Some(face) = self.analyze_detection(image, detection)? {
+                    faces.push(face);
+                    break;
+                }
+            }
         }
         Ok(with_evidence(image, faces))
+    }
+
+    fn analyze_every_candidate(&self, image: &RgbImage) -> Result<Vec<AnalyzedFace>, FaceError> {
+        analyze_every_candidate(self, image)
     }
 
     fn track_face(&self, image: &RgbImage, previous: &FaceAnalysis) -> Result<Option<AnalyzedFace>, FaceError> {
         crate::tracking::track_in(&self.engine, image, previous)
     }
+
+    fn follow_face(
+        &self,
+        image: &RgbImage,
+        previous: &FaceAnalysis,
+        anchor: &Descriptor,
+    ) -> Result<Option<AnalyzedFace>, FaceError> {
+        crate::tracking::follow_in(&self.engine, image, previous, anchor)
+    }
+}
+
+/// Today's analysis of a captured frame, kept for comparison ([`crate::upload::AnalysisMode::Exhaustive`]):
+/// every candidate above [`LIVENESS_FAINT_SCORE`] through all nets, then the choice of
+/// [`EngineAnalyzer::analyze_for_liveness`].
+fn analyze_every_candidate(engine: &EngineAnalyzer, image: &RgbImage) -> Result<Vec<AnalyzedFace>, FaceError> {
+    let options = DetectOptions { min_score: LIVENESS_FAINT_SCORE, ..engine.options };
+    let detections = timed(Stage::Detect, || engine.engine.detect(image, &options))?;
+    let mut faces = Vec::with_capacity(detections.len());
+    for detection in detections {
+        faces.extend(engine.analyze_detection(image, detection)?);
+    }
+    if faces.iter().any(|f| f.detection.score > LIVENESS_MIN_SCORE) {
+        faces.retain(|f| f.detection.score > LIVENESS_MIN_SCORE);
+    } else {
+        faces.sort_by(|a, b| b.detection.score.total_cmp(&a.detection.score));
+        faces.truncate(1);
+    }
+    Ok(with_evidence(image, faces))
 }
 
 /// Shared analyzer handle.

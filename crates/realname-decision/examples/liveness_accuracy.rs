@@ -1,12 +1,12 @@
-//! Liveness measurement through the server's own code path: every challenge response built
+//! Liveness measurement through the server's own decision code (`realname-decision`): every challenge response built
 //! from the labelled ranges of `shared/data/liveness` (the harness of `realname-liveness`'s
 //! `evaluate` example: genuine responses and each attack type) is analysed by the server's
-//! [`FaceAnalyzer::analyze_for_liveness`] and decided by [`realname_server::decision::decide`],
+//! [`FaceAnalyzer::analyze_for_liveness`] and decided by [`realname_decision::decide`],
 //! the function the capture handler calls (minus HTTP and the database: an in-memory replay
-//! store; faces tracked into frames without a detection as [`realname_server::tracking`] does
+//! store; faces tracked into frames without a detection as [`realname_decision::tracking`] does
 //! for an upload). Prints BPCER and APCER per attack type (ISO/IEC 30107-3) and why each was rejected.
 //!
-//! `cargo xtask accuracy liveness` (or `cargo run -p realname-server --example liveness_accuracy`).
+//! `cargo xtask accuracy liveness` (or `cargo run -p realname-decision --example liveness_accuracy`).
 //! The reference face of a response is its own first single-face frame, so the ID-photo
 //! comparison passes for the presented person: the figures measure the liveness and quality
 //! rules, not face matching (that is `cargo xtask accuracy`).
@@ -21,13 +21,12 @@ use std::time::Instant;
 
 use realname_liveness::MemoryReplayStore;
 use realname_protocol::api::LivenessChallenge;
-use realname_server::config::FaceConfig;
-use realname_server::decision::{Capture, Verdict, decide};
-use realname_server::face::{EngineAnalyzer, FaceAnalyzer};
+use realname_decision::decision::{Capture, MATCH_THRESHOLD, Verdict, decide};
+use realname_decision::face::{EngineAnalyzer, FaceAnalyzer};
 
 /// Decides a case as the server would: fresh replay store per case; replay cases submit the
 /// genuine upload first, then the replay.
-fn decide_case(case: &harness::Case, config: &FaceConfig) -> Verdict {
+fn decide_case(case: &harness::Case, match_threshold: f32) -> Verdict {
     let Some(reference) = case.frames.iter().find_map(|f| match f.faces.as_slice() {
         [one] => Some(one.analysis.descriptor),
         _ => None,
@@ -49,7 +48,7 @@ fn decide_case(case: &harness::Case, config: &FaceConfig) -> Verdict {
             frames: &case.frames,
             received_at_ms: harness::T0 + 30_000,
         };
-        decide(capture, &reference, &store, config)
+        decide(capture, &reference, &store, match_threshold)
     };
     match case.replay {
         None => run("nonce-1"),
@@ -73,11 +72,10 @@ fn main() -> anyhow::Result<()> {
             .with_tracking(Box::new(move |img, previous| Ok(tracking.track_face(img, previous)?)));
     let plan = harness::Plan { pairs: true, max_per_attack: 100, clips: &[] };
     let cases = harness::build_cases(&analyzer, &plan)?;
-    let config = FaceConfig::default();
     let results: Vec<(harness::Case, Verdict)> = cases
         .into_iter()
         .map(|c| {
-            let v = decide_case(&c, &config);
+            let v = decide_case(&c, MATCH_THRESHOLD);
             (c, v)
         })
         .collect();

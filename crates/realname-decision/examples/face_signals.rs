@@ -1,10 +1,10 @@
 //! Prints the face engine's liveness signals for every image in a folder (tuning aid for
-//! `src/liveness.rs`): `cargo run -p realname-server --example face_signals -- DIR [MODELS]`.
+//! `src/liveness.rs`): `cargo run -p realname-decision --example face_signals -- DIR [MODELS]`.
 #![allow(clippy::print_stdout)]
 
 use std::path::PathBuf;
 
-use realname_server::face::{EngineAnalyzer, FaceAnalyzer};
+use realname_decision::face::{EngineAnalyzer, FaceAnalyzer};
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
