@@ -14,6 +14,7 @@ pub mod paths;
 pub mod postgres;
 mod sql;
 pub mod sqlite;
+pub mod trust;
 pub mod webhooks;
 
 use std::fmt;
@@ -250,7 +251,7 @@ impl fmt::Debug for VerifiedIdentity {
 
 /// The storage interface of the backend. One implementation per database engine.
 #[async_trait]
-pub trait Store: paths::PathsStore + webhooks::WebhookStore + ops::OpsStore + maintenance::MaintenanceStore + Send + Sync + fmt::Debug {
+pub trait Store: paths::PathsStore + webhooks::WebhookStore + ops::OpsStore + maintenance::MaintenanceStore + trust::TrustStore + Send + Sync + fmt::Debug {
     /// Applies the engine's pending migrations.
     async fn migrate(&self) -> Result<(), StoreError>;
     /// `sqlite` or `postgres`.
