@@ -295,7 +295,7 @@ macro_rules! impl_trust_store {
                 let mut tx = self.pool.begin().await?;
                 // Writes first: the account row is locked (PostgreSQL) / the database write
                 // lock is taken (SQLite), so two concurrent sends cannot both pass the checks.
-                sqlx::query("UPDATE accounts SET id = id WHERE id = $1").bind(account_id).execute(&mut *tx).await?;
+                sqlx::query("UPDATE accounts SET created_at = created_at WHERE id = $1").bind(account_id).execute(&mut *tx).await?;
                 let (recent, in_window): (i64, i64) = sqlx::query_as(
                     "SELECT COALESCE(SUM(CASE WHEN created_at > $2 THEN 1 ELSE 0 END), 0), COALESCE(SUM(CASE WHEN created_at > $3 THEN 1 ELSE 0 END), 0) \
                      FROM email_confirmations WHERE account_id = $1",

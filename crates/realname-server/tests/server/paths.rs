@@ -5,7 +5,6 @@
 
 use axum::http::StatusCode;
 use realname_server::mobile;
-use realname_server::partner;
 
 use super::partner_oauth::{confirm_email, import_partner, partner_sync};
 use super::support::{Browser, TestApp, attr_after, id_number};
