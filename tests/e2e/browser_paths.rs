@@ -1,5 +1,7 @@
 //! Partner sync and the mobile phone path in a real browser (headless Chromium through
-//! chromedriver): the popup after *Verify Now*, *Authorize Now* to the details page, *Not
+//! chromedriver): sign-up, the confirmation link read on the admin e-mail outbox page, the
+//! popup after *Verify Now*, *Authorize Now* through the partner's sign-in and consent pages
+//! (OAuth with PKCE) to the details page, *Not
 //! Authorized…* to the method choice, the mobile form, the code read on the admin outbox page
 //! in the same browser, and the details page.
 
@@ -46,7 +48,10 @@ async fn partner_popup_and_mobile_path_in_a_real_browser() -> Result<()> {
     crate::paths::import_csv(
         &setup,
         "partners",
-        &format!("partner,account_email,name,id_number\nJD Mall,sync-user@example.com,张三,{id1}\nJD Finance,mobile-user@example.com,李四,{id2}\n"),
+        &format!(
+            "partner,login,password,name,id_number\nJD Mall,zhangsan-jd,{pw},张三,{id1}\nJD Finance,lisi-jd,{pw},李四,{id2}\n",
+            pw = crate::paths::PARTNER_PASSWORD
+        ),
     )
     .await?;
     crate::paths::import_csv(&setup, "carrier", &format!("phone,name,id_number\n{PHONE},李四,{id2}\n")).await?;
@@ -57,14 +62,42 @@ async fn partner_popup_and_mobile_path_in_a_real_browser() -> Result<()> {
     let profile = tempfile::tempdir()?;
     let browser = Browser::chromium(&driver, profile.path(), "zh-CN").await?;
 
-    // Account 1: Verify Now → the popup → Authorize Now → details.
+    // Account 1: sign up → the "confirm your e-mail" notice → the link from the e-mail outbox
+    // (QA signs in as admin; the token is typed once, never a query parameter) → Verify Now →
+    // the popup (no person's data) → Authorize Now → the partner's sign-in and consent pages
+    // → back, verified.
     sign_up(&browser, base, "sync-user@example.com").await?;
+    let notice = browser.text(&browser.find("#email-notice").await?).await?;
+    assert!(notice.contains(&realname_protocol::mask::mask_email("sync-user@example.com")), "{notice}");
+    browser.goto(&format!("{base}/admin/signin")).await?;
+    browser.wait_for("the admin sign-in", "return document.querySelector('#admin-signin #token')", WAIT).await?;
+    browser.type_into(&browser.find("#token").await?, ADMIN_TOKEN).await?;
+    browser.click(&browser.find("#admin-signin button[type=submit]").await?).await?;
+    browser.wait_for("the admin sign-in to finish", "return location.pathname !== '/admin/signin'", WAIT).await?;
+    browser.goto(&format!("{base}/admin/email-outbox?to=sync-user@example.com")).await?;
+    browser.wait_for("the e-mail outbox", "return document.querySelector('#email-outbox [data-field=link]')", WAIT).await?;
+    let link = browser.execute("return document.querySelector('#email-outbox [data-field=link]').getAttribute('href')", json!([])).await?;
+    let link = link.as_str().unwrap_or_default().to_owned();
+    assert!(link.starts_with(&format!("{base}/account/confirm-email?token=")), "{link}");
+    browser.goto(&link).await?;
+    browser.wait_for("the confirmation", "return document.querySelector('#email-confirmed')", WAIT).await?;
+    browser.click(&browser.find("#continue-verify").await?).await?;
+    browser.wait_for("the verification page", "return document.querySelector('#verify-now')", WAIT).await?;
+    assert!(!browser.exists("#email-notice").await?, "no notice once confirmed");
     browser.click(&browser.find("#verify-now").await?).await?;
     browser.wait_for("the partner popup", "var p = document.querySelector('#partner-popup'); return p && p.getBoundingClientRect().width > 0", WAIT).await?;
     let popup = browser.text(&browser.find("#partner-popup").await?).await?;
     assert!(popup.contains("立即授权") && popup.contains("暂不授权，手动认证") && popup.contains("JD Mall"), "{popup}");
+    assert!(!popup.contains("*三") && !popup.contains("*四"), "no person's data before the partner is authorized: {popup}");
     save("pc-partner-popup.png", &browser.screenshot_png().await?)?;
     browser.click(&browser.find("#authorize-now").await?).await?;
+    browser.wait_for("the partner's sign-in", "return document.querySelector('#partner-signin #login')", WAIT).await?;
+    browser.type_into(&browser.find("#login").await?, "zhangsan-jd").await?;
+    browser.type_into(&browser.find("#password").await?, crate::paths::PARTNER_PASSWORD).await?;
+    browser.click(&browser.find("#partner-sign-in").await?).await?;
+    browser.wait_for("the partner's consent page", "return document.querySelector('#partner-approve')", WAIT).await?;
+    save("partner-consent.png", &browser.screenshot_png().await?)?;
+    browser.click(&browser.find("#partner-approve").await?).await?;
     browser.wait_for("the details page", "return document.querySelector('[data-field=method]')", WAIT).await?;
     let method = browser.text(&browser.find("[data-field=method]").await?).await?;
     assert_eq!(method.trim(), "同步自JD Mall");

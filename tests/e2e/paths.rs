@@ -1,5 +1,6 @@
 //! The seed's two other paths end to end over HTTP against the real server binary: partner
-//! sync (records and the SMS outbox filled and read with the admin commands) and real-name
+//! sync (partner users imported, the confirmation link and the SMS outbox read with the admin
+//! commands; the OAuth round trip through the local partner's sign-in and consent pages) and real-name
 //! mobile phone verification — and the ways they must refuse.
 
 use std::time::Duration;
@@ -67,6 +68,49 @@ async fn enter_code(b: &PcBrowser, challenge: &str, code: &str) -> Result<Page> 
     b.submit(challenge, &format!("{challenge}/code"), &[("code", code)]).await
 }
 
+/// The partner login password of the test imports.
+pub const PARTNER_PASSWORD: &str = "partner pass 8x";
+
+/// The newest confirmation link to `email`, read with `email outbox --json`.
+pub async fn confirmation_link(setup: &ServerSetup, email: &str) -> Result<String> {
+    let out = setup.admin(&["email", "outbox", "--to", email, "--limit", "1", "--json"]).await?;
+    let list: serde_json::Value = serde_json::from_str(&out)?;
+    list[0]["link"].as_str().map(str::to_owned).with_context(|| format!("no confirmation link in {out}"))
+}
+
+/// Opens the account's confirmation link in its browser.
+async fn confirm_email(setup: &ServerSetup, b: &PcBrowser, email: &str) -> Result<()> {
+    let link = confirmation_link(setup, email).await?;
+    let path = link.strip_prefix(&b.base).context("link on the server's origin")?;
+    let page = b.get(path).await?;
+    if !page.html.contains("id=\"email-confirmed\"") {
+        bail!("e-mail not confirmed ({}): {:?}", page.status, page_error_code(&page.html));
+    }
+    Ok(())
+}
+
+/// *Authorize Now* → sign in at the local partner stand-in → approve → back; the final page.
+async fn partner_sync(b: &PcBrowser, partner: &str, login: &str) -> Result<Page> {
+    let signin = b.submit("/verify/method", "/verify/partner/authorize", &[("partner", partner)]).await?;
+    let url = url::Url::parse(&signin.url)?;
+    if !url.path().ends_with("/oauth/authorize") {
+        bail!("not at the partner's sign-in ({}): {:?}", signin.status, page_error_code(&signin.html));
+    }
+    let oauth: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    let at = format!("{}?{}", url.path(), url.query().unwrap_or_default());
+    let mut fields: Vec<(&str, &str)> = oauth.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    fields.extend([("login", login), ("password", PARTNER_PASSWORD)]);
+    let consent = b.submit(&at, &at, &fields).await?;
+    let ticket = attr_after(&consent.html, "name=\"ticket\"", "value").context("no consent page")?;
+    let expires = attr_after(&consent.html, "name=\"expires\"", "value").context("no expiry")?;
+    let csrf = attr_after(&consent.html, "name=\"csrf\"", "value").context("no CSRF field")?;
+    let mut body: Vec<(&str, &str)> = oauth.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    body.extend([("csrf", csrf.as_str()), ("login", login), ("ticket", ticket.as_str()), ("expires", expires.as_str()), ("decision", "approve")]);
+    let consent_url = format!("{}{}", b.base, url.path().replace("/oauth/authorize", "/oauth/consent"));
+    let resp = b.http.post(consent_url).form(&body).send().await?;
+    Ok(Page { url: resp.url().to_string(), status: resp.status().as_u16(), html: resp.text().await? })
+}
+
 async fn signed_up(base: &str, email: &str) -> Result<PcBrowser> {
     let b = PcBrowser::new(base)?;
     b.sign_up(email, PASSWORD).await?;
@@ -74,17 +118,20 @@ async fn signed_up(base: &str, email: &str) -> Result<PcBrowser> {
 }
 
 #[tokio::test]
-async fn partner_popup_only_with_a_record_decline_then_authorize() -> Result<()> {
+async fn partner_popup_only_with_a_partner_decline_then_authorize_at_the_partner() -> Result<()> {
     let (setup, server) = server(&[]).await?;
     let id = id_number(21);
     setup.register_person("张三", &id, &clip_frame("lp_d5", 1)?).await?;
-    import_csv(&setup, "partners", &format!("partner,account_email,name,id_number\nJD Mall,synced@example.com,张三,{id}\n")).await?;
 
     let plain = signed_up(&server.url, "plain@example.com").await?;
     let page = plain.get("/verify/method").await?;
-    assert!(!page.html.contains("id=\"partner-popup\""), "no popup without a partner record");
+    assert!(!page.html.contains("id=\"partner-popup\""), "no popup without a partner");
+    import_csv(&setup, "partners", &format!("partner,login,password,name,id_number\nJD Mall,zhangsan-jd,{PARTNER_PASSWORD},张三,{id}\n")).await?;
 
     let b = signed_up(&server.url, "synced@example.com").await?;
+    let refused = b.submit("/verify/method", "/verify/partner/authorize", &[("partner", "JD Mall")]).await?;
+    assert_eq!(page_error_code(&refused.html).as_deref(), Some("email_unconfirmed"), "sync needs a confirmed e-mail");
+    confirm_email(&setup, &b, "synced@example.com").await?;
     let method = b.get("/verify/method").await?;
     assert!(method.html.contains("id=\"partner-popup\"") && method.html.contains("立即授权"), "popup with Authorize Now");
     assert!(method.html.contains("暂不授权，手动认证"), "and Not Authorized Temporarily and Manual Verification");
@@ -94,7 +141,7 @@ async fn partner_popup_only_with_a_record_decline_then_authorize() -> Result<()>
     assert!(!declined.html.contains("id=\"partner-popup\""), "the method choice, without the popup");
     assert!(declined.html.contains("id=\"method-mobile\"") && declined.html.contains("value=\"face\""));
 
-    let authorized = b.submit("/verify/method", "/verify/partner/authorize", &[("partner", "JD Mall")]).await?;
+    let authorized = partner_sync(&b, "JD Mall", "zhangsan-jd").await?;
     assert!(authorized.url.ends_with("/verify/details"), "{} {:?}", authorized.url, page_error_code(&authorized.html));
     assert!(authorized.html.contains("同步自JD Mall"), "method names the partner");
     let list = setup.admin(&["verifications", "list", "--json"]).await?;
@@ -164,7 +211,7 @@ async fn phone_of_another_person_and_an_id_verified_elsewhere_are_refused_on_eve
     let other_id = id_number(25);
     setup.register_person("张三", &id, &clip_frame("lp_d5", 1)?).await?;
     import_csv(&setup, "carrier", &format!("phone,name,id_number\n{PHONE},张三,{id}\n{OTHER_PHONE},李四,{other_id}\n")).await?;
-    import_csv(&setup, "partners", &format!("partner,account_email,name,id_number\nJD Finance,second@example.com,张三,{id}\n")).await?;
+    import_csv(&setup, "partners", &format!("partner,login,password,name,id_number\nJD Finance,second-jd,{PARTNER_PASSWORD},张三,{id}\n")).await?;
 
     let first = signed_up(&server.url, "first@example.com").await?;
     let mismatch = send_code(&first, "张三", &id, OTHER_PHONE).await?;
@@ -178,7 +225,8 @@ async fn phone_of_another_person_and_an_id_verified_elsewhere_are_refused_on_eve
     assert!(enter_code(&first, &challenge, &code).await?.url.ends_with("/verify/details"));
 
     let second = signed_up(&server.url, "second@example.com").await?;
-    let partner = second.submit("/verify/method", "/verify/partner/authorize", &[("partner", "JD Finance")]).await?;
+    confirm_email(&setup, &second, "second@example.com").await?;
+    let partner = partner_sync(&second, "JD Finance", "second-jd").await?;
     assert_eq!(page_error_code(&partner.html).as_deref(), Some("id_already_verified"), "partner path");
     let mobile = send_code(&second, "张三", &id, PHONE).await?;
     assert_eq!(page_error_code(&mobile.html).as_deref(), Some("id_already_verified"), "mobile path");

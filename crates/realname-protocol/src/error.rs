@@ -117,6 +117,34 @@ pub enum ErrorCode {
     /// The partner holds no completed verification for this account.
     PartnerNotVerified,
 
+    // --- partner authorization (OAuth 2.0 + PKCE) and e-mail confirmation ---
+    /// The partner callback's `state` is unknown, used, expired or from another browser session.
+    PartnerStateInvalid,
+    /// The partner's authorization code is unknown (or the token request is malformed).
+    PartnerCodeInvalid,
+    /// The authorization code was exchanged before (codes are single-use).
+    PartnerCodeUsed,
+    /// The authorization code is past its lifetime.
+    PartnerCodeExpired,
+    /// The PKCE code verifier does not match the code's S256 challenge.
+    PartnerVerifierInvalid,
+    /// The redirect URI is not the registered one, or not the one the code was issued for.
+    PartnerRedirectInvalid,
+    /// The OAuth client is unknown or its authentication failed.
+    PartnerClientInvalid,
+    /// The person did not authorize the sharing at the partner.
+    PartnerDenied,
+    /// Partner sync needs a confirmed e-mail address.
+    EmailUnconfirmed,
+    /// The confirmation link is unknown, used, or belongs to another account.
+    EmailTokenInvalid,
+    /// The confirmation link is past its lifetime.
+    EmailTokenExpired,
+    /// A confirmation e-mail was sent moments ago, or too many were sent today.
+    EmailResendTooEarly,
+    /// The confirmation e-mail could not be sent.
+    EmailUnavailable,
+
     // --- server side ---
     /// Internal error (details only in the server log).
     Internal,
@@ -179,6 +207,19 @@ impl ErrorCode {
             Self::CarrierUnavailable => "carrier_unavailable",
             Self::PartnerUnavailable => "partner_unavailable",
             Self::PartnerNotVerified => "partner_not_verified",
+            Self::PartnerStateInvalid => "partner_state_invalid",
+            Self::PartnerCodeInvalid => "partner_code_invalid",
+            Self::PartnerCodeUsed => "partner_code_used",
+            Self::PartnerCodeExpired => "partner_code_expired",
+            Self::PartnerVerifierInvalid => "partner_verifier_invalid",
+            Self::PartnerRedirectInvalid => "partner_redirect_invalid",
+            Self::PartnerClientInvalid => "partner_client_invalid",
+            Self::PartnerDenied => "partner_denied",
+            Self::EmailUnconfirmed => "email_unconfirmed",
+            Self::EmailTokenInvalid => "email_token_invalid",
+            Self::EmailTokenExpired => "email_token_expired",
+            Self::EmailResendTooEarly => "email_resend_too_early",
+            Self::EmailUnavailable => "email_unavailable",
             Self::Internal => "internal",
             Self::ServiceUnavailable => "service_unavailable",
             Self::Unknown => "unknown",

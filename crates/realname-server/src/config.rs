@@ -155,10 +155,11 @@ impl Default for LimitsConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PartnerKind {
-    /// Records in the backend's database (filled by `partners import`).
+    /// The local partner stand-in: records in the backend's database (filled by `partners
+    /// import`), with its own sign-in and consent pages under `/partner/{name}/oauth/…`.
     #[default]
     Local,
-    /// A partner service over HTTP with HMAC-signed requests.
+    /// A partner service speaking OAuth 2.0 (authorization code + PKCE) over HTTP.
     Http,
 }
 
@@ -168,19 +169,47 @@ pub enum PartnerKind {
 pub struct PartnersConfig {
     /// `local` or `http`.
     pub kind: PartnerKind,
-    /// Base URL of the HTTP partner (`{url}/v1/verifications/lookup`).
-    pub url: Option<String>,
-    /// Shared secret signing the requests (HMAC-SHA256).
+    /// Display name of the HTTP partner (the popup's "JD Mall"; `partner:<name>` method).
+    pub name: String,
+    /// The HTTP partner's OAuth authorization endpoint (the browser is sent there).
+    pub authorize_url: Option<String>,
+    /// The HTTP partner's token endpoint (the server exchanges the code there).
+    pub token_url: Option<String>,
+    /// Our OAuth client id at the partner.
+    pub client_id: String,
+    /// Client secret: signs the token request (HMAC-SHA256, see `partner::sign_request`).
+    /// The local partner stand-in checks its token requests with it too (default: derived
+    /// from the data key).
     pub secret: Option<Secret>,
+    /// Lifetime of a pending *Authorize Now* (the `state`), seconds.
+    pub request_ttl_secs: i64,
+    /// Lifetime of the local partner's authorization codes, seconds.
+    pub code_ttl_secs: i64,
+    /// Redirect URIs the local partner stand-in accepts besides this server's own
+    /// `{public origin}/verify/partner/callback` (e.g. another Realname instance in a test).
+    pub redirect_uris: Vec<String>,
     /// Per-request timeout, milliseconds.
     pub timeout_ms: u64,
-    /// Retries after a failed request (timeouts and 5xx only).
+    /// Retries after a failed token request (timeouts and connection failures only: a code
+    /// is single-use, so an answered request is never repeated).
     pub retries: u32,
 }
 
 impl Default for PartnersConfig {
     fn default() -> Self {
-        Self { kind: PartnerKind::Local, url: None, secret: None, timeout_ms: 3000, retries: 2 }
+        Self {
+            kind: PartnerKind::Local,
+            name: "Partner".into(),
+            authorize_url: None,
+            token_url: None,
+            client_id: "realname".into(),
+            secret: None,
+            request_ttl_secs: 600,
+            code_ttl_secs: 60,
+            redirect_uris: Vec::new(),
+            timeout_ms: 3000,
+            retries: 1,
+        }
     }
 }
 
@@ -321,6 +350,8 @@ pub struct Config {
     pub sms: SmsConfig,
     /// Signed webhooks for integrators (`[webhooks]`, `REALNAME_WEBHOOK_*`).
     pub webhooks: crate::webhooks::WebhooksConfig,
+    /// E-mail confirmation at sign-up: outbox or SMTP (`[email]`, `REALNAME_EMAIL_*`).
+    pub email: crate::email::EmailConfig,
     /// Token for the admin pages (`/admin/…`; `REALNAME_ADMIN_TOKEN`); without it they are off.
     /// Sent as `Authorization: Bearer <token>`, or typed once into `/admin/signin`.
     pub admin_token: Option<Secret>,
@@ -355,6 +386,7 @@ impl Default for Config {
             carrier: CarrierConfig::default(),
             sms: SmsConfig::default(),
             webhooks: crate::webhooks::WebhooksConfig::default(),
+            email: crate::email::EmailConfig::default(),
             admin_token: None,
             server: crate::security::NetworkConfig::default(),
             ops: crate::ops::OpsConfig::default(),
@@ -473,9 +505,15 @@ impl Config {
         if let Some(v) = get("REALNAME_ATTEMPTS_PER_SESSION") {
             self.limits.attempts_per_session = parse("REALNAME_ATTEMPTS_PER_SESSION", &v)?;
         }
-        if let Some(v) = get("REALNAME_PARTNER_URL") {
+        if let Some(v) = get("REALNAME_PARTNER_AUTHORIZE_URL") {
             self.partners.kind = PartnerKind::Http;
-            self.partners.url = Some(v);
+            self.partners.authorize_url = Some(v);
+        }
+        if let Some(v) = get("REALNAME_PARTNER_TOKEN_URL") {
+            self.partners.token_url = Some(v);
+        }
+        if let Some(v) = get("REALNAME_PARTNER_NAME") {
+            self.partners.name = v;
         }
         if let Some(v) = get("REALNAME_PARTNER_SECRET") {
             self.partners.secret = Some(Secret::new(v));
@@ -513,6 +551,7 @@ impl Config {
             self.sms.per_ip_per_hour = parse("REALNAME_SMS_PER_IP_PER_HOUR", &v)?;
         }
         self.webhooks.apply_env(&get)?;
+        self.email.apply_env(&get)?;
         if let Some(v) = get("REALNAME_ADMIN_TOKEN") {
             self.admin_token = Some(Secret::new(v));
         }
@@ -565,8 +604,15 @@ impl Config {
         if self.authority.kind == AuthorityKind::Http && self.authority.url.is_none() {
             return Err(ConfigError::Invalid("authority.kind = \"http\" needs authority.url".into()));
         }
-        if self.partners.kind == PartnerKind::Http && (self.partners.url.is_none() || self.partners.secret.is_none()) {
-            return Err(ConfigError::Invalid("partners.kind = \"http\" needs partners.url and partners.secret".into()));
+        if self.partners.kind == PartnerKind::Http
+            && (self.partners.authorize_url.is_none() || self.partners.token_url.is_none() || self.partners.secret.is_none())
+        {
+            return Err(ConfigError::Invalid(
+                "partners.kind = \"http\" needs partners.authorize_url, partners.token_url and partners.secret".into(),
+            ));
+        }
+        if self.partners.name.trim().is_empty() || self.partners.name.chars().count() > 64 || self.partners.code_ttl_secs < 1 || self.partners.request_ttl_secs < 1 {
+            return Err(ConfigError::Invalid("partners.name must have 1 to 64 characters and the partner lifetimes be positive".into()));
         }
         if self.carrier.kind == CarrierKind::Http && self.carrier.url.is_none() {
             return Err(ConfigError::Invalid("carrier.kind = \"http\" needs carrier.url".into()));
@@ -616,6 +662,7 @@ impl Config {
             }
         }
         self.webhooks.validate()?;
+        self.email.validate()?;
         self.server.validate()?;
         self.rate_limits.validate()?;
         if let Some(url) = &self.public_url {
@@ -691,7 +738,7 @@ mod tests {
     #[test]
     fn short_sms_lifetimes_need_test_mode_and_secrets_stay_hidden() {
         let mut c = Config::default();
-        c.apply_env(env(&[("REALNAME_SMS_CODE_TTL_SECS", "2"), ("REALNAME_PARTNER_URL", "http://p"), ("REALNAME_PARTNER_SECRET", "s3cr3t-value")]))
+        c.apply_env(env(&[("REALNAME_SMS_CODE_TTL_SECS", "2"), ("REALNAME_PARTNER_AUTHORIZE_URL", "http://p/authorize"), ("REALNAME_PARTNER_TOKEN_URL", "http://p/token"), ("REALNAME_PARTNER_SECRET", "s3cr3t-value")]))
             .expect("env");
         assert!(matches!(c.validate(), Err(ConfigError::Invalid(_))));
         c.apply_env(env(&[("REALNAME_TEST_MODE", "1")])).expect("env");

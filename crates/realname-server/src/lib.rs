@@ -9,12 +9,14 @@ pub mod api;
 pub mod authority;
 pub mod config;
 pub mod crypto;
+pub mod email;
 pub mod error;
 pub mod events;
 pub mod key_rotation;
 pub mod mobile;
 pub mod ops;
 pub mod partner;
+pub mod partner_local;
 pub mod qr;
 pub mod queue;
 pub mod ratelimit;
@@ -68,6 +70,9 @@ pub enum StartError {
     /// The carrier directory or SMS gateway cannot be set up.
     #[error(transparent)]
     Channel(#[from] mobile::ChannelError),
+    /// The mailer cannot be set up.
+    #[error(transparent)]
+    Mail(#[from] email::MailError),
     /// The webhook HTTP client cannot be built.
     #[error("webhooks: {0}")]
     Webhooks(String),
@@ -151,6 +156,7 @@ pub async fn build_state(config: Config, origin: String, services: Services) -> 
     };
     let clock: Arc<dyn Clock> = services.clock.unwrap_or_else(|| Arc::new(SystemClock));
     let (partners, carrier, sms) = paths_services(&config, &store, &keys, &clock)?;
+    let mailer = email::mailer(&config.email, &store, &keys, &clock)?;
     let secure_cookies = config.secure_cookies.unwrap_or_else(|| origin.starts_with("https://"));
     let templates = web::templates::Templates::load().map_err(|e| StartError::Templates(e.to_string()))?;
     key_rotation::check_key_id(&*store, &keys, clock.now()).await?;
@@ -166,6 +172,7 @@ pub async fn build_state(config: Config, origin: String, services: Services) -> 
         partners,
         carrier,
         sms,
+        mailer,
         events: events::EventHub::default(),
         clock,
         origin,
@@ -193,9 +200,11 @@ fn paths_services(
 ) -> Result<(Arc<dyn partner::PartnerDirectory>, Arc<dyn mobile::CarrierDirectory>, Arc<dyn mobile::SmsGateway>), StartError> {
     use config::{CarrierKind, PartnerKind, SmsKind};
     let partners: Arc<dyn partner::PartnerDirectory> = match config.partners.kind {
-        PartnerKind::Local => Arc::new(partner::LocalPartnerDirectory::new(Arc::clone(store), keys.clone())),
+        PartnerKind::Local => Arc::new(partner::LocalPartnerDirectory::new(Arc::clone(store), keys.clone(), Arc::clone(clock))),
         PartnerKind::Http => Arc::new(partner::HttpPartnerDirectory::new(
-            config.partners.url.as_deref().unwrap_or_default(),
+            &config.partners.name,
+            config.partners.authorize_url.as_deref().unwrap_or_default(),
+            config.partners.token_url.as_deref().unwrap_or_default(),
             config.partners.secret.clone().unwrap_or_default(),
             Duration::from_millis(config.partners.timeout_ms),
             config.partners.retries,

@@ -61,6 +61,11 @@ enum Command {
         #[command(subcommand)]
         command: SmsCommand,
     },
+    /// E-mail confirmation: the local e-mail outbox (how testers read confirmation links).
+    Email {
+        #[command(subcommand)]
+        command: EmailCommand,
+    },
     /// Completed verifications.
     Verifications {
         #[command(subcommand)]
@@ -117,7 +122,7 @@ enum AuthorityCommand {
 
 #[derive(Subcommand, Debug)]
 enum CsvImportCommand {
-    /// Import rows from a CSV (partners: `partner,account_email,name,id_number[,verified_at]`;
+    /// Import rows from a CSV (partners: `partner,login,password,name,id_number[,verified_at]`;
     /// carrier: `phone,name,id_number`).
     Import {
         /// The CSV file.
@@ -140,6 +145,22 @@ enum SmsCommand {
         #[arg(long, default_value_t = 20)]
         limit: i64,
         /// Print as JSON (with the code found in each message).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum EmailCommand {
+    /// Messages in the local e-mail outbox, newest first.
+    Outbox {
+        /// Only messages to this address.
+        #[arg(long)]
+        to: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+        /// Print as JSON (with the confirmation link found in each message).
         #[arg(long)]
         json: bool,
     },
@@ -299,6 +320,18 @@ async fn run(command: Command, config: Config) -> Result<()> {
             } else {
                 for e in entries {
                     writeln!(out, "{}\t{}\t{}", time_str(e.created_at), e.phone, e.text)?;
+                }
+            }
+        }
+        Command::Email { command: EmailCommand::Outbox { to, limit, json } } => {
+            let keys = load_keys(&config)?;
+            let store = open_store(&config).await?;
+            let entries = realname_server::email::read_email_outbox(&*store, &keys, to.as_deref(), limit.clamp(1, 1000)).await?;
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&entries)?)?;
+            } else {
+                for e in entries {
+                    writeln!(out, "{}\t{}\t{}", time_str(e.created_at), e.to, e.link.unwrap_or_default())?;
                 }
             }
         }

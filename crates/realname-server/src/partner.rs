@@ -1,34 +1,47 @@
-//! Partner sync (the seed's "JD Mall / JD Finance" popup): a [`PartnerDirectory`] says whether
-//! a sister service sharing the account already verified it; *Authorize Now* records a consent,
-//! imports name + ID number and applies every rule of the face path (one ID number, one
-//! account; the identity authority's name ↔ ID check) before the account counts as verified.
+//! Partner sync (the seed's "JD Mall / JD Finance" popup) as an OAuth 2.0 client: *Authorize
+//! Now* sends the browser to the partner's authorization endpoint (authorization code flow
+//! with PKCE S256 and a `state` bound to the browser session); the partner signs its own user
+//! in and asks for consent; on the callback the server exchanges the single-use code (with the
+//! PKCE verifier) at the partner's token endpoint and gets the partner's assertion of which
+//! verified person this user is. Nothing is matched on e-mail text, the popup shows no
+//! person's data before the partner was authorized, and sync needs a confirmed e-mail
+//! (`email.rs`). The imported name and ID number then pass every rule of the face path (one ID
+//! number, one account; the identity authority's name ↔ ID check).
 //!
-//! [`LocalPartnerDirectory`] answers from the backend's database (filled by
-//! [`import_partner_records`], the `partners import` admin command); [`HttpPartnerDirectory`]
-//! asks a partner service with HMAC-signed requests.
+//! [`LocalPartnerDirectory`] is the local partner stand-in (`partner_local.rs`, records filled
+//! by [`import_partner_records`], pages under `/partner/{name}/oauth/…`); its code exchange runs
+//! in-process through the same checks as its HTTP token endpoint. [`HttpPartnerDirectory`]
+//! talks to a real partner over HTTP with HMAC-signed token requests.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use realname_protocol::{ErrorCode, PersonName, ResidentId};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
+use sha2::{Digest as _, Sha256};
 
 use crate::authority::{ImportReport, csv_records, parse_person};
 use crate::crypto::{self, DataKeys};
 use crate::error::{ServerError, ServerResult};
-use crate::state::AppState;
+use crate::state::{AppState, Clock};
 use crate::store::paths::{PartnerConsent, PartnerRecord};
-use crate::store::{Account, Store, StoreError, VerifiedIdentity};
+use crate::store::trust::PartnerAuthRequest;
+use crate::store::{Account, Store, StoreError, VerifiedIdentity, WebSession};
 
 /// Prefix of the `method` of a verification synchronized from a partner (`partner:<name>`).
 pub const METHOD_PARTNER_PREFIX: &str = "partner:";
 /// What a partner sync shares (recorded in the consent).
 pub const SHARED_FIELDS: &str = "name,id_number";
+/// Our callback path (the OAuth `redirect_uri` is `{public origin}{CALLBACK_PATH}`).
+pub const CALLBACK_PATH: &str = "/verify/partner/callback";
+/// The OAuth scope asked for.
+pub const SCOPE: &str = "verified_identity";
 
-/// A completed verification held by a partner.
+/// The partner's assertion: the verified person its signed-in user is.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartnerVerification {
     /// Partner display name.
@@ -47,12 +60,15 @@ impl std::fmt::Debug for PartnerVerification {
     }
 }
 
-/// Partner directory failures.
+/// Partner failures.
 #[derive(Debug, thiserror::Error)]
 pub enum PartnerError {
     /// The partner cannot be reached or answered garbage.
-    #[error("partner directory unavailable: {0}")]
+    #[error("partner unavailable: {0}")]
     Unavailable(String),
+    /// The partner refused the token request (bad code, verifier, redirect URI, client…).
+    #[error("partner refused the grant: {0}")]
+    Refused(ErrorCode),
     /// Local storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -61,51 +77,84 @@ pub enum PartnerError {
     Crypto(#[from] crate::crypto::CryptoError),
 }
 
-/// "Which sister services verified this shared account?"
-#[async_trait]
-pub trait PartnerDirectory: Send + Sync + std::fmt::Debug {
-    /// The completed verifications partners hold for the account with this (lower-cased) e-mail.
-    async fn verifications(&self, account_email: &str) -> Result<Vec<PartnerVerification>, PartnerError>;
+/// The token request of the authorization code grant (RFC 6749 §4.1.3 + RFC 7636 §4.5).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenGrant {
+    /// Always `authorization_code`.
+    pub grant_type: String,
+    /// The code from the callback.
+    pub code: String,
+    /// The redirect URI of the authorization request.
+    pub redirect_uri: String,
+    /// Our client id.
+    pub client_id: String,
+    /// The PKCE verifier.
+    pub code_verifier: String,
 }
 
-/// The partner records in the backend's own database.
+impl std::fmt::Debug for TokenGrant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenGrant").field("client_id", &self.client_id).finish_non_exhaustive()
+    }
+}
+
+/// "Which sister services can assert a verified identity, and who is this user there?"
+#[async_trait]
+pub trait PartnerDirectory: Send + Sync + std::fmt::Debug {
+    /// The partners the popup offers (display names).
+    async fn partners(&self) -> Result<Vec<String>, PartnerError>;
+    /// The authorization endpoint of `partner` (`None`: no such partner). `origin` is this
+    /// server's public origin (the local stand-in lives there).
+    fn authorize_endpoint(&self, partner: &str, origin: &str) -> Option<String>;
+    /// Exchanges an authorization code at `partner`'s token endpoint for its assertion.
+    async fn exchange(&self, partner: &str, grant: &TokenGrant) -> Result<PartnerVerification, PartnerError>;
+}
+
+/// The PKCE S256 challenge of a verifier.
+pub fn pkce_challenge(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+/// The local partner stand-in (records in the backend's database).
 #[derive(Debug, Clone)]
 pub struct LocalPartnerDirectory {
     store: Arc<dyn Store>,
     keys: DataKeys,
+    clock: Arc<dyn Clock>,
 }
 
 impl LocalPartnerDirectory {
     /// A directory over `store`.
-    pub fn new(store: Arc<dyn Store>, keys: DataKeys) -> Self {
-        Self { store, keys }
+    pub fn new(store: Arc<dyn Store>, keys: DataKeys, clock: Arc<dyn Clock>) -> Self {
+        Self { store, keys, clock }
     }
 }
 
 #[async_trait]
 impl PartnerDirectory for LocalPartnerDirectory {
-    async fn verifications(&self, account_email: &str) -> Result<Vec<PartnerVerification>, PartnerError> {
-        let mut out = Vec::new();
-        for r in self.store.partner_records_of(account_email).await? {
-            out.push(PartnerVerification {
-                partner: r.partner,
-                name: self.keys.decrypt_string(&r.name_enc)?,
-                id_number: self.keys.decrypt_string(&r.id_enc)?,
-                verified_at: r.verified_at,
-            });
-        }
-        Ok(out)
+    async fn partners(&self) -> Result<Vec<String>, PartnerError> {
+        Ok(self.store.partner_names().await?)
+    }
+
+    fn authorize_endpoint(&self, partner: &str, origin: &str) -> Option<String> {
+        Some(crate::partner_local::endpoint(origin, partner, "authorize"))
+    }
+
+    async fn exchange(&self, partner: &str, grant: &TokenGrant) -> Result<PartnerVerification, PartnerError> {
+        // In-process: the same function the stand-in's `/token` route runs after checking the
+        // client's signature (this caller is the server itself).
+        crate::partner_local::exchange_code(&*self.store, &self.keys, self.clock.now(), partner, grant)
+            .await?
+            .map_err(PartnerError::Refused)
     }
 }
 
-/// Header with the request time (Unix seconds) of a signed partner request.
+/// Header with the request time (Unix seconds) of a signed token request.
 pub const TIMESTAMP_HEADER: &str = "x-realname-timestamp";
-/// Header with the hex HMAC-SHA256 of a signed partner request.
+/// Header with the hex HMAC-SHA256 of a signed token request.
 pub const SIGNATURE_HEADER: &str = "x-realname-signature";
-/// The lookup path under the partner's base URL.
-pub const LOOKUP_PATH: &str = "/v1/verifications/lookup";
 
-/// The signature of a partner request: hex HMAC-SHA256 with the shared secret over
+/// The signature of a partner request: hex HMAC-SHA256 with the client secret over
 /// `"{timestamp}\n{METHOD}\n{path}\n{body}"`.
 pub fn sign_request(secret: &str, timestamp: i64, method: &str, path: &str, body: &[u8]) -> String {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
@@ -114,78 +163,122 @@ pub fn sign_request(secret: &str, timestamp: i64, method: &str, path: &str, body
     hex::encode(mac.finalize().into_bytes())
 }
 
+/// A partner's error answer (`error` per RFC 6749 §5.2, `code` when it is a Realname server).
+#[derive(Deserialize)]
+struct TokenErrorAnswer {
+    #[serde(default)]
+    error: String,
+    #[serde(default)]
+    code: Option<ErrorCode>,
+}
+
 /// A partner service over HTTP.
 ///
-/// Protocol: `POST {url}/v1/verifications/lookup` with `{"account": "<e-mail>"}`, headers
-/// [`TIMESTAMP_HEADER`] and [`SIGNATURE_HEADER`] (see [`sign_request`]) → `{"records": [{"partner",
-/// "name", "id_number", "verified_at"}]}` (empty, or 404: none). Timeouts, connection failures
-/// and 5xx answers are retried with a short backoff.
+/// Protocol: the browser goes to `authorize_url?response_type=code&client_id&redirect_uri&
+/// scope=verified_identity&state&code_challenge&code_challenge_method=S256`; the server then
+/// `POST`s `token_url` with the form `grant_type=authorization_code&code&redirect_uri&client_id&
+/// code_verifier`, headers [`TIMESTAMP_HEADER`] and [`SIGNATURE_HEADER`] (see [`sign_request`],
+/// keyed with the client secret) → `{"partner", "name", "id_number", "verified_at"}`; a refusal
+/// is a 4xx `{"error": "invalid_grant" | "invalid_client" | …}`. Only connection failures and
+/// timeouts are retried: an answered request may have used the single-use code.
 #[derive(Debug, Clone)]
 pub struct HttpPartnerDirectory {
     client: reqwest::Client,
-    base: String,
+    name: String,
+    authorize_url: String,
+    token_url: String,
     secret: crate::config::Secret,
     retries: u32,
 }
 
-#[derive(Serialize)]
-struct LookupBody<'a> {
-    account: &'a str,
-}
-
-#[derive(Deserialize)]
-struct LookupAnswer {
-    #[serde(default)]
-    records: Vec<PartnerVerification>,
-}
-
 impl HttpPartnerDirectory {
-    /// A client for the partner at `base`.
-    pub fn new(base: &str, secret: crate::config::Secret, timeout: Duration, retries: u32) -> Result<Self, PartnerError> {
-        let client = reqwest::Client::builder().timeout(timeout).build().map_err(|e| PartnerError::Unavailable(e.to_string()))?;
-        Ok(Self { client, base: base.trim_end_matches('/').to_owned(), secret, retries })
+    /// A client for the partner named `name` at these endpoints.
+    pub fn new(
+        name: &str,
+        authorize_url: &str,
+        token_url: &str,
+        secret: crate::config::Secret,
+        timeout: Duration,
+        retries: u32,
+    ) -> Result<Self, PartnerError> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| PartnerError::Unavailable(e.to_string()))?;
+        url::Url::parse(authorize_url).map_err(|e| PartnerError::Unavailable(format!("authorize_url: {e}")))?;
+        url::Url::parse(token_url).map_err(|e| PartnerError::Unavailable(format!("token_url: {e}")))?;
+        Ok(Self { client, name: name.to_owned(), authorize_url: authorize_url.to_owned(), token_url: token_url.to_owned(), secret, retries })
     }
 }
 
 #[async_trait]
 impl PartnerDirectory for HttpPartnerDirectory {
-    async fn verifications(&self, account_email: &str) -> Result<Vec<PartnerVerification>, PartnerError> {
-        let body = serde_json::to_vec(&LookupBody { account: account_email }).map_err(|e| PartnerError::Unavailable(e.to_string()))?;
-        let url = format!("{}{LOOKUP_PATH}", self.base);
+    async fn partners(&self) -> Result<Vec<String>, PartnerError> {
+        Ok(vec![self.name.clone()])
+    }
+
+    fn authorize_endpoint(&self, partner: &str, _origin: &str) -> Option<String> {
+        (partner == self.name).then(|| self.authorize_url.clone())
+    }
+
+    async fn exchange(&self, partner: &str, grant: &TokenGrant) -> Result<PartnerVerification, PartnerError> {
+        if partner != self.name {
+            return Err(PartnerError::Refused(ErrorCode::PartnerNotVerified));
+        }
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("grant_type", &grant.grant_type)
+            .append_pair("code", &grant.code)
+            .append_pair("redirect_uri", &grant.redirect_uri)
+            .append_pair("client_id", &grant.client_id)
+            .append_pair("code_verifier", &grant.code_verifier)
+            .finish();
+        let path = url::Url::parse(&self.token_url).map(|u| u.path().to_owned()).unwrap_or_default();
         let mut last = String::new();
         for attempt in 0..=self.retries {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
             }
             let ts = time::OffsetDateTime::now_utc().unix_timestamp();
-            let signature = sign_request(self.secret.expose(), ts, "POST", LOOKUP_PATH, &body);
+            let signature = sign_request(self.secret.expose(), ts, "POST", &path, body.as_bytes());
             let req = self
                 .client
-                .post(&url)
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .post(&self.token_url)
+                .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
                 .header(TIMESTAMP_HEADER, ts.to_string())
                 .header(SIGNATURE_HEADER, signature)
                 .body(body.clone());
             match req.send().await {
-                Ok(resp) if resp.status() == reqwest::StatusCode::NOT_FOUND => return Ok(Vec::new()),
                 Ok(resp) if resp.status().is_success() => {
-                    let answer: LookupAnswer =
-                        resp.json().await.map_err(|_| PartnerError::Unavailable("malformed lookup answer".into()))?;
-                    return Ok(answer.records);
+                    let mut found: PartnerVerification =
+                        resp.json().await.map_err(|_| PartnerError::Unavailable("malformed token answer".into()))?;
+                    // The display name is ours: the partner cannot claim to be another one.
+                    found.partner = self.name.clone();
+                    return Ok(found);
                 }
-                Ok(resp) if resp.status().is_server_error() => last = format!("status {}", resp.status()),
+                Ok(resp) if resp.status().is_client_error() => {
+                    let answer: Option<TokenErrorAnswer> = resp.json().await.ok();
+                    let code = match answer {
+                        Some(TokenErrorAnswer { code: Some(code), .. }) if code != ErrorCode::Unknown => code,
+                        Some(a) if a.error == "invalid_client" => ErrorCode::PartnerClientInvalid,
+                        _ => ErrorCode::PartnerCodeInvalid,
+                    };
+                    return Err(PartnerError::Refused(code));
+                }
                 Ok(resp) => return Err(PartnerError::Unavailable(format!("status {}", resp.status()))),
                 Err(e) if e.is_timeout() || e.is_connect() => last = "timeout or connection failure".into(),
                 Err(e) => return Err(PartnerError::Unavailable(e.without_url().to_string())),
             }
-            tracing::warn!(attempt, reason = %last, "partner request failed");
+            tracing::warn!(attempt, reason = %last, "partner token request failed");
         }
         Err(PartnerError::Unavailable(last))
     }
 }
 
-/// Imports `partner,account_email,name,id_number[,verified_at]` rows (header recognised and
-/// skipped) into the local partner directory.
+/// Imports `partner,login,password,name,id_number[,verified_at]` rows (header recognised and
+/// skipped) into the local partner stand-in: each row is a partner user who completed
+/// verification there and signs in with `login` + `password` on the stand-in's own page.
+/// `password` may be an argon2 PHC string (`$argon2id$…`), stored as is; otherwise it is hashed.
 pub async fn import_partner_records(
     store: &dyn Store,
     keys: &DataKeys,
@@ -195,16 +288,21 @@ pub async fn import_partner_records(
 ) -> Result<ImportReport, StoreError> {
     let mut report = ImportReport::default();
     for (line_no, fields) in csv_records(csv_text, "partner") {
-        let (partner, email, name, id, verified_at) = match fields.as_slice() {
-            [p, e, n, i] => (p, e, n, i, None),
-            [p, e, n, i, t] => (p, e, n, i, Some(t)),
+        let (partner, login, password, name, id, verified_at) = match fields.as_slice() {
+            [p, l, pw, n, i] => (p, l, pw, n, i, None),
+            [p, l, pw, n, i, t] => (p, l, pw, n, i, Some(t)),
             _ => {
-                report.rejected.push((line_no, "expected 4 or 5 fields: partner,account_email,name,id_number[,verified_at]".into()));
+                report.rejected.push((line_no, "expected 5 or 6 fields: partner,login,password,name,id_number[,verified_at]".into()));
                 continue;
             }
         };
-        if partner.is_empty() || partner.chars().count() > 64 || !email.contains('@') {
-            report.rejected.push((line_no, "partner name or account e-mail invalid".into()));
+        let login = login.trim();
+        if partner.is_empty() || partner.chars().count() > 64 || partner.contains('/') || login.is_empty() || login.chars().count() > 128 {
+            report.rejected.push((line_no, "partner name or login invalid".into()));
+            continue;
+        }
+        if password.chars().count() < 8 {
+            report.rejected.push((line_no, "password must have at least 8 characters".into()));
             continue;
         }
         let (name, id) = match parse_person(name, id, today) {
@@ -222,73 +320,163 @@ pub async fn import_partner_records(
                 continue;
             }
         };
+        let hash = if password.starts_with("$argon2") {
+            password.clone()
+        } else {
+            let password = password.clone();
+            match tokio::task::spawn_blocking(move || crypto::hash_password(&password)).await {
+                Ok(Ok(h)) => h,
+                _ => {
+                    report.rejected.push((line_no, "password cannot be hashed".into()));
+                    continue;
+                }
+            }
+        };
         store
             .upsert_partner_record(&PartnerRecord {
                 partner: partner.clone(),
-                account_key: email.trim().to_lowercase(),
+                account_key: login.to_owned(),
                 name_enc: keys.encrypt(name.as_str().as_bytes()),
                 id_enc: keys.encrypt(id.as_str().as_bytes()),
                 verified_at,
                 imported_at: now,
             })
             .await?;
+        store.set_partner_password(partner, login, Some(&hash)).await?;
         report.imported += 1;
     }
     Ok(report)
 }
 
 impl AppState {
-    /// The partner verification to offer on the popup, if a partner holds one. A partner that
-    /// cannot be reached is logged and treated as "none": manual verification stays possible.
-    pub async fn partner_offer(&self, account: &Account) -> Option<PartnerVerification> {
-        match self.partners.verifications(&account.email).await {
-            Ok(list) => list.into_iter().next(),
+    /// The partners to offer on the popup. A partner directory that fails is logged and
+    /// treated as "none": manual verification stays possible.
+    pub async fn partner_offers(&self) -> Vec<String> {
+        match self.partners.partners().await {
+            Ok(list) => list,
             Err(e) => {
                 tracing::warn!(error = %e, "partner directory unavailable; no partner popup");
-                None
+                Vec::new()
             }
         }
     }
 
+    /// Our OAuth redirect URI.
+    pub fn partner_redirect_uri(&self) -> String {
+        format!("{}{CALLBACK_PATH}", self.origin)
+    }
+
     /// Records that the person declined the partner sync ("Not Authorized Temporarily").
     pub async fn decline_partner(&self, account: &Account, partner: &str) -> ServerResult<()> {
-        let consent = PartnerConsent {
-            id: crypto::random_id(),
-            account_id: account.id.clone(),
-            partner: clip(partner),
-            shared: String::new(),
-            decision: "declined".into(),
-            at: self.now(),
-        };
-        self.store.insert_partner_consent(&consent).await?;
+        self.record_partner_decision(account, partner, "declined", "").await?;
         tracing::info!(account = %account.id, "partner sync declined");
         Ok(())
     }
 
-    /// *Authorize Now*: records the consent, imports the partner's name and ID number and
-    /// verifies the account under the same rules as the face path.
-    pub async fn authorize_partner(&self, account: &Account, partner: &str) -> ServerResult<VerifiedIdentity> {
-        let list = self.partners.verifications(&account.email).await.map_err(|e| {
-            ServerError::unavailable(ErrorCode::PartnerUnavailable, "The partner service cannot be reached. Please try again later.", e)
-        })?;
-        let Some(found) = list.into_iter().find(|v| v.partner == partner) else {
-            return Err(ServerError::new(
-                ErrorCode::PartnerNotVerified,
-                "This partner holds no completed real-name verification for your account.",
-            ));
+    async fn record_partner_decision(&self, account: &Account, partner: &str, decision: &str, shared: &str) -> ServerResult<()> {
+        let consent = PartnerConsent {
+            id: crypto::random_id(),
+            account_id: account.id.clone(),
+            partner: clip(partner),
+            shared: shared.into(),
+            decision: decision.into(),
+            at: self.now(),
         };
+        self.store.insert_partner_consent(&consent).await?;
+        Ok(())
+    }
+
+    /// *Authorize Now*: a pending authorization bound to this browser session, and the URL of
+    /// the partner's authorization endpoint to send the browser to.
+    pub async fn begin_partner_authorization(&self, account: &Account, web: &WebSession, partner: &str) -> ServerResult<String> {
         self.ensure_account_unverified(&account.id).await?;
+        if !self.email_confirmed(account).await? {
+            return Err(email_unconfirmed());
+        }
+        let not_offered =
+            || ServerError::new(ErrorCode::PartnerNotVerified, "This partner is not available for real-name information sync.");
+        if !self.partner_offers().await.iter().any(|p| p == partner) {
+            return Err(not_offered());
+        }
+        let endpoint = self.partners.authorize_endpoint(partner, &self.origin).ok_or_else(not_offered)?;
+        let state = crypto::random_token("");
+        let verifier = URL_SAFE_NO_PAD.encode(crypto::random_bytes::<32>());
         let now = self.now();
         self.store
-            .insert_partner_consent(&PartnerConsent {
-                id: crypto::random_id(),
+            .insert_partner_auth_request(&PartnerAuthRequest {
+                state_hash: crypto::token_hash(&state),
                 account_id: account.id.clone(),
-                partner: found.partner.clone(),
-                shared: SHARED_FIELDS.into(),
-                decision: "authorized".into(),
-                at: now,
+                web_session_id: web.id.clone(),
+                partner: partner.to_owned(),
+                code_verifier: verifier.clone(),
+                created_at: now,
+                expires_at: now + self.config.partners.request_ttl_secs,
             })
             .await?;
+        let mut url = url::Url::parse(&endpoint).map_err(ServerError::internal)?;
+        url.query_pairs_mut()
+            .append_pair("response_type", "code")
+            .append_pair("client_id", &self.config.partners.client_id)
+            .append_pair("redirect_uri", &self.partner_redirect_uri())
+            .append_pair("scope", SCOPE)
+            .append_pair("state", &state)
+            .append_pair("code_challenge", &pkce_challenge(&verifier))
+            .append_pair("code_challenge_method", "S256");
+        tracing::info!(account = %account.id, "partner authorization started");
+        Ok(url.into())
+    }
+
+    /// The partner's redirect back (`code` + `state`, or `error` + `state`): checks the state
+    /// against this browser session, exchanges the code, records the consent and verifies the
+    /// account under the same rules as the face path.
+    pub async fn finish_partner_authorization(
+        &self,
+        account: &Account,
+        web: &WebSession,
+        state: &str,
+        code: Option<&str>,
+        error: Option<&str>,
+    ) -> ServerResult<VerifiedIdentity> {
+        let state_invalid = || {
+            ServerError::new(
+                ErrorCode::PartnerStateInvalid,
+                "This partner authorization does not belong to this browser session or has expired. Please start again.",
+            )
+        };
+        if state.is_empty() || state.len() > 200 {
+            return Err(state_invalid());
+        }
+        let request = self.store.take_partner_auth_request(&crypto::token_hash(state), &web.id).await?.ok_or_else(state_invalid)?;
+        if request.account_id != account.id || request.expires_at <= self.now() {
+            return Err(state_invalid());
+        }
+        if let Some(error) = error {
+            self.record_partner_decision(account, &request.partner, "declined", "").await?;
+            tracing::info!(account = %account.id, reason = %clip(error), "partner authorization not granted");
+            return Err(ServerError::new(ErrorCode::PartnerDenied, "The sharing was not authorized at the partner."));
+        }
+        let code = code.filter(|c| !c.is_empty() && c.len() <= 200).ok_or_else(|| {
+            ServerError::new(ErrorCode::PartnerCodeInvalid, "The partner did not send a valid authorization code.")
+        })?;
+        self.ensure_account_unverified(&account.id).await?;
+        if !self.email_confirmed(account).await? {
+            return Err(email_unconfirmed());
+        }
+        let grant = TokenGrant {
+            grant_type: "authorization_code".into(),
+            code: code.to_owned(),
+            redirect_uri: self.partner_redirect_uri(),
+            client_id: self.config.partners.client_id.clone(),
+            code_verifier: request.code_verifier.clone(),
+        };
+        let found = self.partners.exchange(&request.partner, &grant).await.map_err(|e| match e {
+            PartnerError::Refused(code) => {
+                ServerError::new(code, "The partner refused the authorization. Please start again.")
+            }
+            other => ServerError::unavailable(ErrorCode::PartnerUnavailable, "The partner service cannot be reached. Please try again later.", other),
+        })?;
+        let now = self.now();
+        self.record_partner_decision(account, &request.partner, "authorized", SHARED_FIELDS).await?;
         // The partner's data is checked like typed data: it must be a valid ID number…
         let name = PersonName::parse(&found.name)
             .map_err(|e| ServerError::new(ErrorCode::NameInvalid, format!("The partner's name is not valid: {e}")).with_detail(e.code()))?;
@@ -305,13 +493,20 @@ impl AppState {
             session_id: crypto::random_id(),
             id_enc: self.keys.encrypt(id.as_str().as_bytes()),
             name_enc: self.keys.encrypt(name.as_str().as_bytes()),
-            method: format!("{METHOD_PARTNER_PREFIX}{}", found.partner),
+            method: format!("{METHOD_PARTNER_PREFIX}{}", request.partner),
             verified_at: now,
         };
         self.store.complete_direct_verification(None, &identity).await?;
         tracing::info!(account = %account.id, "verified by partner sync");
         Ok(identity)
     }
+}
+
+fn email_unconfirmed() -> ServerError {
+    ServerError::new(
+        ErrorCode::EmailUnconfirmed,
+        "Confirm your e-mail address first: partner sync is available to accounts with a confirmed e-mail.",
+    )
 }
 
 fn clip(s: &str) -> String {
@@ -329,34 +524,33 @@ mod tests {
     use super::*;
 
     const SECRET: &str = "partner-shared-secret";
+    const TOKEN_PATH: &str = "/oauth/token";
 
-    /// A partner stub on port 0: checks the signature, fails the first `fail_first` calls
-    /// with 500, answers one record for `a@example.com`.
-    async fn stub(fail_first: usize, delay: Duration) -> (String, Arc<AtomicUsize>) {
+    /// A partner token endpoint on port 0: checks the signature, answers the code `good`
+    /// with one person and refuses other codes as a Realname partner would.
+    async fn stub() -> (String, Arc<AtomicUsize>) {
         let calls = Arc::new(AtomicUsize::new(0));
         let counter = calls.clone();
         let app = axum::Router::new().route(
-            LOOKUP_PATH,
+            TOKEN_PATH,
             post(move |headers: HeaderMap, body: Bytes| {
                 let counter = counter.clone();
                 async move {
-                    let n = counter.fetch_add(1, Ordering::SeqCst);
-                    tokio::time::sleep(delay).await;
-                    if n < fail_first {
-                        return (StatusCode::INTERNAL_SERVER_ERROR, String::new());
-                    }
+                    counter.fetch_add(1, Ordering::SeqCst);
                     let ts: i64 = headers.get(TIMESTAMP_HEADER).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(0);
                     let sig = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
-                    if sig != sign_request(SECRET, ts, "POST", LOOKUP_PATH, &body) {
-                        return (StatusCode::UNAUTHORIZED, String::new());
+                    if sig != sign_request(SECRET, ts, "POST", TOKEN_PATH, &body) {
+                        return (StatusCode::UNAUTHORIZED, serde_json::json!({ "error": "invalid_client" }).to_string());
                     }
-                    let req: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-                    let records = if req["account"] == "a@example.com" {
-                        serde_json::json!([{ "partner": "JD Mall", "name": "张三", "id_number": "11010519491231002X", "verified_at": 5 }])
+                    let form: std::collections::HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+                    if form.get("code").map(String::as_str) == Some("good") && form.get("code_verifier").is_some_and(|v| v.len() == 43) {
+                        let answer = serde_json::json!({ "partner": "Spoofed", "name": "张三", "id_number": "11010519491231002X", "verified_at": 5 });
+                        (StatusCode::OK, answer.to_string())
+                    } else if form.get("code").map(String::as_str) == Some("used") {
+                        (StatusCode::BAD_REQUEST, serde_json::json!({ "error": "invalid_grant", "code": "partner_code_used" }).to_string())
                     } else {
-                        serde_json::json!([])
-                    };
-                    (StatusCode::OK, serde_json::json!({ "records": records }).to_string())
+                        (StatusCode::BAD_REQUEST, serde_json::json!({ "error": "invalid_grant" }).to_string())
+                    }
                 }
             }),
         );
@@ -366,43 +560,68 @@ mod tests {
         (format!("http://{addr}"), calls)
     }
 
-    fn client(base: &str, secret: &str, timeout_ms: u64, retries: u32) -> HttpPartnerDirectory {
-        HttpPartnerDirectory::new(base, crate::config::Secret::new(secret), Duration::from_millis(timeout_ms), retries).expect("client")
+    fn client(base: &str, secret: &str) -> HttpPartnerDirectory {
+        HttpPartnerDirectory::new(
+            "JD Mall",
+            &format!("{base}/oauth/authorize"),
+            &format!("{base}{TOKEN_PATH}"),
+            crate::config::Secret::new(secret),
+            Duration::from_millis(2000),
+            2,
+        )
+        .expect("client")
+    }
+
+    fn grant(code: &str) -> TokenGrant {
+        TokenGrant {
+            grant_type: "authorization_code".into(),
+            code: code.into(),
+            redirect_uri: "http://127.0.0.1:8080/verify/partner/callback".into(),
+            client_id: "realname".into(),
+            code_verifier: URL_SAFE_NO_PAD.encode([7u8; 32]),
+        }
     }
 
     #[tokio::test]
-    async fn signed_lookup_finds_the_record_and_retries_server_errors() {
-        let (base, calls) = stub(2, Duration::ZERO).await;
-        let found = client(&base, SECRET, 2000, 2).verifications("a@example.com").await.expect("lookup");
-        assert_eq!(calls.load(Ordering::SeqCst), 3, "two 500s retried");
-        assert_eq!(found.len(), 1);
-        assert_eq!((found[0].partner.as_str(), found[0].name.as_str(), found[0].verified_at), ("JD Mall", "张三", 5));
-        let none = client(&base, SECRET, 2000, 0).verifications("b@example.com").await.expect("lookup");
-        assert!(none.is_empty());
+    async fn a_signed_token_request_gets_the_assertion_under_our_partner_name() {
+        let (base, calls) = stub().await;
+        let c = client(&base, SECRET);
+        assert_eq!(c.partners().await.expect("partners"), ["JD Mall"]);
+        assert_eq!(c.authorize_endpoint("JD Mall", "http://x").as_deref(), Some(format!("{base}/oauth/authorize").as_str()));
+        assert_eq!(c.authorize_endpoint("Other", "http://x"), None);
+        let found = c.exchange("JD Mall", &grant("good")).await.expect("exchange");
+        assert_eq!((found.partner.as_str(), found.name.as_str(), found.verified_at), ("JD Mall", "张三", 5));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]
-    async fn a_wrong_secret_is_refused_and_not_retried() {
-        let (base, calls) = stub(0, Duration::ZERO).await;
-        let err = client(&base, "another secret", 2000, 3).verifications("a@example.com").await;
-        assert!(matches!(err, Err(PartnerError::Unavailable(ref m)) if m.contains("401")), "{err:?}");
-        assert_eq!(calls.load(Ordering::SeqCst), 1, "a 4xx is final");
+    async fn refusals_keep_their_code_and_are_not_retried() {
+        let (base, calls) = stub().await;
+        let c = client(&base, SECRET);
+        assert!(matches!(c.exchange("JD Mall", &grant("used")).await, Err(PartnerError::Refused(ErrorCode::PartnerCodeUsed))));
+        assert!(matches!(c.exchange("JD Mall", &grant("other")).await, Err(PartnerError::Refused(ErrorCode::PartnerCodeInvalid))));
+        let wrong = client(&base, "another secret");
+        assert!(matches!(wrong.exchange("JD Mall", &grant("good")).await, Err(PartnerError::Refused(ErrorCode::PartnerClientInvalid))));
+        assert_eq!(calls.load(Ordering::SeqCst), 3, "a 4xx is final: the code is single-use");
     }
 
     #[tokio::test]
-    async fn timeouts_give_up_after_the_retries() {
-        let (base, calls) = stub(0, Duration::from_millis(400)).await;
-        let err = client(&base, SECRET, 100, 1).verifications("a@example.com").await;
-        assert!(matches!(err, Err(PartnerError::Unavailable(_))), "{err:?}");
-        assert_eq!(calls.load(Ordering::SeqCst), 2, "one try plus one retry");
+    async fn an_unreachable_partner_is_unavailable_after_the_retries() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        drop(listener);
+        let c = client(&format!("http://127.0.0.1:{port}"), SECRET);
+        assert!(matches!(c.exchange("JD Mall", &grant("good")).await, Err(PartnerError::Unavailable(_))));
     }
 
     #[test]
-    fn signatures_cover_time_method_path_and_body() {
-        let a = sign_request(SECRET, 1, "POST", LOOKUP_PATH, b"{}");
+    fn signatures_cover_time_method_path_and_body_and_pkce_is_s256() {
+        let a = sign_request(SECRET, 1, "POST", TOKEN_PATH, b"{}");
         assert_eq!(a.len(), 64);
-        assert_ne!(a, sign_request(SECRET, 2, "POST", LOOKUP_PATH, b"{}"));
-        assert_ne!(a, sign_request(SECRET, 1, "POST", LOOKUP_PATH, b"{ }"));
-        assert_ne!(a, sign_request("other", 1, "POST", LOOKUP_PATH, b"{}"));
+        assert_ne!(a, sign_request(SECRET, 2, "POST", TOKEN_PATH, b"{}"));
+        assert_ne!(a, sign_request(SECRET, 1, "POST", TOKEN_PATH, b"{ }"));
+        assert_ne!(a, sign_request("other", 1, "POST", TOKEN_PATH, b"{}"));
+        // RFC 7636 appendix B.
+        assert_eq!(pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
     }
 }

@@ -75,6 +75,8 @@ pub struct Inner {
     pub carrier: Arc<dyn crate::mobile::CarrierDirectory>,
     /// SMS gateway (one-time codes of the mobile method).
     pub sms: Arc<dyn crate::mobile::SmsGateway>,
+    /// Mailer (e-mail confirmation links).
+    pub mailer: Arc<dyn crate::email::Mailer>,
     /// Session event hub.
     pub events: EventHub,
     /// Clock.

@@ -13,6 +13,7 @@ mod server {
     mod instances;
     mod limits;
     mod outage;
+    mod partner_oauth;
     mod paths;
     mod pii_logs;
     mod qr_and_events;

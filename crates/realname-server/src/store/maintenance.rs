@@ -60,6 +60,7 @@ pub const ENCRYPTED_TABLES: &[EncryptedTable] = &[
     EncryptedTable { table: "sms_challenges", key: &[KeyColumn::Text("id")], columns: &["phone_enc", "id_enc", "name_enc"] },
     EncryptedTable { table: "sms_outbox", key: &[KeyColumn::Int("id")], columns: &["phone_enc", "body_enc"] },
     EncryptedTable { table: "audit_frames", key: &[KeyColumn::Int("id")], columns: &["frame_enc"] },
+    EncryptedTable { table: "email_outbox", key: &[KeyColumn::Int("id")], columns: &["to_enc", "body_enc"] },
 ];
 
 /// What a purge deleted.

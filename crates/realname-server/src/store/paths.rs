@@ -15,7 +15,8 @@ use super::{StoreError, VerifiedIdentity};
 pub struct PartnerRecord {
     /// Partner display name (e.g. "JD Mall").
     pub partner: String,
-    /// The shared account's key: its lower-cased e-mail.
+    /// The partner's own login of the person (the local partner stand-in signs them in with
+    /// it; see `store::trust`).
     pub account_key: String,
     /// AES-GCM of the name.
     pub name_enc: Vec<u8>,
@@ -152,8 +153,6 @@ pub struct SendCounts {
 pub trait PathsStore: Send + Sync {
     /// Inserts or replaces a partner record.
     async fn upsert_partner_record(&self, r: &PartnerRecord) -> Result<(), StoreError>;
-    /// The partner records of a shared account, oldest verification first.
-    async fn partner_records_of(&self, account_key: &str) -> Result<Vec<PartnerRecord>, StoreError>;
     /// Records a popup decision.
     async fn insert_partner_consent(&self, c: &PartnerConsent) -> Result<(), StoreError>;
     /// An account's popup decisions, oldest first.
@@ -213,15 +212,6 @@ macro_rules! impl_paths_store {
                     .await
                     .map_err(classify)?;
                 Ok(())
-            }
-
-            async fn partner_records_of(&self, account_key: &str) -> Result<Vec<$crate::store::paths::PartnerRecord>, StoreError> {
-                Ok(sqlx::query_as::<$db, $crate::store::paths::PartnerRecord>(
-                    "SELECT partner, account_key, name_enc, id_enc, verified_at, imported_at FROM partner_records WHERE account_key = $1 ORDER BY verified_at, partner",
-                )
-                .bind(account_key)
-                .fetch_all(&self.pool)
-                .await?)
             }
 
             async fn insert_partner_consent(&self, c: &$crate::store::paths::PartnerConsent) -> Result<(), StoreError> {

@@ -6,6 +6,7 @@ use super::ops::impl_ops_store;
 use super::hardening::impl_hardening_store;
 use super::maintenance::impl_maintenance_store;
 use super::paths::impl_paths_store;
+use super::trust::impl_trust_store;
 use super::webhooks::impl_webhook_store;
 use super::sql::impl_store;
 use super::{
@@ -21,6 +22,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "webhooks", include_str!("../../migrations/postgres/0004_webhooks.sql")),
     (5, "rate_limits", include_str!("../../migrations/postgres/0005_rate_limits.sql")),
     (6, "retention_keys", include_str!("../../migrations/postgres/0006_retention_keys.sql")),
+    (7, "partner_oauth_email", include_str!("../../migrations/postgres/0007_partner_oauth_email.sql")),
     (8, "hardening", include_str!("../../migrations/postgres/0008_hardening.sql")),
 ];
 
@@ -77,6 +79,7 @@ impl_store!(
 );
 
 impl_paths_store!(PgStore, sqlx::Postgres);
+impl_trust_store!(PgStore, sqlx::Postgres);
 
 impl_webhook_store!(PgStore, sqlx::Postgres, "FOR UPDATE SKIP LOCKED");
 impl_ops_store!(PgStore, sqlx::Postgres);

@@ -10,6 +10,7 @@ use super::ops::impl_ops_store;
 use super::hardening::impl_hardening_store;
 use super::maintenance::impl_maintenance_store;
 use super::paths::impl_paths_store;
+use super::trust::impl_trust_store;
 use super::webhooks::impl_webhook_store;
 use super::sql::impl_store;
 use super::{
@@ -25,6 +26,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "webhooks", include_str!("../../migrations/sqlite/0004_webhooks.sql")),
     (5, "rate_limits", include_str!("../../migrations/sqlite/0005_rate_limits.sql")),
     (6, "retention_keys", include_str!("../../migrations/sqlite/0006_retention_keys.sql")),
+    (7, "partner_oauth_email", include_str!("../../migrations/sqlite/0007_partner_oauth_email.sql")),
     (8, "hardening", include_str!("../../migrations/sqlite/0008_hardening.sql")),
 ];
 
@@ -56,6 +58,7 @@ impl SqliteStore {
 impl_store!(SqliteStore, sqlx::Sqlite, "sqlite", MIGRATIONS);
 
 impl_paths_store!(SqliteStore, sqlx::Sqlite);
+impl_trust_store!(SqliteStore, sqlx::Sqlite);
 
 impl_webhook_store!(SqliteStore, sqlx::Sqlite, "");
 impl_ops_store!(SqliteStore, sqlx::Sqlite);

@@ -96,7 +96,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("partner_title", "Use your verification from a partner service?", "是否使用合作平台的实名信息？"),
     ("authorize_now", "Authorize Now", "立即授权"),
     ("not_authorized", "Not Authorized Temporarily and Manual Verification", "暂不授权，手动认证"),
-    ("partner_intro", "Your account has completed personal real-name verification at {partner}. You can authorize Realname to obtain your real-name information from {partner} and complete verification in one step.", "检测到您的账号已在{partner}完成个人实名认证。您可以授权实名认证中心获取您在{partner}的实名信息，一键完成认证。"),
+    ("partner_intro", "If you completed personal real-name verification at {partner}, you can authorize Realname to obtain your real-name information from {partner}: you sign in at {partner} and approve there, and the verification completes in one step.", "如果您已在{partner}完成个人实名认证，可以授权实名认证中心获取您在{partner}的实名信息：您将在{partner}登录并确认授权，随后一键完成认证。"),
     ("partner_shared", "Information to be obtained", "将获取的信息"),
     ("partner_consent_note", "Your consent is recorded with the time, the partner and the information obtained. The information is checked with the identity authority like a manual verification.", "您的授权将连同时间、合作平台及所获取的信息一并记录。所获取的信息将与手动认证一样由身份核验机构核对。"),
     ("method_name_mobile", "Real-name mobile phone (SMS)", "手机号实名认证（短信）"),
@@ -134,7 +134,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
 
 /// The texts of one language, for templates (`t.verify_now`).
 pub fn texts(lang: Lang) -> BTreeMap<&'static str, &'static str> {
-    TEXTS.iter().map(|(k, en, zh)| (*k, if lang == Lang::En { *en } else { *zh })).collect()
+    TEXTS.iter().chain(super::i18n_trust::TEXTS).map(|(k, en, zh)| (*k, if lang == Lang::En { *en } else { *zh })).collect()
 }
 
 /// The zh-CN text of an error shown on a page, by stable code and detail (`None`: keep the
@@ -182,10 +182,10 @@ pub fn error_text(lang: Lang, code: &str, detail: Option<&str>, until: Option<&s
         "sms_unavailable" => "验证码发送失败，请稍后重试。",
         "carrier_unavailable" => "暂时无法连接运营商核验服务，请稍后重试。",
         "partner_unavailable" => "暂时无法连接合作平台，请稍后重试。",
-        "partner_not_verified" => "该合作平台没有您账号的实名认证记录。",
+        "partner_not_verified" => "该合作平台没有可同步的实名认证信息。",
         "rate_limited" if until.is_some() => return Some(format!("尝试次数过多，请于 {} 之后再试。", until.unwrap_or("-"))),
         "rate_limited" => "获取验证码过于频繁，请一小时后再试。",
-        _ => return None,
+        _ => return super::i18n_trust::error_text(code, detail),
     };
     Some(text.to_owned())
 }
@@ -216,7 +216,7 @@ mod tests {
     #[test]
     fn every_key_is_unique_and_translated() {
         let mut seen = std::collections::HashSet::new();
-        for (k, en, zh) in TEXTS {
+        for (k, en, zh) in TEXTS.iter().chain(super::super::i18n_trust::TEXTS) {
             assert!(seen.insert(k), "duplicate key {k}");
             assert!(!en.is_empty() && !zh.is_empty(), "{k}");
         }

@@ -9,10 +9,12 @@
 //! sibling subdomain cannot plant one.
 
 pub mod i18n;
+mod i18n_trust;
 mod pages;
 mod paths;
 mod redirect;
 pub mod templates;
+mod trust;
 
 use std::time::Duration;
 
@@ -63,7 +65,6 @@ pub fn router(state: AppState) -> Router {
         .route("/verify/sessions/{id}/events", get(pages::events))
         .route("/verify/sessions/{id}/status", get(pages::status))
         .route("/verify/sessions/{id}/retry", post(pages::retry))
-        .route("/verify/partner/authorize", post(paths::partner_authorize))
         .route("/verify/partner/decline", post(paths::partner_decline))
         .route("/verify/mobile", get(paths::mobile_page).post(paths::mobile_submit))
         .route("/verify/mobile/{id}", get(paths::mobile_code_page))
@@ -71,6 +72,8 @@ pub fn router(state: AppState) -> Router {
         .route("/verify/mobile/{id}/resend", post(paths::mobile_resend))
         .route("/admin/sms-outbox", get(paths::admin_outbox))
         .route("/v1/q/{handle}", get(pages::scan_landing))
+        // Partner OAuth (client side and the local partner stand-in), e-mail confirmation.
+        .merge(trust::routes())
         .nest("/api/v1", crate::api::router(&state))
         .with_state(state.clone())
         // CSP, nosniff, frame-ancestors/X-Frame-Options, Referrer-Policy, HSTS on https.

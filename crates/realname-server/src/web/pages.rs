@@ -197,6 +197,10 @@ pub(super) async fn signup(
     match state.store.insert_account(&account).await {
         Ok(()) => {
             tracing::info!(account = %account.id, "account created");
+            // The confirmation link; a mail failure does not stop the sign-up (resend exists).
+            if let Err(e) = state.send_confirmation(&account).await {
+                e.log();
+            }
             sign_in_response(&state, ctx, &account).await
         }
         Err(e) => {
@@ -253,8 +257,9 @@ pub(super) async fn verify_page(State(state): State<AppState>, ctx: PageCtx) -> 
         Ok(u) => u,
         Err(r) => return r,
     };
+    let email_notice = super::trust::email_notice(&state, &user.account).await;
     match verified_details(&state, &ctx, &user.account.id).await {
-        Ok(verified) => ctx.render(&state, StatusCode::OK, "verify.html", json!({ "verified": verified })),
+        Ok(verified) => ctx.render(&state, StatusCode::OK, "verify.html", json!({ "verified": verified, "email_notice": email_notice })),
         Err(e) => ctx.error_page(&state, e),
     }
 }
@@ -275,7 +280,7 @@ pub(super) async fn method_page(State(state): State<AppState>, ctx: PageCtx, Que
         return Redirect::to("/verify/details").into_response();
     }
     // Partner sync: the popup appears when a partner holds a verification of this account.
-    let partner = if q.manual.is_some() { None } else { super::paths::partner_popup(&state, &user.account).await };
+    let partner = if q.manual.is_some() { None } else { super::trust::partner_popup(&state, &user.account).await };
     ctx.render(&state, StatusCode::OK, "method.html", json!({ "partner": partner }))
 }
 

@@ -1,6 +1,7 @@
-//! Pages of the two other verification paths: the partner popup's two choices (*Authorize
-//! Now*, *Not Authorized Temporarily and Manual Verification*), the mobile phone form, the SMS
-//! code page with resend, and the admin SMS outbox page testers read codes from.
+//! Pages of the two other verification paths: the partner popup's *Not Authorized Temporarily
+//! and Manual Verification* (*Authorize Now* and the OAuth round trip are in `trust.rs`), the
+//! mobile phone form, the SMS code page with resend, and the admin SMS outbox page testers
+//! read codes from.
 
 use std::convert::Infallible;
 
@@ -33,16 +34,6 @@ impl FromRequestParts<AppState> for ClientIp {
     }
 }
 
-/// The partner popup's data for the method page, if a partner holds a verification.
-pub(super) async fn partner_popup(state: &AppState, account: &crate::store::Account) -> Option<serde_json::Value> {
-    let offer = state.partner_offer(account).await?;
-    Some(json!({
-        "name": offer.partner,
-        "subject_name": realname_protocol::mask::mask_name(&offer.name),
-        "subject_id": realname_protocol::mask::mask_id_number(&offer.id_number),
-    }))
-}
-
 /// The details page's text for a stored method.
 pub(super) fn method_text(lang: super::i18n::Lang, method: &str) -> String {
     let texts = super::i18n::texts(lang);
@@ -64,27 +55,6 @@ pub(super) struct PartnerForm {
     csrf: String,
     #[serde(default)]
     partner: String,
-}
-
-/// *Authorize Now*.
-#[instrument(skip_all)]
-pub(super) async fn partner_authorize(State(state): State<AppState>, ctx: PageCtx, Form(form): Form<PartnerForm>) -> Response {
-    let user = match ctx.require_user() {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
-    if let Err(e) = ctx.check_csrf(&state, &form.csrf) {
-        return ctx.error_page(&state, e);
-    }
-    match state.authorize_partner(&user.account, &form.partner).await {
-        Ok(_) => Redirect::to("/verify/details").into_response(),
-        Err(e) => {
-            // The method choice stays open: manual verification is the way on.
-            e.log();
-            let status = e.status();
-            ctx.render(&state, status, "method.html", json!({ "error": e.body(), "partner": null }))
-        }
-    }
 }
 
 /// *Not Authorized Temporarily and Manual Verification*: recorded, then the method choice.

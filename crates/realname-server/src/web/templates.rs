@@ -20,6 +20,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("outbox.html", include_str!("../../templates/outbox.html")),
     ("admin_signin.html", include_str!("../../templates/admin_signin.html")),
     ("scan_landing.html", include_str!("../../templates/scan_landing.html")),
+    ("partner_signin.html", include_str!("../../templates/partner_signin.html")),
+    ("partner_consent.html", include_str!("../../templates/partner_consent.html")),
+    ("email_confirm.html", include_str!("../../templates/email_confirm.html")),
+    ("email_outbox.html", include_str!("../../templates/email_outbox.html")),
 ];
 
 /// The template environment.

@@ -1,24 +1,16 @@
 //! The two other paths in-process, on SQLite and PostgreSQL: partner sync (popup only with a
-//! partner record, Authorize Now with consent and every rule, Not Authorized → method choice)
+//! partner, Authorize Now → the partner's consent → every rule, Not Authorized → method choice)
 //! and mobile phone verification (SMS code via the outbox, wrong / expired / resent codes,
 //! phone of another person, rate limits, the admin outbox page).
 
 use axum::http::StatusCode;
 use realname_server::mobile;
-use realname_server::partner;
 
+use super::partner_oauth::{confirm_email, import_partner, partner_sync};
 use super::support::{Browser, TestApp, attr_after, id_number};
 
 const PHONE: &str = "13812345678";
 const OTHER_PHONE: &str = "13987654321";
-
-pub(super) async fn import_partner(app: &TestApp, partner_name: &str, email: &str, name: &str, id: &str) {
-    let csv = format!("partner,account_email,name,id_number\n{partner_name},{email},{name},{id}\n");
-    let report = partner::import_partner_records(&*app.state.store, &app.state.keys, &csv, app.state.today(), app.state.now())
-        .await
-        .expect("import");
-    assert_eq!(report.imported, 1, "{report:?}");
-}
 
 pub(super) async fn import_carrier(app: &TestApp, phone: &str, name: &str, id: &str) {
     let csv = format!("phone,name,id_number\n{phone},{name},{id}\n");
@@ -62,23 +54,23 @@ fn detail(resp: &super::support::TestResponse) -> Option<String> {
 }
 
 #[tokio::test]
-async fn the_partner_popup_appears_only_with_a_partner_record_and_authorize_now_verifies() {
+async fn the_partner_popup_appears_only_with_a_partner_and_authorize_now_verifies() {
     let app = TestApp::new().await;
     let id = id_number("11010519900307123");
     app.register_identity("张三", &id, 1).await;
     let (mut b, _d) = app.account("sync@example.com").await;
-    let (mut other, _) = app.account("nosync@example.com").await;
-    import_partner(&app, "JD Mall", "SYNC@example.com", "张三", &id).await;
+    confirm_email(&app, &mut b, "sync@example.com").await;
 
-    let without = other.get("/verify/method").await.text();
-    assert!(!without.contains("id=\"partner-popup\""), "no popup without a partner record");
+    let without = b.get("/verify/method").await.text();
+    assert!(!without.contains("id=\"partner-popup\""), "no popup without a partner");
+    import_partner(&app, "JD Mall", "sync-at-jd", "张三", &id).await;
 
     let method = b.get("/verify/method").await.text();
     assert!(method.contains("id=\"partner-popup\"") && method.contains("data-partner=\"JD Mall\""), "popup shown");
     assert!(method.contains("立即授权") && method.contains("暂不授权，手动认证"), "the seed's two choices");
-    assert!(method.contains("*三") && !method.contains(&id), "what is shared is shown masked");
+    assert!(!method.contains("*三") && !method.contains(&realname_protocol::mask::mask_id_number(&id)), "no person's data before the partner is authorized");
 
-    let resp = b.submit("/verify/method", "/verify/partner/authorize", &[("partner", "JD Mall")]).await;
+    let resp = partner_sync(&mut b, "JD Mall", "sync-at-jd").await;
     assert_eq!(resp.status, StatusCode::SEE_OTHER, "{}", resp.text());
     assert_eq!(resp.location().as_deref(), Some("/verify/details"));
     let details = b.get("/verify/details").await.text();
@@ -121,8 +113,9 @@ async fn partner_data_must_pass_the_authority_check() {
     let id = id_number("11010519900307123");
     app.register_identity("张三", &id, 1).await;
     let (mut b, _d) = app.account("mismatch@example.com").await;
-    import_partner(&app, "JD Mall", "mismatch@example.com", "李四", &id).await;
-    let resp = b.submit("/verify/method", "/verify/partner/authorize", &[("partner", "JD Mall")]).await;
+    confirm_email(&app, &mut b, "mismatch@example.com").await;
+    import_partner(&app, "JD Mall", "mismatch-at-jd", "李四", &id).await;
+    let resp = partner_sync(&mut b, "JD Mall", "mismatch-at-jd").await;
     assert_eq!(resp.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(resp.page_error_code().as_deref(), Some("identity_mismatch"));
     let unknown = b.submit("/verify/method", "/verify/partner/authorize", &[("partner", "Nobody")]).await;
@@ -256,8 +249,9 @@ async fn an_id_verified_elsewhere_is_refused_on_every_path() {
     assert_eq!(enter_code(&mut first, &challenge, &code).await.location().as_deref(), Some("/verify/details"));
 
     let (mut second, _) = app.account("second@example.com").await;
-    import_partner(&app, "JD Mall", "second@example.com", "张三", &id).await;
-    let partner = second.submit("/verify/method", "/verify/partner/authorize", &[("partner", "JD Mall")]).await;
+    confirm_email(&app, &mut second, "second@example.com").await;
+    import_partner(&app, "JD Mall", "second-at-jd", "张三", &id).await;
+    let partner = partner_sync(&mut second, "JD Mall", "second-at-jd").await;
     assert_eq!(partner.status, StatusCode::CONFLICT);
     assert_eq!(partner.page_error_code().as_deref(), Some("id_already_verified"));
     app.clock.advance(61);
@@ -342,23 +336,31 @@ async fn the_admin_outbox_page_needs_the_admin_token() {
 }
 
 #[tokio::test]
-async fn an_unreachable_partner_hides_the_popup_and_never_blocks_manual_verification() {
+async fn an_unreachable_partner_never_blocks_manual_verification() {
     // A port that was free a moment ago: connection refused.
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
     let app = TestApp::with_config(|c| {
         c.partners.kind = realname_server::config::PartnerKind::Http;
-        c.partners.url = Some(format!("http://127.0.0.1:{port}"));
+        c.partners.name = "JD Mall".into();
+        c.partners.authorize_url = Some(format!("http://127.0.0.1:{port}/oauth/authorize"));
+        c.partners.token_url = Some(format!("http://127.0.0.1:{port}/oauth/token"));
         c.partners.secret = Some(realname_server::config::Secret::new("shared"));
         c.partners.timeout_ms = 300;
         c.partners.retries = 0;
     })
     .await;
     let (mut b, _d) = app.account("down@example.com").await;
+    confirm_email(&app, &mut b, "down@example.com").await;
     let method = b.get("/verify/method").await;
     assert_eq!(method.status, StatusCode::OK);
-    assert!(!method.text().contains("id=\"partner-popup\""));
+    assert!(method.text().contains("data-partner=\"JD Mall\""), "the configured partner is offered");
     let authorize = b.submit("/verify/method", "/verify/partner/authorize", &[("partner", "JD Mall")]).await;
-    assert_eq!(authorize.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(authorize.page_error_code().as_deref(), Some("partner_unavailable"));
-    assert!(authorize.text().contains("id=\"method-mobile\""), "the method choice stays open");
+    let to_partner = authorize.location().expect("redirect to the partner");
+    assert!(to_partner.starts_with(&format!("http://127.0.0.1:{port}/oauth/authorize?")), "{to_partner}");
+    // The partner answered (somehow) but its token endpoint is down.
+    let state: String = url::Url::parse(&to_partner).expect("url").query_pairs().find(|(k, _)| k == "state").map(|(_, v)| v.into_owned()).expect("state");
+    let back = b.get(&format!("/verify/partner/callback?code=c0de&state={state}")).await;
+    assert_eq!(back.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(back.page_error_code().as_deref(), Some("partner_unavailable"));
+    assert!(back.text().contains("id=\"method-mobile\""), "the method choice stays open");
 }

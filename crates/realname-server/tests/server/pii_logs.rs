@@ -14,7 +14,8 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
-use super::paths::{enter_code, import_carrier, import_partner, latest_code, start_mobile};
+use super::partner_oauth::{confirm_email, import_partner, partner_sync};
+use super::paths::{enter_code, import_carrier, latest_code, start_mobile};
 use super::support::{TestApp, id_number};
 
 /// Everything written by the subscriber.
@@ -131,9 +132,10 @@ async fn no_name_id_number_phone_or_image_reaches_any_log_line() {
     // Partner sync.
     app.register_identity(partner_name, &partner_id, 4).await;
     let (mut partner_pc, _) = app.account("partner-pii@example.com").await;
+    confirm_email(&app, &mut partner_pc, "partner-pii@example.com").await;
     import_partner(&app, "JD Mall", "partner-pii@example.com", partner_name, &partner_id).await;
-    let r = partner_pc.submit("/verify/method", "/verify/partner/authorize", &[("partner", "JD Mall")]).await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    let r = partner_sync(&mut partner_pc, "JD Mall", "partner-pii@example.com").await;
+    assert_eq!(r.location().as_deref(), Some("/verify/details"), "{}", r.text());
 
     let text = captured.text();
     let lines: Vec<&str> = text.lines().collect();

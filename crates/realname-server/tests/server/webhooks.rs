@@ -409,7 +409,7 @@ async fn the_admin_cli_lists_logs_and_resends_events() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_partner_and_mobile_paths_send_completed_events_too() {
-    use realname_server::{mobile, partner};
+    use realname_server::mobile;
     let receiver = Receiver::start(&[]).await;
     let app = TestApp::with_config(|c| fast(c, &receiver.url)).await;
 
@@ -417,10 +417,10 @@ async fn the_partner_and_mobile_paths_send_completed_events_too() {
     let id = id_number("11010519900307123");
     app.register_identity("张三", &id, 1).await;
     let (mut b, _d) = app.account("sync@example.com").await;
-    let csv = format!("partner,account_email,name,id_number\nJD Mall,sync@example.com,张三,{id}\n");
-    partner::import_partner_records(&*app.state.store, &app.state.keys, &csv, app.state.today(), app.state.now()).await.expect("import");
-    let resp = b.submit("/verify/method", "/verify/partner/authorize", &[("partner", "JD Mall")]).await;
-    assert_eq!(resp.status, StatusCode::SEE_OTHER, "{}", resp.text());
+    super::partner_oauth::confirm_email(&app, &mut b, "sync@example.com").await;
+    super::partner_oauth::import_partner(&app, "JD Mall", "sync-at-jd", "张三", &id).await;
+    let resp = super::partner_oauth::partner_sync(&mut b, "JD Mall", "sync-at-jd").await;
+    assert_eq!(resp.location().as_deref(), Some("/verify/details"), "{}", resp.text());
 
     // Mobile: the SMS code from the outbox.
     let id2 = id_number("11010519900307107");
