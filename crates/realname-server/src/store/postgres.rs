@@ -3,6 +3,7 @@
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::ops::impl_ops_store;
+use crate::demo::impl_demo_store;
 use super::maintenance::impl_maintenance_store;
 use super::paths::impl_paths_store;
 use super::webhooks::impl_webhook_store;
@@ -20,6 +21,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "webhooks", include_str!("../../migrations/postgres/0004_webhooks.sql")),
     (5, "rate_limits", include_str!("../../migrations/postgres/0005_rate_limits.sql")),
     (6, "retention_keys", include_str!("../../migrations/postgres/0006_retention_keys.sql")),
+    (9, "demo", include_str!("../../migrations/postgres/0009_demo.sql")),
 ];
 
 /// PostgreSQL storage.
@@ -78,4 +80,5 @@ impl_paths_store!(PgStore, sqlx::Postgres);
 
 impl_webhook_store!(PgStore, sqlx::Postgres, "FOR UPDATE SKIP LOCKED");
 impl_ops_store!(PgStore, sqlx::Postgres);
+impl_demo_store!(PgStore, sqlx::Postgres);
 impl_maintenance_store!(PgStore, sqlx::Postgres);

@@ -7,6 +7,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 use super::ops::impl_ops_store;
+use crate::demo::impl_demo_store;
 use super::maintenance::impl_maintenance_store;
 use super::paths::impl_paths_store;
 use super::webhooks::impl_webhook_store;
@@ -24,6 +25,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "webhooks", include_str!("../../migrations/sqlite/0004_webhooks.sql")),
     (5, "rate_limits", include_str!("../../migrations/sqlite/0005_rate_limits.sql")),
     (6, "retention_keys", include_str!("../../migrations/sqlite/0006_retention_keys.sql")),
+    (9, "demo", include_str!("../../migrations/sqlite/0009_demo.sql")),
 ];
 
 /// SQLite storage.
@@ -57,4 +59,5 @@ impl_paths_store!(SqliteStore, sqlx::Sqlite);
 
 impl_webhook_store!(SqliteStore, sqlx::Sqlite, "");
 impl_ops_store!(SqliteStore, sqlx::Sqlite);
+impl_demo_store!(SqliteStore, sqlx::Sqlite);
 impl_maintenance_store!(SqliteStore, sqlx::Sqlite);
