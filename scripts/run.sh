@@ -76,11 +76,11 @@ next_steps() {
 }
 
 announce() {
-  local line
+  local line url
   while IFS= read -r line; do
     printf '%s\n' "$line"
     case $line in
-      "realname-server listening on "*) next_steps "${line#realname-server listening on }" ;;
+      "realname-server listening on "*) url=${line#realname-server listening on }; next_steps "${url%/}" ;;
     esac
   done
 }
