@@ -4,8 +4,8 @@
 //!
 //! # The demo range
 //!
-//! A demo ID number is `710000` + a birth date in the year `1900` + a 3-digit sequence number
-//! + the GB 11643 check character (ISO 7064 MOD 11-2). The project's validator accepts it
+//! A demo ID number is `710000`, a birth date in the year `1900`, a 3-digit sequence number
+//! and the GB 11643 check character (ISO 7064 MOD 11-2). The project's validator accepts it
 //! (province prefix 71 is in GB/T 2260, 1900 is its earliest accepted year), yet no real
 //! person holds one, for two independent reasons:
 //! - `710000` is the province-level code of Taiwan. Mainland public-security offices issue no
