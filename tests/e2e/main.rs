@@ -8,3 +8,4 @@ mod browser_paths;
 mod face_flow;
 mod paths;
 mod desktop;
+mod try_it;

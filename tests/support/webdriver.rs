@@ -25,8 +25,18 @@ pub struct DriverProcess {
 impl DriverProcess {
     /// Starts `chromedriver` on a free port and waits until it answers `/status`.
     pub async fn chromedriver() -> Result<Self> {
+        Self::chromedriver_on(None).await
+    }
+
+    /// As [`Self::chromedriver`], with the browsers it starts on X display `display` (e.g.
+    /// `:93` of an Xvfb), for tests that read the screen.
+    pub async fn chromedriver_on(display: Option<&str>) -> Result<Self> {
         let port = free_port()?;
-        let child = Command::new("chromedriver")
+        let mut cmd = Command::new("chromedriver");
+        if let Some(display) = display {
+            cmd.env("DISPLAY", display);
+        }
+        let child = cmd
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -75,13 +85,23 @@ pub struct Element(String);
 impl Browser {
     /// Opens a headless Chromium session on `driver` with a fresh profile in `profile_dir`.
     pub async fn chromium(driver: &DriverProcess, profile_dir: &Path, lang: &str) -> Result<Self> {
+        Self::chromium_with(driver, profile_dir, lang, true).await
+    }
+
+    /// A Chromium window (not headless) at the top left of the driver's display, 1280×900.
+    pub async fn chromium_windowed(driver: &DriverProcess, profile_dir: &Path, lang: &str) -> Result<Self> {
+        Self::chromium_with(driver, profile_dir, lang, false).await
+    }
+
+    async fn chromium_with(driver: &DriverProcess, profile_dir: &Path, lang: &str, headless: bool) -> Result<Self> {
+        let mode = if headless { "--headless=new" } else { "--window-position=0,0" };
         let caps = json!({
             "capabilities": { "alwaysMatch": {
                 "browserName": "chrome",
                 "goog:chromeOptions": {
                     "binary": "/usr/bin/chromium",
                     "args": [
-                        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                        mode, "--no-sandbox", "--disable-gpu", "--disable-quic",
                         "--no-first-run", "--disable-background-networking",
                         "--disable-component-update", "--disable-sync",
                         "--disable-dev-shm-usage", "--window-size=1280,900",

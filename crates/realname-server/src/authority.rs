@@ -266,6 +266,11 @@ pub async fn import_registry(
                 continue;
             }
         };
+        // Demo numbers come only from `demo enroll` (flagged, demo mode only).
+        if crate::demo::is_demo_id(id.as_str()) {
+            report.rejected.push((line_no, "id_number_demo_range (use `demo enroll`)".into()));
+            continue;
+        }
         let path = photos_dir.join(photo);
         let bytes = match tokio::fs::read(&path).await {
             Ok(b) => b,

@@ -365,6 +365,8 @@ pub struct Config {
     pub retention: crate::retention::RetentionConfig,
     /// Test-only settings.
     pub test: TestConfig,
+    /// Demo mode (`[demo]`, `REALNAME_DEMO`, `--demo`): demo identities, see [`crate::demo`].
+    pub demo: crate::demo::DemoConfig,
 }
 
 impl Default for Config {
@@ -393,6 +395,7 @@ impl Default for Config {
             rate_limits: crate::ratelimit::RateLimitConfig::default(),
             retention: crate::retention::RetentionConfig::default(),
             test: TestConfig::default(),
+            demo: crate::demo::DemoConfig::default(),
         }
     }
 }
@@ -576,6 +579,7 @@ impl Config {
             self.test.fixed_challenge = Some(actions);
         }
         self.retention.apply_env(&get)?;
+        self.demo.apply_env(&get)?;
         Ok(())
     }
 
@@ -665,6 +669,7 @@ impl Config {
         self.email.validate()?;
         self.server.validate()?;
         self.rate_limits.validate()?;
+        self.demo.validate(self.authority.kind)?;
         if let Some(url) = &self.public_url {
             url::Url::parse(url)
                 .map_err(|e| ConfigError::Invalid(format!("public_url {url:?}: {e}")))?;

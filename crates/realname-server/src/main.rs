@@ -13,6 +13,7 @@ use realname_server::store::{self, Store};
 use realname_server::{api, authority, face, load_keys, mobile, partner, verification};
 use tracing_subscriber::EnvFilter;
 
+mod demo_cli;
 mod webhooks_cli;
 
 #[derive(Parser, Debug)]
@@ -21,6 +22,10 @@ struct Cli {
     /// TOML configuration file (overridden by the environment).
     #[arg(long, global = true, env = "REALNAME_CONFIG")]
     config: Option<PathBuf>,
+    /// Demo mode (also REALNAME_DEMO=1): demo identities may be enrolled and verify. Refused
+    /// with an HTTP identity authority.
+    #[arg(long, global = true)]
+    demo: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -82,6 +87,11 @@ enum Command {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Demo identities for trying Realname out (demo mode only).
+    Demo {
+        #[command(subcommand)]
+        command: demo_cli::DemoCommand,
     },
     /// Data key administration.
     Keys {
@@ -209,7 +219,11 @@ fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let config = Config::load(cli.config.as_deref()).context("loading the configuration")?;
+    let mut config = Config::load(cli.config.as_deref()).context("loading the configuration")?;
+    if cli.demo {
+        config.demo.enabled = true;
+        config.validate().context("loading the configuration")?;
+    }
     tracing::debug!(?config, "configuration");
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(run(cli.command, config))
@@ -226,6 +240,7 @@ fn time_str(secs: i64) -> String {
 async fn run(command: Command, config: Config) -> Result<()> {
     let mut out = std::io::stdout().lock();
     match command {
+        Command::Demo { command } => demo_cli::run(command, &config, &mut out).await?,
         Command::Webhooks { command } => {
             let store = open_store(&config).await?;
             webhooks_cli::run(command, &*store, &mut out).await?;

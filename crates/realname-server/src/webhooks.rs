@@ -199,7 +199,8 @@ pub fn new_event_id() -> String {
 }
 
 /// The JSON body of an event (masked name and ID number only).
-pub fn event_body(event_id: &str, o: &FinalOutcome<'_>, name_masked: &str, id_masked: &str) -> (String, &'static str) {
+/// `demo`: the ID number is a demo identity's (`crate::demo`), verified in demo mode.
+pub fn event_body(event_id: &str, o: &FinalOutcome<'_>, name_masked: &str, id_masked: &str, demo: bool) -> (String, &'static str) {
     let event_type = if o.outcome == "passed" { EVENT_COMPLETED } else { EVENT_FAILED };
     let body = serde_json::json!({
         "id": event_id,
@@ -213,6 +214,7 @@ pub fn event_body(event_id: &str, o: &FinalOutcome<'_>, name_masked: &str, id_ma
             "reason": o.reason,
             "name_masked": name_masked,
             "id_number_masked": id_masked,
+            "demo": demo,
         }
     });
     (body.to_string(), event_type)
@@ -224,9 +226,11 @@ impl WebhookPlanner for Planner {
             return Vec::new();
         }
         let name = self.keys.decrypt_string(o.name_enc).map(|n| realname_protocol::mask::mask_name(&n)).unwrap_or_else(|_| "?".into());
-        let id = self.keys.decrypt_string(o.id_enc).map(|n| realname_protocol::mask::mask_id_number(&n)).unwrap_or_else(|_| "?".into());
+        let plain_id = self.keys.decrypt_string(o.id_enc).ok();
+        let id = plain_id.as_deref().map_or_else(|| "?".into(), realname_protocol::mask::mask_id_number);
+        let demo = plain_id.as_deref().is_some_and(crate::demo::is_demo_id);
         let event_id = new_event_id();
-        let (body, event_type) = event_body(&event_id, o, &name, &id);
+        let (body, event_type) = event_body(&event_id, o, &name, &id, demo);
         self.endpoints
             .iter()
             .map(|endpoint| NewWebhookRow {
@@ -634,7 +638,7 @@ mod tests {
             id_enc: &[],
             at: 1_764_121_200,
         };
-        let (body, event_type) = event_body("evt_00112233445566778899aabbccddeeff", &outcome, "*三", "1****************X");
+        let (body, event_type) = event_body("evt_00112233445566778899aabbccddeeff", &outcome, "*三", "1****************X", false);
         assert_eq!(event_type, EVENT_COMPLETED);
         let pretty = serde_json::to_string_pretty(&serde_json::from_str::<serde_json::Value>(&body).expect("json")).expect("json");
         insta::assert_snapshot!("event_body_completed", pretty);
@@ -674,6 +678,7 @@ mod tests {
         assert_eq!(v["data"]["reason"], "face_mismatch");
         assert_eq!(v["data"]["name_masked"], "**丰");
         assert_eq!(v["data"]["id_number_masked"], "1****************4");
+        assert_eq!(v["data"]["demo"], false);
         assert_ne!(planner.plan(&outcome)[0].event_id, rows[0].event_id, "each final state gets a fresh id");
     }
 }

@@ -8,6 +8,7 @@ mod server {
     mod accounts;
     mod companion;
     mod concurrency;
+    mod demo;
     mod hostile;
     mod identity_form;
     mod instances;

@@ -252,7 +252,7 @@ impl fmt::Debug for VerifiedIdentity {
 
 /// The storage interface of the backend. One implementation per database engine.
 #[async_trait]
-pub trait Store: paths::PathsStore + webhooks::WebhookStore + ops::OpsStore + maintenance::MaintenanceStore + hardening::HardeningStore + trust::TrustStore + Send + Sync + fmt::Debug {
+pub trait Store: paths::PathsStore + webhooks::WebhookStore + ops::OpsStore + maintenance::MaintenanceStore + hardening::HardeningStore + trust::TrustStore + crate::demo::DemoStore + Send + Sync + fmt::Debug {
     /// Applies the engine's pending migrations.
     async fn migrate(&self) -> Result<(), StoreError>;
     /// `sqlite` or `postgres`.

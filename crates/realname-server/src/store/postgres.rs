@@ -4,6 +4,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::ops::impl_ops_store;
 use super::hardening::impl_hardening_store;
+use crate::demo::impl_demo_store;
 use super::maintenance::impl_maintenance_store;
 use super::paths::impl_paths_store;
 use super::trust::impl_trust_store;
@@ -24,6 +25,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, "retention_keys", include_str!("../../migrations/postgres/0006_retention_keys.sql")),
     (7, "partner_oauth_email", include_str!("../../migrations/postgres/0007_partner_oauth_email.sql")),
     (8, "hardening", include_str!("../../migrations/postgres/0008_hardening.sql")),
+    (9, "demo", include_str!("../../migrations/postgres/0009_demo.sql")),
 ];
 
 /// PostgreSQL storage.
@@ -84,4 +86,5 @@ impl_trust_store!(PgStore, sqlx::Postgres);
 impl_webhook_store!(PgStore, sqlx::Postgres, "FOR UPDATE SKIP LOCKED");
 impl_ops_store!(PgStore, sqlx::Postgres);
 impl_hardening_store!(PgStore);
+impl_demo_store!(PgStore, sqlx::Postgres);
 impl_maintenance_store!(PgStore, sqlx::Postgres);

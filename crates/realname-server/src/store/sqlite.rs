@@ -8,6 +8,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 use super::ops::impl_ops_store;
 use super::hardening::impl_hardening_store;
+use crate::demo::impl_demo_store;
 use super::maintenance::impl_maintenance_store;
 use super::paths::impl_paths_store;
 use super::trust::impl_trust_store;
@@ -28,6 +29,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, "retention_keys", include_str!("../../migrations/sqlite/0006_retention_keys.sql")),
     (7, "partner_oauth_email", include_str!("../../migrations/sqlite/0007_partner_oauth_email.sql")),
     (8, "hardening", include_str!("../../migrations/sqlite/0008_hardening.sql")),
+    (9, "demo", include_str!("../../migrations/sqlite/0009_demo.sql")),
 ];
 
 /// SQLite storage.
@@ -63,4 +65,5 @@ impl_trust_store!(SqliteStore, sqlx::Sqlite);
 impl_webhook_store!(SqliteStore, sqlx::Sqlite, "");
 impl_ops_store!(SqliteStore, sqlx::Sqlite);
 impl_hardening_store!(SqliteStore);
+impl_demo_store!(SqliteStore, sqlx::Sqlite);
 impl_maintenance_store!(SqliteStore, sqlx::Sqlite);

@@ -90,6 +90,8 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("try_again", "Try again", "重新认证"),
     ("view_details", "View details", "查看认证详情"),
     ("details_title", "Real-name verification details", "实名认证详情"),
+    ("demo_marker", "Demo", "演示"),
+    ("demo_note", "A demo identity (demo mode): this verification proves nothing about a real person.", "演示身份（演示模式）：本次认证不代表任何真实人员的身份。"),
     ("method", "Method", "认证方式"),
     ("verified_at", "Verified at", "认证时间"),
     ("method_name_face", "Face recognition", "人脸识别"),

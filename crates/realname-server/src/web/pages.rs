@@ -244,7 +244,10 @@ async fn verified_details(state: &AppState, ctx: &PageCtx, account_id: &str) -> 
     let name = state.keys.decrypt_string(&v.name_enc)?;
     let id = state.keys.decrypt_string(&v.id_enc)?;
     let method = super::paths::method_text(ctx.lang, &v.method);
+    // The database's mark (migration 0009), or the number's range should the mark be missing.
+    let demo = crate::demo::DemoStore::verification_is_demo(&*state.store, account_id).await?.unwrap_or(false) || crate::demo::is_demo_id(&id);
     Ok(Some(json!({
+        "demo": demo,
         "name": realname_protocol::mask::mask_name(&name),
         "id_number": realname_protocol::mask::mask_id_number(&id),
         "method": method,
