@@ -8,6 +8,8 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+mod tidy;
+
 const USAGE: &str = "\
 usage: cargo xtask <task>
 
@@ -17,6 +19,7 @@ tasks:
                   liveness BPCER/APCER per attack type through the server's decision code
   bench face      face engine stages (criterion, one thread) and the original face-api (wasm) in the same run
   bench scan      QR readers on the public corpus and the synthetic set (ours, plain rqrr, rxing)
+  tidy            repository shape: `//!` headers, files ≤ 800 lines, crate and layer import arrows
   help            this text
 
 Environment: REALNAME_SHARED_DIR (default ../shared), REALNAME_MODELS_DIR (default ./models).";
@@ -29,6 +32,13 @@ fn main() -> Result<()> {
         ["accuracy", "liveness"] => accuracy_liveness(),
         ["bench", "face"] => bench_face(),
         ["bench", "scan"] => bench_scan(),
+        ["tidy"] => {
+            let problems = tidy::check(&root());
+            for p in &problems {
+                eprintln!("{p}");
+            }
+            if problems.is_empty() { Ok(()) } else { bail!("{} tidy problem(s)", problems.len()) }
+        }
         [] | ["help"] | ["--help"] | ["-h"] => {
             eprintln!("{USAGE}");
             Ok(())
