@@ -110,9 +110,9 @@ fn crate_paths(text: &str) -> Vec<String> {
             if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$') {
                 continue;
             }
-            if rest.starts_with('{') {
+            if let Some(inner) = rest.strip_prefix('{') {
                 // `crate::{a, b::c}`: every first segment in the group.
-                let group = rest[1..].split('}').next().unwrap_or("");
+                let group = inner.split('}').next().unwrap_or("");
                 for part in group.split(',') {
                     let seg: String = part.trim().chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
                     if !seg.is_empty() {

@@ -1,7 +1,7 @@
 //! `realname load-identities`: valid synthetic identities for load runs (an authority CSV for
 //! the server and a people CSV for `realname load`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::output::{Exit, Output};

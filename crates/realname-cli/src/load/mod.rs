@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use realname_companion::{CompanionConfig, FaceObserver, PreparedClip};
+use realname_companion::{CompanionConfig, CompanionError, FaceObserver, PreparedClip};
 
 pub use self::identities::{IdentityArgs, write_identities};
 use self::people::{FlowKind, assign_kinds, parse_mix, read_people};

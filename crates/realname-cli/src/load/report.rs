@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use realname_companion::FlowOutcome;
 use serde::Serialize;
 
 use super::LoadArgs;
@@ -12,12 +13,12 @@ use super::user::UserResult;
 
 #[derive(Debug, Serialize)]
 pub(super) struct Percentiles {
-    count: usize,
-    mean_ms: f64,
-    p50_ms: f64,
-    p95_ms: f64,
-    p99_ms: f64,
-    max_ms: f64,
+    pub(super) count: usize,
+    pub(super) mean_ms: f64,
+    pub(super) p50_ms: f64,
+    pub(super) p95_ms: f64,
+    pub(super) p99_ms: f64,
+    pub(super) max_ms: f64,
 }
 
 pub(super) fn percentiles(values: &mut [f64]) -> Percentiles {
@@ -42,22 +43,22 @@ pub(super) fn percentiles(values: &mut [f64]) -> Percentiles {
 
 #[derive(Debug, Serialize)]
 pub(super) struct Report {
-    server: String,
-    users: usize,
-    concurrency: usize,
-    wall_s: f64,
-    decisions: usize,
-    verifications_per_s: f64,
-    flows_per_s: f64,
-    outcomes: BTreeMap<String, usize>,
-    by_kind: BTreeMap<String, BTreeMap<String, usize>>,
-    steps: BTreeMap<&'static str, Percentiles>,
-    errors_by_code: BTreeMap<String, usize>,
-    started_sessions: usize,
-    lost_sessions: usize,
-    lost: Vec<String>,
-    unexpected: usize,
-    ok: bool,
+    pub(super) server: String,
+    pub(super) users: usize,
+    pub(super) concurrency: usize,
+    pub(super) wall_s: f64,
+    pub(super) decisions: usize,
+    pub(super) verifications_per_s: f64,
+    pub(super) flows_per_s: f64,
+    pub(super) outcomes: BTreeMap<String, usize>,
+    pub(super) by_kind: BTreeMap<String, BTreeMap<String, usize>>,
+    pub(super) steps: BTreeMap<&'static str, Percentiles>,
+    pub(super) errors_by_code: BTreeMap<String, usize>,
+    pub(super) started_sessions: usize,
+    pub(super) lost_sessions: usize,
+    pub(super) lost: Vec<String>,
+    pub(super) unexpected: usize,
+    pub(super) ok: bool,
 }
 
 pub(super) fn build_report(origin: &str, args: &LoadArgs, results: &[UserResult], wall: Duration) -> Report {

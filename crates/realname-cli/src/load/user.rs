@@ -2,12 +2,14 @@
 //! the page's PNG, follow the page's event stream, and run the companion flow with a prepared
 //! clip; every step's latency and the final state the PC page saw are recorded.
 
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
 use realname_companion::{
-    Companion, CompanionError, ContextChoice, EventSink, FaceInput, FixedAnswers, FlowEvent, FlowOutcome,
+    Companion, CompanionConfig, CompanionError, ContextChoice, EventSink, FaceInput, FixedAnswers, FlowEvent, FlowOutcome,
     MemoryStore, PreparedClip, QrInput,
 };
 use serde::Serialize;

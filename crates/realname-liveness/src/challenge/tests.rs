@@ -1,8 +1,11 @@
 //! Unit tests of the challenge decision on synthetic analysed faces.
 
 use super::*;
+use realname_protocol::api::{LivenessAction, LivenessChallenge, ReasonCode};
 use LivenessAction::*;
-use realname_face::{BoundingBox, Descriptor, Detection, FaceSignals, Landmarks68};
+use realname_face::{BoundingBox, Descriptor, Detection, FaceAnalysis, FaceSignals, Landmarks68};
+
+use crate::evidence::FaceImageEvidence;
 
 const T0: i64 = 1_700_000_000_000;
 
@@ -403,5 +406,4 @@ fn the_passive_score_rejects_only_when_configured() {
     )
     .expect_err("low passive score");
     assert_eq!(r.reason, ReasonCode::PresentationAttack);
-}
 }

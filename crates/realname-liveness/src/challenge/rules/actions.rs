@@ -7,6 +7,7 @@ use realname_protocol::api::{LivenessAction, ReasonCode};
 use super::super::config::LivenessConfig;
 use super::super::rejection::{Hint, Rejection, RejectionDetail, hint_for, reject};
 use super::super::upload::AnalyzedFrame;
+use super::super::upload::AnalyzedFace;
 use super::median;
 
 /// Open-eye darkness below which the image blink measure is not used.
@@ -28,18 +29,18 @@ pub fn edge_drop(value: f32, baseline: f32) -> f32 {
     }
 }
 
-pub(super) fn ear(f: &FaceAnalysis) -> f32 {
+pub(crate) fn ear(f: &FaceAnalysis) -> f32 {
     (f.signals.ear_left + f.signals.ear_right) / 2.0
 }
 
-pub(super) fn is_neutral(f: &FaceAnalysis, config: &LivenessConfig) -> bool {
+pub(crate) fn is_neutral(f: &FaceAnalysis, config: &LivenessConfig) -> bool {
     f.signals.yaw_deg.abs() <= config.neutral_max_yaw_deg
         && f.signals.mouth_aspect_ratio <= config.neutral_max_mar
 }
 
 /// How strongly frame `i` shows `action` compared with the `baseline` frames (larger = more;
 /// ≥ the returned threshold = performed).
-pub(super) fn action_strength(
+pub(crate) fn action_strength(
     action: LivenessAction,
     f: &AnalyzedFace,
     baseline: &[&AnalyzedFace],
@@ -134,7 +135,7 @@ pub(super) fn action_strength(
     }
 }
 
-pub(super) fn check_actions(
+pub(crate) fn check_actions(
     challenge: &[LivenessAction],
     frames: &[AnalyzedFrame],
     faces: &[&AnalyzedFace],
@@ -232,7 +233,7 @@ pub(super) fn check_actions(
 
 /// Which frames may serve as the baseline for `action`: for eyes and mouth any frame with a
 /// frontal-ish face; for turns and nods the neutral ones.
-pub(super) fn baseline_ok(action: LivenessAction, f: &FaceAnalysis, config: &LivenessConfig) -> bool {
+pub(crate) fn baseline_ok(action: LivenessAction, f: &FaceAnalysis, config: &LivenessConfig) -> bool {
     match action {
         LivenessAction::Blink => f.signals.yaw_deg.abs() <= config.neutral_max_yaw_deg,
         LivenessAction::OpenMouth => true,

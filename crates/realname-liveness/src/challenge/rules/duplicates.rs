@@ -5,7 +5,10 @@ use realname_protocol::api::ReasonCode;
 
 use super::super::config::LivenessConfig;
 use super::super::rejection::{Hint, Rejection, RejectionDetail, reject};
-use super::super::upload::{AnalyzedFrame, ReplayStore};
+use super::super::upload::AnalyzedFrame;
+use super::super::upload::AnalyzedFace;
+use super::person::shape_distance;
+use crate::evidence::thumb_correlation;
 
 /// A fingerprint of one analysed face: identical image bytes give identical analyses.
 pub fn fingerprint(face: &FaceAnalysis) -> u64 {
@@ -26,7 +29,7 @@ pub fn fingerprint(face: &FaceAnalysis) -> u64 {
     h
 }
 
-pub(super) fn check_duplicates(
+pub(crate) fn check_duplicates(
     frames: &[AnalyzedFrame],
     faces: &[&AnalyzedFace],
     config: &LivenessConfig,

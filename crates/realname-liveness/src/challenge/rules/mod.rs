@@ -5,7 +5,7 @@ pub(super) mod duplicates;
 pub(super) mod person;
 pub(super) mod timing;
 
-pub(super) fn median(mut v: Vec<f32>) -> Option<f32> {
+pub(crate) fn median(mut v: Vec<f32>) -> Option<f32> {
     v.sort_by(f32::total_cmp);
     v.get(v.len() / 2).copied()
 }

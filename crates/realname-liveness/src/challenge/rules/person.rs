@@ -7,6 +7,7 @@ use realname_protocol::api::ReasonCode;
 use super::super::config::LivenessConfig;
 use super::super::rejection::{Hint, Rejection, RejectionDetail, reject};
 use super::super::upload::AnalyzedFrame;
+use super::super::upload::AnalyzedFace;
 
 /// Landmarks relative to the eye-to-eye frame (translation, scale and rotation removed).
 fn normalised_shape(f: &FaceAnalysis) -> Vec<(f32, f32)> {
@@ -30,7 +31,7 @@ fn normalised_shape(f: &FaceAnalysis) -> Vec<(f32, f32)> {
         .collect()
 }
 
-pub(super) fn shape_distance(a: &FaceAnalysis, b: &FaceAnalysis) -> f32 {
+pub(crate) fn shape_distance(a: &FaceAnalysis, b: &FaceAnalysis) -> f32 {
     let (sa, sb) = (normalised_shape(a), normalised_shape(b));
     sa.iter()
         .zip(&sb)
@@ -39,7 +40,7 @@ pub(super) fn shape_distance(a: &FaceAnalysis, b: &FaceAnalysis) -> f32 {
         / sa.len() as f32
 }
 
-pub(super) fn check_same_person(
+pub(crate) fn check_same_person(
     frames: &[AnalyzedFrame],
     faces: &[&AnalyzedFace],
     config: &LivenessConfig,
@@ -130,7 +131,7 @@ pub(super) fn check_same_person(
     Ok((best, max_segment))
 }
 
-pub(super) fn check_track(
+pub(crate) fn check_track(
     frames: &[AnalyzedFrame],
     faces: &[&AnalyzedFace],
     config: &LivenessConfig,

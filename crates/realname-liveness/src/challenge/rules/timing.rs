@@ -6,7 +6,7 @@ use super::super::config::LivenessConfig;
 use super::super::rejection::{Hint, Rejection, RejectionDetail, reject};
 use super::super::upload::{IssuedChallenge, Upload};
 
-pub(super) fn check_timestamps(
+pub(crate) fn check_timestamps(
     issued: IssuedChallenge<'_>,
     upload: Upload<'_>,
     config: &LivenessConfig,
