@@ -8,6 +8,8 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+mod tidy;
+
 const USAGE: &str = "\
 usage: cargo xtask <task>
 
@@ -19,6 +21,7 @@ tasks:
   bench decision  the capture decision: today's exhaustive analysis and the tracked one on the same
                   recorded captures, CPU ms per decision and per stage, ratio, verdicts side by side
   bench scan      QR readers on the public corpus and the synthetic set (ours, plain rqrr, rxing)
+  tidy            repository shape: `//!` headers, files ≤ 800 lines, crate and layer import arrows
   help            this text
 
 Environment: REALNAME_SHARED_DIR (default ../shared), REALNAME_MODELS_DIR (default ./models).";
@@ -32,6 +35,13 @@ fn main() -> Result<()> {
         ["bench", "face"] => bench_face(),
         ["bench", "decision"] => bench_decision(),
         ["bench", "scan"] => bench_scan(),
+        ["tidy"] => {
+            let problems = tidy::check(&root());
+            for p in &problems {
+                eprintln!("{p}");
+            }
+            if problems.is_empty() { Ok(()) } else { bail!("{} tidy problem(s)", problems.len()) }
+        }
         [] | ["help"] | ["--help"] | ["-h"] => {
             eprintln!("{USAGE}");
             Ok(())
