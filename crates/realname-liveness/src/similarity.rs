@@ -5,7 +5,8 @@
 //! Two 64-bit perceptual hashes (DCT of a 32×32 grey image, the 8×8 lowest frequencies
 //! against their median): one of the face, aligned on the landmarks (eye line horizontal,
 //! scaled to the eye–mouth distance, so resizing and cropping the frame do not move it), one
-//! of the whole frame (background, pose and lighting of that one capture). A frame is taken
+//! of the face's surroundings, anchored on the landmarks too (hair, clothes, background and
+//! lighting of that one capture, a square four eye–mouth distances wide). A frame is taken
 //! for an earlier one only when both are close: the same person photographed again in
 //! another session has a similar face hash but not the same frame.
 
@@ -18,7 +19,7 @@ use serde::{Deserialize, Serialize};
 pub struct SimilarityPrint {
     /// Aligned-face hash.
     pub face: u64,
-    /// Whole-frame hash.
+    /// Hash of the face's surroundings (a square 4 eye–mouth distances wide).
     pub frame: u64,
 }
 
@@ -140,11 +141,10 @@ pub fn similarity_print(img: &RgbImage, landmarks: &Landmarks68) -> Option<Simil
         return None;
     }
     let centre = ((eyes.0 + mouth.0) / 2.0, (eyes.1 + mouth.1) / 2.0);
-    let face = phash(&sample(img, centre, 2.4 * em, angle));
-    let (w, h) = (img.width() as f32, img.height() as f32);
-    // The frame: its central square region (small crops of the border move it little).
-    let side = w.min(h) * 0.9;
-    let frame = phash(&sample(img, (w / 2.0, h / 2.0), side, 0.0));
+    let face = phash(&sample(img, centre, 1.8 * em, angle));
+    // The face's surroundings (hair, clothes, background), anchored on the landmarks too, so
+    // that cropping or scaling the frame does not move it.
+    let frame = phash(&sample(img, centre, 4.0 * em, angle));
     Some(SimilarityPrint { face, frame })
 }
 

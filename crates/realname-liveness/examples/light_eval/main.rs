@@ -26,7 +26,7 @@ use realname_liveness::light::{
 use serde::{Deserialize, Serialize};
 
 /// Bump when the renderer or the case plan changes (invalidates the rendered-case cache).
-const RENDER_VERSION: u32 = 3;
+const RENDER_VERSION: u32 = 4;
 
 /// Clips whose renders calibrate the thresholds; the others are held out.
 const CALIBRATION: [&str; 6] = ["eyeryhthm_7blinks", "lp_d1", "lp_d3", "lp_d7", "lp_d12", "zubair_real"];
@@ -144,7 +144,10 @@ fn passes(r: &Result<LightMeasurement, LightRejection>, t: Thresholds, config: &
             None => return false,
         },
     };
-    m.correlation >= t.correlation && m.gain >= config.min_gain && m.surround_ratio.is_none_or(|s| s <= t.surround)
+    m.correlation >= t.correlation
+        && m.gain >= config.min_gain
+        && m.surround_ratio.is_none_or(|s| s <= t.surround)
+        && m.dark_ratio <= config.max_dark_ratio
 }
 
 /// The calibration rule: on the given cases, among thresholds with no accepted attack, the
@@ -226,8 +229,8 @@ fn main() -> Result<()> {
         l.get(l.len() / 2).copied().unwrap_or(0.0)
     };
     println!("## Genuine responses (BPCER per clip)\n");
-    println!("| clip | split | glasses | skin (linear luminance) | n | rejected | reasons | correlation min / median | gain median | surround max |");
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("| clip | split | glasses | skin (linear luminance) | n | rejected | reasons | correlation min / median | gain median | surround max | dark ratio max |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for clip in clips.iter().filter(|c| c.live) {
         let rows: Vec<(&Case, &Result<_, _>)> = cases.iter().zip(&results).filter(|(c, _)| c.clip == clip.id && c.kind == "genuine").collect();
         let rejected = rows.iter().filter(|(_, r)| r.is_err()).count();
@@ -241,13 +244,14 @@ fn main() -> Result<()> {
         let mut gain: Vec<f32> = ms.iter().map(|m| m.gain).collect();
         gain.sort_by(f32::total_cmp);
         let smax = ms.iter().filter_map(|m| m.surround_ratio).fold(f32::NAN, f32::max);
-        println!("| {} | {} | {} | {:.3} | {} | {} ({}) | {:?} | {:.2} / {:.2} | {:.3} | {:.2} |",
+        let dmax = ms.iter().map(|m| m.dark_ratio).fold(f32::NAN, f32::max);
+        println!("| {} | {} | {} | {:.3} | {} | {} ({}) | {:?} | {:.2} / {:.2} | {:.3} | {:.2} | {:.2} |",
             clip.id, if CALIBRATION.contains(&clip.id.as_str()) { "calibration" } else { "held-out" },
             if clip.glasses { "yes" } else { "no" }, skin(clip), rows.len(), rejected, pct(rejected, rows.len()), reasons,
-            corr.first().copied().unwrap_or(0.0), corr.get(corr.len() / 2).copied().unwrap_or(0.0), gain.get(gain.len() / 2).copied().unwrap_or(0.0), smax);
+            corr.first().copied().unwrap_or(0.0), corr.get(corr.len() / 2).copied().unwrap_or(0.0), gain.get(gain.len() / 2).copied().unwrap_or(0.0), smax, dmax);
     }
     println!("\n## Attacks (APCER per kind)\n");
-    println!("| attack | n | accepted | APCER | reasons | correlation max | surround min (where correlation passes) |");
+    println!("| attack | n | accepted | APCER | reasons | correlation max | surround min / dark ratio min (where correlation passes) |");
     println!("|---|---|---|---|---|---|---|");
     let mut kinds: Vec<String> = ATTACKS.iter().map(|s| s.to_string()).collect();
     kinds.push("recorded_attack_clip".into());
@@ -261,7 +265,8 @@ fn main() -> Result<()> {
         let ms: Vec<&LightMeasurement> = rows.iter().filter_map(|(_, r)| match r { Ok(m) => Some(m), Err(e) => e.measurement.as_ref() }).collect();
         let cmax = ms.iter().map(|m| m.correlation).fold(0f32, f32::max);
         let smin = ms.iter().filter(|m| m.correlation >= config.min_correlation).filter_map(|m| m.surround_ratio).fold(f32::NAN, f32::min);
-        println!("| {kind} | {} | {accepted} | {} | {reasons:?} | {cmax:.2} | {smin:.2} |", rows.len(), pct(accepted, rows.len()));
+        let dmin = ms.iter().filter(|m| m.correlation >= config.min_correlation).map(|m| m.dark_ratio).fold(f32::NAN, f32::min);
+        println!("| {kind} | {} | {accepted} | {} | {reasons:?} | {cmax:.2} | {smin:.2} / {dmin:.2} |", rows.len(), pct(accepted, rows.len()));
     }
     println!("\n## Splits\n");
     println!("| split | genuine n | BPCER | attacks n | APCER |");

@@ -41,6 +41,11 @@ pub struct LightConfig {
     /// Largest response of a zone around the head relative to the face's (a flat screen or
     /// paper responds as much around the face as on it).
     pub max_surround_ratio: f32,
+    /// Largest response of the darker half of the skin relative to the brighter half. Light
+    /// reflected by skin is proportional to the skin's own brightness (the same relative
+    /// change on dark and bright skin, less on the darker, turned-away parts); a uniform
+    /// glare added on top of an image changes dark pixels relatively more.
+    pub max_dark_ratio: f32,
     /// Face clipped share or background luma above which a missing response is reported as
     /// too bright (advice only: both are rejections).
     pub bright_clipped_share: f32,
@@ -61,6 +66,7 @@ impl Default for LightConfig {
             min_correlation: 0.75,
             min_gain: 0.02,
             max_surround_ratio: 0.6,
+            max_dark_ratio: 1.3,
             bright_clipped_share: 0.05,
             bright_background_luma: 0.8,
         }
@@ -147,6 +153,8 @@ pub struct LightMeasurement {
     pub gain: f32,
     /// Largest zone response relative to the face's (`None`: no zone in the frame).
     pub surround_ratio: Option<f32>,
+    /// Response of the darker half of the skin / the brighter half.
+    pub dark_ratio: f32,
     /// Best correlation at a latency outside the window, with that latency.
     pub outside: (i64, f32),
     /// Detrended standard deviation of the face signal (log units), all channels.
@@ -185,6 +193,12 @@ pub enum LightDetail {
     LagOutsideWindow {
         /// The latency, ms.
         lag_ms: i64,
+    },
+    /// Dark skin responds relatively more than bright skin: light added uniformly on top of
+    /// an image (a screen's glare), not reflected by skin.
+    AddedNotReflected {
+        /// Dark-half response / bright-half response.
+        ratio: f32,
     },
     /// The surroundings of the face reflect as much as the face: a flat screen or print.
     SurroundingsAlike {
@@ -416,6 +430,13 @@ pub fn decide_light(
             surround = Some(surround.map_or(ratio, |s: f32| s.max(ratio)));
         }
     }
+    let half_fit = |pick: fn(&RegionMeans) -> [f32; 3]| -> f32 {
+        let hy: Vec<[f32; 3]> = used.iter().map(|(_, r)| std::array::from_fn(|c| ln(pick(r)[c]) - ln(r.background[c]))).collect();
+        let f = fit(&t, &xs, &hy);
+        (0..3).filter(|&c| in_window.slopes[c] > 0.0).map(|c| f.slopes[c]).sum()
+    };
+    let (dark, bright) = (half_fit(|r| r.face_dark), half_fit(|r| r.face_bright));
+    let dark_ratio = if bright > 1e-4 { dark / bright } else if dark > 1e-4 { 10.0 } else { 1.0 };
     let activity = (in_window.sst / (3.0 * used.len() as f32)).sqrt();
     let m = LightMeasurement {
         frames: used.len(),
@@ -424,6 +445,7 @@ pub fn decide_light(
         channel_gain: in_window.slopes,
         gain,
         surround_ratio: surround,
+        dark_ratio,
         outside,
         face_activity: activity,
         face_clipped: median(used.iter().map(|(_, r)| r.face_clipped).collect()),
@@ -434,6 +456,10 @@ pub fn decide_light(
     if responds {
         if let Some(ratio) = m.surround_ratio.filter(|r| *r > config.max_surround_ratio) {
             return Err(rejection(R::LightNotReflected, H::FaceTheScreen, D::SurroundingsAlike { ratio }, Some(m)));
+        }
+        if m.dark_ratio > config.max_dark_ratio {
+            let ratio = m.dark_ratio;
+            return Err(rejection(R::LightNotReflected, H::FaceTheScreen, D::AddedNotReflected { ratio }, Some(m)));
         }
         return Ok(m);
     }

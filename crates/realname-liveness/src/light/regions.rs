@@ -43,6 +43,10 @@ const ZONE_GRID: usize = 10;
 pub struct RegionMeans {
     /// Trimmed mean over the skin patches.
     pub face: [f32; 3],
+    /// Mean of the darker half of the trimmed skin samples (by luma).
+    pub face_dark: [f32; 3],
+    /// Mean of the brighter half.
+    pub face_bright: [f32; 3],
     /// The four zones around the head (left, right, upper left, upper right); `None` when
     /// less than half of a zone lies in the frame.
     pub zones: [Option<[f32; 3]>; 4],
@@ -100,15 +104,15 @@ impl FaceFrame {
     }
 
     /// The zones around the head as `[x0, y0, x1, y1]`: left and right of the face at eye to
-    /// mouth height, 0.2–0.6 face widths beyond the jaw line; upper left and upper right,
-    /// beside and above the top of the head.
+    /// mouth height, 0.08–0.35 face widths beyond the jaw line (ears, hair, and whatever
+    /// is right behind the head); upper left and upper right, over the top of the head.
     pub fn zones(&self) -> [[f32; 4]; 4] {
         let (cx, w, h, by) = (self.centre.0, self.width, self.height, self.brow_y);
         [
-            [cx - 1.1 * w, by, cx - 0.7 * w, by + 0.6 * h],
-            [cx + 0.7 * w, by, cx + 1.1 * w, by + 0.6 * h],
-            [cx - 1.0 * w, by - 1.0 * h, cx - 0.55 * w, by - 0.5 * h],
-            [cx + 0.55 * w, by - 1.0 * h, cx + 1.0 * w, by - 0.5 * h],
+            [cx - 0.85 * w, by, cx - 0.58 * w, by + 0.6 * h],
+            [cx + 0.58 * w, by, cx + 0.85 * w, by + 0.6 * h],
+            [cx - 0.75 * w, by - 0.75 * h, cx - 0.35 * w, by - 0.4 * h],
+            [cx + 0.35 * w, by - 0.75 * h, cx + 0.75 * w, by - 0.4 * h],
         ]
     }
 
@@ -181,6 +185,15 @@ pub fn measure_regions(img: &RgbImage, lm: &Landmarks68) -> Option<RegionMeans> 
         }
     }
     let face = face.map(|v| v / kept.len() as f32);
+    let half = kept.len() / 2;
+    let mean_of = |part: &[(f32, [f32; 3], bool)]| -> [f32; 3] {
+        let mut m = [0f32; 3];
+        for s in part {
+            (0..3).for_each(|c| m[c] += s.1[c]);
+        }
+        m.map(|v| v / part.len().max(1) as f32)
+    };
+    let (face_dark, face_bright) = (mean_of(&kept[..half]), mean_of(&kept[half..]));
 
     let ff = FaceFrame::of(lm);
     let zones = ff.zones().map(|z| {
@@ -212,6 +225,8 @@ pub fn measure_regions(img: &RgbImage, lm: &Landmarks68) -> Option<RegionMeans> 
     let nf = n.max(1) as f32;
     Some(RegionMeans {
         face,
+        face_dark,
+        face_bright,
         zones,
         background: bg.map(|v| v / nf),
         background_samples: n,
