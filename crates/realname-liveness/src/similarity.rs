@@ -10,6 +10,9 @@
 //! for an earlier one only when both are close: the same person photographed again in
 //! another session has a similar face hash but not the same frame.
 
+// Per-channel loops index several parallel [f32; 3] arrays at once; an index reads clearer.
+#![allow(clippy::needless_range_loop)]
+
 use image::RgbImage;
 use realname_face::Landmarks68;
 use serde::{Deserialize, Serialize};

@@ -213,7 +213,7 @@ fn main() -> Result<()> {
         config.min_correlation, config.min_gain, config.max_surround_ratio, config.lag_min_ms, config.lag_max_ms);
     let reason = |r: &Result<LightMeasurement, LightRejection>| match r {
         Ok(_) => "pass".to_string(),
-        Err(e) => format!("{}", serde_json::to_value(e.reason).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()),
+        Err(e) => serde_json::to_value(e.reason).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
     };
     let skin = |clip: &data::Clip| -> f32 {
         let mut l: Vec<f32> = Vec::new();

@@ -10,6 +10,9 @@
 //! on the display's own channel value integrated over the exposure (plus a constant and a
 //! linear drift); the pooled correlation and slopes decide. Thresholds: crate README.
 
+// Per-channel loops index several parallel [f32; 3] arrays at once; an index reads clearer.
+#![allow(clippy::needless_range_loop)]
+
 use image::RgbImage;
 use realname_face::Landmarks68;
 use serde::{Deserialize, Serialize};
@@ -63,9 +66,9 @@ impl Default for LightConfig {
             min_frames: 12,
             min_face_share: 0.7,
             min_background_samples: 60,
-            min_correlation: 0.75,
+            min_correlation: 0.73,
             min_gain: 0.02,
-            max_surround_ratio: 0.6,
+            max_surround_ratio: 0.8,
             max_dark_ratio: 1.3,
             bright_clipped_share: 0.05,
             bright_background_luma: 0.8,

@@ -3,6 +3,9 @@
 //! little), four zones just around the head, and the background (the frame outside the
 //! face), each reduced to a robust per-channel mean of linear light.
 
+// Per-channel loops index several parallel [f32; 3] arrays at once; an index reads clearer.
+#![allow(clippy::needless_range_loop)]
+
 use image::RgbImage;
 use realname_face::Landmarks68;
 use serde::{Deserialize, Serialize};
