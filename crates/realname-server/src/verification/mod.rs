@@ -11,10 +11,9 @@ use std::sync::Arc;
 
 use rand::Rng;
 use rand::seq::SliceRandom;
-use realname_liveness::{AnalyzedFrame, ReplayStore};
-use realname_face::{FaceError, ImageLimits};
+use realname_liveness::ReplayStore;
 use realname_protocol::api::{
-    ClaimResponse, Decision, DeviceInfo, LivenessAction, LivenessChallenge, MaskedContext, Outcome, ReasonCode,
+    ClaimResponse, DeviceInfo, LivenessAction, LivenessChallenge, MaskedContext,
     SessionState, SessionStatus, UploadLimits,
 };
 use realname_protocol::qr::{QrHandle, QrPayload};
@@ -23,11 +22,15 @@ use time::OffsetDateTime;
 
 use crate::authority::AuthorityVerdict;
 use crate::crypto::{self, random_bytes};
-use crate::decision::{self, Capture, Verdict};
-use crate::error::{FACE_MISMATCH_MESSAGE, ID_ALREADY_VERIFIED_MESSAGE, ServerError, ServerResult};
+use crate::error::{ID_ALREADY_VERIFIED_MESSAGE, ServerError, ServerResult};
 use crate::events::SessionEvent;
 use crate::state::AppState;
-use crate::store::{Account, Constraint, Device, FaceSession, StoreError, VerifiedIdentity, WebSession};
+use crate::store::{Account, Device, FaceSession, StoreError, WebSession};
+
+mod capture;
+mod messages;
+
+pub use self::messages::{failure_message, reason_message};
 
 /// Method name of face verification.
 pub const METHOD_FACE: &str = "face";
@@ -664,237 +667,8 @@ impl AppState {
             last_decision: s.last_decision.clone(),
         }
     }
-
-    /// Decides on an uploaded capture.
-    pub async fn capture(
-        &self,
-        caller: &Caller,
-        session_id: &str,
-        nonce: &str,
-        frames: Vec<UploadedFrame>,
-    ) -> ServerResult<Decision> {
-        let s = self.session_for_device(caller, session_id).await?;
-        if s.state != SessionState::InProgress {
-            return Err(Self::state_error(&s));
-        }
-        let Some(challenge) = s.challenge.clone() else {
-            return Err(ServerError::new(ErrorCode::SessionState, "No challenge was issued."));
-        };
-        if challenge.nonce != nonce {
-            return Err(ServerError::new(ErrorCode::NonceInvalid, "The challenge nonce is not the current one."));
-        }
-        if self.now() >= challenge.deadline.unix_timestamp() {
-            return Err(ServerError::new(ErrorCode::ChallengeExpired, "The time for the face scan has run out."));
-        }
-        if let Some(until) = self.lockout_until(&s.account_id, &s.id_hash).await? {
-            return Err(Self::locked_out_error(until));
-        }
-        let limits = self.upload_limits();
-        if frames.is_empty() || frames.len() > limits.max_frames as usize {
-            return Err(ServerError::new(
-                ErrorCode::FrameCountInvalid,
-                format!("A capture has 1 to {} frames.", limits.max_frames),
-            ));
-        }
-        let id = ResidentId::parse(&self.keys.decrypt_string(&s.id_enc)?, self.today())
-            .map_err(|_| ServerError::internal("stored ID number no longer parses"))?;
-        let reference = self.authority.reference(&id).await.map_err(|e| {
-            ServerError::unavailable(ErrorCode::AuthorityUnavailable, "The identity authority cannot be reached.", e)
-        })?;
-        // Held through analysis and decision: both are CPU-bound.
-        let _slot = self.decisions.admit().await?;
-        // Only a reference (no copy) and only when retention is on; stored once decided.
-        let audit = crate::retention::AuditFrames::keep(&self.config.retention, frames.iter().map(|f| &f.bytes));
-        let analyzed = self.analyze_frames(frames, limits).await?;
-        let session_id = s.id.clone();
-        let Some(reference) = reference else {
-            let decided = self.apply_verdict(s, Verdict::fail(ReasonCode::NoReference)).await;
-            audit.store(self, &session_id).await;
-            return decided;
-        };
-        // The challenge was issued at the claim or at the last retry decision; its deadline is
-        // that moment plus the capture window (or the session's end, whichever is first).
-        let deadline = challenge.deadline.unix_timestamp();
-        let issued_at = (deadline - self.config.limits.capture_window_secs).max(s.claimed_at.unwrap_or(s.created_at));
-        let now = self.now();
-        let replay = StoreReplay::new(Arc::clone(&self.store), tokio::runtime::Handle::current(), now);
-        let face_config = self.config.face.clone();
-        let nonce = nonce.to_owned();
-        let (verdict, replay) = tokio::task::spawn_blocking(move || {
-            let capture = Capture {
-                challenge: &challenge,
-                issued_at_ms: issued_at * 1000,
-                nonce: &nonce,
-                frames: &analyzed,
-                received_at_ms: now * 1000,
-            };
-            (decision::decide(capture, &reference, &replay, face_config.match_threshold), replay)
-        })
-        .await
-        .map_err(ServerError::internal)?;
-        if let Some(e) = replay.take_error() {
-            return Err(e.into());
-        }
-        let decided = self.apply_verdict(s, verdict).await;
-        audit.store(self, &session_id).await;
-        decided
-    }
-
-    async fn analyze_frames(
-        &self,
-        frames: Vec<UploadedFrame>,
-        limits: UploadLimits,
-    ) -> ServerResult<Vec<AnalyzedFrame>> {
-        let analyzer = Arc::clone(&self.analyzer);
-        let image_limits = ImageLimits {
-            max_bytes: usize::try_from(limits.max_frame_bytes).unwrap_or(usize::MAX),
-            max_width: limits.max_dimension,
-            max_height: limits.max_dimension,
-            max_pixels: u64::from(limits.max_dimension) * u64::from(limits.max_dimension),
-        };
-        
-        tokio::task::spawn_blocking(move || {
-            let mut out = Vec::with_capacity(frames.len());
-            let mut upload = crate::upload::UploadAnalyzer::new(analyzer.as_ref(), crate::upload::AnalysisMode::Tracked);
-            for (i, UploadedFrame { action, captured_at_ms, bytes }) in frames.into_iter().enumerate() {
-                let image = realname_face::decode_image(&bytes, &image_limits).map_err(|e| match e {
-                    FaceError::ImageTooLarge { .. } => ServerError::new(
-                        ErrorCode::ImageTooLarge,
-                        format!("Frame {i} exceeds the upload limits."),
-                    ),
-                    _ => ServerError::new(ErrorCode::ImageInvalid, format!("Frame {i} is not a decodable JPEG or PNG image.")),
-                })?;
-                let engine_failed =
-                    |e: FaceError| ServerError::unavailable(ErrorCode::ServiceUnavailable, "The face engine failed. Please try again.", e);
-                let faces = upload.frame(&image).map_err(engine_failed)?;
-                out.push(AnalyzedFrame { action, captured_at_ms, faces });
-            }
-            Ok::<_, ServerError>(out)
-        })
-        .await
-        .map_err(ServerError::internal)?
-    }
-
-    async fn apply_verdict(&self, mut s: FaceSession, verdict: Verdict) -> ServerResult<Decision> {
-        let now = self.now();
-        match verdict {
-            Verdict::Pass { distance, frame } => {
-                tracing::info!(session = %s.id, distance, frame, "face verification passed");
-                let decision = Decision {
-                    outcome: Outcome::Passed,
-                    reason: None,
-                    action: None,
-                    message: "Face recognition for verification passed.".into(),
-                    attempts_left: u32::try_from(s.attempts_left).unwrap_or(0),
-                    challenge: None,
-                };
-                let mut done = s.clone();
-                done.state = SessionState::Passed;
-                done.decided_at = Some(now);
-                done.last_decision = Some(decision.clone());
-                let identity = VerifiedIdentity {
-                    id_hash: s.id_hash.clone(),
-                    account_id: s.account_id.clone(),
-                    session_id: s.id.clone(),
-                    id_enc: s.id_enc.clone(),
-                    name_enc: s.name_enc.clone(),
-                    method: s.method.clone(),
-                    verified_at: now,
-                };
-                match self.store.complete_verification(&done, &identity).await {
-                    Ok(true) => {
-                        done.version += 1;
-                        self.publish(&done);
-                        Ok(decision)
-                    }
-                    Ok(false) => Err(ServerError::new(ErrorCode::SessionState, "The session changed meanwhile; try again.")),
-                    Err(StoreError::Conflict(c @ (Constraint::IdentityIdHash | Constraint::IdentityAccount))) => {
-                        let code = if c == Constraint::IdentityIdHash {
-                            ErrorCode::IdAlreadyVerified
-                        } else {
-                            ErrorCode::AccountAlreadyVerified
-                        };
-                        tracing::info!(session = %s.id, code = %code, "verification refused by the uniqueness rule");
-                        s.state = SessionState::Failed;
-                        s.decided_at = Some(now);
-                        s.failure_code = Some(code.as_str().into());
-                        if self.store.update_face_session(&s).await? {
-                            s.version += 1;
-                            self.publish(&s);
-                        }
-                        Err(ServerError::new(code, failure_message(code.as_str())))
-                    }
-                    Err(e) => Err(e.into()),
-                }
-            }
-            Verdict::Fail { reason, action, frame, detail, hint } => {
-                let rule = detail.as_ref().and_then(|d| serde_json::to_string(d).ok());
-                tracing::info!(session = %s.id, ?reason, ?action, ?frame, ?hint, rule, "face verification attempt failed");
-                s.attempts_left -= 1;
-                let definitive = s.attempts_left <= 0 || reason == ReasonCode::NoReference;
-                let next = (!definitive).then(|| self.new_challenge(now, s.expires_at));
-                let decision = Decision {
-                    outcome: if definitive { Outcome::Failed } else { Outcome::Retry },
-                    reason: Some(reason),
-                    action,
-                    message: reason_message(reason, action),
-                    attempts_left: u32::try_from(s.attempts_left.max(0)).unwrap_or(0),
-                    challenge: next.clone(),
-                };
-                if definitive {
-                    s.state = SessionState::Failed;
-                    s.decided_at = Some(now);
-                } else {
-                    s.challenge = next;
-                }
-                s.last_decision = Some(decision.clone());
-                if !self.store.update_face_session(&s).await? {
-                    return Err(ServerError::new(ErrorCode::SessionState, "The session changed meanwhile; try again."));
-                }
-                s.version += 1;
-                self.store.record_failure(&s.account_id, &s.id_hash, now).await?;
-                self.publish(&s);
-                Ok(decision)
-            }
-        }
-    }
 }
 
 fn clip(s: &str, max: usize) -> String {
     s.chars().filter(|c| !c.is_control()).take(max).collect()
-}
-
-/// The message for a failure code stored on a session.
-pub fn failure_message(code: &str) -> String {
-    match code {
-        "id_already_verified" => ID_ALREADY_VERIFIED_MESSAGE.into(),
-        "account_already_verified" => "This account has completed real-name verification already.".into(),
-        "station_code_invalid" => "The code typed at the station did not match too many times.".into(),
-        _ => "The verification failed.".into(),
-    }
-}
-
-/// The message for a decision's reason.
-pub fn reason_message(reason: ReasonCode, action: Option<LivenessAction>) -> String {
-    let action = action.map(|a| a.as_str().replace('_', " ")).unwrap_or_default();
-    match reason {
-        ReasonCode::FaceMismatch => FACE_MISMATCH_MESSAGE.into(),
-        ReasonCode::NoFace => "No face was found in a frame. Keep your face in the frame.".into(),
-        ReasonCode::MultipleFaces => "More than one face was in the frame. Only you should be in view.".into(),
-        ReasonCode::FaceTooSmall => "The face is too small. Move closer to the camera.".into(),
-        ReasonCode::TooDark => "The image is too dark. Find more light.".into(),
-        ReasonCode::PersonChanged => "The frames do not all show the same person.".into(),
-        ReasonCode::ActionNotSeen => format!("The action \"{action}\" was not seen. Follow the prompts."),
-        ReasonCode::ActionOrder => "The actions were not performed in the requested order.".into(),
-        ReasonCode::NoReference => "The identity authority has no usable reference photo for this ID number.".into(),
-        ReasonCode::FramesDuplicated => {
-            "Some frames are copies of each other. Use the live camera, not a photo or a screen.".into()
-        }
-        ReasonCode::TimestampsInvalid => "The capture times are not plausible. Start the scan again.".into(),
-        ReasonCode::ChallengeReplayed => {
-            "This capture was submitted before. Start the scan again with the new prompts.".into()
-        }
-        ReasonCode::PresentationAttack => "Use the live camera, not a photo or a screen.".into(),
-        _ => "The face scan did not pass.".into(),
-    }
 }
