@@ -9,6 +9,7 @@
 //! winner on both engines.
 
 pub mod ops;
+pub mod demo;
 pub mod hardening;
 pub mod maintenance;
 pub mod paths;
@@ -252,7 +253,7 @@ impl fmt::Debug for VerifiedIdentity {
 
 /// The storage interface of the backend. One implementation per database engine.
 #[async_trait]
-pub trait Store: paths::PathsStore + webhooks::WebhookStore + ops::OpsStore + maintenance::MaintenanceStore + hardening::HardeningStore + trust::TrustStore + crate::demo::DemoStore + Send + Sync + fmt::Debug {
+pub trait Store: paths::PathsStore + webhooks::WebhookStore + ops::OpsStore + maintenance::MaintenanceStore + hardening::HardeningStore + trust::TrustStore + demo::DemoStore + Send + Sync + fmt::Debug {
     /// Applies the engine's pending migrations.
     async fn migrate(&self) -> Result<(), StoreError>;
     /// `sqlite` or `postgres`.

@@ -8,7 +8,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 use super::ops::impl_ops_store;
 use super::hardening::impl_hardening_store;
-use crate::demo::impl_demo_store;
+use super::demo::impl_demo_store;
 use super::maintenance::impl_maintenance_store;
 use super::paths::impl_paths_store;
 use super::trust::impl_trust_store;
