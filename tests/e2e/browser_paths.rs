@@ -90,7 +90,8 @@ async fn partner_popup_and_mobile_path_in_a_real_browser() -> Result<()> {
     assert!(popup.contains("立即授权") && popup.contains("暂不授权，手动认证") && popup.contains("JD Mall"), "{popup}");
     assert!(!popup.contains("*三") && !popup.contains("*四"), "no person's data before the partner is authorized: {popup}");
     save("pc-partner-popup.png", &browser.screenshot_png().await?)?;
-    browser.click(&browser.find("#authorize-now").await?).await?;
+    // One Authorize Now per partner: this person's partner is JD Mall.
+    browser.click(&browser.find("#partner-popup a[data-partner='JD Mall']").await?).await?;
     browser.wait_for("the partner's sign-in", "return document.querySelector('#partner-signin #login')", WAIT).await?;
     browser.type_into(&browser.find("#login").await?, "zhangsan-jd").await?;
     browser.type_into(&browser.find("#password").await?, crate::paths::PARTNER_PASSWORD).await?;

@@ -450,15 +450,16 @@ impl AppState {
         let id_hash = self.id_lockout(&account.id, &id).await?;
         let phone_hash = phone_hash(&self.keys, &phone);
         let ip_hash = ip_hash(&self.keys, client_ip);
-        // A new form is no way around "resend only after N seconds" (a cheap early answer; the
+        self.reserve_send(&phone_hash, &account.id, client_ip).await?;
+        self.authority_match(&account.id, &id_hash, &name, &id).await?;
+        self.ensure_id_unverified(&id_hash).await?;
+        // A new form is no way around "resend only after N seconds" (a cheap early answer, after
+        // the identity rules so that "ID already verified" is not hidden behind it; the
         // slot taken just before sending decides races).
         let recent = self.store.sms_send_counts(&phone_hash, &account.id, &ip_hash, self.now() - self.config.sms.resend_after_secs).await?;
         if recent.phone > 0 {
             return Err(too_early(self.config.sms.resend_after_secs).into());
         }
-        self.reserve_send(&phone_hash, &account.id, client_ip).await?;
-        self.authority_match(&account.id, &id_hash, &name, &id).await?;
-        self.ensure_id_unverified(&id_hash).await?;
         let verdict = self.carrier.check(&phone, &name, &id).await.map_err(|e| {
             ServerError::unavailable(ErrorCode::CarrierUnavailable, "The carrier directory cannot be reached. Please try again later.", e)
         })?;
