@@ -31,6 +31,8 @@ with_keyring() {
 }
 
 # The desktop crate embeds the built front end (ui/dist) at compile time.
+stage "formatting (rustfmt.toml)"
+cargo fmt --all -- --check
 stage "front end and workspace build"
 (cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run build)
 cargo build --workspace --all-targets --locked

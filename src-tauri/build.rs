@@ -32,8 +32,7 @@ fn main() {
         );
     }
     println!("cargo:rerun-if-changed=../ui/dist");
-    let attributes = tauri_build::Attributes::new()
-        .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS));
+    let attributes = tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(COMMANDS));
     if let Err(e) = tauri_build::try_build(attributes) {
         panic!("tauri-build: {e:#}");
     }

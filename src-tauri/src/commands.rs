@@ -9,10 +9,10 @@ use realname_scan::SourceSpec;
 use tauri::{AppHandle, Emitter, Manager, State};
 use tracing::instrument;
 
+use crate::Shell;
 use crate::ipc::{AppState, CommandError, ContextAnswer, SettingsView, SourceOption, UiEvent, UiMode};
 use crate::settings::StoredSettings;
 use crate::verification::{self, RunHandle, RunPlan, UiSink};
-use crate::Shell;
 
 type CmdResult<T> = Result<T, CommandError>;
 
@@ -32,7 +32,8 @@ fn companion(shell: &Shell, s: &StoredSettings) -> CmdResult<Companion> {
 }
 
 fn origin(s: &StoredSettings) -> CmdResult<String> {
-    crate::settings::url_origin(&s.view.backend_url).ok_or_else(|| CommandError::new("backend_url_invalid", "no backend configured"))
+    crate::settings::url_origin(&s.view.backend_url)
+        .ok_or_else(|| CommandError::new("backend_url_invalid", "no backend configured"))
 }
 
 fn ui_sink(app: &AppHandle) -> UiSink {
@@ -163,7 +164,12 @@ pub fn list_sources(shell: State<'_, Shell>) -> CmdResult<Vec<SourceOption>> {
     match realname_scan::webcam::list_devices() {
         Ok(devices) => {
             for (i, d) in devices.iter().enumerate() {
-                out.push(SourceOption { spec: format!("webcam:{i}"), label: d.name.clone(), kind: "webcam".into(), stand_in: false });
+                out.push(SourceOption {
+                    spec: format!("webcam:{i}"),
+                    label: d.name.clone(),
+                    kind: "webcam".into(),
+                    stand_in: false,
+                });
             }
         }
         Err(e) => tracing::info!(error = %e, "no camera list"),
@@ -213,7 +219,12 @@ pub fn start_verification(app: AppHandle, shell: State<'_, Shell>) -> CmdResult<
     let s = settings(&shell)?;
     let c = companion(&shell, &s)?;
     let scan_timeout = std::time::Duration::from_secs(c.config().scan_timeout_secs.max(1));
-    let plan = RunPlan { companion: c, qr_source: s.view.qr_source.clone(), face_source: s.view.face_source.clone(), scan_timeout };
+    let plan = RunPlan {
+        companion: c,
+        qr_source: s.view.qr_source.clone(),
+        face_source: s.view.face_source.clone(),
+        scan_timeout,
+    };
     let handle = RunHandle { cancel: CancellationToken::new(), answers: Arc::default() };
     if let Ok(mut slot) = shell.run.lock() {
         *slot = Some(handle.clone());

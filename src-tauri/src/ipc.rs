@@ -233,14 +233,13 @@ impl UiEvent {
                 attempts_left,
             },
             FlowEvent::Confirmed => UiEvent::Confirmed,
-            FlowEvent::ActionPrompt { index, total, action, text } => UiEvent::Prompt {
-                index: small(index as u64),
-                total: small(total as u64),
-                action: tag(&action),
-                text,
-            },
+            FlowEvent::ActionPrompt { index, total, action, text } => {
+                UiEvent::Prompt { index: small(index as u64), total: small(total as u64), action: tag(&action), text }
+            }
             FlowEvent::Feedback { feedback, text } => UiEvent::Feedback { feedback: tag(&feedback), text },
-            FlowEvent::ActionCaptured { action, detected, .. } => UiEvent::ActionCaptured { action: tag(&action), detected },
+            FlowEvent::ActionCaptured { action, detected, .. } => {
+                UiEvent::ActionCaptured { action: tag(&action), detected }
+            }
             FlowEvent::Uploading { frames } => UiEvent::Uploading { frames: small(frames as u64) },
             FlowEvent::Decision { decision } => UiEvent::Decision {
                 outcome: tag(&decision.outcome),
@@ -314,12 +313,18 @@ mod tests {
             std::fs::write(&path, &fresh).expect("write bindings");
         }
         let committed = std::fs::read_to_string(&path).unwrap_or_default();
-        assert_eq!(committed, fresh, "ui/src/bindings.ts is stale: REALNAME_UPDATE_BINDINGS=1 cargo test -p realname-desktop bindings");
+        assert_eq!(
+            committed, fresh,
+            "ui/src/bindings.ts is stale: REALNAME_UPDATE_BINDINGS=1 cargo test -p realname-desktop bindings"
+        );
     }
 
     #[test]
     fn flow_events_map_to_tagged_ui_events() {
-        let ev = UiEvent::from_flow(FlowEvent::Feedback { feedback: realname_companion::Feedback::NoFace, text: "x".into() });
+        let ev = UiEvent::from_flow(FlowEvent::Feedback {
+            feedback: realname_companion::Feedback::NoFace,
+            text: "x".into(),
+        });
         let json = serde_json::to_value(ev.expect("mapped")).expect("json");
         assert_eq!(json["event"], "feedback");
         assert_eq!(json["feedback"], "no_face");

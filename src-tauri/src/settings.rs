@@ -136,7 +136,8 @@ impl StoredSettings {
             .ok_or_else(|| CommandError::new("backend_url_invalid", "the backend URL must be http(s)://host[:port]"))?;
         for spec in [&view.qr_source, &view.face_source] {
             if !spec.is_empty() {
-                realname_scan::SourceSpec::parse(spec).map_err(|e| CommandError::new("source_invalid", e.to_string()))?;
+                realname_scan::SourceSpec::parse(spec)
+                    .map_err(|e| CommandError::new("source_invalid", e.to_string()))?;
             }
         }
         Ok(())
@@ -170,10 +171,8 @@ impl StoredSettings {
     /// # Errors
     /// `config` for malformed environment variables.
     pub fn companion_config(&self, dir: &Path) -> Result<CompanionConfig, CommandError> {
-        let mut config = CompanionConfig {
-            credential_file: Some(dir.join("credentials.json")),
-            ..CompanionConfig::default()
-        };
+        let mut config =
+            CompanionConfig { credential_file: Some(dir.join("credentials.json")), ..CompanionConfig::default() };
         config.apply_env(|k| std::env::var(k).ok())?;
         let origin = url_origin(&self.view.backend_url).unwrap_or_default();
         config.trusted_origins = vec![origin.clone()];

@@ -6,7 +6,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use realname_companion::flow::{CancellationToken, ContextChoice, EventSink, FaceInput, FlowOutcome, Prompter, QrInput};
+use realname_companion::flow::{
+    CancellationToken, ContextChoice, EventSink, FaceInput, FlowOutcome, Prompter, QrInput,
+};
 use realname_companion::{Companion, CompanionError};
 use realname_protocol::api::MaskedContext;
 use realname_scan::{FrameSource, QrReader, ReaderConfig, SourceError, SourceSpec, open_source};
@@ -97,7 +99,11 @@ pub struct RunPlan {
 }
 
 /// Opens a spec, reopening it (watchdog) after a device error until `cancel` fires.
-fn open_with_watchdog(spec: &SourceSpec, events: &UiSink, cancel: &CancellationToken) -> Result<Box<dyn FrameSource>, CompanionError> {
+fn open_with_watchdog(
+    spec: &SourceSpec,
+    events: &UiSink,
+    cancel: &CancellationToken,
+) -> Result<Box<dyn FrameSource>, CompanionError> {
     let mut reported = false;
     loop {
         match open_source(spec) {
@@ -194,7 +200,12 @@ pub async fn run(plan: RunPlan, handle: RunHandle, hub: PreviewHub, events: UiSi
     events(UiEvent::Finished { outcome: outcome.into() });
 }
 
-async fn run_inner(plan: RunPlan, handle: &RunHandle, hub: &PreviewHub, events: &UiSink) -> Result<FlowOutcome, CompanionError> {
+async fn run_inner(
+    plan: RunPlan,
+    handle: &RunHandle,
+    hub: &PreviewHub,
+    events: &UiSink,
+) -> Result<FlowOutcome, CompanionError> {
     let spec_of = |s: &str| SourceSpec::parse(s).map_err(|e| CompanionError::Config(format!("source: {e}")));
     let qr_spec = spec_of(&plan.qr_source)?;
     let same = plan.face_source.is_empty() || plan.face_source == plan.qr_source;

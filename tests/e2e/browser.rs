@@ -24,7 +24,8 @@ fn save(name: &str, png: &[u8]) -> Result<()> {
 
 #[tokio::test]
 async fn pc_pages_walk_to_verified_in_a_real_browser() -> Result<()> {
-    let setup = ServerSetup::new(&[("REALNAME_TEST_MODE", "1"), ("REALNAME_TEST_FIXED_CHALLENGE", "open_mouth")]).await?;
+    let setup =
+        ServerSetup::new(&[("REALNAME_TEST_MODE", "1"), ("REALNAME_TEST_FIXED_CHALLENGE", "open_mouth")]).await?;
     let id = id_number(11);
     setup.register_person("张三", &id, &clip_frame("lp_d5", 1)?).await?;
     let server = setup.serve().await?;
@@ -62,7 +63,8 @@ async fn pc_pages_walk_to_verified_in_a_real_browser() -> Result<()> {
     assert_eq!(code, json!("id_number_invalid"));
     let kept = browser.property(&browser.find("#id_number").await?, "value").await?;
     assert_eq!(kept, json!(wrong), "the form keeps the typed ID number");
-    let invalid = browser.execute("return document.querySelector('#id_number').getAttribute('aria-invalid')", json!([])).await?;
+    let invalid =
+        browser.execute("return document.querySelector('#id_number').getAttribute('aria-invalid')", json!([])).await?;
     assert_eq!(invalid, json!("true"));
     save("pc-identity-error.png", &browser.screenshot_png().await?)?;
 
@@ -70,7 +72,11 @@ async fn pc_pages_walk_to_verified_in_a_real_browser() -> Result<()> {
     browser.type_into(&browser.find("#id_number").await?, &id).await?;
     browser.click(&browser.find("form[action='/verify/identity'] button[type=submit]").await?).await?;
     browser
-        .wait_for("the QR image", "var i = document.querySelector('#qr'); return i && i.complete && i.naturalWidth > 0", WAIT)
+        .wait_for(
+            "the QR image",
+            "var i = document.querySelector('#qr'); return i && i.complete && i.naturalWidth > 0",
+            WAIT,
+        )
         .await?;
     save("pc-qr.png", &browser.screenshot_png().await?)?;
 
@@ -84,7 +90,8 @@ async fn pc_pages_walk_to_verified_in_a_real_browser() -> Result<()> {
         .await?;
     device.confirm(&claim.session_id).await?.map_err(anyhow::Error::new)?;
     let frames = crate::face_flow::challenge_frames("lp_d5")?;
-    let decision = device.capture(&claim.session_id, &claim.challenge.nonce, &frames).await?.map_err(anyhow::Error::new)?;
+    let decision =
+        device.capture(&claim.session_id, &claim.challenge.nonce, &frames).await?.map_err(anyhow::Error::new)?;
     assert_eq!(decision.outcome, Outcome::Passed, "{decision:?}");
 
     // The page turns to verified by itself (server push).

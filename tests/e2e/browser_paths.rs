@@ -75,8 +75,12 @@ async fn partner_popup_and_mobile_path_in_a_real_browser() -> Result<()> {
     browser.click(&browser.find("#admin-signin button[type=submit]").await?).await?;
     browser.wait_for("the admin sign-in to finish", "return location.pathname !== '/admin/signin'", WAIT).await?;
     browser.goto(&format!("{base}/admin/email-outbox?to=sync-user@example.com")).await?;
-    browser.wait_for("the e-mail outbox", "return document.querySelector('#email-outbox [data-field=link]')", WAIT).await?;
-    let link = browser.execute("return document.querySelector('#email-outbox [data-field=link]').getAttribute('href')", json!([])).await?;
+    browser
+        .wait_for("the e-mail outbox", "return document.querySelector('#email-outbox [data-field=link]')", WAIT)
+        .await?;
+    let link = browser
+        .execute("return document.querySelector('#email-outbox [data-field=link]').getAttribute('href')", json!([]))
+        .await?;
     let link = link.as_str().unwrap_or_default().to_owned();
     assert!(link.starts_with(&format!("{base}/account/confirm-email?token=")), "{link}");
     browser.goto(&link).await?;
@@ -85,10 +89,19 @@ async fn partner_popup_and_mobile_path_in_a_real_browser() -> Result<()> {
     browser.wait_for("the verification page", "return document.querySelector('#verify-now')", WAIT).await?;
     assert!(!browser.exists("#email-notice").await?, "no notice once confirmed");
     browser.click(&browser.find("#verify-now").await?).await?;
-    browser.wait_for("the partner popup", "var p = document.querySelector('#partner-popup'); return p && p.getBoundingClientRect().width > 0", WAIT).await?;
+    browser
+        .wait_for(
+            "the partner popup",
+            "var p = document.querySelector('#partner-popup'); return p && p.getBoundingClientRect().width > 0",
+            WAIT,
+        )
+        .await?;
     let popup = browser.text(&browser.find("#partner-popup").await?).await?;
     assert!(popup.contains("立即授权") && popup.contains("暂不授权，手动认证") && popup.contains("JD Mall"), "{popup}");
-    assert!(!popup.contains("*三") && !popup.contains("*四"), "no person's data before the partner is authorized: {popup}");
+    assert!(
+        !popup.contains("*三") && !popup.contains("*四"),
+        "no person's data before the partner is authorized: {popup}"
+    );
     save("pc-partner-popup.png", &browser.screenshot_png().await?)?;
     // One Authorize Now per partner: this person's partner is JD Mall.
     browser.click(&browser.find("#partner-popup a[data-partner='JD Mall']").await?).await?;
@@ -111,7 +124,11 @@ async fn partner_popup_and_mobile_path_in_a_real_browser() -> Result<()> {
     browser.wait_for("the partner popup", "return document.querySelector('#partner-popup')", WAIT).await?;
     browser.click(&browser.find("#not-authorized").await?).await?;
     browser
-        .wait_for("the method choice", "return location.search === '?manual=1' && document.querySelector('#method-mobile')", WAIT)
+        .wait_for(
+            "the method choice",
+            "return location.search === '?manual=1' && document.querySelector('#method-mobile')",
+            WAIT,
+        )
         .await?;
     assert!(!browser.exists("#partner-popup").await?, "no popup on the manual choice");
     browser.click(&browser.find("#method-mobile").await?).await?;
@@ -135,7 +152,9 @@ async fn partner_popup_and_mobile_path_in_a_real_browser() -> Result<()> {
     browser.wait_for("the admin sign-in", "return document.querySelector('#admin-signin #token')", WAIT).await?;
     browser.type_into(&browser.find("#token").await?, ADMIN_TOKEN).await?;
     browser.click(&browser.find("#admin-signin button[type=submit]").await?).await?;
-    browser.wait_for("the outbox after admin sign-in", "return location.pathname === '/admin/sms-outbox'", WAIT).await?;
+    browser
+        .wait_for("the outbox after admin sign-in", "return location.pathname === '/admin/sms-outbox'", WAIT)
+        .await?;
     browser.goto(&format!("{base}/admin/sms-outbox?phone={PHONE}")).await?;
     browser.wait_for("the outbox", "return document.querySelector('#outbox [data-field=code]')", WAIT).await?;
     let code = browser.text(&browser.find("#outbox [data-field=code]").await?).await?;

@@ -165,7 +165,12 @@ async fn personal_app(server: &ServerProcess, email: &str, qr: &str, face: &Path
         app.screenshot("first-run").await?;
     }
     app.type_into("fr-backend", &server.url).await?;
-    app.b().execute("const s = document.getElementById('fr-language'); s.value = 'en'; s.dispatchEvent(new Event('change'));", json!([])).await?;
+    app.b()
+        .execute(
+            "const s = document.getElementById('fr-language'); s.value = 'en'; s.dispatchEvent(new Event('change'));",
+            json!([]),
+        )
+        .await?;
     app.click("fr-save").await?;
     app.wait_screen("sign-in", UI).await?;
     app.type_into("si-email", email).await?;
@@ -195,7 +200,11 @@ async fn personal_app(server: &ServerProcess, email: &str, qr: &str, face: &Path
     app.type_into("cam-face", &format!("dir:{}@5fps", face.display())).await?;
     app.click("cam-preview").await?;
     app.b()
-        .wait_for("preview frames", "return window.__realname.previewStats().kbPerFrame > 0 && window.__realname.previewStats().fps > 0", UI)
+        .wait_for(
+            "preview frames",
+            "return window.__realname.previewStats().kbPerFrame > 0 && window.__realname.previewStats().fps > 0",
+            UI,
+        )
         .await?;
     if shots {
         app.screenshot("camera").await?;
@@ -250,7 +259,13 @@ async fn desktop_happy_path_verifies_and_the_pc_sees_it() -> Result<()> {
     app.wait_screen("home", UI).await?;
     app.click("home-start").await?;
     app.wait_screen("scan", UI).await?;
-    app.b().wait_for("an outlined foreign QR", "const v = window.__realname.view(); return v.qr && v.qr.realname === false", UI).await?;
+    app.b()
+        .wait_for(
+            "an outlined foreign QR",
+            "const v = window.__realname.view(); return v.qr && v.qr.realname === false",
+            UI,
+        )
+        .await?;
     app.b().wait_for("a drawn preview", "return window.__realname.previewStats().fps > 0", UI).await?;
     app.screenshot("scan").await?;
     assert_eq!(app.text("scan-status").await?, "This QR code is not a Realname code");
@@ -278,7 +293,11 @@ async fn desktop_happy_path_verifies_and_the_pc_sees_it() -> Result<()> {
     app.screenshot("consent").await?;
     app.click("consent-accept").await?;
     app.b()
-        .wait_for("a liveness prompt", "const v = window.__realname.view(); return v.prompt !== null || v.screen !== 'liveness'", FLOW)
+        .wait_for(
+            "a liveness prompt",
+            "const v = window.__realname.view(); return v.prompt !== null || v.screen !== 'liveness'",
+            FLOW,
+        )
         .await?;
     if app.view().await?["screen"] == "liveness" {
         app.screenshot("liveness").await?;
@@ -349,7 +368,8 @@ async fn desktop_kiosk_verifies_with_the_pc_code_and_resets_itself() -> Result<(
     let (setup, server) = server().await?;
     let id = id_number(604);
     setup.register_person("赵六", &id, &clip_frame(PERSON_CLIP, 1)?).await?;
-    let registered: Value = serde_json::from_str(&setup.admin(&["devices", "register", "--name", "Front desk", "--json"]).await?)?;
+    let registered: Value =
+        serde_json::from_str(&setup.admin(&["devices", "register", "--name", "Front desk", "--json"]).await?)?;
     let credential = registered["credential"].as_str().context("station credential")?.to_owned();
     let pc = account(&server, "desk-dave@example.com").await?;
     let qr = pc.start_face_verification("赵六", &id).await?;
@@ -374,7 +394,8 @@ async fn desktop_kiosk_verifies_with_the_pc_code_and_resets_itself() -> Result<(
 
     app.click("attract-start").await?;
     app.wait_screen("context", FLOW).await?;
-    let scanned = wait_for_event(&mut events, "the station code on the PC", |ev| ev["station_code"].is_string()).await?;
+    let scanned =
+        wait_for_event(&mut events, "the station code on the PC", |ev| ev["station_code"].is_string()).await?;
     let code = scanned["station_code"].as_str().context("code")?.to_owned();
     app.type_into("ctx-code", &code).await?;
     app.screenshot("context-kiosk").await?;
@@ -394,7 +415,10 @@ async fn desktop_kiosk_verifies_with_the_pc_code_and_resets_itself() -> Result<(
 
     // Leaving the kiosk needs the admin PIN.
     app.b()
-        .execute("window.dispatchEvent(new KeyboardEvent('keydown', {key: 'Q', ctrlKey: true, shiftKey: true}))", json!([]))
+        .execute(
+            "window.dispatchEvent(new KeyboardEvent('keydown', {key: 'Q', ctrlKey: true, shiftKey: true}))",
+            json!([]),
+        )
         .await?;
     app.wait_screen("exit", UI).await?;
     app.type_into("ex-pin", "0000").await?;

@@ -5,7 +5,7 @@
 
 mod browser;
 mod browser_paths;
+mod desktop;
 mod face_flow;
 mod paths;
-mod desktop;
 mod try_it;

@@ -105,7 +105,13 @@ async fn partner_sync(b: &PcBrowser, partner: &str, login: &str) -> Result<Page>
     let expires = attr_after(&consent.html, "name=\"expires\"", "value").context("no expiry")?;
     let csrf = attr_after(&consent.html, "name=\"csrf\"", "value").context("no CSRF field")?;
     let mut body: Vec<(&str, &str)> = oauth.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    body.extend([("csrf", csrf.as_str()), ("login", login), ("ticket", ticket.as_str()), ("expires", expires.as_str()), ("decision", "approve")]);
+    body.extend([
+        ("csrf", csrf.as_str()),
+        ("login", login),
+        ("ticket", ticket.as_str()),
+        ("expires", expires.as_str()),
+        ("decision", "approve"),
+    ]);
     let consent_url = format!("{}{}", b.base, url.path().replace("/oauth/authorize", "/oauth/consent"));
     let resp = b.http.post(consent_url).form(&body).send().await?;
     Ok(Page { url: resp.url().to_string(), status: resp.status().as_u16(), html: resp.text().await? })
@@ -126,14 +132,22 @@ async fn partner_popup_only_with_a_partner_decline_then_authorize_at_the_partner
     let plain = signed_up(&server.url, "plain@example.com").await?;
     let page = plain.get("/verify/method").await?;
     assert!(!page.html.contains("id=\"partner-popup\""), "no popup without a partner");
-    import_csv(&setup, "partners", &format!("partner,login,password,name,id_number\nJD Mall,zhangsan-jd,{PARTNER_PASSWORD},张三,{id}\n")).await?;
+    import_csv(
+        &setup,
+        "partners",
+        &format!("partner,login,password,name,id_number\nJD Mall,zhangsan-jd,{PARTNER_PASSWORD},张三,{id}\n"),
+    )
+    .await?;
 
     let b = signed_up(&server.url, "synced@example.com").await?;
     let refused = b.submit("/verify/method", "/verify/partner/authorize", &[("partner", "JD Mall")]).await?;
     assert_eq!(page_error_code(&refused.html).as_deref(), Some("email_unconfirmed"), "sync needs a confirmed e-mail");
     confirm_email(&setup, &b, "synced@example.com").await?;
     let method = b.get("/verify/method").await?;
-    assert!(method.html.contains("id=\"partner-popup\"") && method.html.contains("立即授权"), "popup with Authorize Now");
+    assert!(
+        method.html.contains("id=\"partner-popup\"") && method.html.contains("立即授权"),
+        "popup with Authorize Now"
+    );
     assert!(method.html.contains("暂不授权，手动认证"), "and Not Authorized Temporarily and Manual Verification");
 
     let declined = b.submit("/verify/method", "/verify/partner/decline", &[("partner", "JD Mall")]).await?;
@@ -210,8 +224,14 @@ async fn phone_of_another_person_and_an_id_verified_elsewhere_are_refused_on_eve
     let id = id_number(24);
     let other_id = id_number(25);
     setup.register_person("张三", &id, &clip_frame("lp_d5", 1)?).await?;
-    import_csv(&setup, "carrier", &format!("phone,name,id_number\n{PHONE},张三,{id}\n{OTHER_PHONE},李四,{other_id}\n")).await?;
-    import_csv(&setup, "partners", &format!("partner,login,password,name,id_number\nJD Finance,second-jd,{PARTNER_PASSWORD},张三,{id}\n")).await?;
+    import_csv(&setup, "carrier", &format!("phone,name,id_number\n{PHONE},张三,{id}\n{OTHER_PHONE},李四,{other_id}\n"))
+        .await?;
+    import_csv(
+        &setup,
+        "partners",
+        &format!("partner,login,password,name,id_number\nJD Finance,second-jd,{PARTNER_PASSWORD},张三,{id}\n"),
+    )
+    .await?;
 
     let first = signed_up(&server.url, "first@example.com").await?;
     let mismatch = send_code(&first, "张三", &id, OTHER_PHONE).await?;

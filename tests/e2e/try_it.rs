@@ -37,13 +37,8 @@ struct Line {
 /// The command lines of the fenced block that follows `marker` in the README.
 fn readme_block(marker: &str) -> Result<Vec<Line>> {
     let readme = std::fs::read_to_string(workspace_root().join("README.md"))?;
-    let after = &readme[readme
-        .find(marker)
-        .with_context(|| format!("README has no {marker}"))?..];
-    let body = after
-        .split_once("```sh\n")
-        .context("no ```sh block after the marker")?
-        .1;
+    let after = &readme[readme.find(marker).with_context(|| format!("README has no {marker}"))?..];
+    let body = after.split_once("```sh\n").context("no ```sh block after the marker")?.1;
     let body = body.split_once("\n```").context("unterminated block")?.0;
     let mut lines = Vec::new();
     for raw in body.lines() {
@@ -62,21 +57,14 @@ fn readme_block(marker: &str) -> Result<Vec<Line>> {
             words.next();
         }
         let program = words.next().context("a line without a program")?;
-        lines.push(Line {
-            env,
-            program,
-            args: words.collect(),
-        });
+        lines.push(Line { env, program, args: words.collect() });
     }
     Ok(lines)
 }
 
 /// The value after `flag` in `args`.
 fn flag<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
-    args.iter()
-        .position(|a| a == flag)
-        .and_then(|i| args.get(i + 1))
-        .map(String::as_str)
+    args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).map(String::as_str)
 }
 
 /// A private X server (killed on drop) for the browser window the CLI reads the QR from.
@@ -89,8 +77,7 @@ impl Xvfb {
     async fn start() -> Result<Self> {
         let n = (90..400)
             .find(|n| {
-                !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
-                    && !Path::new(&format!("/tmp/.X{n}-lock")).exists()
+                !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() && !Path::new(&format!("/tmp/.X{n}-lock")).exists()
             })
             .context("no free X display number")?;
         let child = std::process::Command::new("Xvfb")
@@ -106,10 +93,7 @@ impl Xvfb {
             .stderr(Stdio::null())
             .spawn()
             .context("starting Xvfb (apt package xvfb)")?;
-        let x = Self {
-            child,
-            display: format!(":{n}"),
-        };
+        let x = Self { child, display: format!(":{n}") };
         let deadline = std::time::Instant::now() + Duration::from_secs(15);
         while !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
             if std::time::Instant::now() > deadline {
@@ -131,28 +115,14 @@ impl Drop for Xvfb {
 /// The `realname` CLI binary of this build (next to the test executable).
 fn cli_binary() -> Result<PathBuf> {
     let exe = std::env::current_exe()?;
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .context("test executable location")?
-        .join("realname");
-    ensure!(
-        bin.is_file(),
-        "{} not found: build it first (`cargo build -p realname-cli`)",
-        bin.display()
-    );
+    let bin = exe.parent().and_then(Path::parent).context("test executable location")?.join("realname");
+    ensure!(bin.is_file(), "{} not found: build it first (`cargo build -p realname-cli`)", bin.display());
     Ok(bin)
 }
 
 /// `scripts/run.sh` as the README line says, with this build's server, a temp database and
 /// port 0. Extra environment as given.
-fn run_sh(
-    line: &Line,
-    args: &[String],
-    setup_dir: &Path,
-    db: &TestDb,
-    extra: &[(&str, &str)],
-) -> Result<Command> {
+fn run_sh(line: &Line, args: &[String], setup_dir: &Path, db: &TestDb, extra: &[(&str, &str)]) -> Result<Command> {
     let mut cmd = Command::new("bash");
     cmd.arg(workspace_root().join(&line.program))
         .args(args)
@@ -183,29 +153,19 @@ async fn the_readme_try_it_steps_end_on_a_verified_demo_identity() -> Result<()>
         server_line.program == "scripts/run.sh" && server_line.args.iter().any(|a| a == "--demo"),
         "{server_line:?}"
     );
-    ensure!(
-        build_line.program == "cargo" && build_line.args.iter().any(|a| a == "realname-cli"),
-        "{build_line:?}"
-    );
+    ensure!(build_line.program == "cargo" && build_line.args.iter().any(|a| a == "realname-cli"), "{build_line:?}");
     for line in [login_line, verify_line] {
         ensure!(
-            line.program == "target/release/realname"
-                && flag(&line.args, "--server") == Some(README_URL),
+            line.program == "target/release/realname" && flag(&line.args, "--server") == Some(README_URL),
             "{line:?}"
         );
     }
+    ensure!(login_line.args.iter().any(|a| a == "login"), "{login_line:?}");
     ensure!(
-        login_line.args.iter().any(|a| a == "login"),
-        "{login_line:?}"
-    );
-    ensure!(
-        verify_line.args.iter().any(|a| a == "verify")
-            && flag(&verify_line.args, "--source") == Some("screen"),
+        verify_line.args.iter().any(|a| a == "verify") && flag(&verify_line.args, "--source") == Some("screen"),
         "{verify_line:?}"
     );
-    let email = flag(&login_line.args, "--email")
-        .context("login without --email")?
-        .to_owned();
+    let email = flag(&login_line.args, "--email").context("login without --email")?.to_owned();
 
     let setup = ServerSetup::new(&[]).await?;
     let tmp = setup.dir.path();
@@ -218,25 +178,11 @@ async fn the_readme_try_it_steps_end_on_a_verified_demo_identity() -> Result<()>
     // Line 1: the demo server, enrolling the photo; it prints the name, the ID number, the URL
     // and the next three steps.
     let photo = clip_frame(CLIP, 1)?.display().to_string();
-    let photo_arg = flag(&server_line.args, "--photo")
-        .context("run.sh without --photo")?
-        .to_owned();
-    let args: Vec<String> = server_line
-        .args
-        .iter()
-        .map(|a| {
-            if *a == photo_arg {
-                photo.clone()
-            } else {
-                a.clone()
-            }
-        })
-        .collect();
+    let photo_arg = flag(&server_line.args, "--photo").context("run.sh without --photo")?.to_owned();
+    let args: Vec<String> =
+        server_line.args.iter().map(|a| if *a == photo_arg { photo.clone() } else { a.clone() }).collect();
     let log = std::fs::File::create(tmp.join("run.log"))?;
-    let mut server = run_sh(server_line, &args, tmp, &setup.db, &[])?
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()?;
+    let mut server = run_sh(server_line, &args, tmp, &setup.db, &[])?.stdout(Stdio::piped()).stderr(log).spawn()?;
     let mut out = BufReader::new(server.stdout.take().context("stdout")?).lines();
     let (mut name, mut id, mut url, mut steps) = (None, None, None, Vec::new());
     let read = tokio::time::timeout(Duration::from_secs(180), async {
@@ -247,10 +193,7 @@ async fn the_readme_try_it_steps_end_on_a_verified_demo_identity() -> Result<()>
                 id = Some(v.to_owned());
             } else if let Some(v) = line.strip_prefix("realname-server listening on ") {
                 url = Some(v.trim_end_matches('/').to_owned());
-            } else if line.starts_with("  1. ")
-                || line.starts_with("  2. ")
-                || line.starts_with("  3. ")
-            {
+            } else if line.starts_with("  1. ") || line.starts_with("  2. ") || line.starts_with("  3. ") {
                 steps.push(line.clone());
                 if line.starts_with("  3. ") {
                     return Ok::<_, anyhow::Error>(());
@@ -264,22 +207,14 @@ async fn the_readme_try_it_steps_end_on_a_verified_demo_identity() -> Result<()>
     match read {
         Ok(Ok(())) => {}
         Ok(Err(e)) => bail!("{e}; log: {}", run_log()),
-        Err(_) => bail!(
-            "run.sh printed no next steps within 180 s; log: {}",
-            run_log()
-        ),
+        Err(_) => bail!("run.sh printed no next steps within 180 s; log: {}", run_log()),
     }
     tokio::spawn(async move { while let Ok(Some(_)) = out.next_line().await {} });
-    let (name, id, url) = (
-        name.context("no name printed")?,
-        id.context("no ID number printed")?,
-        url.context("no URL printed")?,
-    );
+    let (name, id, url) =
+        (name.context("no name printed")?, id.context("no ID number printed")?, url.context("no URL printed")?);
     assert!(id.starts_with("7100001900"), "a demo-range number: {id}");
     assert!(
-        steps[0].contains("Enrol yourself")
-            && steps[1].contains("Sign up")
-            && steps[2].contains("scripts/app.sh"),
+        steps[0].contains("Enrol yourself") && steps[1].contains("Sign up") && steps[2].contains("scripts/app.sh"),
         "{steps:#?}"
     );
 
@@ -292,55 +227,17 @@ async fn the_readme_try_it_steps_end_on_a_verified_demo_identity() -> Result<()>
     let profile = tempfile::tempdir()?;
     let browser = Browser::chromium_windowed(&driver, profile.path(), "zh-CN").await?;
     browser.goto(&format!("{url}/signup")).await?;
-    browser
-        .type_into(&browser.find("#email").await?, &email)
-        .await?;
-    browser
-        .type_into(&browser.find("#password").await?, PASSWORD)
-        .await?;
-    browser
-        .click(
-            &browser
-                .find("form[action='/signup'] button[type=submit]")
-                .await?,
-        )
-        .await?;
-    browser
-        .wait_for(
-            "the verification page",
-            "return document.querySelector('#verify-now')",
-            WAIT,
-        )
-        .await?;
+    browser.type_into(&browser.find("#email").await?, &email).await?;
+    browser.type_into(&browser.find("#password").await?, PASSWORD).await?;
+    browser.click(&browser.find("form[action='/signup'] button[type=submit]").await?).await?;
+    browser.wait_for("the verification page", "return document.querySelector('#verify-now')", WAIT).await?;
     browser.click(&browser.find("#verify-now").await?).await?;
-    browser
-        .wait_for(
-            "the method page",
-            "return document.querySelector('#next-step')",
-            WAIT,
-        )
-        .await?;
+    browser.wait_for("the method page", "return document.querySelector('#next-step')", WAIT).await?;
     browser.click(&browser.find("#next-step").await?).await?;
-    browser
-        .wait_for(
-            "the identity form",
-            "return document.querySelector('#id_number')",
-            WAIT,
-        )
-        .await?;
-    browser
-        .type_into(&browser.find("#name").await?, &name)
-        .await?;
-    browser
-        .type_into(&browser.find("#id_number").await?, &id)
-        .await?;
-    browser
-        .click(
-            &browser
-                .find("form[action='/verify/identity'] button[type=submit]")
-                .await?,
-        )
-        .await?;
+    browser.wait_for("the identity form", "return document.querySelector('#id_number')", WAIT).await?;
+    browser.type_into(&browser.find("#name").await?, &name).await?;
+    browser.type_into(&browser.find("#id_number").await?, &id).await?;
+    browser.click(&browser.find("form[action='/verify/identity'] button[type=submit]").await?).await?;
     browser
         .wait_for(
             "the QR image",
@@ -389,41 +286,20 @@ async fn the_readme_try_it_steps_end_on_a_verified_demo_identity() -> Result<()>
 
     // Step 5: the page turned to verified by itself; the details are marked Demo.
     browser
-        .wait_for(
-            "the verified state",
-            "return document.querySelector('#session').dataset.state === 'passed'",
-            WAIT,
-        )
+        .wait_for("the verified state", "return document.querySelector('#session').dataset.state === 'passed'", WAIT)
         .await?;
     browser.goto(&format!("{url}/verify/details")).await?;
-    let mark = browser
-        .text(&browser.find("[data-field=demo]").await?)
-        .await?;
+    let mark = browser.text(&browser.find("[data-field=demo]").await?).await?;
     assert_eq!(mark.trim(), "演示");
     if let Some(path) = std::env::var_os("REALNAME_TRY_IT_SCREENSHOT") {
-        browser
-            .goto(&format!("{url}/lang/en?next=/verify/details"))
-            .await?;
-        browser
-            .wait_for(
-                "the English page",
-                "return document.documentElement.lang === 'en'",
-                WAIT,
-            )
-            .await?;
+        browser.goto(&format!("{url}/lang/en?next=/verify/details")).await?;
+        browser.wait_for("the English page", "return document.documentElement.lang === 'en'", WAIT).await?;
         std::fs::write(path, browser.screenshot_png().await?)?;
     }
     let shown = browser
-        .execute(
-            "return document.querySelector('[data-field=id_number]').textContent.trim()",
-            json!([]),
-        )
+        .execute("return document.querySelector('[data-field=id_number]').textContent.trim()", json!([]))
         .await?;
-    assert_eq!(
-        shown,
-        json!(format!("7{}{}", "*".repeat(16), &id[17..])),
-        "masked ID number"
-    );
+    assert_eq!(shown, json!(format!("7{}{}", "*".repeat(16), &id[17..])), "masked ID number");
     browser.close().await?;
     server.kill().await?;
     Ok(())
@@ -446,16 +322,10 @@ async fn demo_mode_with_an_http_authority_is_refused_by_run_sh() -> Result<()> {
     .stderr(Stdio::piped())
     .output()
     .await?;
-    assert!(
-        !out.status.success(),
-        "started: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    assert!(!out.status.success(), "started: {}", String::from_utf8_lossy(&out.stdout));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains(
-            "demo mode (--demo / REALNAME_DEMO=1) is refused with an HTTP identity authority"
-        ),
+        stderr.contains("demo mode (--demo / REALNAME_DEMO=1) is refused with an HTTP identity authority"),
         "{stderr}"
     );
     Ok(())

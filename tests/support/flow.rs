@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use realname_protocol::api::{
-    CaptureMetadata, ClaimRequest, ClaimResponse, ConfirmRequest, Decision, DeviceInfo, FrameMeta,
-    LivenessAction, LoginRequest, SessionStatus, TokenResponse,
+    CaptureMetadata, ClaimRequest, ClaimResponse, ConfirmRequest, Decision, DeviceInfo, FrameMeta, LivenessAction,
+    LoginRequest, SessionStatus, TokenResponse,
 };
 use realname_protocol::{ApiError, QrPayload};
 use serde_json::Value;
@@ -23,7 +23,12 @@ pub fn attr_after(html: &str, marker: &str, attr: &str) -> Option<String> {
 }
 
 fn html_unescape(s: &str) -> String {
-    s.replace("&amp;", "&").replace("&quot;", "\"").replace("&#x2f;", "/").replace("&#47;", "/").replace("&lt;", "<").replace("&gt;", ">")
+    s.replace("&amp;", "&")
+        .replace("&quot;", "\"")
+        .replace("&#x2f;", "/")
+        .replace("&#47;", "/")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
 }
 
 /// The `data-code` of the first error alert on a page, if any.
@@ -85,7 +90,8 @@ impl PcBrowser {
 
     /// Fills in the identity form for the face method; returns the resulting page.
     pub async fn submit_identity(&self, name: &str, id_number: &str) -> Result<Page> {
-        self.submit("/verify/identity?method=face", "/verify/identity", &[("name", name), ("id_number", id_number)]).await
+        self.submit("/verify/identity?method=face", "/verify/identity", &[("name", name), ("id_number", id_number)])
+            .await
     }
 
     /// Walks Verify Now → method → identity form and expects the QR page.
@@ -232,7 +238,13 @@ impl Device {
     /// Claims a handle.
     pub async fn claim(&self, payload: &QrPayload) -> Result<ApiResult<ClaimResponse>> {
         let req = ClaimRequest { handle: payload.handle().as_str().into(), device: device_info(&self.name) };
-        let resp = self.http.post(format!("{}/api/v1/companion/claim", self.base)).bearer_auth(&self.token).json(&req).send().await?;
+        let resp = self
+            .http
+            .post(format!("{}/api/v1/companion/claim", self.base))
+            .bearer_auth(&self.token)
+            .json(&req)
+            .send()
+            .await?;
         Self::answer(resp).await
     }
 
@@ -261,14 +273,23 @@ impl Device {
     }
 
     /// Uploads frames: each `(action, jpeg)`; timestamps 100 ms apart (10 fps clips).
-    pub async fn capture(&self, session: &str, nonce: &str, frames: &[(Option<LivenessAction>, Vec<u8>)]) -> Result<ApiResult<Decision>> {
+    pub async fn capture(
+        &self,
+        session: &str,
+        nonce: &str,
+        frames: &[(Option<LivenessAction>, Vec<u8>)],
+    ) -> Result<ApiResult<Decision>> {
         let start = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
         let meta = CaptureMetadata {
             nonce: nonce.into(),
             frames: frames
                 .iter()
                 .enumerate()
-                .map(|(i, (action, _))| FrameMeta { part: format!("frame{i}"), action: *action, captured_at_ms: start + 100 * i as i64 })
+                .map(|(i, (action, _))| FrameMeta {
+                    part: format!("frame{i}"),
+                    action: *action,
+                    captured_at_ms: start + 100 * i as i64,
+                })
                 .collect(),
         };
         let mut form = reqwest::multipart::Form::new().part(
@@ -278,7 +299,9 @@ impl Device {
         for (i, (_, jpeg)) in frames.iter().enumerate() {
             form = form.part(
                 format!("frame{i}"),
-                reqwest::multipart::Part::bytes(jpeg.clone()).file_name(format!("frame{i}.jpg")).mime_str("image/jpeg")?,
+                reqwest::multipart::Part::bytes(jpeg.clone())
+                    .file_name(format!("frame{i}.jpg"))
+                    .mime_str("image/jpeg")?,
             );
         }
         let resp = self
@@ -293,7 +316,12 @@ impl Device {
 
     /// Session status as the device sees it.
     pub async fn status(&self, session: &str) -> Result<ApiResult<SessionStatus>> {
-        let resp = self.http.get(format!("{}/api/v1/companion/sessions/{session}", self.base)).bearer_auth(&self.token).send().await?;
+        let resp = self
+            .http
+            .get(format!("{}/api/v1/companion/sessions/{session}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await?;
         Self::answer(resp).await
     }
 }

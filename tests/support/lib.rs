@@ -28,9 +28,8 @@ pub fn shared_dir() -> Result<PathBuf> {
 
 /// The checked face weights (`REALNAME_MODELS_DIR` or `<root>/models`).
 pub fn models_dir() -> Result<PathBuf> {
-    let dir = std::env::var_os("REALNAME_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("models"));
+    let dir =
+        std::env::var_os("REALNAME_MODELS_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("models"));
     if !dir.join("face_recognition_model.bin").is_file() {
         bail!("face weights not found at {} (run scripts/fetch-models.sh)", dir.display());
     }

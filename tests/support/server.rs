@@ -25,7 +25,10 @@ pub fn server_binary() -> Result<PathBuf> {
     let profile_dir = exe.parent().and_then(Path::parent).context("test executable location")?;
     let bin = profile_dir.join("realname-server");
     if !bin.is_file() {
-        bail!("{} not found: build it first (`cargo build -p realname-server`, done by scripts/test.sh)", bin.display());
+        bail!(
+            "{} not found: build it first (`cargo build -p realname-server`, done by scripts/test.sh)",
+            bin.display()
+        );
     }
     let built = bin.metadata()?.modified()?;
     let newest_source = newest_mtime(&crate::workspace_root().join("crates/realname-server"))?;
@@ -60,7 +63,8 @@ impl TestDb {
         match std::env::var("REALNAME_TEST_DATABASE_URL") {
             Ok(url) if url.starts_with("postgres") => {
                 use sqlx::Connection as _;
-                let mut admin = sqlx::PgConnection::connect(&url).await.context("connecting to the PostgreSQL test server")?;
+                let mut admin =
+                    sqlx::PgConnection::connect(&url).await.context("connecting to the PostgreSQL test server")?;
                 let name = format!("rn_e2e_{}", rand_suffix());
                 sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await?;
                 let mut parsed = url::Url::parse(&url)?;
@@ -141,7 +145,15 @@ impl ServerSetup {
         let csv = self.dir.path().join(format!("{file}.csv"));
         std::fs::write(&csv, format!("name,id_number,photo\n{name},{id},{file}\n"))?;
         let out = self
-            .admin(&["authority", "import", "--csv", &csv.display().to_string(), "--photos", &photos.display().to_string(), "--json"])
+            .admin(&[
+                "authority",
+                "import",
+                "--csv",
+                &csv.display().to_string(),
+                "--photos",
+                &photos.display().to_string(),
+                "--json",
+            ])
             .await?;
         let report: serde_json::Value = serde_json::from_str(&out).with_context(|| format!("import report {out:?}"))?;
         if report["imported"] != 1 {
@@ -169,7 +181,9 @@ impl ServerSetup {
         let url = match ready {
             Ok(Ok(url)) => url,
             Ok(Err(e)) => bail!("{e}; log: {}", std::fs::read_to_string(&log_path).unwrap_or_default()),
-            Err(_) => bail!("server not ready within 120 s; log: {}", std::fs::read_to_string(&log_path).unwrap_or_default()),
+            Err(_) => {
+                bail!("server not ready within 120 s; log: {}", std::fs::read_to_string(&log_path).unwrap_or_default())
+            }
         };
         // Keep draining stdout so the server never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });

@@ -121,16 +121,8 @@ impl Browser {
             .pool_idle_timeout(Duration::from_secs(300))
             .timeout(Duration::from_secs(120))
             .build()?;
-        let resp: Value = client
-            .post(format!("{driver_url}/session"))
-            .json(&capabilities)
-            .send()
-            .await?
-            .json()
-            .await?;
-        let id = resp["value"]["sessionId"]
-            .as_str()
-            .ok_or_else(|| anyhow!("no session id in {resp}"))?;
+        let resp: Value = client.post(format!("{driver_url}/session")).json(&capabilities).send().await?.json().await?;
+        let id = resp["value"]["sessionId"].as_str().ok_or_else(|| anyhow!("no session id in {resp}"))?;
         Ok(Self { client, base: format!("{driver_url}/session/{id}") })
     }
 
@@ -167,9 +159,8 @@ impl Browser {
 
     /// Whether an element matching `css` exists right now.
     pub async fn exists(&self, css: &str) -> Result<bool> {
-        let v = self
-            .call(reqwest::Method::POST, "/elements", Some(json!({"using": "css selector", "value": css})))
-            .await?;
+        let v =
+            self.call(reqwest::Method::POST, "/elements", Some(json!({"using": "css selector", "value": css}))).await?;
         Ok(v.as_array().is_some_and(|a| !a.is_empty()))
     }
 
@@ -188,7 +179,12 @@ impl Browser {
 
     /// The visible text of an element.
     pub async fn text(&self, el: &Element) -> Result<String> {
-        Ok(self.call(reqwest::Method::GET, &format!("/element/{}/text", el.0), None).await?.as_str().unwrap_or_default().to_owned())
+        Ok(self
+            .call(reqwest::Method::GET, &format!("/element/{}/text", el.0), None)
+            .await?
+            .as_str()
+            .unwrap_or_default()
+            .to_owned())
     }
 
     /// A DOM property of an element (e.g. `value`).

@@ -31,7 +31,8 @@ const LEVELS: &[(&str, u8)] = &[
 ];
 
 /// Crates that are pure libraries: no HTTP framework, HTTP client or database.
-const PURE: &[&str] = &["realname-protocol", "realname-face", "realname-scan", "realname-liveness", "realname-decision"];
+const PURE: &[&str] =
+    &["realname-protocol", "realname-face", "realname-scan", "realname-liveness", "realname-decision"];
 
 /// What a pure library must not depend on.
 const IMPURE_DEPS: &[&str] = &["axum", "sqlx", "reqwest", "tower", "tower-http", "hyper"];
@@ -69,7 +70,8 @@ pub fn check(root: &Path) -> Vec<String> {
             if rel.starts_with(dir) {
                 for module in crate_paths(&text) {
                     if !allowed.contains(&module.as_str()) {
-                        problems.push(format!("{rel}: imports `crate::{module}`, above its layer (allowed: {allowed:?})"));
+                        problems
+                            .push(format!("{rel}: imports `crate::{module}`, above its layer (allowed: {allowed:?})"));
                     }
                 }
             }
@@ -171,7 +173,8 @@ fn level(name: &str) -> Option<u8> {
 
 fn check_crate_levels(root: &Path) -> Vec<String> {
     let mut problems = Vec::new();
-    let mut manifests = vec![root.join("src-tauri/Cargo.toml"), root.join("tests/Cargo.toml"), root.join("xtask/Cargo.toml")];
+    let mut manifests =
+        vec![root.join("src-tauri/Cargo.toml"), root.join("tests/Cargo.toml"), root.join("xtask/Cargo.toml")];
     if let Ok(entries) = fs::read_dir(root.join("crates")) {
         manifests.extend(entries.flatten().map(|e| e.path().join("Cargo.toml")).filter(|p| p.is_file()));
     }

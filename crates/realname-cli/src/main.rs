@@ -188,8 +188,9 @@ fn load_config(cli: &Cli) -> Result<CompanionConfig, CompanionError> {
         config.server = Some(origin);
     }
     if let Some(kind) = &cli.credential_store {
-        config.credential_store = realname_companion::CredentialStoreKind::parse(kind)
-            .ok_or_else(|| CompanionError::Config(format!("--credential-store: expected keyring, keyutils or file, got {kind:?}")))?;
+        config.credential_store = realname_companion::CredentialStoreKind::parse(kind).ok_or_else(|| {
+            CompanionError::Config(format!("--credential-store: expected keyring, keyutils or file, got {kind:?}"))
+        })?;
     }
     if let Some(file) = &cli.credential_file {
         config.credential_file = Some(file.clone());
@@ -216,10 +217,14 @@ async fn run(cli: Cli, out: Output) -> ExitCode {
         Command::Login { email, password_stdin } => login(config, &out, &email, password_stdin).await,
         Command::Logout => logout(config, &out).await,
         Command::Whoami => whoami(config, &out).await,
-        Command::Station { command: StationCommand::Register { credential } } => station_register(config, &out, credential),
+        Command::Station { command: StationCommand::Register { credential } } => {
+            station_register(config, &out, credential)
+        }
         Command::Cameras => cameras(&out),
         Command::Scan { source } => scan(config, &out, source).await,
-        Command::Record { source, out: dir, frames, format } => record(config, &out, source, dir, frames, &format).await,
+        Command::Record { source, out: dir, frames, format } => {
+            record(config, &out, source, dir, frames, &format).await
+        }
         Command::Verify(args) => verify(config, &out, args).await,
         Command::Load(args) => return load::run(args, &out, config).await,
         Command::LoadIdentities(args) => return load::write_identities(&args, &out),
@@ -230,7 +235,12 @@ async fn run(cli: Cli, out: Output) -> ExitCode {
     }
 }
 
-async fn login(config: CompanionConfig, out: &Output, email: &str, password_stdin: bool) -> Result<ExitCode, CompanionError> {
+async fn login(
+    config: CompanionConfig,
+    out: &Output,
+    email: &str,
+    password_stdin: bool,
+) -> Result<ExitCode, CompanionError> {
     let origin = config.server_origin()?;
     let password = if password_stdin {
         terminal::read_line_stdin()?
@@ -278,7 +288,11 @@ async fn whoami(config: CompanionConfig, out: &Output) -> Result<ExitCode, Compa
     }
 }
 
-fn station_register(config: CompanionConfig, out: &Output, credential: Option<String>) -> Result<ExitCode, CompanionError> {
+fn station_register(
+    config: CompanionConfig,
+    out: &Output,
+    credential: Option<String>,
+) -> Result<ExitCode, CompanionError> {
     let origin = config.server_origin()?;
     let token = match credential {
         Some(c) => c,
@@ -419,7 +433,10 @@ async fn verify(config: CompanionConfig, out: &Output, args: VerifyArgs) -> Resu
                     "Verification {}: {} ({}; attempts left: {})",
                     if report.outcome == FlowOutcome::Retry { "not passed, retry possible" } else { "failed" },
                     d.message,
-                    d.reason.map_or_else(|| "no reason".to_owned(), |r| serde_json::to_value(r).map(|v| v.to_string()).unwrap_or_default()),
+                    d.reason.map_or_else(
+                        || "no reason".to_owned(),
+                        |r| serde_json::to_value(r).map(|v| v.to_string()).unwrap_or_default()
+                    ),
                     d.attempts_left
                 ),
                 (_, None) => "Verification failed".to_owned(),

@@ -84,6 +84,10 @@ impl Output {
 
     /// Any other failure.
     pub fn fail(&self, exit: Exit, code: &str, message: &str) -> ExitCode {
-        self.finish(exit, serde_json::json!({"error": {"code": code, "message": message}}), &format!("error [{code}]: {message}"))
+        self.finish(
+            exit,
+            serde_json::json!({"error": {"code": code, "message": message}}),
+            &format!("error [{code}]: {message}"),
+        )
     }
 }

@@ -125,7 +125,9 @@ pub fn spawn_renderer(
     let pb = bar().clone();
     if show {
         pb.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-        pb.set_style(ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+        pb.set_style(
+            ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
         pb.enable_steady_tick(Duration::from_millis(120));
     }
     tokio::spawn(async move {
@@ -145,9 +147,14 @@ fn render(pb: &ProgressBar, event: &FlowEvent, lang: Language) {
     let zh = lang == Language::ZhCn;
     match event {
         FlowEvent::Scanning { frames } => pb.set_message(format!("scanning for the QR code… ({frames} frames)")),
-        FlowEvent::QrIgnored { code } => pb.println(format!("  ignored a QR code that is not a Realname code ({code})")),
+        FlowEvent::QrIgnored { code } => {
+            pb.println(format!("  ignored a QR code that is not a Realname code ({code})"))
+        }
         FlowEvent::QrFound { origin, trusted } => {
-            pb.println(format!("QR code for {origin} ({})", if *trusted { "trusted" } else { "NOT trusted — refused" }));
+            pb.println(format!(
+                "QR code for {origin} ({})",
+                if *trusted { "trusted" } else { "NOT trusted — refused" }
+            ));
         }
         FlowEvent::Claiming => pb.set_message("claiming the session…"),
         FlowEvent::Claimed { actions, attempts_left, .. } => {
@@ -166,7 +173,9 @@ fn render(pb: &ProgressBar, event: &FlowEvent, lang: Language) {
         )),
         FlowEvent::Uploading { frames } if *frames > 0 => pb.set_message(format!("uploading {frames} frames…")),
         FlowEvent::Uploading { .. } => {}
-        FlowEvent::Decision { decision } => pb.println(format!("decision: {:?} — {}", decision.outcome, decision.message)),
+        FlowEvent::Decision { decision } => {
+            pb.println(format!("decision: {:?} — {}", decision.outcome, decision.message))
+        }
         FlowEvent::Cancelled => pb.println("cancelled"),
         FlowEvent::Failed { error } => pb.println(format!("failed [{}]: {}", error.code, error.message)),
     }

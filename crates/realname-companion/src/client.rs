@@ -121,7 +121,12 @@ impl ApiClient {
     ///
     /// # Errors
     /// `invalid_credentials` and other API errors, network errors.
-    pub async fn login(&self, email: &str, password: &str, device: DeviceInfo) -> Result<TokenResponse, CompanionError> {
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        device: DeviceInfo,
+    ) -> Result<TokenResponse, CompanionError> {
         let body = LoginRequest { email: email.to_owned(), password: password.to_owned(), device };
         Self::send(self.request(Method::POST, routes::LOGIN, None).json(&body)).await
     }
@@ -164,9 +169,11 @@ impl ApiClient {
     /// # Errors
     /// `station_code_invalid`, `consent_required`, `session_state`, …
     pub async fn confirm(&self, bearer: &str, session: &str, request: &ConfirmRequest) -> Result<(), CompanionError> {
-        Self::send::<serde_json::Value>(self.request(Method::POST, &routes::confirm(session), Some(bearer)).json(request))
-            .await
-            .map(drop)
+        Self::send::<serde_json::Value>(
+            self.request(Method::POST, &routes::confirm(session), Some(bearer)).json(request),
+        )
+        .await
+        .map(drop)
     }
 
     /// `POST /api/v1/companion/sessions/{id}/cancel`.
@@ -174,9 +181,11 @@ impl ApiClient {
     /// # Errors
     /// `session_state`, …
     pub async fn cancel(&self, bearer: &str, session: &str) -> Result<(), CompanionError> {
-        Self::send::<serde_json::Value>(self.request(Method::POST, &routes::cancel(session), Some(bearer)).json(&serde_json::json!({})))
-            .await
-            .map(drop)
+        Self::send::<serde_json::Value>(
+            self.request(Method::POST, &routes::cancel(session), Some(bearer)).json(&serde_json::json!({})),
+        )
+        .await
+        .map(drop)
     }
 
     /// `POST /api/v1/companion/sessions/{id}/capture` (multipart: `metadata` JSON + `frameN` JPEGs).
@@ -191,10 +200,8 @@ impl ApiClient {
         frames: &[UploadFrame],
     ) -> Result<Decision, CompanionError> {
         let meta = serde_json::to_string(metadata).map_err(|e| CompanionError::Protocol(e.to_string()))?;
-        let mut form = reqwest::multipart::Form::new().part(
-            "metadata",
-            reqwest::multipart::Part::text(meta).mime_str("application/json").map_err(network)?,
-        );
+        let mut form = reqwest::multipart::Form::new()
+            .part("metadata", reqwest::multipart::Part::text(meta).mime_str("application/json").map_err(network)?);
         for (meta, frame) in metadata.frames.iter().zip(frames) {
             let part = reqwest::multipart::Part::bytes(frame.jpeg.clone())
                 .file_name(format!("{}.jpg", meta.part))
@@ -298,7 +305,10 @@ impl AuthedClient {
     pub async fn refresh(&self) -> Result<(), CompanionError> {
         let mut guard = self.credential.lock().await;
         let Credential::Personal { refresh_token, .. } = &*guard else {
-            return Err(CompanionError::Api(ApiError::new(ErrorCode::TokenExpired, "station credentials do not expire by refresh")));
+            return Err(CompanionError::Api(ApiError::new(
+                ErrorCode::TokenExpired,
+                "station credentials do not expire by refresh",
+            )));
         };
         let tokens = self.api.refresh(refresh_token.expose()).await?;
         let fresh = credential_from_tokens(&tokens, now_unix());

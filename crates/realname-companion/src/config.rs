@@ -158,8 +158,7 @@ impl CompanionConfig {
     /// [`CompanionError::Config`] naming the variable.
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), CompanionError> {
         if let Some(v) = get("REALNAME_TRUSTED_ORIGINS") {
-            self.trusted_origins =
-                v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+            self.trusted_origins = v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
         }
         if let Some(v) = get("REALNAME_SERVER") {
             self.server = Some(v.trim().to_owned());
@@ -180,7 +179,9 @@ impl CompanionConfig {
         }
         if let Some(v) = get("REALNAME_CREDENTIAL_STORE") {
             self.credential_store = CredentialStoreKind::parse(&v).ok_or_else(|| {
-                CompanionError::Config(format!("REALNAME_CREDENTIAL_STORE: expected keyring, keyutils or file, got {v:?}"))
+                CompanionError::Config(format!(
+                    "REALNAME_CREDENTIAL_STORE: expected keyring, keyutils or file, got {v:?}"
+                ))
             })?;
         }
         if let Some(v) = get("REALNAME_CREDENTIAL_FILE") {

@@ -195,7 +195,9 @@ impl FileStore {
                 check_private(&self.path).map_err(|e| self.err("refusing to use", e))?;
                 serde_json::from_slice(&bytes).map_err(|e| self.err("cannot parse", e))
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(CredentialFile { version: 1, ..Default::default() }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Ok(CredentialFile { version: 1, ..Default::default() })
+            }
             Err(e) => Err(self.err("cannot read", e)),
         }
     }
@@ -321,16 +323,16 @@ impl KeyringStore {
         match self.backend {
             #[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd"))]
             KeyringBackend::SecretService => {
-                let cred = keyring::secret_service::SsCredential::new_with_target(None, &self.service, server)
-                    .map_err(err)?;
+                let cred =
+                    keyring::secret_service::SsCredential::new_with_target(None, &self.service, server).map_err(err)?;
                 Ok(keyring::Entry::new_with_credential(Box::new(cred)))
             }
             #[cfg(not(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd")))]
             KeyringBackend::SecretService => keyring::Entry::new(&self.service, server).map_err(err),
             #[cfg(target_os = "linux")]
             KeyringBackend::Keyutils => {
-                let cred = keyring::keyutils::KeyutilsCredential::new_with_target(None, &self.service, server)
-                    .map_err(err)?;
+                let cred =
+                    keyring::keyutils::KeyutilsCredential::new_with_target(None, &self.service, server).map_err(err)?;
                 Ok(keyring::Entry::new_with_credential(Box::new(cred)))
             }
             #[cfg(not(target_os = "linux"))]

@@ -292,7 +292,9 @@ impl ChallengeTracker {
                 s.mouth_aspect_ratio > t.mouth_open.max(base + 0.2)
             }
             // Positive yaw = face turned towards the image's right = the subject's own left.
-            LivenessAction::TurnLeft => s.yaw_deg - self.baseline(|s| s.yaw_deg).unwrap_or(0.0).clamp(-10.0, 10.0) > t.turn_deg,
+            LivenessAction::TurnLeft => {
+                s.yaw_deg - self.baseline(|s| s.yaw_deg).unwrap_or(0.0).clamp(-10.0, 10.0) > t.turn_deg
+            }
             LivenessAction::TurnRight => {
                 s.yaw_deg - self.baseline(|s| s.yaw_deg).unwrap_or(0.0).clamp(-10.0, 10.0) < -t.turn_deg
             }
@@ -417,11 +419,7 @@ impl ChallengeTracker {
                 LivenessAction::Nod => -s.pitch_deg,
             }
         };
-        window
-            .iter()
-            .enumerate()
-            .max_by(|a, b| score(a.1).total_cmp(&score(b.1)))
-            .map_or(0, |(i, _)| i)
+        window.iter().enumerate().max_by(|a, b| score(a.1).total_cmp(&score(b.1))).map_or(0, |(i, _)| i)
     }
 
     /// At the end of a finite source: captures the remaining actions from what is there.
@@ -439,7 +437,12 @@ impl ChallengeTracker {
         if let Some(n) = self.neutral {
             let first_action_time = self.selected.first().map_or(i64::MAX, |f| f.captured_at_ms);
             if n.captured_at_ms < first_action_time {
-                out.push(SelectedFrame { image: n.image, captured_at_ms: n.captured_at_ms, action: None, jpeg: n.jpeg });
+                out.push(SelectedFrame {
+                    image: n.image,
+                    captured_at_ms: n.captured_at_ms,
+                    action: None,
+                    jpeg: n.jpeg,
+                });
             }
         }
         out.extend(self.selected);
@@ -514,8 +517,12 @@ mod tests {
     #[test]
     fn feedback_names_the_problem() {
         let t = Thresholds::default();
-        let ok =
-            Observation { faces: 1, signals: Some(signals(0.3, 0.0, 0.0)), centre_offset: Some((0.0, 0.0)), eye_edges: None };
+        let ok = Observation {
+            faces: 1,
+            signals: Some(signals(0.3, 0.0, 0.0)),
+            centre_offset: Some((0.0, 0.0)),
+            eye_edges: None,
+        };
         assert_eq!(feedback(Some(&ok), &t), Feedback::Ok);
         assert_eq!(
             feedback(Some(&Observation { faces: 0, signals: None, centre_offset: None, eye_edges: None }), &t),
@@ -534,7 +541,8 @@ mod tests {
 
     #[test]
     fn detects_a_blink_then_a_turn_and_selects_their_frames() {
-        let mut t = ChallengeTracker::new(vec![LivenessAction::Blink, LivenessAction::TurnLeft], 16, Thresholds::default());
+        let mut t =
+            ChallengeTracker::new(vec![LivenessAction::Blink, LivenessAction::TurnLeft], 16, Thresholds::default());
         let mut events = Vec::new();
         let ears = [0.3, 0.31, 0.3, 0.29, 0.3, 0.12, 0.1, 0.28, 0.3, 0.3];
         let mut i = 0;
@@ -542,7 +550,10 @@ mod tests {
             events.extend(t.push(frame(i, Some(signals(e, 0.0, 0.0)))));
             i += 1;
         }
-        assert!(events.contains(&TrackerEvent::Captured { action: LivenessAction::Blink, frames: 5, detected: true }), "{events:?}");
+        assert!(
+            events.contains(&TrackerEvent::Captured { action: LivenessAction::Blink, frames: 5, detected: true }),
+            "{events:?}"
+        );
         assert!(events.contains(&TrackerEvent::Prompt { index: 1, action: LivenessAction::TurnLeft }));
         for yaw in [0.0, 2.0, 10.0, 25.0, 30.0, 32.0, 20.0] {
             events.extend(t.push(frame(i, Some(signals(0.3, 0.0, yaw)))));

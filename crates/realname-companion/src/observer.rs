@@ -58,7 +58,8 @@ impl FaceObserver {
         let detections = self.engine.detect(image, &self.options).map_err(err)?;
         let mut faces = u32::try_from(detections.len()).unwrap_or(u32::MAX);
         let followed = {
-            let mut previous = self.previous.lock().map_err(|_| CompanionError::Face("observer state poisoned".into()))?;
+            let mut previous =
+                self.previous.lock().map_err(|_| CompanionError::Face("observer state poisoned".into()))?;
             let followed = previous.take();
             if let [one] = detections.as_slice() {
                 *previous = Some(*one);

@@ -5,10 +5,10 @@
 //! ratio, and both verdicts side by side. Captures: `tests/support/captures.rs`.
 #![allow(clippy::print_stdout)]
 
-#[path = "../../realname-liveness/examples/evaluate/harness.rs"]
-mod harness;
 #[path = "../tests/support/captures.rs"]
 mod captures;
+#[path = "../../realname-liveness/examples/evaluate/harness.rs"]
+mod harness;
 
 use std::time::Duration;
 
@@ -63,7 +63,11 @@ fn main() -> anyhow::Result<()> {
     }
     let n = captures.len().max(1) as f64;
     let frames: usize = captures.iter().map(|c| c.frames.len()).sum();
-    println!("\n## CPU time per decision by stage (mean over {} captures, {:.1} frames each)\n", captures.len(), frames as f64 / n);
+    println!(
+        "\n## CPU time per decision by stage (mean over {} captures, {:.1} frames each)\n",
+        captures.len(),
+        frames as f64 / n
+    );
     println!("| stage | exhaustive ms | calls | tracked ms | calls | ratio |");
     println!("|---|---:|---:|---:|---:|---:|");
     for stage in Stage::ALL {
@@ -86,6 +90,9 @@ fn main() -> anyhow::Result<()> {
         worst.last().copied().unwrap_or_default(),
         captures.len()
     );
-    println!("One thread (RAYON_NUM_THREADS={}), per-thread CPU time.", std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "unset".into()));
+    println!(
+        "One thread (RAYON_NUM_THREADS={}), per-thread CPU time.",
+        std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "unset".into())
+    );
     Ok(())
 }

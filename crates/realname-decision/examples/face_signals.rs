@@ -23,7 +23,14 @@ fn main() -> anyhow::Result<()> {
                 let s = face.signals;
                 println!(
                     "{name}\tfaces {}\tear {:.3} {:.3}\tmar {:.3}\tyaw {:6.1}\tpitch {:6.1}\twidth {:.0}\tbright {:.2}",
-                    faces.len(), s.ear_left, s.ear_right, s.mouth_aspect_ratio, s.yaw_deg, s.pitch_deg, s.face_width_px, s.brightness
+                    faces.len(),
+                    s.ear_left,
+                    s.ear_right,
+                    s.mouth_aspect_ratio,
+                    s.yaw_deg,
+                    s.pitch_deg,
+                    s.face_width_px,
+                    s.brightness
                 );
             }
             None => println!("{name}\tno face"),

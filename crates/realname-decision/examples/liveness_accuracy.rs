@@ -19,10 +19,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use realname_liveness::MemoryReplayStore;
-use realname_protocol::api::LivenessChallenge;
 use realname_decision::decision::{Capture, MATCH_THRESHOLD, Verdict, decide};
 use realname_decision::face::{EngineAnalyzer, FaceAnalyzer};
+use realname_liveness::MemoryReplayStore;
+use realname_protocol::api::LivenessChallenge;
 
 /// Decides a case as the server would: fresh replay store per case; replay cases submit the
 /// genuine upload first, then the replay.
@@ -67,9 +67,8 @@ fn main() -> anyhow::Result<()> {
     let engine = Arc::new(EngineAnalyzer::load(&harness::models_dir())?);
     let analysis = Arc::clone(&engine);
     let tracking = Arc::clone(&engine);
-    let analyzer =
-        harness::Analyzer::with_analysis(Box::new(move |img| Ok(analysis.analyze_for_liveness(img)?)))?
-            .with_tracking(Box::new(move |img, previous| Ok(tracking.track_face(img, previous)?)));
+    let analyzer = harness::Analyzer::with_analysis(Box::new(move |img| Ok(analysis.analyze_for_liveness(img)?)))?
+        .with_tracking(Box::new(move |img, previous| Ok(tracking.track_face(img, previous)?)));
     let plan = harness::Plan { pairs: true, max_per_attack: 100, clips: &[] };
     let cases = harness::build_cases(&analyzer, &plan)?;
     let results: Vec<(harness::Case, Verdict)> = cases
@@ -106,8 +105,8 @@ fn main() -> anyhow::Result<()> {
         match v {
             Verdict::Pass { .. } => e.1 += 1,
             Verdict::Fail { reason, .. } => {
-                *e.2.entry(serde_json::to_string(reason).unwrap_or_default().trim_matches('"').to_owned()).or_default() +=
-                    1
+                *e.2.entry(serde_json::to_string(reason).unwrap_or_default().trim_matches('"').to_owned())
+                    .or_default() += 1
             }
         }
     }

@@ -117,12 +117,7 @@ fn quality_problem(frames: &[AnalyzedFrame]) -> Option<(ReasonCode, Option<Liven
 /// Decides on a capture: liveness first (it spends the nonce), then quality, then the
 /// comparison of the most frontal neutral frame with the ID holder's reference face
 /// (same person below `match_threshold`, the server's `face.match_threshold`).
-pub fn decide(
-    capture: Capture<'_>,
-    reference: &Descriptor,
-    replay: &dyn ReplayStore,
-    match_threshold: f32,
-) -> Verdict {
+pub fn decide(capture: Capture<'_>, reference: &Descriptor, replay: &dyn ReplayStore, match_threshold: f32) -> Verdict {
     let liveness = liveness_config();
     let evaluated = realname_liveness::evaluate(
         IssuedChallenge { challenge: capture.challenge, issued_at_ms: capture.issued_at_ms },
@@ -214,11 +209,15 @@ mod tests {
             run(&ch, &two, 1, &MemoryReplayStore::default()),
             Verdict::Fail { reason: ReasonCode::MultipleFaces, frame: Some(0), .. }
         ));
-        let swapped =
-            [frame(ScriptedFrame::neutral(1), 0), frame(ScriptedFrame::doing(2, LivenessAction::Blink), 1)];
+        let swapped = [frame(ScriptedFrame::neutral(1), 0), frame(ScriptedFrame::doing(2, LivenessAction::Blink), 1)];
         assert!(matches!(
             run(&ch, &swapped, 1, &MemoryReplayStore::default()),
-            Verdict::Fail { reason: ReasonCode::PersonChanged, action: Some(LivenessAction::Blink), frame: Some(1), .. }
+            Verdict::Fail {
+                reason: ReasonCode::PersonChanged,
+                action: Some(LivenessAction::Blink),
+                frame: Some(1),
+                ..
+            }
         ));
         // The same upload twice: the nonce is spent.
         let store = MemoryReplayStore::default();

@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use image::{ImageEncoder, RgbImage};
 use realname_face::{
-    BoundingBox, DetectOptions, Descriptor, Detection, EngineConfig, FaceAnalysis, FaceEngine, FaceError,
-    FaceSignals, Landmarks68,
+    BoundingBox, Descriptor, DetectOptions, Detection, EngineConfig, FaceAnalysis, FaceEngine, FaceError, FaceSignals,
+    Landmarks68,
 };
 use realname_liveness::AnalyzedFace;
 use realname_protocol::api::LivenessAction;

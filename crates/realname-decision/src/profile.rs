@@ -26,8 +26,15 @@ pub enum Stage {
 
 impl Stage {
     /// Every stage, in pipeline order.
-    pub const ALL: [Stage; 7] =
-        [Stage::Decode, Stage::Detect, Stage::Gate, Stage::Landmarks, Stage::Descriptor, Stage::Evidence, Stage::Decide];
+    pub const ALL: [Stage; 7] = [
+        Stage::Decode,
+        Stage::Detect,
+        Stage::Gate,
+        Stage::Landmarks,
+        Stage::Descriptor,
+        Stage::Evidence,
+        Stage::Decide,
+    ];
 
     /// Short name for tables.
     pub fn name(self) -> &'static str {

@@ -13,7 +13,7 @@
 
 use image::RgbImage;
 use realname_face::{
-    BoundingBox, CropRect, Descriptor, DetectOptions, DetectorKind, Detection, FaceAnalysis, FaceEngine, FaceError,
+    BoundingBox, CropRect, Descriptor, DetectOptions, Detection, DetectorKind, FaceAnalysis, FaceEngine, FaceError,
     Landmarks68,
 };
 use realname_liveness::AnalyzedFace;
@@ -68,7 +68,11 @@ fn centroid_spread(points: &[(f32, f32)]) -> ((f32, f32), f32) {
 }
 
 /// The landmark net's output for `box` in `image`, timed; `None` when the box leaves the image.
-fn landmarks_on(engine: &FaceEngine, image: &RgbImage, detection: &Detection) -> Result<Option<(CropRect, Landmarks68)>, FaceError> {
+fn landmarks_on(
+    engine: &FaceEngine,
+    image: &RgbImage,
+    detection: &Detection,
+) -> Result<Option<(CropRect, Landmarks68)>, FaceError> {
     let Ok(crop) = FaceEngine::landmark_crop(image, detection) else { return Ok(None) };
     let landmarks = timed(Stage::Landmarks, || {
         engine.landmarks_in_crop(image, crop, f64::from(detection.bbox.x), f64::from(detection.bbox.y))
@@ -102,7 +106,8 @@ pub fn follow_in(
     let (ox, oy) = (b.x + b.width / 2.0 - px, b.y + b.height / 2.0 - py);
     let (w, h) = (b.width * scale, b.height * scale);
     let (cx, cy) = (nx + ox * scale, ny + oy * scale);
-    let detection = Detection { bbox: BoundingBox { x: cx - w / 2.0, y: cy - h / 2.0, width: w, height: h }, score: start.score };
+    let detection =
+        Detection { bbox: BoundingBox { x: cx - w / 2.0, y: cy - h / 2.0, width: w, height: h }, score: start.score };
     let Some((crop, landmarks)) = landmarks_on(engine, image, &detection)? else { return Ok(None) };
     let Ok(desc_crop) = FaceEngine::descriptor_crop(image, &landmarks, Some(crop)) else { return Ok(None) };
     let descriptor = timed(Stage::Descriptor, || engine.descriptor_in_crop(image, desc_crop))?;
@@ -110,7 +115,12 @@ pub fn follow_in(
     if distance.is_nan() || distance > TRACK_MAX_DISTANCE {
         return Ok(None);
     }
-    let gate = DetectOptions { detector: DetectorKind::Tiny { input_size: GATE_INPUT }, min_score: GATE_MIN_SCORE, iou_threshold: 0.4, max_results: 10 };
+    let gate = DetectOptions {
+        detector: DetectorKind::Tiny { input_size: GATE_INPUT },
+        min_score: GATE_MIN_SCORE,
+        iou_threshold: 0.4,
+        max_results: 10,
+    };
     let others = timed(Stage::Gate, || engine.detect(image, &gate))?;
     let inside = |d: &Detection| {
         let (gx, gy) = (d.bbox.x + d.bbox.width / 2.0, d.bbox.y + d.bbox.height / 2.0);

@@ -19,7 +19,8 @@ fn dirs() -> (PathBuf, PathBuf) {
 }
 
 fn load(path: &Path) -> RgbImage {
-    decode_image(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())), &ImageLimits::default()).unwrap()
+    decode_image(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())), &ImageLimits::default())
+        .unwrap()
 }
 
 /// One-face 640×480 frame: the centre of `obama-480p.jpg` (853×480), or `REALNAME_BENCH_FRAME`.
@@ -40,7 +41,13 @@ struct NsFormatter;
 
 impl ValueFormatter for NsFormatter {
     fn scale_values(&self, typical: f64, values: &mut [f64]) -> &'static str {
-        let (div, unit) = if typical >= 1e6 { (1e6, "ms cpu") } else if typical >= 1e3 { (1e3, "µs cpu") } else { (1.0, "ns cpu") };
+        let (div, unit) = if typical >= 1e6 {
+            (1e6, "ms cpu")
+        } else if typical >= 1e3 {
+            (1e3, "µs cpu")
+        } else {
+            (1.0, "ns cpu")
+        };
         values.iter_mut().for_each(|v| *v /= div);
         unit
     }
@@ -114,7 +121,17 @@ fn run<M: Measurement>(c: &mut Criterion<M>, group: &str) {
     let engine = FaceEngine::load(&models, EngineConfig::default()).unwrap();
     eprintln!("peak RSS after loading all models: {:.1} MiB", peak_rss_kib().unwrap_or(0) as f64 / 1024.0);
     eprintln!("recognition net: {:.3} GFLOP per descriptor", recognition_flops() / 1e9);
-    let tiny_lm = FaceEngine::load(&models, EngineConfig { ssd: false, tiny: false, recognition: false, landmarks: Some(LandmarkNet::Tiny), ..EngineConfig::default() }).unwrap();
+    let tiny_lm = FaceEngine::load(
+        &models,
+        EngineConfig {
+            ssd: false,
+            tiny: false,
+            recognition: false,
+            landmarks: Some(LandmarkNet::Tiny),
+            ..EngineConfig::default()
+        },
+    )
+    .unwrap();
     let obama = load(&images.join("face_recognition/obama/obama.jpg"));
     let frame = frame(&images);
     let ssd = DetectOptions::default();

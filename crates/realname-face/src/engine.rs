@@ -10,7 +10,7 @@ use crate::ssd_mobilenetv1::SsdMobilenetv1;
 use crate::tiny_face_detector::TinyFaceDetector;
 use crate::weights::ModelWeights;
 use crate::{
-    DetectOptions, Descriptor, DetectorKind, Detection, FaceAnalysis, FaceError, FaceSignals, ImageLimits, Landmarks68,
+    Descriptor, DetectOptions, Detection, DetectorKind, FaceAnalysis, FaceError, FaceSignals, ImageLimits, Landmarks68,
     RgbImage,
 };
 
@@ -43,7 +43,13 @@ impl Default for EngineConfig {
     /// Everything face-api's default pipeline uses: both detectors, the full landmark net and
     /// the recognition net.
     fn default() -> Self {
-        Self { ssd: true, tiny: true, landmarks: Some(LandmarkNet::Full), recognition: true, image_limits: ImageLimits::default() }
+        Self {
+            ssd: true,
+            tiny: true,
+            landmarks: Some(LandmarkNet::Full),
+            recognition: true,
+            image_limits: ImageLimits::default(),
+        }
     }
 }
 
@@ -81,7 +87,9 @@ impl FaceEngine {
             None
         };
         let landmark_net = match config.landmarks {
-            Some(LandmarkNet::Full) => Some(FaceLandmark68Net::load(&ModelWeights::load(models_dir, "face_landmark_68")?, false)?),
+            Some(LandmarkNet::Full) => {
+                Some(FaceLandmark68Net::load(&ModelWeights::load(models_dir, "face_landmark_68")?, false)?)
+            }
             Some(LandmarkNet::Tiny) => {
                 Some(FaceLandmark68Net::load(&ModelWeights::load(models_dir, "face_landmark_68_tiny")?, true)?)
             }
@@ -138,7 +146,13 @@ impl FaceEngine {
 
     /// Landmark net on an explicit crop rectangle; points shifted by `(shift_x, shift_y)` (face-api
     /// shifts by the detection box's raw x, y).
-    pub fn landmarks_in_crop(&self, image: &RgbImage, crop: CropRect, shift_x: f64, shift_y: f64) -> Result<Landmarks68, FaceError> {
+    pub fn landmarks_in_crop(
+        &self,
+        image: &RgbImage,
+        crop: CropRect,
+        shift_x: f64,
+        shift_y: f64,
+    ) -> Result<Landmarks68, FaceError> {
         let net = self.landmark_net.as_ref().ok_or(FaceError::ModelNotLoaded("face_landmark_68"))?;
         check_crop(image, crop)?;
         let raw = net.forward(&FaceLandmark68Net::input(image, crop))?;
@@ -148,7 +162,11 @@ impl FaceEngine {
     /// The recognition-net input rectangle face-api derives from the landmarks (dlib alignment).
     /// `landmark_crop` (the landmark net's input size) reproduces face-api's `min(size, cw + x)`
     /// quirk; without it the square is only clipped to the image.
-    pub fn descriptor_crop(image: &RgbImage, landmarks: &Landmarks68, landmark_crop: Option<CropRect>) -> Result<CropRect, FaceError> {
+    pub fn descriptor_crop(
+        image: &RgbImage,
+        landmarks: &Landmarks68,
+        landmark_crop: Option<CropRect>,
+    ) -> Result<CropRect, FaceError> {
         let (cw, ch) = landmark_crop.map_or((f64::INFINITY, f64::INFINITY), |c| (c.width as f64, c.height as f64));
         face_recognition::dlib_crop(&landmarks.points, cw, ch, image.width(), image.height())
             .ok_or_else(|| FaceError::InvalidInput("aligned face crop lies outside the image".into()))
@@ -198,8 +216,16 @@ impl FaceEngine {
 }
 
 fn check_crop(image: &RgbImage, c: CropRect) -> Result<(), FaceError> {
-    if c.width == 0 || c.height == 0 || c.x as u64 + c.width as u64 > image.width() as u64 || c.y as u64 + c.height as u64 > image.height() as u64 {
-        return Err(FaceError::InvalidInput(format!("crop {c:?} outside the {}x{} image", image.width(), image.height())));
+    if c.width == 0
+        || c.height == 0
+        || c.x as u64 + c.width as u64 > image.width() as u64
+        || c.y as u64 + c.height as u64 > image.height() as u64
+    {
+        return Err(FaceError::InvalidInput(format!(
+            "crop {c:?} outside the {}x{} image",
+            image.width(),
+            image.height()
+        )));
     }
     Ok(())
 }

@@ -42,7 +42,10 @@ impl SeparableConv {
 #[derive(Debug)]
 enum FirstConv {
     /// Block 0: full 3×3 conv, stride 2 SAME, + bias.
-    Full { filters: Tensor, bias: Vec<f32> },
+    Full {
+        filters: Tensor,
+        bias: Vec<f32>,
+    },
     Separable(SeparableConv),
 }
 
@@ -113,7 +116,8 @@ pub(crate) struct FaceLandmark68Net {
 impl FaceLandmark68Net {
     /// `tiny = false`: 4 blocks of 4 convs (32/64/128/256); `tiny = true`: 3 blocks of 3 convs.
     pub fn load(w: &ModelWeights, tiny: bool) -> Result<Self, FaceError> {
-        let (chans, n_convs): (&[usize], usize) = if tiny { (&[3, 32, 64, 128], 3) } else { (&[3, 32, 64, 128, 256], 4) };
+        let (chans, n_convs): (&[usize], usize) =
+            if tiny { (&[3, 32, 64, 128], 3) } else { (&[3, 32, 64, 128, 256], 4) };
         let blocks = (0..chans.len() - 1)
             .map(|i| DenseBlock::load(w, &format!("dense{i}"), chans[i], chans[i + 1], n_convs))
             .collect::<Result<Vec<_>, _>>()?;

@@ -119,10 +119,8 @@ impl FaceRecognitionNet {
             ("conv256_2", 256, 256, false),
             ("conv256_down_out", 256, 256, true),
         ];
-        let blocks = spec
-            .iter()
-            .map(|&(n, ci, co, down)| Residual::load(w, n, ci, co, down))
-            .collect::<Result<Vec<_>, _>>()?;
+        let blocks =
+            spec.iter().map(|&(n, ci, co, down)| Residual::load(w, n, ci, co, down)).collect::<Result<Vec<_>, _>>()?;
         Ok(Self { conv32_down: ConvLayer::load(w, "conv32_down", 7, 3, 32)?, blocks, fc: w.vec("fc", &[256, 128])? })
     }
 
@@ -151,7 +149,13 @@ impl FaceRecognitionNet {
 /// face-api's `FaceLandmarks.align()` with dlib alignment: a square from the eye and mouth
 /// centres, then clipped and floored to the image. `crop_w/crop_h` = landmark-crop size (the
 /// quirky `min(size, cw + x)`); pass `f64::INFINITY` when unknown.
-pub(crate) fn dlib_crop(points: &[(f32, f32); 68], crop_w: f64, crop_h: f64, img_w: u32, img_h: u32) -> Option<CropRect> {
+pub(crate) fn dlib_crop(
+    points: &[(f32, f32); 68],
+    crop_w: f64,
+    crop_h: f64,
+    img_w: u32,
+    img_h: u32,
+) -> Option<CropRect> {
     let mean = |r: std::ops::Range<usize>| {
         let n = r.len() as f64;
         let (sx, sy) = points[r].iter().fold((0f64, 0f64), |(sx, sy), &(x, y)| (sx + x as f64, sy + y as f64));

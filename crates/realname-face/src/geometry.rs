@@ -34,10 +34,7 @@ impl BoundingBox {
 
     /// Intersection over union; 0 when either box has no area.
     pub fn iou(&self, other: &BoundingBox) -> f32 {
-        iou_xyxy(
-            [self.x, self.y, self.right(), self.bottom()],
-            [other.x, other.y, other.right(), other.bottom()],
-        )
+        iou_xyxy([self.x, self.y, self.right(), self.bottom()], [other.x, other.y, other.right(), other.bottom()])
     }
 }
 
@@ -57,12 +54,7 @@ pub fn iou_xyxy(a: [f32; 4], b: [f32; 4]) -> f32 {
 /// Greedy hard NMS as face-api does it: candidates sorted by descending score (stable, so ties
 /// keep their input order), a candidate is dropped when its IoU with an already kept box is
 /// greater than `iou_threshold`; at most `max_results` indices are returned, best first.
-pub fn non_max_suppression(
-    boxes: &[[f32; 4]],
-    scores: &[f32],
-    iou_threshold: f32,
-    max_results: usize,
-) -> Vec<usize> {
+pub fn non_max_suppression(boxes: &[[f32; 4]], scores: &[f32], iou_threshold: f32, max_results: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..boxes.len().min(scores.len())).collect();
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
     let mut kept: Vec<usize> = Vec::new();

@@ -33,9 +33,7 @@ impl Default for ImageLimits {
 /// header's dimensions are checked against `limits` before the pixel buffer is allocated.
 pub fn decode_image(bytes: &[u8], limits: &ImageLimits) -> Result<RgbImage, FaceError> {
     if bytes.len() > limits.max_bytes {
-        return Err(FaceError::ImageTooLarge {
-            reason: format!("{} bytes > limit {}", bytes.len(), limits.max_bytes),
-        });
+        return Err(FaceError::ImageTooLarge { reason: format!("{} bytes > limit {}", bytes.len(), limits.max_bytes) });
     }
     let format = image::guess_format(bytes).map_err(|_| FaceError::UnsupportedFormat)?;
     if !matches!(format, ImageFormat::Png | ImageFormat::Jpeg) {
@@ -68,7 +66,9 @@ pub fn decode_image(bytes: &[u8], limits: &ImageLimits) -> Result<RgbImage, Face
 /// Width and height declared by a PNG IHDR or a JPEG SOFn segment, without decoding.
 fn header_dimensions(bytes: &[u8], format: ImageFormat) -> Option<(u32, u32)> {
     let be16 = |i: usize| Some(u16::from_be_bytes([*bytes.get(i)?, *bytes.get(i + 1)?]) as u32);
-    let be32 = |i: usize| Some(u32::from_be_bytes([*bytes.get(i)?, *bytes.get(i + 1)?, *bytes.get(i + 2)?, *bytes.get(i + 3)?]));
+    let be32 = |i: usize| {
+        Some(u32::from_be_bytes([*bytes.get(i)?, *bytes.get(i + 1)?, *bytes.get(i + 2)?, *bytes.get(i + 3)?]))
+    };
     match format {
         ImageFormat::Png if bytes.get(12..16) == Some(b"IHDR") => Some((be32(16)?, be32(20)?)),
         ImageFormat::Jpeg => {
@@ -148,7 +148,8 @@ mod tests {
         let la = DynamicImage::ImageLumaA8(image::GrayAlphaImage::from_pixel(2, 2, image::LumaA([10, 0])));
         assert_eq!(decode_image(&png_bytes(la), &ImageLimits::default()).expect("la").get_pixel(0, 0).0, [10; 3]);
 
-        let rgba16 = DynamicImage::ImageRgba16(image::ImageBuffer::from_pixel(2, 3, image::Rgba([65535u16, 0, 32896, 0])));
+        let rgba16 =
+            DynamicImage::ImageRgba16(image::ImageBuffer::from_pixel(2, 3, image::Rgba([65535u16, 0, 32896, 0])));
         let rgb = decode_image(&png_bytes(rgba16), &ImageLimits::default()).expect("rgba16");
         assert_eq!(rgb.get_pixel(1, 2).0, [255, 0, 128]);
     }

@@ -166,8 +166,7 @@ impl<'de> Deserialize<'de> for Descriptor {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         use serde::de::Error as _;
         let v: Vec<f32> = Vec::deserialize(d)?;
-        let arr: [f32; 128] =
-            v.try_into().map_err(|v: Vec<f32>| D::Error::invalid_length(v.len(), &"128 values"))?;
+        let arr: [f32; 128] = v.try_into().map_err(|v: Vec<f32>| D::Error::invalid_length(v.len(), &"128 values"))?;
         Ok(Descriptor(arr))
     }
 }

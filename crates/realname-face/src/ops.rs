@@ -99,17 +99,31 @@ pub(crate) fn matmul_into(dst: &mut [f32], a: &[f32], b: &[f32], m: usize, k: us
         return;
     }
     let threads = candle_core::utils::get_num_threads();
-    let parallelism = if threads > 1 && m * n * k > 1 << 20 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
+    let parallelism =
+        if threads > 1 && m * n * k > 1 << 20 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
     // SAFETY: the three slices hold exactly m·k, k·n and m·n elements (asserted above) laid out
     // row-major with the strides passed (column stride 1, row stride = row length); `dst` is a
     // unique borrow so it cannot alias `a` or `b`; read_dst = false, so dst is only written.
     unsafe {
         gemm::gemm(
-            m, n, k,
-            dst.as_mut_ptr(), 1, n as isize, false,
-            a.as_ptr(), 1, k as isize,
-            b.as_ptr(), 1, n as isize,
-            0.0, 1.0, false, false, false,
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            a.as_ptr(),
+            1,
+            k as isize,
+            b.as_ptr(),
+            1,
+            n as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
             parallelism,
         );
     }
@@ -220,13 +234,18 @@ pub(crate) fn channel_affine(x: &mut Fmap, bias: Option<&[f32]>, mul: Option<&[f
             let b = b.unwrap_or(&zeros);
             match act {
                 Act::None => x.data.chunks_exact_mut(c).for_each(|px| px.iter_mut().zip(b).for_each(|(v, b)| *v += b)),
-                Act::Relu => x.data.chunks_exact_mut(c).for_each(|px| px.iter_mut().zip(b).for_each(|(v, b)| *v = (*v + b).max(0.0))),
-                Act::Relu6 => {
-                    x.data.chunks_exact_mut(c).for_each(|px| px.iter_mut().zip(b).for_each(|(v, b)| *v = (*v + b).clamp(0.0, 6.0)))
-                }
-                Act::Leaky => x.data.chunks_exact_mut(c).for_each(|px| {
-                    px.iter_mut().zip(b).for_each(|(v, b)| *v = activate(*v + b, Act::Leaky))
-                }),
+                Act::Relu => x
+                    .data
+                    .chunks_exact_mut(c)
+                    .for_each(|px| px.iter_mut().zip(b).for_each(|(v, b)| *v = (*v + b).max(0.0))),
+                Act::Relu6 => x
+                    .data
+                    .chunks_exact_mut(c)
+                    .for_each(|px| px.iter_mut().zip(b).for_each(|(v, b)| *v = (*v + b).clamp(0.0, 6.0))),
+                Act::Leaky => x
+                    .data
+                    .chunks_exact_mut(c)
+                    .for_each(|px| px.iter_mut().zip(b).for_each(|(v, b)| *v = activate(*v + b, Act::Leaky))),
             }
             return;
         }
@@ -392,7 +411,12 @@ mod tests {
     #[test]
     fn conv_matches_naive() -> Result<(), FaceError> {
         let x = Fmap { h: 7, w: 6, c: 3, data: ramp(7 * 6 * 3, 0.05) };
-        for (k, s, pad) in [(3, 2, Pad { top: 0, bottom: 1, left: 0, right: 1 }), (3, 1, Pad::ONE), (1, 1, Pad::NONE), (7, 2, Pad::NONE)] {
+        for (k, s, pad) in [
+            (3, 2, Pad { top: 0, bottom: 1, left: 0, right: 1 }),
+            (3, 1, Pad::ONE),
+            (1, 1, Pad::NONE),
+            (7, 2, Pad::NONE),
+        ] {
             if x.h + pad.top + pad.bottom < k {
                 continue;
             }

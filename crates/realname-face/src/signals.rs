@@ -57,7 +57,8 @@ pub(crate) fn compute(image: &RgbImage, detection: &Detection, landmarks: &Landm
             let (mut s, mut s2, mut n) = (0f64, 0f64, 0f64);
             for y in c.y + 1..c.y + c.height - 1 {
                 for x in c.x + 1..c.x + c.width - 1 {
-                    let l = (luma(x - 1, y) + luma(x + 1, y) + luma(x, y - 1) + luma(x, y + 1) - 4.0 * luma(x, y)) as f64;
+                    let l =
+                        (luma(x - 1, y) + luma(x + 1, y) + luma(x, y - 1) + luma(x, y + 1) - 4.0 * luma(x, y)) as f64;
                     s += l;
                     s2 += l * l;
                     n += 1.0;

@@ -25,7 +25,14 @@ struct PointwiseLayer {
 }
 
 impl PointwiseLayer {
-    fn load(w: &ModelWeights, name: &str, k: usize, c_in: usize, c_out: usize, stride: usize) -> Result<Self, FaceError> {
+    fn load(
+        w: &ModelWeights,
+        name: &str,
+        k: usize,
+        c_in: usize,
+        c_out: usize,
+        stride: usize,
+    ) -> Result<Self, FaceError> {
         Ok(Self {
             weights: w.matrix(&format!("{name}/weights"), &[k, k, c_in, c_out], k * k * c_in, c_out)?,
             offset: w.vec(&format!("{name}/convolution_bn_offset"), &[c_out])?,
@@ -87,9 +94,19 @@ impl BoxPredictor {
     fn load(w: &ModelWeights, i: usize, c_in: usize, anchors: usize) -> Result<Self, FaceError> {
         let p = format!("Prediction/BoxPredictor_{i}");
         Ok(Self {
-            box_weights: w.matrix(&format!("{p}/BoxEncodingPredictor/weights"), &[1, 1, c_in, anchors * 4], c_in, anchors * 4)?,
+            box_weights: w.matrix(
+                &format!("{p}/BoxEncodingPredictor/weights"),
+                &[1, 1, c_in, anchors * 4],
+                c_in,
+                anchors * 4,
+            )?,
             box_biases: w.vec(&format!("{p}/BoxEncodingPredictor/biases"), &[anchors * 4])?,
-            class_weights: w.matrix(&format!("{p}/ClassPredictor/weights"), &[1, 1, c_in, anchors * 3], c_in, anchors * 3)?,
+            class_weights: w.matrix(
+                &format!("{p}/ClassPredictor/weights"),
+                &[1, 1, c_in, anchors * 3],
+                c_in,
+                anchors * 3,
+            )?,
             class_biases: w.vec(&format!("{p}/ClassPredictor/biases"), &[anchors * 3])?,
         })
     }
@@ -128,9 +145,19 @@ impl SsdMobilenetv1 {
     pub fn load(w: &ModelWeights) -> Result<Self, FaceError> {
         // (c_in, c_out, depthwise stride) of MobilenetV1/Conv2d_1 .. Conv2d_13.
         let layers = [
-            (32, 64, 1), (64, 128, 2), (128, 128, 1), (128, 256, 2), (256, 256, 1), (256, 512, 2),
-            (512, 512, 1), (512, 512, 1), (512, 512, 1), (512, 512, 1), (512, 512, 1),
-            (512, 1024, 2), (1024, 1024, 1),
+            (32, 64, 1),
+            (64, 128, 2),
+            (128, 128, 1),
+            (128, 256, 2),
+            (256, 256, 1),
+            (256, 512, 2),
+            (512, 512, 1),
+            (512, 512, 1),
+            (512, 512, 1),
+            (512, 512, 1),
+            (512, 512, 1),
+            (512, 1024, 2),
+            (1024, 1024, 1),
         ];
         let backbone = layers
             .iter()
@@ -143,11 +170,22 @@ impl SsdMobilenetv1 {
                 ))
             })
             .collect::<Result<Vec<_>, FaceError>>()?;
-        let extra = [(1, 1024, 256, 1), (3, 256, 512, 2), (1, 512, 128, 1), (3, 128, 256, 2), (1, 256, 128, 1), (3, 128, 256, 2), (1, 256, 64, 1), (3, 64, 128, 2)];
+        let extra = [
+            (1, 1024, 256, 1),
+            (3, 256, 512, 2),
+            (1, 512, 128, 1),
+            (3, 128, 256, 2),
+            (1, 256, 128, 1),
+            (3, 128, 256, 2),
+            (1, 256, 64, 1),
+            (3, 64, 128, 2),
+        ];
         let extras = extra
             .iter()
             .enumerate()
-            .map(|(i, &(k, ci, co, s))| PointwiseLayer::load(w, &format!("Prediction/Conv2d_{i}_pointwise"), k, ci, co, s))
+            .map(|(i, &(k, ci, co, s))| {
+                PointwiseLayer::load(w, &format!("Prediction/Conv2d_{i}_pointwise"), k, ci, co, s)
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let pred = [(512, 3), (1024, 6), (512, 6), (256, 6), (256, 6), (128, 6)];
         let predictors = pred

@@ -94,7 +94,9 @@ impl TinyFaceDetector {
         max_results: usize,
     ) -> Result<Vec<Detection>, FaceError> {
         if input_size == 0 || !input_size.is_multiple_of(32) || input_size > 2048 {
-            return Err(FaceError::InvalidInput(format!("tiny detector input size {input_size} is not a multiple of 32 in 32..=2048")));
+            return Err(FaceError::InvalidInput(format!(
+                "tiny detector input size {input_size} is not a multiple of 32 in 32..=2048"
+            )));
         }
         let size = input_size as usize;
         let out = self.forward(&Self::input(image, size))?;

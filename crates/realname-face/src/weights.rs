@@ -180,7 +180,9 @@ fn dequantise(e: &ManifestEntry, raw: &[u8]) -> Option<Vec<f32>> {
             Some(raw.chunks_exact(2).map(|c| f16_to_f32(u16::from_le_bytes([c[0], c[1]]))).collect())
         }
         Some(_) => None,
-        None if is_int => Some(raw.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f32).collect()),
+        None if is_int => {
+            Some(raw.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f32).collect())
+        }
         None => Some(raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()),
     }
 }

@@ -26,8 +26,10 @@ fn bench(c: &mut Criterion) {
         frames.push((f.clone(), ts));
     });
     let config = LightConfig::default();
-    let light: Vec<LightFrame> =
-        frames.iter().map(|(image, ts)| LightFrame { image, captured_at_ms: *ts, landmarks: Some(&analysis.landmarks) }).collect();
+    let light: Vec<LightFrame> = frames
+        .iter()
+        .map(|(image, ts)| LightFrame { image, captured_at_ms: *ts, landmarks: Some(&analysis.landmarks) })
+        .collect();
     eprintln!("{} frames per capture", light.len());
     let mut group = c.benchmark_group("light_check");
     group.measurement_time(Duration::from_secs(5));

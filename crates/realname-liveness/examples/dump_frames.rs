@@ -59,12 +59,21 @@ fn face_json(img: &RgbImage, a: &realname_face::FaceAnalysis, tracked: bool) -> 
 fn main() -> anyhow::Result<()> {
     let engine = FaceEngine::load(
         &harness::models_dir(),
-        EngineConfig { ssd: true, tiny: false, landmarks: Some(LandmarkNet::Full), recognition: true, image_limits: ImageLimits::default() },
+        EngineConfig {
+            ssd: true,
+            tiny: false,
+            landmarks: Some(LandmarkNet::Full),
+            recognition: true,
+            image_limits: ImageLimits::default(),
+        },
     )?;
     let options = DetectOptions { min_score: 0.1, ..DetectOptions::default() };
     let root = harness::shared_dir().join("data/liveness/clips");
     let only: Vec<String> = std::env::args().skip(1).collect();
-    let mut dirs: Vec<_> = std::fs::read_dir(&root)?.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    let mut dirs: Vec<_> = std::fs::read_dir(&root)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
     dirs.sort();
     for clip in dirs.iter().filter(|d| only.is_empty() || only.contains(d)) {
         let mut files: Vec<_> = std::fs::read_dir(root.join(clip))?.filter_map(|e| e.ok()).map(|e| e.path()).collect();

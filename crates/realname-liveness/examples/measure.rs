@@ -6,24 +6,14 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use realname_face::{
-    DetectOptions, EngineConfig, FaceEngine, ImageLimits, LandmarkNet, decode_image,
-};
+use realname_face::{DetectOptions, EngineConfig, FaceEngine, ImageLimits, LandmarkNet, decode_image};
 use realname_liveness::{PassiveNets, measure_face};
 
 fn main() -> anyhow::Result<()> {
-    let out = PathBuf::from(
-        std::env::args()
-            .nth(1)
-            .unwrap_or_else(|| "measure.jsonl".into()),
-    );
+    let out = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "measure.jsonl".into()));
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let shared = std::env::var_os("REALNAME_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("../shared"));
-    let models = std::env::var_os("REALNAME_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("models"));
+    let shared = std::env::var_os("REALNAME_SHARED_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("../shared"));
+    let models = std::env::var_os("REALNAME_MODELS_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("models"));
     let engine = FaceEngine::load(
         &models,
         EngineConfig {
@@ -51,13 +41,7 @@ fn main() -> anyhow::Result<()> {
     for (i, f) in files.iter().enumerate() {
         let img = decode_image(&std::fs::read(f)?, &ImageLimits::default())?;
         // One pass at score 0.3; each face keeps its detector score, so 0.5 can be applied later.
-        let faces = engine.analyze(
-            &img,
-            &DetectOptions {
-                min_score: 0.3,
-                ..DetectOptions::default()
-            },
-        )?;
+        let faces = engine.analyze(&img, &DetectOptions { min_score: 0.3, ..DetectOptions::default() })?;
         let mut rows = Vec::new();
         for face in &faces {
             let ev = measure_face(&img, face, Some(&nets))?;

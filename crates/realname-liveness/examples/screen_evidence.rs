@@ -39,15 +39,25 @@ const MEASURES: [Measure; 4] = [
 fn main() -> anyhow::Result<()> {
     let engine = FaceEngine::load(
         &harness::models_dir(),
-        EngineConfig { ssd: true, tiny: false, landmarks: None, recognition: false, image_limits: ImageLimits::default() },
+        EngineConfig {
+            ssd: true,
+            tiny: false,
+            landmarks: None,
+            recognition: false,
+            image_limits: ImageLimits::default(),
+        },
     )?;
     let options = DetectOptions { min_score: harness::MIN_DETECTION_SCORE, ..DetectOptions::default() };
     let data = harness::shared_dir().join("data/liveness");
     let mut sets: Vec<(String, bool, Vec<std::path::PathBuf>)> = Vec::new();
-    let mut names: Vec<_> = std::fs::read_dir(data.join("clips"))?.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<_> = std::fs::read_dir(data.join("clips"))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
     names.sort();
     for name in names {
-        let mut files: Vec<_> = std::fs::read_dir(data.join("clips").join(&name))?.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+        let mut files: Vec<_> =
+            std::fs::read_dir(data.join("clips").join(&name))?.filter_map(|e| e.ok()).map(|e| e.path()).collect();
         files.sort();
         sets.push((name.clone(), name.ends_with("_fake"), files));
     }
@@ -88,7 +98,14 @@ fn main() -> anyhow::Result<()> {
         let flicker = if nflick > 0 { flick / nflick as f32 } else { f32::NAN };
         clips.push(Clip { name, attack, frames, flicker });
     }
-    println!("time per face: mean {:.2} ms, max {:.2} ms ({}x{} frame), {} faces", time_ms / timed as f64, worst_ms, worst_px.0, worst_px.1, timed);
+    println!(
+        "time per face: mean {:.2} ms, max {:.2} ms ({}x{} frame), {} faces",
+        time_ms / timed as f64,
+        worst_ms,
+        worst_px.0,
+        worst_px.1,
+        timed
+    );
     println!();
     print!("| clip | kind | faces |");
     for (m, _) in MEASURES {
@@ -100,7 +117,12 @@ fn main() -> anyhow::Result<()> {
         for (_, f) in MEASURES {
             let mut v: Vec<f32> = c.frames.iter().map(f).collect();
             let med = median(&mut v);
-            print!(" {:.3} / {:.3} / {:.3} |", v.first().copied().unwrap_or(f32::NAN), med, v.last().copied().unwrap_or(f32::NAN));
+            print!(
+                " {:.3} / {:.3} / {:.3} |",
+                v.first().copied().unwrap_or(f32::NAN),
+                med,
+                v.last().copied().unwrap_or(f32::NAN)
+            );
         }
         println!(" {:.4} |", c.flicker);
     }
@@ -109,7 +131,16 @@ fn main() -> anyhow::Result<()> {
     // attack = value above the threshold (and, separately, below it).
     let mut measures: Vec<(&str, Vec<(bool, f32)>)> = MEASURES
         .iter()
-        .map(|(m, f)| (*m, clips.iter().filter(|c| !c.frames.is_empty()).map(|c| (c.attack, median(&mut c.frames.iter().map(f).collect::<Vec<_>>()))).collect()))
+        .map(|(m, f)| {
+            (
+                *m,
+                clips
+                    .iter()
+                    .filter(|c| !c.frames.is_empty())
+                    .map(|c| (c.attack, median(&mut c.frames.iter().map(f).collect::<Vec<_>>())))
+                    .collect(),
+            )
+        })
         .collect();
     measures.push(("flicker", clips.iter().filter(|c| c.flicker.is_finite()).map(|c| (c.attack, c.flicker)).collect()));
     for (m, v) in &measures {
@@ -126,7 +157,13 @@ fn main() -> anyhow::Result<()> {
                 if high { "above" } else { "below" },
                 sign * genuine_max,
                 attacks.len(),
-                lowest_caught.map(|x| format!(", margin to the nearest caught attack {:.4} ({:.0} %)", x - genuine_max, 100.0 * (x - genuine_max) / genuine_max.abs())).unwrap_or_default(),
+                lowest_caught
+                    .map(|x| format!(
+                        ", margin to the nearest caught attack {:.4} ({:.0} %)",
+                        x - genuine_max,
+                        100.0 * (x - genuine_max) / genuine_max.abs()
+                    ))
+                    .unwrap_or_default(),
             );
         }
     }

@@ -40,10 +40,7 @@ fn grey(image: &RgbImage, x: f32, y: f32) -> f32 {
     let (x0, y0) = (xc.floor(), yc.floor());
     let (fx, fy) = (xc - x0, yc - y0);
     let (x0u, y0u) = (x0 as u32, y0 as u32);
-    let (x1u, y1u) = (
-        (x0u + 1).min(image.width() - 1),
-        (y0u + 1).min(image.height() - 1),
-    );
+    let (x1u, y1u) = ((x0u + 1).min(image.width() - 1), (y0u + 1).min(image.height() - 1));
     let g = |x: u32, y: u32| {
         let p = image.get_pixel(x, y).0;
         0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32
@@ -80,11 +77,7 @@ pub fn measure_face(
     nets: Option<&PassiveNets>,
 ) -> Result<FaceImageEvidence, LivenessError> {
     if image.width() < 2 || image.height() < 2 {
-        return Err(LivenessError::InvalidInput(format!(
-            "image {}x{}",
-            image.width(),
-            image.height()
-        )));
+        return Err(LivenessError::InvalidInput(format!("image {}x{}", image.width(), image.height())));
     }
     let pts = &face.landmarks.points;
     if pts.iter().any(|(x, y)| !x.is_finite() || !y.is_finite()) {
@@ -103,17 +96,11 @@ pub fn measure_face(
     let mut darkness = 0.0;
     for eye in [36..42, 42..48] {
         let p = &pts[eye];
-        let (ex0, ex1) = p
-            .iter()
-            .fold((f32::MAX, f32::MIN), |(a, b), &(x, _)| (a.min(x), b.max(x)));
+        let (ex0, ex1) = p.iter().fold((f32::MAX, f32::MIN), |(a, b), &(x, _)| (a.min(x), b.max(x)));
         let ey = p.iter().map(|&(_, y)| y).sum::<f32>() / p.len() as f32;
         let half_h = 0.3 * (ex1 - ex0);
         let inset = 0.1 * (ex1 - ex0);
-        let region = sample_box(
-            image,
-            (ex0 + inset, ey - half_h, ex1 - inset, ey + half_h),
-            12,
-        );
+        let region = sample_box(image, (ex0 + inset, ey - half_h, ex1 - inset, ey + half_h), 12);
         let (em, es) = mean_std(&region);
         contrast += es / face_mean / 2.0;
         darkness += (face_mean - em) / face_mean / 2.0;
@@ -123,13 +110,7 @@ pub fn measure_face(
         Some(n) => Some(n.score(image, &face.detection.bbox)?),
         None => None,
     };
-    Ok(FaceImageEvidence {
-        thumb,
-        eye_contrast: contrast,
-        eye_darkness: darkness,
-        eye_edges,
-        passive,
-    })
+    Ok(FaceImageEvidence { thumb, eye_contrast: contrast, eye_darkness: darkness, eye_edges, passive })
 }
 
 /// Side of the grid sampled around each eye for [`eye_edges`].
@@ -149,9 +130,7 @@ pub fn eye_edges(image: &RgbImage, points: &[(f32, f32); 68]) -> f32 {
     let mut all = Vec::with_capacity(2 * N * N);
     for eye in [36..42, 42..48] {
         let p = &points[eye];
-        let (ex0, ex1) = p
-            .iter()
-            .fold((f32::MAX, f32::MIN), |(a, b), &(x, _)| (a.min(x), b.max(x)));
+        let (ex0, ex1) = p.iter().fold((f32::MAX, f32::MIN), |(a, b), &(x, _)| (a.min(x), b.max(x)));
         let ey = p.iter().map(|&(_, y)| y).sum::<f32>() / p.len() as f32;
         let w = (ex1 - ex0).max(1.0);
         let g = sample_box(image, (ex0 - 0.5 * w, ey - w, ex1 + 0.5 * w, ey + w), N);

@@ -23,8 +23,8 @@ pub mod screen;
 pub mod similarity;
 
 pub use challenge::{
-    AnalyzedFace, AnalyzedFrame, Hint, IssuedChallenge, LivenessConfig, LivenessPass,
-    MemoryReplayStore, Rejection, RejectionDetail, ReplayStore, Upload, evaluate, fingerprint,
+    AnalyzedFace, AnalyzedFrame, Hint, IssuedChallenge, LivenessConfig, LivenessPass, MemoryReplayStore, Rejection,
+    RejectionDetail, ReplayStore, Upload, evaluate, fingerprint,
 };
 pub use error::LivenessError;
 pub use evidence::{FaceImageEvidence, measure_face};

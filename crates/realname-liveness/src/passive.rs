@@ -46,25 +46,16 @@ impl PassiveNets {
     }
 
     /// Scores the face in `bbox` of `image`.
-    pub fn score(
-        &self,
-        image: &RgbImage,
-        bbox: &BoundingBox,
-    ) -> Result<PassiveScores, LivenessError> {
+    pub fn score(&self, image: &RgbImage, bbox: &BoundingBox) -> Result<PassiveScores, LivenessError> {
         let face = face_tensor(image, bbox)?;
         let run = |net: &GraphModel| -> Result<f32, LivenessError> {
             let (h, w) = net.input_hw();
             let x = resize_bilinear(&face, MESH_INPUT, MESH_INPUT, h, w);
             let t = Tensor::from_vec(x, (1, h, w, 3), &Device::Cpu)?;
             let out: Vec<f32> = net.run(&t)?.flatten_all()?.to_vec1()?;
-            out.first()
-                .copied()
-                .ok_or_else(|| LivenessError::InvalidInput("empty network output".into()))
+            out.first().copied().ok_or_else(|| LivenessError::InvalidInput("empty network output".into()))
         };
-        Ok(PassiveScores {
-            antispoof: run(&self.antispoof)?,
-            liveness: run(&self.liveness)?,
-        })
+        Ok(PassiveScores { antispoof: run(&self.antispoof)?, liveness: run(&self.liveness)? })
     }
 }
 
@@ -73,25 +64,13 @@ impl PassiveNets {
 pub(crate) fn face_tensor(image: &RgbImage, bbox: &BoundingBox) -> Result<Vec<f32>, LivenessError> {
     let (iw, ih) = (image.width() as usize, image.height() as usize);
     if iw < 2 || ih < 2 || !(bbox.width > 0.0 && bbox.height > 0.0) {
-        return Err(LivenessError::InvalidInput(format!(
-            "image {iw}x{ih}, face box {bbox:?}"
-        )));
+        return Err(LivenessError::InvalidInput(format!("image {iw}x{ih}, face box {bbox:?}")));
     }
     let (cx, cy) = (bbox.x + bbox.width / 2.0, bbox.y + bbox.height / 2.0);
     let half = BOX_ENLARGE * bbox.width.max(bbox.height) / 2.0;
-    let (x1, y1, x2, y2) = (
-        (cx - half).round(),
-        (cy - half).round(),
-        (cx + half).round(),
-        (cy + half).round(),
-    );
+    let (x1, y1, x2, y2) = ((cx - half).round(), (cy - half).round(), (cx + half).round(), (cy + half).round());
     // Normalised box as TF sees it, then cropAndResize's sampling positions.
-    let (ny1, nx1, ny2, nx2) = (
-        y1 / ih as f32,
-        x1 / iw as f32,
-        y2 / ih as f32,
-        x2 / iw as f32,
-    );
+    let (ny1, nx1, ny2, nx2) = (y1 / ih as f32, x1 / iw as f32, y2 / ih as f32, x2 / iw as f32);
     let n = MESH_INPUT;
     let mut out = vec![0f32; n * n * 3];
     let raw = image.as_raw();
@@ -104,8 +83,7 @@ pub(crate) fn face_tensor(image: &RgbImage, bbox: &BoundingBox) -> Result<Vec<f3
         let (y0, fy) = (sy.floor() as usize, sy - sy.floor());
         let y1i = (y0 + 1).min(ih - 1);
         for ox in 0..n {
-            let sx =
-                nx1 * (iw - 1) as f32 + ox as f32 * (nx2 - nx1) * (iw - 1) as f32 / (n - 1) as f32;
+            let sx = nx1 * (iw - 1) as f32 + ox as f32 * (nx2 - nx1) * (iw - 1) as f32 / (n - 1) as f32;
             if sx < 0.0 || sx > (iw - 1) as f32 {
                 continue;
             }
@@ -151,63 +129,30 @@ mod tests {
     #[test]
     fn the_face_tensor_is_the_enlarged_square_box_in_unit_range() -> Result<(), LivenessError> {
         // A 100x100 image, left half black, right half white; a 40x40 box centred.
-        let img = RgbImage::from_fn(100, 100, |x, _| {
-            if x < 50 {
-                image::Rgb([0, 0, 0])
-            } else {
-                image::Rgb([255, 255, 255])
-            }
-        });
-        let t = face_tensor(
-            &img,
-            &BoundingBox {
-                x: 30.0,
-                y: 30.0,
-                width: 40.0,
-                height: 40.0,
+        let img = RgbImage::from_fn(
+            100,
+            100,
+            |x, _| {
+                if x < 50 { image::Rgb([0, 0, 0]) } else { image::Rgb([255, 255, 255]) }
             },
-        )?;
+        );
+        let t = face_tensor(&img, &BoundingBox { x: 30.0, y: 30.0, width: 40.0, height: 40.0 })?;
         assert_eq!(t.len(), MESH_INPUT * MESH_INPUT * 3);
         let row = MESH_INPUT / 2;
         assert_eq!(t[(row * MESH_INPUT + 2) * 3], 0.0);
         assert!((t[(row * MESH_INPUT + MESH_INPUT - 3) * 3] - 1.0).abs() < 1e-6);
         // A box reaching past the border reads zeros there.
-        let t = face_tensor(
-            &img,
-            &BoundingBox {
-                x: 70.0,
-                y: 30.0,
-                width: 40.0,
-                height: 40.0,
-            },
-        )?;
+        let t = face_tensor(&img, &BoundingBox { x: 70.0, y: 30.0, width: 40.0, height: 40.0 })?;
         assert_eq!(t[(row * MESH_INPUT + MESH_INPUT - 1) * 3], 0.0);
-        assert!(
-            face_tensor(
-                &img,
-                &BoundingBox {
-                    x: 0.0,
-                    y: 0.0,
-                    width: 0.0,
-                    height: 5.0
-                }
-            )
-            .is_err()
-        );
+        assert!(face_tensor(&img, &BoundingBox { x: 0.0, y: 0.0, width: 0.0, height: 5.0 }).is_err());
         Ok(())
     }
 
     #[test]
     fn bilinear_resize_keeps_constants_and_samples_top_left_aligned() {
         let src = vec![0.25f32; 4 * 4 * 3];
-        assert!(
-            resize_bilinear(&src, 4, 4, 2, 2)
-                .iter()
-                .all(|&v| (v - 0.25).abs() < 1e-7)
-        );
-        let ramp: Vec<f32> = (0..4)
-            .flat_map(|y| (0..4).flat_map(move |x| [(y * 4 + x) as f32; 3]))
-            .collect();
+        assert!(resize_bilinear(&src, 4, 4, 2, 2).iter().all(|&v| (v - 0.25).abs() < 1e-7));
+        let ramp: Vec<f32> = (0..4).flat_map(|y| (0..4).flat_map(move |x| [(y * 4 + x) as f32; 3])).collect();
         let r = resize_bilinear(&ramp, 4, 4, 2, 2);
         assert_eq!(r[0], 0.0);
         assert_eq!(r[3], 2.0); // (0, 1) samples source x = 2

@@ -66,7 +66,10 @@ fn bilinear(img: &RgbImage, x: f32, y: f32) -> f32 {
     let (fx, fy) = (x - x0, y - y0);
     let (x1, y1) = ((x0 + 1.0).min(w - 1.0), (y0 + 1.0).min(h - 1.0));
     let g = |xx: f32, yy: f32| luma(img.get_pixel(xx as u32, yy as u32).0);
-    g(x0, y0) * (1.0 - fx) * (1.0 - fy) + g(x1, y0) * fx * (1.0 - fy) + g(x0, y1) * (1.0 - fx) * fy + g(x1, y1) * fx * fy
+    g(x0, y0) * (1.0 - fx) * (1.0 - fy)
+        + g(x1, y0) * fx * (1.0 - fy)
+        + g(x0, y1) * (1.0 - fx) * fy
+        + g(x1, y1) * fx * fy
 }
 
 /// 32×32 grey samples of the square with centre `c`, side `side`, rotated by `angle`

@@ -267,8 +267,7 @@ mod tests {
 
     #[test]
     fn unknown_codes_deserialise_to_unknown() {
-        let e: ApiError =
-            serde_json::from_str(r#"{"code":"brand_new_code","message":"x"}"#).expect("parse");
+        let e: ApiError = serde_json::from_str(r#"{"code":"brand_new_code","message":"x"}"#).expect("parse");
         assert_eq!(e.code, ErrorCode::Unknown);
     }
 }

@@ -17,9 +17,8 @@ const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 /// Province-level prefixes (first two digits) of GB/T 2260, plus 71 (Taiwan), 81 (Hong Kong),
 /// 82 (Macao) and 83 (residence permits for Taiwan residents).
 const PROVINCE_PREFIXES: [&str; 35] = [
-    "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37",
-    "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64",
-    "65", "71", "81", "82", "83",
+    "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37", "41", "42", "43", "44",
+    "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65", "71", "81", "82", "83",
 ];
 
 /// Earliest birth year accepted; older dates are typing errors in practice.
@@ -167,12 +166,7 @@ impl fmt::Debug for ResidentId {
 ///
 /// `digits` must hold at least 17 ASCII digits.
 pub fn check_character(digits: &[u8]) -> char {
-    let sum: u32 = digits
-        .iter()
-        .take(17)
-        .zip(WEIGHTS)
-        .map(|(d, w)| u32::from(d.wrapping_sub(b'0')) * w)
-        .sum();
+    let sum: u32 = digits.iter().take(17).zip(WEIGHTS).map(|(d, w)| u32::from(d.wrapping_sub(b'0')) * w).sum();
     match (12 - sum % 11) % 11 {
         10 => 'X',
         v => char::from(b'0' + v as u8),
@@ -219,10 +213,7 @@ mod tests {
     fn normalises_lowercase_x_whitespace_and_fullwidth_digits() {
         assert_eq!(parse(" 11010519491231002x\t").map(|i| i.0), Ok("11010519491231002X".into()));
         assert_eq!(parse("110105 19491231 002X").map(|i| i.0), Ok("11010519491231002X".into()));
-        assert_eq!(
-            parse("１１０１０５１９４９１２３１００２ｘ").map(|i| i.0),
-            Ok("11010519491231002X".into())
-        );
+        assert_eq!(parse("１１０１０５１９４９１２３１００２ｘ").map(|i| i.0), Ok("11010519491231002X".into()));
     }
 
     #[test]
@@ -241,18 +232,12 @@ mod tests {
         assert_eq!(parse("1101051949A231002X"), Err(IdNumberError::InvalidCharacter { position: 11 }));
         assert_eq!(parse("110105194912X1002X"), Err(IdNumberError::InvalidCharacter { position: 13 }));
         assert_eq!(parse("1101051949123100-"), Err(IdNumberError::InvalidCharacter { position: 17 }));
-        assert_eq!(
-            parse(&with_check("99010519491231002")),
-            Err(IdNumberError::UnknownRegion { prefix: "99".into() })
-        );
+        assert_eq!(parse(&with_check("99010519491231002")), Err(IdNumberError::UnknownRegion { prefix: "99".into() }));
         assert_eq!(parse(&with_check("11010519490231002")), Err(IdNumberError::InvalidBirthDate));
         assert_eq!(parse(&with_check("11010519491301002")), Err(IdNumberError::InvalidBirthDate));
         assert_eq!(parse(&with_check("11010518991231002")), Err(IdNumberError::InvalidBirthDate));
         assert_eq!(parse(&with_check("11010520270101002")), Err(IdNumberError::BirthDateInFuture));
-        assert_eq!(
-            parse("110105194912310021"),
-            Err(IdNumberError::CheckDigitMismatch { expected: 'X', found: '1' })
-        );
+        assert_eq!(parse("110105194912310021"), Err(IdNumberError::CheckDigitMismatch { expected: 'X', found: '1' }));
     }
 
     #[test]

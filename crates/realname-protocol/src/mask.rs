@@ -39,17 +39,9 @@ pub fn mask_phone(phone: &str) -> String {
 fn mask_keep(s: &str, head: usize, tail: usize) -> String {
     let chars: Vec<char> = s.chars().collect();
     if chars.len() <= head + tail {
-        return chars
-            .iter()
-            .enumerate()
-            .map(|(i, c)| if i == 0 && chars.len() > 1 { *c } else { '*' })
-            .collect();
+        return chars.iter().enumerate().map(|(i, c)| if i == 0 && chars.len() > 1 { *c } else { '*' }).collect();
     }
-    chars
-        .iter()
-        .enumerate()
-        .map(|(i, c)| if i < head || i >= chars.len() - tail { *c } else { '*' })
-        .collect()
+    chars.iter().enumerate().map(|(i, c)| if i < head || i >= chars.len() - tail { *c } else { '*' }).collect()
 }
 
 #[cfg(test)]

@@ -42,10 +42,8 @@ impl PersonName {
     pub fn parse(input: &str) -> Result<Self, NameError> {
         let collapsed = input.split_whitespace().collect::<Vec<_>>().join(" ");
         // Normalise the different middle dots to the one used on ID cards.
-        let normalised: String = collapsed
-            .chars()
-            .map(|c| if matches!(c, '•' | '・' | '‧' | '∙') { '·' } else { c })
-            .collect();
+        let normalised: String =
+            collapsed.chars().map(|c| if matches!(c, '•' | '・' | '‧' | '∙') { '·' } else { c }).collect();
         let count = normalised.chars().count();
         if count == 0 {
             return Err(NameError::Empty);

@@ -122,11 +122,7 @@ impl QrPayload {
         }
         let url = url::Url::parse(text).map_err(|_| QrPayloadError::NotAUrl)?;
         let origin = origin_of(&url)?;
-        if !url.username().is_empty()
-            || url.password().is_some()
-            || url.query().is_some()
-            || url.fragment().is_some()
-        {
+        if !url.username().is_empty() || url.password().is_some() || url.query().is_some() || url.fragment().is_some() {
             return Err(QrPayloadError::UnexpectedUrlParts);
         }
         let segments: Vec<&str> = url.path().split('/').skip(1).collect();
@@ -209,8 +205,7 @@ mod tests {
 
     #[test]
     fn normalises_the_origin() {
-        let p = QrPayload::parse(&format!("HTTPS://Verify.Example.COM:443/v1/q/{}", handle()))
-            .expect("valid");
+        let p = QrPayload::parse(&format!("HTTPS://Verify.Example.COM:443/v1/q/{}", handle())).expect("valid");
         assert_eq!(p.origin(), "https://verify.example.com");
         assert!(same_origin("https://verify.example.com", "https://VERIFY.example.com:443/x"));
         assert!(!same_origin("https://verify.example.com", "http://verify.example.com"));

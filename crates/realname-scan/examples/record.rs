@@ -28,7 +28,13 @@ fn main() -> anyhow::Result<()> {
         };
         let read = reader.read(&frame.image);
         let texts: Vec<String> = read.codes.iter().map(|c| format!("{} [{}]", c.text(), c.pass)).collect();
-        println!("#{:<4} {:>8.1} ms  qr: {:?} ({:.1} ms)", frame.sequence, frame.timestamp.as_secs_f64() * 1e3, texts, read.elapsed.as_secs_f64() * 1e3);
+        println!(
+            "#{:<4} {:>8.1} ms  qr: {:?} ({:.1} ms)",
+            frame.sequence,
+            frame.timestamp.as_secs_f64() * 1e3,
+            texts,
+            read.elapsed.as_secs_f64() * 1e3
+        );
         recorder.record(&frame)?;
     }
     source.close()?;

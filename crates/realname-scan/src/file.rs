@@ -147,7 +147,9 @@ impl ImageSequenceSource {
                     files.push(path);
                 }
             }
-            files.sort_by_cached_key(|p| natural_key(&p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()));
+            files.sort_by_cached_key(|p| {
+                natural_key(&p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
+            });
             (files, None)
         };
         let Some(first) = files.first() else {

@@ -84,9 +84,10 @@ impl Recorder {
     /// for a JPEG quality outside 1–100.
     pub fn create(dir: impl AsRef<Path>, format: ImageFormat, source_name: &str) -> Result<Self, SourceError> {
         if let ImageFormat::Jpeg(q) = format
-            && !(1..=100).contains(&q) {
-                return Err(SourceError::InvalidConfig(format!("JPEG quality {q} outside 1..=100")));
-            }
+            && !(1..=100).contains(&q)
+        {
+            return Err(SourceError::InvalidConfig(format!("JPEG quality {q} outside 1..=100")));
+        }
         let dir = dir.as_ref().to_owned();
         std::fs::create_dir_all(&dir).map_err(|source| SourceError::Io { path: dir.clone(), source })?;
         Ok(Self { dir, format, index: FrameIndex { version: 1, source: source_name.to_owned(), frames: Vec::new() } })
@@ -107,7 +108,9 @@ impl Recorder {
         let mut out = std::io::BufWriter::new(file);
         let encoded = match self.format {
             ImageFormat::Png => frame.image.write_to(&mut out, image::ImageFormat::Png),
-            ImageFormat::Jpeg(q) => image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, q).encode_image(&frame.image),
+            ImageFormat::Jpeg(q) => {
+                image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, q).encode_image(&frame.image)
+            }
         };
         encoded.map_err(|e| SourceError::Image { path: path.clone(), message: e.to_string() })?;
         std::io::Write::flush(&mut out).map_err(|source| SourceError::Io { path: path.clone(), source })?;

@@ -62,12 +62,8 @@ impl ScreenSource {
         let screen = setup.roots.get(screen_num).ok_or_else(|| x11("display has no screens"))?;
         let root = screen.root;
         let screen_size = (screen.width_in_pixels, screen.height_in_pixels);
-        let bpp = setup
-            .pixmap_formats
-            .iter()
-            .find(|f| f.depth == screen.root_depth)
-            .map(|f| f.bits_per_pixel)
-            .unwrap_or(0);
+        let bpp =
+            setup.pixmap_formats.iter().find(|f| f.depth == screen.root_depth).map(|f| f.bits_per_pixel).unwrap_or(0);
         let visual = screen
             .allowed_depths
             .iter()
@@ -115,9 +111,10 @@ impl ScreenSource {
         for (prop, ty) in [(net_wm_name, utf8), (AtomEnum::WM_NAME.into(), AtomEnum::STRING.into())] {
             let Ok(cookie) = conn.get_property(false, w, prop, ty, 0, 1024) else { continue };
             if let Ok(reply) = cookie.reply()
-                && !reply.value.is_empty() {
-                    return Ok(Some(String::from_utf8_lossy(&reply.value).into_owned()));
-                }
+                && !reply.value.is_empty()
+            {
+                return Ok(Some(String::from_utf8_lossy(&reply.value).into_owned()));
+            }
         }
         Ok(None)
     }
@@ -130,14 +127,15 @@ impl ScreenSource {
         let mut partial = None;
         while let Some(w) = stack.pop() {
             if w != self.root
-                && let Some(t) = self.title(w, net_wm_name, utf8)? {
-                    if t == title {
-                        return Ok(Some(w));
-                    }
-                    if partial.is_none() && t.contains(title) {
-                        partial = Some(w);
-                    }
+                && let Some(t) = self.title(w, net_wm_name, utf8)?
+            {
+                if t == title {
+                    return Ok(Some(w));
                 }
+                if partial.is_none() && t.contains(title) {
+                    partial = Some(w);
+                }
+            }
             if let Ok(reply) = self.conn()?.query_tree(w).map_err(x11)?.reply() {
                 stack.extend(reply.children.iter().rev());
             }

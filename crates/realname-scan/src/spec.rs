@@ -439,9 +439,9 @@ mod tests {
             SourceSpec::parse("file:me@home.png@"),
             Ok(SourceSpec::File { path: "me@home.png".into(), fps: None, looping: false })
         );
-        let Ok(SourceSpec::Synthetic(c)) =
-            SourceSpec::parse("synthetic:qr=http://127.0.0.1:8080/v1/q/a%3Bb;face=f.png;perspective=20;blur=1.5;seed=7")
-        else {
+        let Ok(SourceSpec::Synthetic(c)) = SourceSpec::parse(
+            "synthetic:qr=http://127.0.0.1:8080/v1/q/a%3Bb;face=f.png;perspective=20;blur=1.5;seed=7",
+        ) else {
             panic!("synthetic spec should parse");
         };
         assert_eq!(c.qr_payload.as_deref(), Some("http://127.0.0.1:8080/v1/q/a;b"));

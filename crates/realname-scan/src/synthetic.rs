@@ -216,11 +216,7 @@ fn mat_inv(m: &Mat3) -> Option<Mat3> {
 }
 
 fn apply(m: &Mat3, x: f64, y: f64) -> (f64, f64, f64) {
-    (
-        m[0][0] * x + m[0][1] * y + m[0][2],
-        m[1][0] * x + m[1][1] * y + m[1][2],
-        m[2][0] * x + m[2][1] * y + m[2][2],
-    )
+    (m[0][0] * x + m[0][1] * y + m[0][2], m[1][0] * x + m[1][1] * y + m[1][2], m[2][0] * x + m[2][1] * y + m[2][2])
 }
 
 /// Separable Gaussian blur of one f32 plane, clamping at the borders.
@@ -359,11 +355,7 @@ impl SyntheticSource {
                 let mut acc = [0f32; 3];
                 for (ox, oy) in SS {
                     let (u, v, d) = apply(&inv, x as f64 + ox, y as f64 + oy);
-                    let sample = if d.abs() < 1e-12 {
-                        None
-                    } else {
-                        Some((u / d, v / d))
-                    };
+                    let sample = if d.abs() < 1e-12 { None } else { Some((u / d, v / d)) };
                     let rgb = match sample {
                         Some((u, v)) if u >= 0.0 && v >= 0.0 && u < pw && v < ph => {
                             let p = page.get_pixel(u as u32, v as u32).0;
@@ -378,7 +370,9 @@ impl SyntheticSource {
                             }
                             out
                         }
-                        Some((u, v)) if u > -BEZEL && v > -BEZEL && u < pw + BEZEL && v < ph + BEZEL => [28.0, 28.0, 30.0],
+                        Some((u, v)) if u > -BEZEL && v > -BEZEL && u < pw + BEZEL && v < ph + BEZEL => {
+                            [28.0, 28.0, 30.0]
+                        }
                         _ => {
                             let t = y as f32 / h as f32;
                             [desk_a[0] * (0.7 + 0.5 * t), desk_a[1] * (0.7 + 0.5 * t), desk_a[2] * (0.7 + 0.5 * t)]

@@ -46,8 +46,14 @@ pub struct WebcamDevice {
     pub formats: Vec<WebcamFormat>,
 }
 
-const FORMATS: [FrameFormat; 6] =
-    [FrameFormat::MJPEG, FrameFormat::YUYV, FrameFormat::NV12, FrameFormat::GRAY, FrameFormat::RAWRGB, FrameFormat::RAWBGR];
+const FORMATS: [FrameFormat; 6] = [
+    FrameFormat::MJPEG,
+    FrameFormat::YUYV,
+    FrameFormat::NV12,
+    FrameFormat::GRAY,
+    FrameFormat::RAWRGB,
+    FrameFormat::RAWBGR,
+];
 
 fn device_err(e: nokhwa::NokhwaError) -> SourceError {
     SourceError::Device(e.to_string())
@@ -89,25 +95,23 @@ fn query_devices() -> Result<Vec<(u32, String, String)>, SourceError> {
 pub fn list_devices() -> Result<Vec<WebcamDevice>, SourceError> {
     let mut out = Vec::new();
     for (index, name, description) in query_devices()? {
-        let formats = Camera::new(
-            CameraIndex::Index(index),
-            RequestedFormat::with_formats(RequestedFormatType::None, &FORMATS),
-        )
-        .and_then(|mut cam| cam.compatible_camera_formats())
-        .map(|fs| {
-            fs.iter()
-                .map(|f| WebcamFormat {
-                    width: f.width(),
-                    height: f.height(),
-                    fps: f.frame_rate(),
-                    pixel_format: f.format().to_string(),
+        let formats =
+            Camera::new(CameraIndex::Index(index), RequestedFormat::with_formats(RequestedFormatType::None, &FORMATS))
+                .and_then(|mut cam| cam.compatible_camera_formats())
+                .map(|fs| {
+                    fs.iter()
+                        .map(|f| WebcamFormat {
+                            width: f.width(),
+                            height: f.height(),
+                            fps: f.frame_rate(),
+                            pixel_format: f.format().to_string(),
+                        })
+                        .collect()
                 })
-                .collect()
-        })
-        .unwrap_or_else(|e| {
-            tracing::debug!(index, error = %e, "could not list formats");
-            Vec::new()
-        });
+                .unwrap_or_else(|e| {
+                    tracing::debug!(index, error = %e, "could not list formats");
+                    Vec::new()
+                });
         out.push(WebcamDevice { index, name, description, formats });
     }
     Ok(out)
@@ -179,9 +183,11 @@ fn resolve(selector: &DeviceSelector) -> Result<u32, SourceError> {
 
 fn open_camera(index: u32, cfg: &WebcamConfig) -> Result<Camera, nokhwa::NokhwaError> {
     let wanted = match (cfg.resolution, cfg.fps) {
-        (Some((w, h)), fps) => {
-            RequestedFormatType::Closest(CameraFormat::new(Resolution::new(w, h), FrameFormat::MJPEG, fps.unwrap_or(30)))
-        }
+        (Some((w, h)), fps) => RequestedFormatType::Closest(CameraFormat::new(
+            Resolution::new(w, h),
+            FrameFormat::MJPEG,
+            fps.unwrap_or(30),
+        )),
         (None, Some(fps)) => RequestedFormatType::HighestFrameRate(fps),
         (None, None) => RequestedFormatType::AbsoluteHighestFrameRate,
     };

@@ -145,7 +145,11 @@ impl HttpAuthority {
         Ok(Self { client, base: base.trim_end_matches('/').to_owned(), api_key, retries, analyzer })
     }
 
-    async fn post<B: Serialize + Sync>(&self, path: &str, body: &B) -> Result<Option<reqwest::Response>, AuthorityError> {
+    async fn post<B: Serialize + Sync>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<Option<reqwest::Response>, AuthorityError> {
         let url = format!("{}{path}", self.base);
         let mut last = String::new();
         for attempt in 0..=self.retries {

@@ -151,67 +151,7 @@ impl Default for LimitsConfig {
     }
 }
 
-/// Which partner directory answers "is this account verified at a sister service?".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PartnerKind {
-    /// The local partner stand-in: records in the backend's database (filled by `partners
-    /// import`), with its own sign-in and consent pages under `/partner/{name}/oauth/…`.
-    #[default]
-    Local,
-    /// A partner service speaking OAuth 2.0 (authorization code + PKCE) over HTTP.
-    Http,
-}
-
-/// Partner sync settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct PartnersConfig {
-    /// `local` or `http`.
-    pub kind: PartnerKind,
-    /// Display name of the HTTP partner (the popup's "JD Mall"; `partner:<name>` method).
-    pub name: String,
-    /// The HTTP partner's OAuth authorization endpoint (the browser is sent there).
-    pub authorize_url: Option<String>,
-    /// The HTTP partner's token endpoint (the server exchanges the code there).
-    pub token_url: Option<String>,
-    /// Our OAuth client id at the partner.
-    pub client_id: String,
-    /// Client secret: signs the token request (HMAC-SHA256, see `partner::sign_request`).
-    /// The local partner stand-in checks its token requests with it too (default: derived
-    /// from the data key).
-    pub secret: Option<Secret>,
-    /// Lifetime of a pending *Authorize Now* (the `state`), seconds.
-    pub request_ttl_secs: i64,
-    /// Lifetime of the local partner's authorization codes, seconds.
-    pub code_ttl_secs: i64,
-    /// Redirect URIs the local partner stand-in accepts besides this server's own
-    /// `{public origin}/verify/partner/callback` (e.g. another Realname instance in a test).
-    pub redirect_uris: Vec<String>,
-    /// Per-request timeout, milliseconds.
-    pub timeout_ms: u64,
-    /// Retries after a failed token request (timeouts and connection failures only: a code
-    /// is single-use, so an answered request is never repeated).
-    pub retries: u32,
-}
-
-impl Default for PartnersConfig {
-    fn default() -> Self {
-        Self {
-            kind: PartnerKind::Local,
-            name: "Partner".into(),
-            authorize_url: None,
-            token_url: None,
-            client_id: "realname".into(),
-            secret: None,
-            request_ttl_secs: 600,
-            code_ttl_secs: 60,
-            redirect_uris: Vec::new(),
-            timeout_ms: 3000,
-            retries: 1,
-        }
-    }
-}
+pub use crate::partner::{PartnerKind, PartnersConfig};
 
 /// Which carrier directory answers the three-element check (name, ID number, phone owner).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -446,8 +386,8 @@ impl Config {
 
     /// Reads a TOML file over the defaults.
     pub fn from_toml_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
         toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.to_owned(), source })
     }
 
@@ -602,21 +542,30 @@ impl Config {
             )));
         }
         if let Some(actions) = &self.test.fixed_challenge
-            && actions.is_empty() {
-                return Err(ConfigError::Invalid("the fixed challenge has no actions".into()));
-            }
+            && actions.is_empty()
+        {
+            return Err(ConfigError::Invalid("the fixed challenge has no actions".into()));
+        }
         if self.authority.kind == AuthorityKind::Http && self.authority.url.is_none() {
             return Err(ConfigError::Invalid("authority.kind = \"http\" needs authority.url".into()));
         }
         if self.partners.kind == PartnerKind::Http
-            && (self.partners.authorize_url.is_none() || self.partners.token_url.is_none() || self.partners.secret.is_none())
+            && (self.partners.authorize_url.is_none()
+                || self.partners.token_url.is_none()
+                || self.partners.secret.is_none())
         {
             return Err(ConfigError::Invalid(
                 "partners.kind = \"http\" needs partners.authorize_url, partners.token_url and partners.secret".into(),
             ));
         }
-        if self.partners.name.trim().is_empty() || self.partners.name.chars().count() > 64 || self.partners.code_ttl_secs < 1 || self.partners.request_ttl_secs < 1 {
-            return Err(ConfigError::Invalid("partners.name must have 1 to 64 characters and the partner lifetimes be positive".into()));
+        if self.partners.name.trim().is_empty()
+            || self.partners.name.chars().count() > 64
+            || self.partners.code_ttl_secs < 1
+            || self.partners.request_ttl_secs < 1
+        {
+            return Err(ConfigError::Invalid(
+                "partners.name must have 1 to 64 characters and the partner lifetimes be positive".into(),
+            ));
         }
         if self.carrier.kind == CarrierKind::Http && self.carrier.url.is_none() {
             return Err(ConfigError::Invalid("carrier.kind = \"http\" needs carrier.url".into()));
@@ -636,26 +585,31 @@ impl Config {
         if self.sms.max_wrong_entries == 0 {
             return Err(ConfigError::Invalid("sms.max_wrong_entries must be >= 1".into()));
         }
-        if !(1 <= self.face.min_actions && self.face.min_actions <= self.face.max_actions && self.face.max_actions <= 3) {
-            return Err(ConfigError::Invalid("face.min_actions and face.max_actions must satisfy 1 <= min <= max <= 3".into()));
+        if !(1 <= self.face.min_actions && self.face.min_actions <= self.face.max_actions && self.face.max_actions <= 3)
+        {
+            return Err(ConfigError::Invalid(
+                "face.min_actions and face.max_actions must satisfy 1 <= min <= max <= 3".into(),
+            ));
         }
         if let Some(actions) = &self.test.fixed_challenge
-            && actions.len() > 3 {
-                return Err(ConfigError::Invalid("the fixed challenge has more than 3 actions".into()));
-            }
+            && actions.len() > 3
+        {
+            return Err(ConfigError::Invalid("the fixed challenge has more than 3 actions".into()));
+        }
         if !(0.0..=2.0).contains(&self.face.match_threshold) {
             return Err(ConfigError::Invalid("face.match_threshold must be within 0..=2".into()));
         }
         if self.limits.qr_ttl_secs < 10 || self.limits.session_ttl_secs < self.limits.qr_ttl_secs {
-            return Err(ConfigError::Invalid(
-                "limits.qr_ttl_secs must be >= 10 and <= limits.session_ttl_secs".into(),
-            ));
+            return Err(ConfigError::Invalid("limits.qr_ttl_secs must be >= 10 and <= limits.session_ttl_secs".into()));
         }
         if self.limits.attempts_per_session == 0 {
             return Err(ConfigError::Invalid("limits.attempts_per_session must be >= 1".into()));
         }
         // Bearer tokens guard the admin pages and the metrics: short ones can be guessed.
-        for (token, name) in [(&self.admin_token, "REALNAME_ADMIN_TOKEN (admin_token)"), (&self.ops.metrics_token, "REALNAME_METRICS_TOKEN (ops.metrics_token)")] {
+        for (token, name) in [
+            (&self.admin_token, "REALNAME_ADMIN_TOKEN (admin_token)"),
+            (&self.ops.metrics_token, "REALNAME_METRICS_TOKEN (ops.metrics_token)"),
+        ] {
             if let Some(t) = token
                 && t.expose().trim().chars().count() < crate::security::MIN_TOKEN_LEN
             {
@@ -671,8 +625,7 @@ impl Config {
         self.rate_limits.validate()?;
         self.demo.validate(self.authority.kind)?;
         if let Some(url) = &self.public_url {
-            url::Url::parse(url)
-                .map_err(|e| ConfigError::Invalid(format!("public_url {url:?}: {e}")))?;
+            url::Url::parse(url).map_err(|e| ConfigError::Invalid(format!("public_url {url:?}: {e}")))?;
         }
         Ok(())
     }
@@ -713,19 +666,16 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |k| map.get(k).cloned()
     }
 
     #[test]
     fn environment_overrides_the_file_and_defaults() {
-        let mut c: Config = toml::from_str("listen = \"0.0.0.0:9000\"\n[limits]\nqr_ttl_secs = 60\n")
-            .expect("toml");
+        let mut c: Config = toml::from_str("listen = \"0.0.0.0:9000\"\n[limits]\nqr_ttl_secs = 60\n").expect("toml");
         assert_eq!(c.limits.qr_ttl_secs, 60);
         assert_eq!(c.limits.attempts_per_session, 3);
-        c.apply_env(env(&[("REALNAME_LISTEN", "127.0.0.1:0"), ("DATABASE_URL", "postgres://u:pw@h/db")]))
-            .expect("env");
+        c.apply_env(env(&[("REALNAME_LISTEN", "127.0.0.1:0"), ("DATABASE_URL", "postgres://u:pw@h/db")])).expect("env");
         assert_eq!(c.listen.port(), 0);
         assert_eq!(c.database_url(), "postgres://u:pw@h/db");
         c.validate().expect("valid");
@@ -743,8 +693,13 @@ mod tests {
     #[test]
     fn short_sms_lifetimes_need_test_mode_and_secrets_stay_hidden() {
         let mut c = Config::default();
-        c.apply_env(env(&[("REALNAME_SMS_CODE_TTL_SECS", "2"), ("REALNAME_PARTNER_AUTHORIZE_URL", "http://p/authorize"), ("REALNAME_PARTNER_TOKEN_URL", "http://p/token"), ("REALNAME_PARTNER_SECRET", "s3cr3t-value")]))
-            .expect("env");
+        c.apply_env(env(&[
+            ("REALNAME_SMS_CODE_TTL_SECS", "2"),
+            ("REALNAME_PARTNER_AUTHORIZE_URL", "http://p/authorize"),
+            ("REALNAME_PARTNER_TOKEN_URL", "http://p/token"),
+            ("REALNAME_PARTNER_SECRET", "s3cr3t-value"),
+        ]))
+        .expect("env");
         assert!(matches!(c.validate(), Err(ConfigError::Invalid(_))));
         c.apply_env(env(&[("REALNAME_TEST_MODE", "1")])).expect("env");
         c.validate().expect("valid in test mode");

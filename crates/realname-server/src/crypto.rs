@@ -5,8 +5,8 @@ use std::path::Path;
 
 use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
@@ -36,7 +36,9 @@ pub enum CryptoError {
     #[error("password hashing failed")]
     PasswordHash,
     /// The database's encrypted data is under another data key than the configured one.
-    #[error("the data key (id {configured}) is not the key the database is encrypted under (id {recorded}); after `keys rotate`, configure the new key file")]
+    #[error(
+        "the data key (id {configured}) is not the key the database is encrypted under (id {recorded}); after `keys rotate`, configure the new key file"
+    )]
     KeyMismatch {
         /// Id of the configured key.
         configured: String,
@@ -243,8 +245,7 @@ pub fn hash_password(password: &str) -> Result<String, CryptoError> {
 
 /// Verifies a password against a stored argon2 hash.
 pub fn verify_password(password: &str, stored: &str) -> bool {
-    PasswordHash::new(stored)
-        .is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+    PasswordHash::new(stored).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
 
 /// A syntactically valid hash to verify against when the account does not exist, so that

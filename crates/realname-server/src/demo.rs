@@ -104,20 +104,12 @@ pub fn is_demo_id(id: &str) -> bool {
 /// error is passed on rather than assumed away.
 pub fn generate_demo_id(rng: &mut impl Rng) -> Result<ResidentId, IdNumberError> {
     let day_of_year: u16 = rng.gen_range(1..=365);
-    let date = time::Date::from_ordinal_date(DEMO_BIRTH_YEAR, day_of_year)
-        .map_err(|_| IdNumberError::InvalidBirthDate)?;
+    let date =
+        time::Date::from_ordinal_date(DEMO_BIRTH_YEAR, day_of_year).map_err(|_| IdNumberError::InvalidBirthDate)?;
     let sequence: u16 = rng.gen_range(0..1000);
-    let first17 = format!(
-        "{DEMO_REGION}{:04}{:02}{:02}{sequence:03}",
-        date.year(),
-        u8::from(date.month()),
-        date.day()
-    );
+    let first17 = format!("{DEMO_REGION}{:04}{:02}{:02}{sequence:03}", date.year(), u8::from(date.month()), date.day());
     let check = realname_protocol::id_number::check_character(first17.as_bytes());
-    ResidentId::parse(
-        &format!("{first17}{check}"),
-        time::macros::date!(9999 - 12 - 31),
-    )
+    ResidentId::parse(&format!("{first17}{check}"), time::macros::date!(9999 - 12 - 31))
 }
 
 /// Why a demo enrolment is refused.
@@ -171,14 +163,12 @@ pub async fn enroll(
     if !demo.enabled {
         return Err(DemoError::Disabled);
     }
-    let name = PersonName::parse(name.unwrap_or(DEFAULT_DEMO_NAME))
-        .map_err(|e| DemoError::Name(e.to_string()))?;
+    let name = PersonName::parse(name.unwrap_or(DEFAULT_DEMO_NAME)).map_err(|e| DemoError::Name(e.to_string()))?;
     let sha = hex::encode(Sha256::digest(&photo));
-    let descriptor: Descriptor = tokio::task::spawn_blocking(move || {
-        crate::authority::reference_descriptor(&*analyzer, &photo)
-    })
-    .await
-    .map_err(|e| crate::authority::ReferencePhotoError::Engine(e.to_string()))??;
+    let descriptor: Descriptor =
+        tokio::task::spawn_blocking(move || crate::authority::reference_descriptor(&*analyzer, &photo))
+            .await
+            .map_err(|e| crate::authority::ReferencePhotoError::Engine(e.to_string()))??;
     for _ in 0..64 {
         let id = generate_demo_id(&mut rand::thread_rng())?;
         let record = AuthorityRecord {
@@ -191,10 +181,7 @@ pub async fn enroll(
         };
         if store.insert_demo_identity(&record).await? {
             tracing::info!("demo identity enrolled");
-            return Ok(DemoIdentity {
-                name: name.as_str().to_owned(),
-                id_number: id.as_str().to_owned(),
-            });
+            return Ok(DemoIdentity { name: name.as_str().to_owned(), id_number: id.as_str().to_owned() });
         }
     }
     Err(DemoError::RangeExhausted)
@@ -207,11 +194,7 @@ pub struct DemoGuard(pub Arc<dyn IdentityAuthority>);
 
 #[async_trait]
 impl IdentityAuthority for DemoGuard {
-    async fn check(
-        &self,
-        name: &PersonName,
-        id: &ResidentId,
-    ) -> Result<AuthorityVerdict, AuthorityError> {
+    async fn check(&self, name: &PersonName, id: &ResidentId) -> Result<AuthorityVerdict, AuthorityError> {
         if is_demo_id(id.as_str()) {
             tracing::info!("demo identity refused: the server is not in demo mode");
             return Ok(AuthorityVerdict::Unknown);
@@ -244,20 +227,12 @@ mod tests {
             assert_eq!(parsed.birth_date().year(), DEMO_BIRTH_YEAR);
             assert!(is_demo_id(id.as_str()));
         }
-        assert!(
-            is_demo_id("710000190001010006")
-                && ResidentId::parse("710000190001010006", today).is_ok()
-        );
+        assert!(is_demo_id("710000190001010006") && ResidentId::parse("710000190001010006", today).is_ok());
     }
 
     #[test]
     fn ordinary_numbers_are_not_demo_numbers() {
-        for id in [
-            "11010519491231002X",
-            "710101199001010012",
-            "710000190101010011",
-            "11000019000101000",
-        ] {
+        for id in ["11010519491231002X", "710101199001010012", "710000190101010011", "11000019000101000"] {
             assert!(!is_demo_id(id), "{id}");
         }
     }
@@ -268,11 +243,7 @@ mod tests {
         let on = DemoConfig { enabled: true };
         assert!(on.validate(AuthorityKind::Local).is_ok());
         let err = on.validate(AuthorityKind::Http).expect_err("refused");
-        assert!(
-            err.to_string()
-                .contains("refused with an HTTP identity authority"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("refused with an HTTP identity authority"), "{err}");
         assert!(DemoConfig::default().validate(AuthorityKind::Http).is_ok());
     }
 }

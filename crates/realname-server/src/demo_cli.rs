@@ -34,34 +34,17 @@ pub(crate) async fn run(command: DemoCommand, config: &Config, out: &mut impl Wr
     }
     let bytes = std::fs::read(&photo).with_context(|| format!("reading {}", photo.display()))?;
     let keys = load_keys(config)?;
-    let store = realname_server::store::connect(&config.database_url())
-        .await
-        .context("opening the database")?;
+    let store = realname_server::store::connect(&config.database_url()).await.context("opening the database")?;
     let models = config.models_dir.clone();
     let analyzer: face::SharedAnalyzer =
         Arc::new(tokio::task::spawn_blocking(move || face::EngineAnalyzer::load(&models)).await??);
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let person = demo::enroll(
-        &config.demo,
-        &*store,
-        &keys,
-        analyzer,
-        bytes,
-        name.as_deref(),
-        now,
-    )
-    .await?;
+    let person = demo::enroll(&config.demo, &*store, &keys, analyzer, bytes, name.as_deref(), now).await?;
     if json {
         writeln!(out, "{}", serde_json::to_string_pretty(&person)?)?;
     } else {
-        writeln!(
-            out,
-            "Enrolled a demo identity (demo mode only; the ID number can never be a real person's)."
-        )?;
-        writeln!(
-            out,
-            "On the PC page (Verify Now → Face Recognition for Verification) type:"
-        )?;
+        writeln!(out, "Enrolled a demo identity (demo mode only; the ID number can never be a real person's).")?;
+        writeln!(out, "On the PC page (Verify Now → Face Recognition for Verification) type:")?;
         writeln!(out, "  name:      {}", person.name)?;
         writeln!(out, "  ID number: {}", person.id_number)?;
     }

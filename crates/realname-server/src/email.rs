@@ -114,7 +114,8 @@ impl EmailConfig {
             self.smtp_host = Some(v);
         }
         if let Some(v) = get("REALNAME_SMTP_PORT") {
-            self.smtp_port = Some(v.parse().map_err(|_| ConfigError::Invalid("REALNAME_SMTP_PORT must be a port number".into()))?);
+            self.smtp_port =
+                Some(v.parse().map_err(|_| ConfigError::Invalid("REALNAME_SMTP_PORT must be a port number".into()))?);
         }
         if let Some(v) = get("REALNAME_SMTP_USERNAME") {
             self.smtp_username = Some(v);
@@ -134,7 +135,9 @@ impl EmailConfig {
             return Err(ConfigError::Invalid("email.from is not a valid address".into()));
         }
         if self.confirm_ttl_secs < 60 || self.resend_wait_secs < 0 || self.max_per_day < 1 {
-            return Err(ConfigError::Invalid("email: confirm_ttl_secs ≥ 60, resend_wait_secs ≥ 0, max_per_day ≥ 1".into()));
+            return Err(ConfigError::Invalid(
+                "email: confirm_ttl_secs ≥ 60, resend_wait_secs ≥ 0, max_per_day ≥ 1".into(),
+            ));
         }
         Ok(())
     }
@@ -183,7 +186,13 @@ impl OutboxMailer {
 impl Mailer for OutboxMailer {
     async fn send(&self, to: &str, subject: &str, body: &str) -> Result<(), MailError> {
         let text = format!("Subject: {subject}\n\n{body}");
-        self.store.insert_email_outbox(&self.keys.encrypt(to.as_bytes()), &self.keys.encrypt(text.as_bytes()), self.clock.now()).await?;
+        self.store
+            .insert_email_outbox(
+                &self.keys.encrypt(to.as_bytes()),
+                &self.keys.encrypt(text.as_bytes()),
+                self.clock.now(),
+            )
+            .await?;
         tracing::info!("e-mail stored in the local outbox");
         Ok(())
     }
@@ -209,10 +218,10 @@ impl SmtpMailer {
         use lettre::transport::smtp::authentication::Credentials;
         let host = config.smtp_host.as_deref().unwrap_or_default();
         let builder = match config.smtp_tls {
-            SmtpTls::Tls => AsyncSmtpTransport::<lettre::Tokio1Executor>::relay(host).map_err(|e| MailError::Transport(e.to_string()))?,
-            SmtpTls::Starttls => {
-                AsyncSmtpTransport::<lettre::Tokio1Executor>::starttls_relay(host).map_err(|e| MailError::Transport(e.to_string()))?
-            }
+            SmtpTls::Tls => AsyncSmtpTransport::<lettre::Tokio1Executor>::relay(host)
+                .map_err(|e| MailError::Transport(e.to_string()))?,
+            SmtpTls::Starttls => AsyncSmtpTransport::<lettre::Tokio1Executor>::starttls_relay(host)
+                .map_err(|e| MailError::Transport(e.to_string()))?,
             SmtpTls::None => AsyncSmtpTransport::<lettre::Tokio1Executor>::builder_dangerous(host),
         };
         let port = config.smtp_port.unwrap_or(match config.smtp_tls {
@@ -248,7 +257,12 @@ impl Mailer for SmtpMailer {
 }
 
 /// The mailer the configuration names.
-pub fn mailer(config: &EmailConfig, store: &Arc<dyn Store>, keys: &DataKeys, clock: &Arc<dyn Clock>) -> Result<Arc<dyn Mailer>, MailError> {
+pub fn mailer(
+    config: &EmailConfig,
+    store: &Arc<dyn Store>,
+    keys: &DataKeys,
+    clock: &Arc<dyn Clock>,
+) -> Result<Arc<dyn Mailer>, MailError> {
     Ok(match config.kind {
         MailerKind::Outbox => Arc::new(OutboxMailer::new(Arc::clone(store), keys.clone(), Arc::clone(clock))),
         MailerKind::Smtp => Arc::new(SmtpMailer::new(config)?),
@@ -271,7 +285,12 @@ pub struct EmailOutboxEntry {
 }
 
 /// The newest outbox messages, newest first, optionally only those to `to` (lower-cased).
-pub async fn read_email_outbox(store: &dyn Store, keys: &DataKeys, to: Option<&str>, limit: i64) -> Result<Vec<EmailOutboxEntry>, MailError> {
+pub async fn read_email_outbox(
+    store: &dyn Store,
+    keys: &DataKeys,
+    to: Option<&str>,
+    limit: i64,
+) -> Result<Vec<EmailOutboxEntry>, MailError> {
     let wanted = to.map(|t| t.trim().to_lowercase());
     let mut out = Vec::new();
     // Filtering happens after decryption, so read a bounded window.
@@ -306,10 +325,17 @@ impl AppState {
         let cfg = &self.config.email;
         let now = self.now();
         let token = crypto::random_token(TOKEN_PREFIX);
-        let window = SendWindow { none_after: now - cfg.resend_wait_secs, count_after: now - 86_400, max: cfg.max_per_day };
+        let window =
+            SendWindow { none_after: now - cfg.resend_wait_secs, count_after: now - 86_400, max: cfg.max_per_day };
         let stored = self
             .store
-            .insert_email_confirmation(&crypto::token_hash(&token), &account.id, now, now + cfg.confirm_ttl_secs, window)
+            .insert_email_confirmation(
+                &crypto::token_hash(&token),
+                &account.id,
+                now,
+                now + cfg.confirm_ttl_secs,
+                window,
+            )
             .await?;
         if !stored {
             let wait = match self.store.last_email_confirmation(&account.id).await? {
@@ -330,9 +356,16 @@ impl AppState {
              {link}\n\n\
              如果您没有注册实名认证中心账号，请忽略本邮件。 If you did not create a Realname account, ignore this message.\n"
         );
-        self.mailer.send(&account.email, "实名认证中心：确认您的邮箱 / Realname: confirm your e-mail", &body).await.map_err(|e| {
-            ServerError::unavailable(ErrorCode::EmailUnavailable, "The confirmation e-mail could not be sent. Please try again later.", e)
-        })?;
+        self.mailer
+            .send(&account.email, "实名认证中心：确认您的邮箱 / Realname: confirm your e-mail", &body)
+            .await
+            .map_err(|e| {
+                ServerError::unavailable(
+                    ErrorCode::EmailUnavailable,
+                    "The confirmation e-mail could not be sent. Please try again later.",
+                    e,
+                )
+            })?;
         tracing::info!(account = %account.id, "confirmation e-mail sent");
         Ok(())
     }
@@ -348,9 +381,10 @@ impl AppState {
                 tracing::info!(account = %account.id, "e-mail confirmed");
                 Ok(())
             }
-            ConfirmOutcome::Expired => {
-                Err(ServerError::new(ErrorCode::EmailTokenExpired, "This confirmation link has expired. Ask for a new one."))
-            }
+            ConfirmOutcome::Expired => Err(ServerError::new(
+                ErrorCode::EmailTokenExpired,
+                "This confirmation link has expired. Ask for a new one.",
+            )),
             ConfirmOutcome::Invalid => Err(token_invalid()),
         }
     }
@@ -430,9 +464,15 @@ mod tests {
         config.validate().expect("valid");
         assert!(!format!("{config:?}").contains("smtp-pass-word"), "the password is redacted");
         let mailer = SmtpMailer::new(&config).expect("mailer");
-        mailer.send("person@example.com", "Confirm", "open http://x/account/confirm-email?token=rn_ec_abc").await.expect("sent");
+        mailer
+            .send("person@example.com", "Confirm", "open http://x/account/confirm-email?token=rn_ec_abc")
+            .await
+            .expect("sent");
         let got = tokio::time::timeout(Duration::from_secs(10), rx).await.expect("in time").expect("message");
-        assert!(got.contains("MAIL FROM:<no-reply@example.com>") && got.contains("RCPT TO:<person@example.com>"), "{got}");
+        assert!(
+            got.contains("MAIL FROM:<no-reply@example.com>") && got.contains("RCPT TO:<person@example.com>"),
+            "{got}"
+        );
         assert!(got.contains("AUTH"), "credentials are used: {got}");
         assert!(got.contains("token=rn_ec_abc"), "{got}");
     }
@@ -441,7 +481,10 @@ mod tests {
     fn smtp_needs_a_host_and_links_are_found() {
         let c = EmailConfig { kind: MailerKind::Smtp, ..EmailConfig::default() };
         assert!(c.validate().is_err());
-        assert_eq!(link_in("x\n\nhttp://h/account/confirm-email?token=rn_ec_1\n\ny").as_deref(), Some("http://h/account/confirm-email?token=rn_ec_1"));
+        assert_eq!(
+            link_in("x\n\nhttp://h/account/confirm-email?token=rn_ec_1\n\ny").as_deref(),
+            Some("http://h/account/confirm-email?token=rn_ec_1")
+        );
         assert_eq!(link_in("no link"), None);
     }
 }

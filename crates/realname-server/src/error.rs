@@ -95,7 +95,9 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         C::SmsCodeExpired => StatusCode::GONE,
         C::SmsCodeExhausted | C::SmsResendTooEarly => StatusCode::TOO_MANY_REQUESTS,
         C::PartnerNotVerified => StatusCode::NOT_FOUND,
-        C::PartnerStateInvalid | C::PartnerCodeInvalid | C::PartnerCodeUsed | C::PartnerCodeExpired => StatusCode::BAD_REQUEST,
+        C::PartnerStateInvalid | C::PartnerCodeInvalid | C::PartnerCodeUsed | C::PartnerCodeExpired => {
+            StatusCode::BAD_REQUEST
+        }
         C::PartnerVerifierInvalid | C::PartnerRedirectInvalid | C::EmailTokenInvalid => StatusCode::BAD_REQUEST,
         C::PartnerClientInvalid => StatusCode::UNAUTHORIZED,
         C::PartnerDenied | C::EmailUnconfirmed => StatusCode::FORBIDDEN,
@@ -128,10 +130,9 @@ impl IntoResponse for ServerError {
         let status = self.status();
         let mut response = (status, Json(self.body())).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            response.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from(crate::queue::RETRY_AFTER_SECS),
-            );
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(crate::queue::RETRY_AFTER_SECS));
         }
         response
     }
@@ -146,9 +147,10 @@ impl From<StoreError> for ServerError {
             StoreError::Conflict(Constraint::IdentityIdHash) => {
                 Self::new(ErrorCode::IdAlreadyVerified, ID_ALREADY_VERIFIED_MESSAGE)
             }
-            StoreError::Conflict(Constraint::IdentityAccount) => {
-                Self::new(ErrorCode::AccountAlreadyVerified, "This account has completed real-name verification already.")
-            }
+            StoreError::Conflict(Constraint::IdentityAccount) => Self::new(
+                ErrorCode::AccountAlreadyVerified,
+                "This account has completed real-name verification already.",
+            ),
             StoreError::Database(sqlx::Error::PoolTimedOut) => Self::unavailable(
                 ErrorCode::ServiceUnavailable,
                 "The service is busy. Please try again.",
@@ -176,7 +178,9 @@ pub fn database_unreachable(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
         // PostgreSQL: admin_shutdown, crash_shutdown, cannot_connect_now, connection_exception.
-        sqlx::Error::Database(db) => db.code().is_some_and(|c| matches!(c.as_ref(), "57P01" | "57P02" | "57P03") || c.starts_with("08")),
+        sqlx::Error::Database(db) => {
+            db.code().is_some_and(|c| matches!(c.as_ref(), "57P01" | "57P02" | "57P03") || c.starts_with("08"))
+        }
         _ => false,
     }
 }

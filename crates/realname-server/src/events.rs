@@ -104,12 +104,13 @@ impl EventHub {
     pub fn publish(&self, session_id: &str, event: SessionEvent) {
         let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(tx) = channels.get(session_id)
-            && (tx.send(event.clone()).is_err() || event.state.is_final()) {
-                // No subscriber left, or nothing more will happen: drop the channel (a late
-                // subscriber reads the final state from the database).
-                if tx.receiver_count() == 0 || event.state.is_final() {
-                    channels.remove(session_id);
-                }
+            && (tx.send(event.clone()).is_err() || event.state.is_final())
+        {
+            // No subscriber left, or nothing more will happen: drop the channel (a late
+            // subscriber reads the final state from the database).
+            if tx.receiver_count() == 0 || event.state.is_final() {
+                channels.remove(session_id);
             }
+        }
     }
 }

@@ -74,7 +74,12 @@ pub async fn check_key_id(store: &dyn Store, keys: &DataKeys, now: i64) -> Resul
 /// Re-encrypts everything under the master key in `new_key_file` (generated there, mode 0600,
 /// if the file does not exist). The file is completed (`id-hash-key=`) before the database is
 /// touched, so the key is never lost; running the command again after a failure is safe.
-pub async fn rotate(store: &dyn Store, current: &DataKeys, new_key_file: &Path, now: i64) -> Result<RotationReport, RotationError> {
+pub async fn rotate(
+    store: &dyn Store,
+    current: &DataKeys,
+    new_key_file: &Path,
+    now: i64,
+) -> Result<RotationReport, RotationError> {
     let io = |source| RotationError::KeyFile { path: new_key_file.to_owned(), source };
     let master: [u8; 32] = match std::fs::read_to_string(new_key_file) {
         Ok(text) => {
@@ -101,5 +106,11 @@ pub async fn rotate(store: &dyn Store, current: &DataKeys, new_key_file: &Path, 
     let recrypt = |old: &[u8]| current.decrypt(old).ok().map(|plain| new_keys.encrypt(&plain));
     let report = store.recrypt_all(&recrypt, &old_id, &new_id, now).await?;
     tracing::info!(old_key_id = %old_id, new_key_id = %new_id, values = report.values, "data key rotated");
-    Ok(RotationReport { old_key_id: old_id, new_key_id: new_id, key_file: new_key_file.to_owned(), tables: report.tables, values: report.values })
+    Ok(RotationReport {
+        old_key_id: old_id,
+        new_key_id: new_id,
+        key_file: new_key_file.to_owned(),
+        tables: report.tables,
+        values: report.values,
+    })
 }

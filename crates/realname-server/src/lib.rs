@@ -9,8 +9,8 @@ pub mod api;
 pub mod authority;
 pub mod config;
 pub mod crypto;
-pub mod email;
 pub mod demo;
+pub mod email;
 pub mod error;
 pub mod events;
 pub mod key_rotation;
@@ -21,8 +21,8 @@ pub mod partner_local;
 pub mod qr;
 pub mod queue;
 pub mod ratelimit;
-pub mod security;
 pub mod retention;
+pub mod security;
 pub mod state;
 pub mod store;
 pub mod verification;
@@ -44,8 +44,8 @@ pub use config::Config as ServerConfig;
 // The capture decision lives in its own crate (`realname-decision`, a pure function of the
 // frames); these paths keep `crate::face::…`/`realname_server::face::…` working for the
 // server's modules and tests. New code imports `realname_decision` directly.
-pub use realname_decision::{decision, face, tracking, upload};
 pub use error::ServerError;
+pub use realname_decision::{decision, face, tracking, upload};
 
 /// Why the server cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -123,7 +123,9 @@ pub async fn build_state(config: Config, origin: String, services: Services) -> 
         // Loud on purpose: one warning per test-only setting, each naming what it weakens.
         tracing::warn!(listen = %config.listen, "!!! TEST MODE (REALNAME_TEST_MODE=1): test-only settings are active; never run a production server like this !!!");
         if config.test.fixed_challenge.is_some() {
-            tracing::warn!("!!! TEST MODE: the liveness challenge is pinned (REALNAME_TEST_FIXED_CHALLENGE): recorded clips pass !!!");
+            tracing::warn!(
+                "!!! TEST MODE: the liveness challenge is pinned (REALNAME_TEST_FIXED_CHALLENGE): recorded clips pass !!!"
+            );
         }
     }
     let keys = load_keys(&config)?;
@@ -159,7 +161,9 @@ pub async fn build_state(config: Config, origin: String, services: Services) -> 
     let authority: Arc<dyn IdentityAuthority> =
         if config.demo.enabled { authority } else { Arc::new(demo::DemoGuard(authority)) };
     if config.demo.enabled {
-        tracing::warn!("DEMO MODE: demo identities (ID numbers 710000 1900…) verify; never run a production server like this");
+        tracing::warn!(
+            "DEMO MODE: demo identities (ID numbers 710000 1900…) verify; never run a production server like this"
+        );
     }
     let clock: Arc<dyn Clock> = services.clock.unwrap_or_else(|| Arc::new(SystemClock));
     let (partners, carrier, sms) = paths_services(&config, &store, &keys, &clock)?;
@@ -204,10 +208,15 @@ fn paths_services(
     store: &Arc<dyn Store>,
     keys: &DataKeys,
     clock: &Arc<dyn Clock>,
-) -> Result<(Arc<dyn partner::PartnerDirectory>, Arc<dyn mobile::CarrierDirectory>, Arc<dyn mobile::SmsGateway>), StartError> {
+) -> Result<
+    (Arc<dyn partner::PartnerDirectory>, Arc<dyn mobile::CarrierDirectory>, Arc<dyn mobile::SmsGateway>),
+    StartError,
+> {
     use config::{CarrierKind, PartnerKind, SmsKind};
     let partners: Arc<dyn partner::PartnerDirectory> = match config.partners.kind {
-        PartnerKind::Local => Arc::new(partner::LocalPartnerDirectory::new(Arc::clone(store), keys.clone(), Arc::clone(clock))),
+        PartnerKind::Local => {
+            Arc::new(partner::LocalPartnerDirectory::new(Arc::clone(store), keys.clone(), Arc::clone(clock)))
+        }
         PartnerKind::Http => Arc::new(partner::HttpPartnerDirectory::new(
             &config.partners.name,
             config.partners.authorize_url.as_deref().unwrap_or_default(),
@@ -274,7 +283,10 @@ async fn relay_changes(state: AppState, mut changes: store::SessionChanges) {
 
 /// Subscribes to session changes again, retrying with backoff until it works or the server
 /// stops (`None`).
-async fn relisten(state: &AppState, shutdown: &mut tokio::sync::watch::Receiver<bool>) -> Option<store::SessionChanges> {
+async fn relisten(
+    state: &AppState,
+    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+) -> Option<store::SessionChanges> {
     let mut wait = Duration::from_millis(250);
     loop {
         match state.store.session_changes().await {

@@ -272,8 +272,16 @@ async fn run(command: Command, config: Config) -> Result<()> {
             if json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
             } else {
-                writeln!(out, "re-encrypted {} value(s) under key {} (was {})", report.values, report.new_key_id, report.old_key_id)?;
-                writeln!(out, "configure the key file {} (REALNAME_DATA_KEY_FILE) and start the servers", new_key_file.display())?;
+                writeln!(
+                    out,
+                    "re-encrypted {} value(s) under key {} (was {})",
+                    report.values, report.new_key_id, report.old_key_id
+                )?;
+                writeln!(
+                    out,
+                    "configure the key file {} (REALNAME_DATA_KEY_FILE) and start the servers",
+                    new_key_file.display()
+                )?;
             }
         }
         Command::Migrate => {
@@ -284,14 +292,14 @@ async fn run(command: Command, config: Config) -> Result<()> {
             let keys = load_keys(&config)?;
             let store = open_store(&config).await?;
             let models = config.models_dir.clone();
-            let analyzer: face::SharedAnalyzer = Arc::new(
-                tokio::task::spawn_blocking(move || face::EngineAnalyzer::load(&models)).await??,
-            );
+            let analyzer: face::SharedAnalyzer =
+                Arc::new(tokio::task::spawn_blocking(move || face::EngineAnalyzer::load(&models)).await??);
             let text = std::fs::read_to_string(&csv).with_context(|| format!("reading {}", csv.display()))?;
             let now = time::OffsetDateTime::now_utc();
             let today = now.to_offset(time::macros::offset!(+8)).date();
             let report =
-                authority::import_registry(&*store, &keys, analyzer, &text, &photos, today, now.unix_timestamp()).await?;
+                authority::import_registry(&*store, &keys, analyzer, &text, &photos, today, now.unix_timestamp())
+                    .await?;
             if json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
             } else {
@@ -341,7 +349,8 @@ async fn run(command: Command, config: Config) -> Result<()> {
         Command::Email { command: EmailCommand::Outbox { to, limit, json } } => {
             let keys = load_keys(&config)?;
             let store = open_store(&config).await?;
-            let entries = realname_server::email::read_email_outbox(&*store, &keys, to.as_deref(), limit.clamp(1, 1000)).await?;
+            let entries =
+                realname_server::email::read_email_outbox(&*store, &keys, to.as_deref(), limit.clamp(1, 1000)).await?;
             if json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&entries)?)?;
             } else {
@@ -397,7 +406,9 @@ async fn run(command: Command, config: Config) -> Result<()> {
                 writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
             } else {
                 for a in accounts {
-                    let verified = a.verified_at.map_or_else(|| "not verified".to_owned(), |t| format!("verified {}", time_str(t)));
+                    let verified = a
+                        .verified_at
+                        .map_or_else(|| "not verified".to_owned(), |t| format!("verified {}", time_str(t)));
                     writeln!(out, "{}\t{}\t{}", a.id, a.email, verified)?;
                 }
             }
@@ -408,8 +419,14 @@ async fn run(command: Command, config: Config) -> Result<()> {
             let list = store.list_verified_identities(limit).await?;
             let mut rows = Vec::new();
             for v in list {
-                let name = keys.decrypt_string(&v.name_enc).map(|n| realname_protocol::mask::mask_name(&n)).unwrap_or_else(|_| "?".into());
-                let id = keys.decrypt_string(&v.id_enc).map(|n| realname_protocol::mask::mask_id_number(&n)).unwrap_or_else(|_| "?".into());
+                let name = keys
+                    .decrypt_string(&v.name_enc)
+                    .map(|n| realname_protocol::mask::mask_name(&n))
+                    .unwrap_or_else(|_| "?".into());
+                let id = keys
+                    .decrypt_string(&v.id_enc)
+                    .map(|n| realname_protocol::mask::mask_id_number(&n))
+                    .unwrap_or_else(|_| "?".into());
                 rows.push(serde_json::json!({ "account_id": v.account_id, "session_id": v.session_id, "name": name, "id_number": id, "method": v.method, "verified_at": v.verified_at }));
             }
             if json {

@@ -15,7 +15,7 @@ use rand::Rng as _;
 use realname_protocol::{ErrorCode, PersonName, ResidentId};
 use serde::{Deserialize, Serialize};
 
-use crate::authority::{ImportReport, same_name, csv_records, parse_person};
+use crate::authority::{ImportReport, csv_records, parse_person, same_name};
 use crate::crypto::{self, DataKeys};
 use crate::error::{ID_ALREADY_VERIFIED_MESSAGE, ServerError, ServerResult};
 use crate::state::AppState;
@@ -140,7 +140,12 @@ pub enum ChannelError {
 #[async_trait]
 pub trait CarrierDirectory: Send + Sync + std::fmt::Debug {
     /// Checks the three elements.
-    async fn check(&self, phone: &MobileNumber, name: &PersonName, id: &ResidentId) -> Result<CarrierVerdict, ChannelError>;
+    async fn check(
+        &self,
+        phone: &MobileNumber,
+        name: &PersonName,
+        id: &ResidentId,
+    ) -> Result<CarrierVerdict, ChannelError>;
 }
 
 /// The carrier records in the backend's own database.
@@ -159,7 +164,12 @@ impl LocalCarrierDirectory {
 
 #[async_trait]
 impl CarrierDirectory for LocalCarrierDirectory {
-    async fn check(&self, phone: &MobileNumber, name: &PersonName, id: &ResidentId) -> Result<CarrierVerdict, ChannelError> {
+    async fn check(
+        &self,
+        phone: &MobileNumber,
+        name: &PersonName,
+        id: &ResidentId,
+    ) -> Result<CarrierVerdict, ChannelError> {
         let Some(r) = self.store.carrier_record(&phone_hash(&self.keys, phone)).await? else {
             return Ok(CarrierVerdict::Unknown);
         };
@@ -213,8 +223,16 @@ pub struct HttpCarrierDirectory {
 
 impl HttpCarrierDirectory {
     /// A client for the carrier service at `base`.
-    pub fn new(base: &str, api_key: Option<crate::config::Secret>, timeout: Duration, retries: u32) -> Result<Self, ChannelError> {
-        let client = reqwest::Client::builder().timeout(timeout).build().map_err(|e| ChannelError::Unavailable(e.to_string()))?;
+    pub fn new(
+        base: &str,
+        api_key: Option<crate::config::Secret>,
+        timeout: Duration,
+        retries: u32,
+    ) -> Result<Self, ChannelError> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .map_err(|e| ChannelError::Unavailable(e.to_string()))?;
         Ok(Self { client, base: base.trim_end_matches('/').to_owned(), api_key, retries })
     }
 }
@@ -226,11 +244,17 @@ struct CarrierAnswer {
 
 #[async_trait]
 impl CarrierDirectory for HttpCarrierDirectory {
-    async fn check(&self, phone: &MobileNumber, name: &PersonName, id: &ResidentId) -> Result<CarrierVerdict, ChannelError> {
+    async fn check(
+        &self,
+        phone: &MobileNumber,
+        name: &PersonName,
+        id: &ResidentId,
+    ) -> Result<CarrierVerdict, ChannelError> {
         let body = serde_json::json!({ "phone": phone.as_str(), "name": name.as_str(), "id_number": id.as_str() });
         let url = format!("{}/v1/three-elements", self.base);
         let resp = post_with_retries(&self.client, &url, self.api_key.as_ref(), &body, self.retries, "carrier").await?;
-        let answer: CarrierAnswer = resp.json().await.map_err(|_| ChannelError::Unavailable("malformed carrier answer".into()))?;
+        let answer: CarrierAnswer =
+            resp.json().await.map_err(|_| ChannelError::Unavailable("malformed carrier answer".into()))?;
         Ok(answer.result)
     }
 }
@@ -262,7 +286,11 @@ impl OutboxGateway {
 impl SmsGateway for OutboxGateway {
     async fn send(&self, phone: &MobileNumber, text: &str) -> Result<(), ChannelError> {
         self.store
-            .insert_outbox_message(&self.keys.encrypt(phone.as_str().as_bytes()), &self.keys.encrypt(text.as_bytes()), self.clock.now())
+            .insert_outbox_message(
+                &self.keys.encrypt(phone.as_str().as_bytes()),
+                &self.keys.encrypt(text.as_bytes()),
+                self.clock.now(),
+            )
             .await?;
         tracing::info!(phone = %phone.masked(), "SMS stored in the local outbox");
         Ok(())
@@ -281,7 +309,10 @@ pub struct HttpSmsGateway {
 impl HttpSmsGateway {
     /// A gateway posting to `url`.
     pub fn new(url: &str, api_key: Option<crate::config::Secret>, timeout: Duration) -> Result<Self, ChannelError> {
-        let client = reqwest::Client::builder().timeout(timeout).build().map_err(|e| ChannelError::Unavailable(e.to_string()))?;
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .map_err(|e| ChannelError::Unavailable(e.to_string()))?;
         Ok(Self { client, url: url.to_owned(), api_key })
     }
 }
@@ -310,7 +341,12 @@ pub struct OutboxEntry {
 }
 
 /// The newest outbox messages (optionally only to `phone`), newest first.
-pub async fn read_outbox(store: &dyn Store, keys: &DataKeys, phone: Option<&str>, limit: i64) -> Result<Vec<OutboxEntry>, ChannelError> {
+pub async fn read_outbox(
+    store: &dyn Store,
+    keys: &DataKeys,
+    phone: Option<&str>,
+    limit: i64,
+) -> Result<Vec<OutboxEntry>, ChannelError> {
     let wanted = phone.map(MobileNumber::parse).transpose().map_err(|e| ChannelError::Unavailable(e.to_string()))?;
     let mut out = Vec::new();
     // Filtering happens after decryption, so read a bounded window.
@@ -343,7 +379,13 @@ pub fn code_in(text: &str) -> Option<String> {
 
 /// Imports `phone,name,id_number` rows (header recognised and skipped) into the local carrier
 /// directory.
-pub async fn import_carrier_records(store: &dyn Store, keys: &DataKeys, csv_text: &str, today: time::Date, now: i64) -> Result<ImportReport, StoreError> {
+pub async fn import_carrier_records(
+    store: &dyn Store,
+    keys: &DataKeys,
+    csv_text: &str,
+    today: time::Date,
+    now: i64,
+) -> Result<ImportReport, StoreError> {
     let mut report = ImportReport::default();
     for (line_no, fields) in csv_records(csv_text, "phone") {
         let [phone, name, id] = fields.as_slice() else {
@@ -402,7 +444,11 @@ impl AppState {
     async fn reserve_send(&self, phone_hash: &[u8], account_id: &str, client_ip: &str) -> ServerResult<()> {
         use crate::ratelimit::Scope;
         let ip = crate::ratelimit::ip_key(&crate::security::ClientAddr(client_ip.to_owned()));
-        let keys = [(Scope::SmsPhone, hex::encode(phone_hash)), (Scope::SmsAccount, account_id.to_owned()), (Scope::SmsIp, ip)];
+        let keys = [
+            (Scope::SmsPhone, hex::encode(phone_hash)),
+            (Scope::SmsAccount, account_id.to_owned()),
+            (Scope::SmsIp, ip),
+        ];
         match self.rate_attempt(&keys).await {
             Ok(_counted) => Ok(()),
             Err(crate::ratelimit::Refusal::Limited { scope, .. }) => {
@@ -411,8 +457,11 @@ impl AppState {
                     Scope::SmsAccount => "account",
                     _ => "ip",
                 };
-                Err(ServerError::new(ErrorCode::RateLimited, "Too many verification codes were requested. Please try again in an hour.")
-                    .with_detail(format!("limit={which}")))
+                Err(ServerError::new(
+                    ErrorCode::RateLimited,
+                    "Too many verification codes were requested. Please try again in an hour.",
+                )
+                .with_detail(format!("limit={which}")))
             }
             Err(refusal) => Err(refusal.into()),
         }
@@ -456,12 +505,19 @@ impl AppState {
         // A new form is no way around "resend only after N seconds" (a cheap early answer, after
         // the identity rules so that "ID already verified" is not hidden behind it; the
         // slot taken just before sending decides races).
-        let recent = self.store.sms_send_counts(&phone_hash, &account.id, &ip_hash, self.now() - self.config.sms.resend_after_secs).await?;
+        let recent = self
+            .store
+            .sms_send_counts(&phone_hash, &account.id, &ip_hash, self.now() - self.config.sms.resend_after_secs)
+            .await?;
         if recent.phone > 0 {
             return Err(too_early(self.config.sms.resend_after_secs).into());
         }
         let verdict = self.carrier.check(&phone, &name, &id).await.map_err(|e| {
-            ServerError::unavailable(ErrorCode::CarrierUnavailable, "The carrier directory cannot be reached. Please try again later.", e)
+            ServerError::unavailable(
+                ErrorCode::CarrierUnavailable,
+                "The carrier directory cannot be reached. Please try again later.",
+                e,
+            )
         })?;
         if verdict != CarrierVerdict::Match {
             // Counted against this account only: a wrong phone says nothing about the holder.
@@ -498,7 +554,11 @@ impl AppState {
         };
         self.store.insert_sms_challenge(&challenge, &ip_hash).await?;
         self.sms.send(&phone, &self.sms_text(&code)).await.map_err(|e| {
-            ServerError::unavailable(ErrorCode::SmsUnavailable, "The verification code could not be sent. Please try again later.", e)
+            ServerError::unavailable(
+                ErrorCode::SmsUnavailable,
+                "The verification code could not be sent. Please try again later.",
+                e,
+            )
         })?;
         tracing::info!(challenge = %challenge.id, phone = %phone.masked(), "SMS code sent");
         Ok(challenge)
@@ -543,7 +603,11 @@ impl AppState {
         }
         let phone = MobileNumber::parse(&self.keys.decrypt_string(&c.phone_enc)?).map_err(ServerError::internal)?;
         self.sms.send(&phone, &self.sms_text(&code)).await.map_err(|e| {
-            ServerError::unavailable(ErrorCode::SmsUnavailable, "The verification code could not be sent. Please try again later.", e)
+            ServerError::unavailable(
+                ErrorCode::SmsUnavailable,
+                "The verification code could not be sent. Please try again later.",
+                e,
+            )
         })?;
         tracing::info!(challenge = %c.id, "SMS code resent");
         Ok(())
@@ -555,22 +619,30 @@ impl AppState {
             return Ok(CodeOutcome::Verified);
         }
         if self.now() >= c.expires_at {
-            return Err(ServerError::new(ErrorCode::SmsCodeExpired, "The verification code has expired. Request a new code."));
+            return Err(ServerError::new(
+                ErrorCode::SmsCodeExpired,
+                "The verification code has expired. Request a new code.",
+            ));
         }
         if c.wrong_left <= 0 {
             return Err(exhausted());
         }
         // A try is spent *before* the code is compared, in one conditional statement: `c` may
         // be a copy loaded before concurrent guesses spent the last tries.
-        let Some(left) = crate::store::hardening::HardeningStore::spend_sms_try(&*self.store, &c.id, self.now()).await? else {
+        let Some(left) =
+            crate::store::hardening::HardeningStore::spend_sms_try(&*self.store, &c.id, self.now()).await?
+        else {
             return Err(exhausted());
         };
         let entered = entered.trim();
         let well_formed = entered.len() == CODE_DIGITS && entered.bytes().all(|b| b.is_ascii_digit());
         if !well_formed || !constant_time_eq(&code_hash(&self.keys, &c.id, entered), &c.code_hash) {
             if left > 0 {
-                return Err(ServerError::new(ErrorCode::SmsCodeWrong, format!("The verification code is wrong. {left} tries left."))
-                    .with_detail(format!("tries_left={left}")));
+                return Err(ServerError::new(
+                    ErrorCode::SmsCodeWrong,
+                    format!("The verification code is wrong. {left} tries left."),
+                )
+                .with_detail(format!("tries_left={left}")));
             }
             self.record_identity_failure(&c.account_id, &c.id_hash).await?;
             return Err(exhausted());
@@ -617,7 +689,9 @@ mod tests {
         }
         assert_eq!(MobileNumber::parse("+8613812345678").map(|p| p.as_str().to_owned()), Ok("13812345678".into()));
         assert_eq!(MobileNumber::parse(" ").err(), Some(MobileNumberError::Empty));
-        for bad in ["12812345678", "1381234567", "138123456789", "1381234567x", "２３８１２３４５６７８", &"1".repeat(10_000)] {
+        for bad in
+            ["12812345678", "1381234567", "138123456789", "1381234567x", "２３８１２３４５６７８", &"1".repeat(10_000)]
+        {
             assert_eq!(MobileNumber::parse(bad).err(), Some(MobileNumberError::Format), "{bad:.20}");
         }
         assert_eq!(format!("{:?}", MobileNumber::parse("13812345678").expect("ok")), "MobileNumber(138****5678)");
@@ -685,10 +759,23 @@ mod tests {
         let unknown = MobileNumber::parse("13900000000").expect("phone");
         assert_eq!(carrier.check(&unknown, &name, &id).await.expect("check"), CarrierVerdict::Unknown);
 
-        let sms = HttpSmsGateway::new(&format!("{base}/sms"), Some(crate::config::Secret::new("sms-key")), Duration::from_secs(2)).expect("gw");
+        let sms = HttpSmsGateway::new(
+            &format!("{base}/sms"),
+            Some(crate::config::Secret::new("sms-key")),
+            Duration::from_secs(2),
+        )
+        .expect("gw");
         sms.send(&phone, "code 123456").await.expect("sent");
-        assert_eq!(sent.lock().expect("lock").as_slice(), [serde_json::json!({ "to": "13812345678", "text": "code 123456" })]);
-        let wrong = HttpSmsGateway::new(&format!("{base}/sms"), Some(crate::config::Secret::new("nope")), Duration::from_secs(2)).expect("gw");
+        assert_eq!(
+            sent.lock().expect("lock").as_slice(),
+            [serde_json::json!({ "to": "13812345678", "text": "code 123456" })]
+        );
+        let wrong = HttpSmsGateway::new(
+            &format!("{base}/sms"),
+            Some(crate::config::Secret::new("nope")),
+            Duration::from_secs(2),
+        )
+        .expect("gw");
         assert!(matches!(wrong.send(&phone, "x").await, Err(ChannelError::Unavailable(_))));
     }
 

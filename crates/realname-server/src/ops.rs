@@ -116,7 +116,10 @@ impl Metrics {
     pub fn render(&self, gauges: &[(&str, &str, Option<i64>)]) -> String {
         let f = self.figures();
         let mut out = String::new();
-        let _ = writeln!(out, "# HELP realname_http_requests_total HTTP requests by method, route template and status class.");
+        let _ = writeln!(
+            out,
+            "# HELP realname_http_requests_total HTTP requests by method, route template and status class."
+        );
         let _ = writeln!(out, "# TYPE realname_http_requests_total counter");
         for ((method, route, class), n) in &f.requests {
             let _ = writeln!(
@@ -129,9 +132,17 @@ impl Metrics {
         let _ = writeln!(out, "# HELP realname_decisions_total Face decisions by outcome and reason code.");
         let _ = writeln!(out, "# TYPE realname_decisions_total counter");
         for ((outcome, reason), n) in &f.decisions {
-            let _ = writeln!(out, "realname_decisions_total{{outcome=\"{}\",reason=\"{}\"}} {n}", escape(outcome), escape(reason));
+            let _ = writeln!(
+                out,
+                "realname_decisions_total{{outcome=\"{}\",reason=\"{}\"}} {n}",
+                escape(outcome),
+                escape(reason)
+            );
         }
-        let _ = writeln!(out, "# HELP realname_decision_duration_seconds Time from a complete capture upload to its decision.");
+        let _ = writeln!(
+            out,
+            "# HELP realname_decision_duration_seconds Time from a complete capture upload to its decision."
+        );
         let _ = writeln!(out, "# TYPE realname_decision_duration_seconds histogram");
         let mut cumulative = 0;
         for (bound, n) in LATENCY_BUCKETS.iter().zip(f.latency_buckets.iter()) {
@@ -178,7 +189,10 @@ pub async fn track_requests(State(state): State<AppState>, req: Request, next: N
 
 /// The operations routes: `/healthz`, `/readyz`, `/metrics`.
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/healthz", get(|| async { "ok" })).route("/readyz", get(readyz)).route("/metrics", get(metrics))
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
 }
 
 /// `GET /readyz`: 200 `{"status":"ready"}` when the database answers `SELECT 1` within
@@ -188,7 +202,8 @@ async fn readyz(State(state): State<AppState>) -> Response {
     let timeout = Duration::from_millis(state.config.ops.readiness_timeout_ms);
     let cause = match tokio::time::timeout(timeout, state.store.ping()).await {
         Ok(Ok(())) => {
-            let body = serde_json::json!({ "status": "ready", "database": state.store.engine(), "face_engine": "loaded" });
+            let body =
+                serde_json::json!({ "status": "ready", "database": state.store.engine(), "face_engine": "loaded" });
             return ([(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response();
         }
         Ok(Err(e)) => e.to_string(),
@@ -205,7 +220,15 @@ async fn metrics(State(state): State<AppState>, client: crate::security::ClientA
     if let Some(expected) = &state.config.ops.metrics_token {
         let given = crate::security::bearer_token(&headers).unwrap_or("");
         // Counted against the admin limit before comparing (guessing the token is limited).
-        if let Err(e) = crate::security::check_counted(&state, &client, given, expected.expose(), "The metrics token is missing or wrong.").await {
+        if let Err(e) = crate::security::check_counted(
+            &state,
+            &client,
+            given,
+            expected.expose(),
+            "The metrics token is missing or wrong.",
+        )
+        .await
+        {
             return e.into_response();
         }
     }
@@ -213,10 +236,15 @@ async fn metrics(State(state): State<AppState>, client: crate::security::ClientA
     let open = state.store.count_open_sessions(now).await.ok();
     let outbox = state.store.count_sms_outbox().await.ok();
     let body = state.metrics.render(&[
-        ("realname_active_sessions", "Face sessions not yet passed, failed, expired or cancelled (all instances).", open),
+        (
+            "realname_active_sessions",
+            "Face sessions not yet passed, failed, expired or cancelled (all instances).",
+            open,
+        ),
         ("realname_sms_outbox_messages", "Messages in the local SMS outbox (all instances).", outbox),
     ]);
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], body).into_response()
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], body)
+        .into_response()
 }
 
 #[cfg(test)]

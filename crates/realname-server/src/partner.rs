@@ -32,6 +32,68 @@ use crate::store::paths::{PartnerConsent, PartnerRecord};
 use crate::store::trust::PartnerAuthRequest;
 use crate::store::{Account, Store, StoreError, VerifiedIdentity, WebSession};
 
+/// Which partner directory answers "is this account verified at a sister service?".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartnerKind {
+    /// The local partner stand-in: records in the backend's database (filled by `partners
+    /// import`), with its own sign-in and consent pages under `/partner/{name}/oauth/…`.
+    #[default]
+    Local,
+    /// A partner service speaking OAuth 2.0 (authorization code + PKCE) over HTTP.
+    Http,
+}
+
+/// Partner sync settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PartnersConfig {
+    /// `local` or `http`.
+    pub kind: PartnerKind,
+    /// Display name of the HTTP partner (the popup's "JD Mall"; `partner:<name>` method).
+    pub name: String,
+    /// The HTTP partner's OAuth authorization endpoint (the browser is sent there).
+    pub authorize_url: Option<String>,
+    /// The HTTP partner's token endpoint (the server exchanges the code there).
+    pub token_url: Option<String>,
+    /// Our OAuth client id at the partner.
+    pub client_id: String,
+    /// Client secret: signs the token request (HMAC-SHA256, see `partner::sign_request`).
+    /// The local partner stand-in checks its token requests with it too (default: derived
+    /// from the data key).
+    pub secret: Option<crate::config::Secret>,
+    /// Lifetime of a pending *Authorize Now* (the `state`), seconds.
+    pub request_ttl_secs: i64,
+    /// Lifetime of the local partner's authorization codes, seconds.
+    pub code_ttl_secs: i64,
+    /// Redirect URIs the local partner stand-in accepts besides this server's own
+    /// `{public origin}/verify/partner/callback` (e.g. another Realname instance in a test).
+    pub redirect_uris: Vec<String>,
+    /// Per-request timeout, milliseconds.
+    pub timeout_ms: u64,
+    /// Retries after a failed token request (timeouts and connection failures only: a code
+    /// is single-use, so an answered request is never repeated).
+    pub retries: u32,
+}
+
+impl Default for PartnersConfig {
+    fn default() -> Self {
+        Self {
+            kind: PartnerKind::Local,
+            name: "Partner".into(),
+            authorize_url: None,
+            token_url: None,
+            client_id: "realname".into(),
+            secret: None,
+            request_ttl_secs: 600,
+            code_ttl_secs: 60,
+            redirect_uris: Vec::new(),
+            timeout_ms: 3000,
+            retries: 1,
+        }
+    }
+}
+
 /// Prefix of the `method` of a verification synchronized from a partner (`partner:<name>`).
 pub const METHOD_PARTNER_PREFIX: &str = "partner:";
 /// What a partner sync shares (recorded in the consent).
@@ -208,7 +270,14 @@ impl HttpPartnerDirectory {
             .map_err(|e| PartnerError::Unavailable(e.to_string()))?;
         url::Url::parse(authorize_url).map_err(|e| PartnerError::Unavailable(format!("authorize_url: {e}")))?;
         url::Url::parse(token_url).map_err(|e| PartnerError::Unavailable(format!("token_url: {e}")))?;
-        Ok(Self { client, name: name.to_owned(), authorize_url: authorize_url.to_owned(), token_url: token_url.to_owned(), secret, retries })
+        Ok(Self {
+            client,
+            name: name.to_owned(),
+            authorize_url: authorize_url.to_owned(),
+            token_url: token_url.to_owned(),
+            secret,
+            retries,
+        })
     }
 }
 
@@ -292,12 +361,20 @@ pub async fn import_partner_records(
             [p, l, pw, n, i] => (p, l, pw, n, i, None),
             [p, l, pw, n, i, t] => (p, l, pw, n, i, Some(t)),
             _ => {
-                report.rejected.push((line_no, "expected 5 or 6 fields: partner,login,password,name,id_number[,verified_at]".into()));
+                report.rejected.push((
+                    line_no,
+                    "expected 5 or 6 fields: partner,login,password,name,id_number[,verified_at]".into(),
+                ));
                 continue;
             }
         };
         let login = login.trim();
-        if partner.is_empty() || partner.chars().count() > 64 || partner.contains('/') || login.is_empty() || login.chars().count() > 128 {
+        if partner.is_empty()
+            || partner.chars().count() > 64
+            || partner.contains('/')
+            || login.is_empty()
+            || login.chars().count() > 128
+        {
             report.rejected.push((line_no, "partner name or login invalid".into()));
             continue;
         }
@@ -373,7 +450,13 @@ impl AppState {
         Ok(())
     }
 
-    async fn record_partner_decision(&self, account: &Account, partner: &str, decision: &str, shared: &str) -> ServerResult<()> {
+    async fn record_partner_decision(
+        &self,
+        account: &Account,
+        partner: &str,
+        decision: &str,
+        shared: &str,
+    ) -> ServerResult<()> {
         let consent = PartnerConsent {
             id: crypto::random_id(),
             account_id: account.id.clone(),
@@ -388,13 +471,22 @@ impl AppState {
 
     /// *Authorize Now*: a pending authorization bound to this browser session, and the URL of
     /// the partner's authorization endpoint to send the browser to.
-    pub async fn begin_partner_authorization(&self, account: &Account, web: &WebSession, partner: &str) -> ServerResult<String> {
+    pub async fn begin_partner_authorization(
+        &self,
+        account: &Account,
+        web: &WebSession,
+        partner: &str,
+    ) -> ServerResult<String> {
         self.ensure_account_unverified(&account.id).await?;
         if !self.email_confirmed(account).await? {
             return Err(email_unconfirmed());
         }
-        let not_offered =
-            || ServerError::new(ErrorCode::PartnerNotVerified, "This partner is not available for real-name information sync.");
+        let not_offered = || {
+            ServerError::new(
+                ErrorCode::PartnerNotVerified,
+                "This partner is not available for real-name information sync.",
+            )
+        };
         if !self.partner_offers().await.iter().any(|p| p == partner) {
             return Err(not_offered());
         }
@@ -446,7 +538,11 @@ impl AppState {
         if state.is_empty() || state.len() > 200 {
             return Err(state_invalid());
         }
-        let request = self.store.take_partner_auth_request(&crypto::token_hash(state), &web.id).await?.ok_or_else(state_invalid)?;
+        let request = self
+            .store
+            .take_partner_auth_request(&crypto::token_hash(state), &web.id)
+            .await?
+            .ok_or_else(state_invalid)?;
         if request.account_id != account.id || request.expires_at <= self.now() {
             return Err(state_invalid());
         }
@@ -473,15 +569,22 @@ impl AppState {
             PartnerError::Refused(code) => {
                 ServerError::new(code, "The partner refused the authorization. Please start again.")
             }
-            other => ServerError::unavailable(ErrorCode::PartnerUnavailable, "The partner service cannot be reached. Please try again later.", other),
+            other => ServerError::unavailable(
+                ErrorCode::PartnerUnavailable,
+                "The partner service cannot be reached. Please try again later.",
+                other,
+            ),
         })?;
         let now = self.now();
         self.record_partner_decision(account, &request.partner, "authorized", SHARED_FIELDS).await?;
         // The partner's data is checked like typed data: it must be a valid ID number…
-        let name = PersonName::parse(&found.name)
-            .map_err(|e| ServerError::new(ErrorCode::NameInvalid, format!("The partner's name is not valid: {e}")).with_detail(e.code()))?;
+        let name = PersonName::parse(&found.name).map_err(|e| {
+            ServerError::new(ErrorCode::NameInvalid, format!("The partner's name is not valid: {e}"))
+                .with_detail(e.code())
+        })?;
         let id = ResidentId::parse(&found.id_number, self.today()).map_err(|e| {
-            ServerError::new(ErrorCode::IdNumberInvalid, format!("The partner's ID number is not valid: {e}")).with_detail(e.code())
+            ServerError::new(ErrorCode::IdNumberInvalid, format!("The partner's ID number is not valid: {e}"))
+                .with_detail(e.code())
         })?;
         // …not verifying another account…
         let id_hash = self.id_rules(&account.id, &id).await.map_err(|fe| fe.error)?;
@@ -587,7 +690,10 @@ mod tests {
         let (base, calls) = stub().await;
         let c = client(&base, SECRET);
         assert_eq!(c.partners().await.expect("partners"), ["JD Mall"]);
-        assert_eq!(c.authorize_endpoint("JD Mall", "http://x").as_deref(), Some(format!("{base}/oauth/authorize").as_str()));
+        assert_eq!(
+            c.authorize_endpoint("JD Mall", "http://x").as_deref(),
+            Some(format!("{base}/oauth/authorize").as_str())
+        );
         assert_eq!(c.authorize_endpoint("Other", "http://x"), None);
         let found = c.exchange("JD Mall", &grant("good")).await.expect("exchange");
         assert_eq!((found.partner.as_str(), found.name.as_str(), found.verified_at), ("JD Mall", "张三", 5));
@@ -598,10 +704,19 @@ mod tests {
     async fn refusals_keep_their_code_and_are_not_retried() {
         let (base, calls) = stub().await;
         let c = client(&base, SECRET);
-        assert!(matches!(c.exchange("JD Mall", &grant("used")).await, Err(PartnerError::Refused(ErrorCode::PartnerCodeUsed))));
-        assert!(matches!(c.exchange("JD Mall", &grant("other")).await, Err(PartnerError::Refused(ErrorCode::PartnerCodeInvalid))));
+        assert!(matches!(
+            c.exchange("JD Mall", &grant("used")).await,
+            Err(PartnerError::Refused(ErrorCode::PartnerCodeUsed))
+        ));
+        assert!(matches!(
+            c.exchange("JD Mall", &grant("other")).await,
+            Err(PartnerError::Refused(ErrorCode::PartnerCodeInvalid))
+        ));
         let wrong = client(&base, "another secret");
-        assert!(matches!(wrong.exchange("JD Mall", &grant("good")).await, Err(PartnerError::Refused(ErrorCode::PartnerClientInvalid))));
+        assert!(matches!(
+            wrong.exchange("JD Mall", &grant("good")).await,
+            Err(PartnerError::Refused(ErrorCode::PartnerClientInvalid))
+        ));
         assert_eq!(calls.load(Ordering::SeqCst), 3, "a 4xx is final: the code is single-use");
     }
 
@@ -622,6 +737,9 @@ mod tests {
         assert_ne!(a, sign_request(SECRET, 1, "POST", TOKEN_PATH, b"{ }"));
         assert_ne!(a, sign_request("other", 1, "POST", TOKEN_PATH, b"{}"));
         // RFC 7636 appendix B.
-        assert_eq!(pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+        assert_eq!(
+            pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
     }
 }

@@ -20,7 +20,8 @@ const TICKET_TTL_SECS: i64 = 600;
 
 /// `/partner/{partner}/oauth/{leaf}` with the partner name percent-encoded.
 pub fn path(partner: &str, leaf: &str) -> String {
-    let encoded: String = url::form_urlencoded::byte_serialize(partner.as_bytes()).collect::<String>().replace('+', "%20");
+    let encoded: String =
+        url::form_urlencoded::byte_serialize(partner.as_bytes()).collect::<String>().replace('+', "%20");
     format!("/partner/{encoded}/oauth/{leaf}")
 }
 
@@ -81,10 +82,19 @@ pub async fn check_authorize(state: &AppState, partner: &str, p: &AuthorizeParam
         return Err(ServerError::new(ErrorCode::PartnerClientInvalid, "Unknown client."));
     }
     if !registered_redirects(state).contains(&p.redirect_uri) {
-        return Err(ServerError::new(ErrorCode::PartnerRedirectInvalid, "The redirect URI is not registered for this client."));
+        return Err(ServerError::new(
+            ErrorCode::PartnerRedirectInvalid,
+            "The redirect URI is not registered for this client.",
+        ));
     }
-    let challenge_ok = p.code_challenge.len() == 43 && p.code_challenge.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if p.response_type != "code" || p.code_challenge_method != "S256" || !challenge_ok || p.state.is_empty() || p.state.len() > 200 {
+    let challenge_ok = p.code_challenge.len() == 43
+        && p.code_challenge.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if p.response_type != "code"
+        || p.code_challenge_method != "S256"
+        || !challenge_ok
+        || p.state.is_empty()
+        || p.state.len() > 200
+    {
         return Err(ServerError::new(
             ErrorCode::BadRequest,
             "The authorization request needs response_type=code, a state and a PKCE S256 code_challenge.",
@@ -94,7 +104,10 @@ pub async fn check_authorize(state: &AppState, partner: &str, p: &AuthorizeParam
 }
 
 fn ticket_text(partner: &str, login: &str, p: &AuthorizeParams, expires: i64) -> String {
-    format!("partner-consent\n{partner}\n{login}\n{}\n{}\n{}\n{}\n{expires}", p.client_id, p.redirect_uri, p.code_challenge, p.state)
+    format!(
+        "partner-consent\n{partner}\n{login}\n{}\n{}\n{}\n{}\n{expires}",
+        p.client_id, p.redirect_uri, p.code_challenge, p.state
+    )
 }
 
 /// A signed ticket: "`login` signed in at `partner` for this authorization request", valid
@@ -105,13 +118,25 @@ pub fn ticket(keys: &DataKeys, partner: &str, login: &str, p: &AuthorizeParams, 
 }
 
 /// Checks a ticket from the consent form.
-pub fn ticket_valid(keys: &DataKeys, partner: &str, login: &str, p: &AuthorizeParams, expires: i64, ticket: &str, now: i64) -> bool {
+pub fn ticket_valid(
+    keys: &DataKeys,
+    partner: &str,
+    login: &str,
+    p: &AuthorizeParams,
+    expires: i64,
+    ticket: &str,
+    now: i64,
+) -> bool {
     expires > now && keys.csrf_valid(&ticket_text(partner, login, p, expires), ticket)
 }
 
 /// Checks a partner user's password (constant work for unknown logins).
 pub async fn sign_in(state: &AppState, partner: &str, login: &str, password: &str) -> ServerResult<bool> {
-    let found = if login.is_empty() || login.chars().count() > 128 { None } else { state.store.partner_login(partner, login).await? };
+    let found = if login.is_empty() || login.chars().count() > 128 {
+        None
+    } else {
+        state.store.partner_login(partner, login).await?
+    };
     let stored = found.and_then(|(_, hash)| hash).unwrap_or_else(|| crypto::dummy_password_hash().to_owned());
     let password = password.to_owned();
     Ok(tokio::task::spawn_blocking(move || crypto::verify_password(&password, &stored)).await.unwrap_or(false))

@@ -122,7 +122,9 @@ impl RateLimitConfig {
                     .trim()
                     .split_once('/')
                     .and_then(|(m, w)| Some(Limit::new(m.trim().parse().ok()?, w.trim().parse().ok()?)));
-                *limit = parsed.ok_or_else(|| crate::config::ConfigError::Invalid(format!("{var}: expected <max>/<window_secs>, got {v:?}")))?;
+                *limit = parsed.ok_or_else(|| {
+                    crate::config::ConfigError::Invalid(format!("{var}: expected <max>/<window_secs>, got {v:?}"))
+                })?;
             }
         }
         Ok(())
@@ -258,7 +260,11 @@ impl Refusal {
                 format!("Too many attempts. Please try again after {}.", crate::verification::format_time(*until)),
             )
             .with_detail(format!("until={until}")),
-            Self::Store(e) => ServerError::unavailable(ErrorCode::ServiceUnavailable, "The service is temporarily unavailable. Please try again.", e),
+            Self::Store(e) => ServerError::unavailable(
+                ErrorCode::ServiceUnavailable,
+                "The service is temporarily unavailable. Please try again.",
+                e,
+            ),
         }
     }
 
@@ -512,7 +518,9 @@ impl Attempt {
 
     async fn give_back(&self) {
         for (key, start) in &self.counted {
-            if let Err(e) = crate::store::hardening::HardeningStore::rate_limit_refund(&*self.state.store, key, *start).await {
+            if let Err(e) =
+                crate::store::hardening::HardeningStore::rate_limit_refund(&*self.state.store, key, *start).await
+            {
                 // Worst case the attempt stays counted: stricter, never looser.
                 tracing::warn!(error = %e, "could not give a rate-limit hit back");
             }

@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use crate::crypto::DataKeys;
 use crate::state::AppState;
 use crate::store::Store;
-use crate::store::maintenance::{PurgeCutoffs, PurgeReport};
 use crate::store::StoreError;
+use crate::store::maintenance::{PurgeCutoffs, PurgeReport};
 
 /// Retention settings (`[retention]` in the TOML file).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,7 +37,12 @@ pub struct RetentionConfig {
 
 impl Default for RetentionConfig {
     fn default() -> Self {
-        Self { frames_ttl_secs: None, purge_interval_secs: 600, nonce_ttl_secs: 24 * 3600, frame_print_ttl_secs: 30 * 24 * 3600 }
+        Self {
+            frames_ttl_secs: None,
+            purge_interval_secs: 600,
+            nonce_ttl_secs: 24 * 3600,
+            frame_print_ttl_secs: 30 * 24 * 3600,
+        }
     }
 }
 
@@ -105,7 +110,11 @@ pub fn cutoffs(config: &RetentionConfig, session_ttl_secs: i64, now: i64) -> Pur
 }
 
 /// Runs one purge of `store` now (the admin command).
-pub async fn purge_store(store: &dyn Store, config: &crate::config::Config, now: i64) -> Result<PurgeReport, StoreError> {
+pub async fn purge_store(
+    store: &dyn Store,
+    config: &crate::config::Config,
+    now: i64,
+) -> Result<PurgeReport, StoreError> {
     let report = store.purge(cutoffs(&config.retention, config.limits.session_ttl_secs, now)).await?;
     // Rate-limit windows that have ended are never read again.
     let rate_limit_windows = store.purge_rate_limits(now).await?;

@@ -151,7 +151,13 @@ impl ClientAddr {
         // Proxies append; walk from the right past our own proxies. Entries we cannot parse
         // end the walk: everything left of them was written by the client and is not trusted.
         let mut client = peer;
-        let forwarded = parts.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(",");
+        let forwarded = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join(",");
         for entry in forwarded.rsplit(',').map(str::trim).filter(|s| !s.is_empty()) {
             match entry.parse::<IpAddr>() {
                 Ok(ip) => {
@@ -225,7 +231,9 @@ impl FromRequestParts<AppState> for AdminAccess {
         };
         if let Some(given) = bearer_token(&parts.headers) {
             let client = ClientAddr::of(parts, &state.config.server);
-            return check_counted(state, &client, given, expected.expose(), "The admin token is wrong.").await.map(|()| Self);
+            return check_counted(state, &client, given, expected.expose(), "The admin token is wrong.")
+                .await
+                .map(|()| Self);
         }
         let jar = CookieJar::from_headers(&parts.headers);
         if let Some(c) = jar.get(ADMIN_COOKIE)
@@ -247,7 +255,13 @@ pub const MIN_TOKEN_LEN: usize = 32;
 /// client's admin limit (`admin_signin_failures_per_ip`) *before* comparing, so guesses on
 /// `/admin/*` and `/metrics` are limited like `/admin/signin`; a right token gives its count
 /// back. 429 `rate_limited` past the limit, 401 `unauthorized` for a wrong token.
-pub async fn check_counted(state: &AppState, client: &ClientAddr, given: &str, expected: &str, wrong: &str) -> Result<(), ServerError> {
+pub async fn check_counted(
+    state: &AppState,
+    client: &ClientAddr,
+    given: &str,
+    expected: &str,
+    wrong: &str,
+) -> Result<(), ServerError> {
     let keys = [(crate::ratelimit::Scope::AdminSigninIp, crate::ratelimit::ip_key(client))];
     let attempt = state.rate_attempt(&keys).await?;
     if same_secret(given, expected) {
@@ -280,7 +294,12 @@ async fn admin_signin_page(State(state): State<AppState>, ctx: PageCtx) -> Respo
 
 /// `POST /admin/signin`: the admin token typed into a form (for browsers, where no header
 /// can be set) becomes an admin cookie. Failures count against the client's sign-in limit.
-async fn admin_signin(State(state): State<AppState>, client: ClientAddr, ctx: PageCtx, Form(form): Form<AdminSigninForm>) -> Response {
+async fn admin_signin(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    ctx: PageCtx,
+    Form(form): Form<AdminSigninForm>,
+) -> Response {
     let Some(expected) = state.config.admin_token.clone() else {
         return ServerError::new(ErrorCode::NotFound, "Not found.").into_response();
     };

@@ -132,7 +132,10 @@ impl WebhooksConfig {
                 "1" | "true" | "yes" | "on" => true,
                 "0" | "false" | "no" | "off" => false,
                 other => {
-                    return Err(ConfigError::Env { var: "REALNAME_WEBHOOK_WORKER", reason: format!("expected a boolean, got {other:?}") });
+                    return Err(ConfigError::Env {
+                        var: "REALNAME_WEBHOOK_WORKER",
+                        reason: format!("expected a boolean, got {other:?}"),
+                    });
                 }
             };
         }
@@ -200,7 +203,13 @@ pub fn new_event_id() -> String {
 
 /// The JSON body of an event (masked name and ID number only).
 /// `demo`: the ID number is a demo identity's (`crate::demo`), verified in demo mode.
-pub fn event_body(event_id: &str, o: &FinalOutcome<'_>, name_masked: &str, id_masked: &str, demo: bool) -> (String, &'static str) {
+pub fn event_body(
+    event_id: &str,
+    o: &FinalOutcome<'_>,
+    name_masked: &str,
+    id_masked: &str,
+    demo: bool,
+) -> (String, &'static str) {
     let event_type = if o.outcome == "passed" { EVENT_COMPLETED } else { EVENT_FAILED };
     let body = serde_json::json!({
         "id": event_id,
@@ -225,7 +234,11 @@ impl WebhookPlanner for Planner {
         if self.endpoints.is_empty() {
             return Vec::new();
         }
-        let name = self.keys.decrypt_string(o.name_enc).map(|n| realname_protocol::mask::mask_name(&n)).unwrap_or_else(|_| "?".into());
+        let name = self
+            .keys
+            .decrypt_string(o.name_enc)
+            .map(|n| realname_protocol::mask::mask_name(&n))
+            .unwrap_or_else(|_| "?".into());
         let plain_id = self.keys.decrypt_string(o.id_enc).ok();
         let id = plain_id.as_deref().map_or_else(|| "?".into(), realname_protocol::mask::mask_id_number);
         let demo = plain_id.as_deref().is_some_and(crate::demo::is_demo_id);
@@ -277,7 +290,13 @@ pub enum SignatureError {
 /// Checks a `Realname-Signature` header against the raw request body: the timestamp must be
 /// within `tolerance_secs` of `now` (Unix seconds) and one `v1` value must equal
 /// HMAC-SHA256(secret, `"<t>.<body>"`) (compared in constant time).
-pub fn verify_signature(secret: &str, header: &str, body: &[u8], now: i64, tolerance_secs: i64) -> Result<(), SignatureError> {
+pub fn verify_signature(
+    secret: &str,
+    header: &str,
+    body: &[u8],
+    now: i64,
+    tolerance_secs: i64,
+) -> Result<(), SignatureError> {
     if header.len() > 1024 {
         return Err(SignatureError::Malformed);
     }
@@ -429,7 +448,9 @@ impl Worker {
         };
         let kept = self.store.finish_webhook_attempt(&self.id, &record, &outcome).await?;
         match (&outcome, kept) {
-            (_, false) => tracing::warn!(event = %row.event_id, endpoint = %row.endpoint, "webhook lease lost before the attempt was recorded"),
+            (_, false) => {
+                tracing::warn!(event = %row.event_id, endpoint = %row.endpoint, "webhook lease lost before the attempt was recorded")
+            }
             (AttemptOutcome::Delivered, true) => {
                 tracing::info!(event = %row.event_id, endpoint = %row.endpoint, attempt, duration_ms, "webhook delivered")
             }
@@ -531,15 +552,31 @@ mod tests {
         assert!(header.starts_with("t=1700000000,v1="));
         assert_eq!(verify_signature("whsec_0123456789abcdef", &header, body, 1_700_000_100, 300), Ok(()));
         let tampered = br#"{"id":"evt_1","type":"verification.completes"}"#;
-        assert_eq!(verify_signature("whsec_0123456789abcdef", &header, tampered, 1_700_000_100, 300), Err(SignatureError::Mismatch));
-        assert_eq!(verify_signature("another-secret-of-16", &header, body, 1_700_000_100, 300), Err(SignatureError::Mismatch));
-        assert_eq!(verify_signature("whsec_0123456789abcdef", &header, body, 1_700_000_301, 300), Err(SignatureError::Expired));
-        assert_eq!(verify_signature("whsec_0123456789abcdef", &header, body, 1_699_999_699, 300), Err(SignatureError::Expired));
+        assert_eq!(
+            verify_signature("whsec_0123456789abcdef", &header, tampered, 1_700_000_100, 300),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_signature("another-secret-of-16", &header, body, 1_700_000_100, 300),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_signature("whsec_0123456789abcdef", &header, body, 1_700_000_301, 300),
+            Err(SignatureError::Expired)
+        );
+        assert_eq!(
+            verify_signature("whsec_0123456789abcdef", &header, body, 1_699_999_699, 300),
+            Err(SignatureError::Expired)
+        );
         // A rotated secret: the receiver accepts any matching v1.
         let rotated = format!("{header},v1={}", sign("new-secret-0123456789", 1_700_000_000, body));
         assert_eq!(verify_signature("new-secret-0123456789", &rotated, body, 1_700_000_000, 300), Ok(()));
         for bad in ["", "t=1700000000", "v1=00", "t=x,v1=00", "t=1700000000,v1=zz", "garbage"] {
-            assert_eq!(verify_signature("whsec_0123456789abcdef", bad, body, 1_700_000_000, 300), Err(SignatureError::Malformed), "{bad}");
+            assert_eq!(
+                verify_signature("whsec_0123456789abcdef", bad, body, 1_700_000_000, 300),
+                Err(SignatureError::Malformed),
+                "{bad}"
+            );
         }
     }
 
@@ -623,7 +660,10 @@ mod tests {
         assert_eq!(c.webhooks.endpoints.len(), 2);
         let debug = format!("{c:?}");
         assert!(!debug.contains("whsec_crm") && !debug.contains("whsec_audit"), "{debug}");
-        assert!(toml::from_str::<crate::config::Config>("[webhooks]\nretries = 3\n").is_err(), "unknown keys are refused");
+        assert!(
+            toml::from_str::<crate::config::Config>("[webhooks]\nretries = 3\n").is_err(),
+            "unknown keys are refused"
+        );
     }
 
     #[test]
@@ -638,9 +678,11 @@ mod tests {
             id_enc: &[],
             at: 1_764_121_200,
         };
-        let (body, event_type) = event_body("evt_00112233445566778899aabbccddeeff", &outcome, "*三", "1****************X", false);
+        let (body, event_type) =
+            event_body("evt_00112233445566778899aabbccddeeff", &outcome, "*三", "1****************X", false);
         assert_eq!(event_type, EVENT_COMPLETED);
-        let pretty = serde_json::to_string_pretty(&serde_json::from_str::<serde_json::Value>(&body).expect("json")).expect("json");
+        let pretty = serde_json::to_string_pretty(&serde_json::from_str::<serde_json::Value>(&body).expect("json"))
+            .expect("json");
         insta::assert_snapshot!("event_body_completed", pretty);
     }
 
@@ -650,8 +692,16 @@ mod tests {
         let planner = Planner::new(
             &WebhooksConfig {
                 endpoints: vec![
-                    WebhookEndpoint { name: "a".into(), url: "http://a.example".into(), secret: Secret::new("0123456789abcdef") },
-                    WebhookEndpoint { name: "b".into(), url: "http://b.example".into(), secret: Secret::new("0123456789abcdef") },
+                    WebhookEndpoint {
+                        name: "a".into(),
+                        url: "http://a.example".into(),
+                        secret: Secret::new("0123456789abcdef"),
+                    },
+                    WebhookEndpoint {
+                        name: "b".into(),
+                        url: "http://b.example".into(),
+                        secret: Secret::new("0123456789abcdef"),
+                    },
                 ],
                 ..WebhooksConfig::default()
             },

@@ -63,8 +63,13 @@ pub(crate) async fn run(command: WebhooksCommand, store: &dyn Store, out: &mut i
                 writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
             } else {
                 for r in rows {
-                    let last = r.last_status.map_or_else(|| r.last_error.clone().unwrap_or_default(), |s| s.to_string());
-                    writeln!(out, "{}\t{}\t{}\t{}\tattempts {}\t{}", r.event_id, r.endpoint, r.event_type, r.status, r.attempts, last)?;
+                    let last =
+                        r.last_status.map_or_else(|| r.last_error.clone().unwrap_or_default(), |s| s.to_string());
+                    writeln!(
+                        out,
+                        "{}\t{}\t{}\t{}\tattempts {}\t{}",
+                        r.event_id, r.endpoint, r.event_type, r.status, r.attempts, last
+                    )?;
                 }
             }
         }
@@ -82,7 +87,11 @@ pub(crate) async fn run(command: WebhooksCommand, store: &dyn Store, out: &mut i
             } else {
                 for a in log {
                     let result = a.status_code.map_or_else(|| a.error.clone().unwrap_or_default(), |s| s.to_string());
-                    writeln!(out, "{}\t{}\tattempt {}\t{}\t{} ms", a.at_ms, a.endpoint, a.attempt, result, a.duration_ms)?;
+                    writeln!(
+                        out,
+                        "{}\t{}\tattempt {}\t{}\t{} ms",
+                        a.at_ms, a.endpoint, a.attempt, result, a.duration_ms
+                    )?;
                 }
             }
         }

@@ -18,10 +18,10 @@ mod server {
     mod paths;
     mod pii_logs;
     mod qr_and_events;
-    mod review;
-    mod review_uploads;
     mod real_faces;
     mod retention;
+    mod review;
+    mod review_uploads;
     mod running;
     mod security;
     mod snapshots;

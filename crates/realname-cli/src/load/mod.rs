@@ -115,7 +115,8 @@ async fn run_inner(args: LoadArgs, out: &Output, config: CompanionConfig) -> Res
             }
         }
     };
-    let mut paths: Vec<PathBuf> = people.iter().map(|p| p.clip.clone()).chain(args.impostor_clips.iter().cloned()).collect();
+    let mut paths: Vec<PathBuf> =
+        people.iter().map(|p| p.clip.clone()).chain(args.impostor_clips.iter().cloned()).collect();
     paths.sort();
     paths.dedup();
     let mut clips = HashMap::new();

@@ -49,11 +49,7 @@ pub(super) fn assign_kinds(mix: &[(FlowKind, u32)], users: usize) -> Vec<FlowKin
         for (c, (_, p)) in credit.iter_mut().zip(mix) {
             *c += f64::from(*p) / f64::from(total);
         }
-        let (best, _) = credit
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .unwrap_or((0, &0.0));
+        let (best, _) = credit.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap_or((0, &0.0));
         credit[best] -= 1.0;
         out.push(mix[best].0);
     }

@@ -71,7 +71,9 @@ pub(super) fn build_report(origin: &str, args: &LoadArgs, results: &[UserResult]
     let mut decisions = 0;
     for r in results {
         let label = match (&r.outcome, &r.error) {
-            (Some(o), _) => serde_json::to_value(o).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+            (Some(o), _) => {
+                serde_json::to_value(o).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+            }
             (None, Some(_)) => "error".into(),
             (None, None) => "none".into(),
         };

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
 use realname_companion::{
-    Companion, CompanionConfig, CompanionError, ContextChoice, EventSink, FaceInput, FixedAnswers, FlowEvent, FlowOutcome,
-    MemoryStore, PreparedClip, QrInput,
+    Companion, CompanionConfig, CompanionError, ContextChoice, EventSink, FaceInput, FixedAnswers, FlowEvent,
+    FlowOutcome, MemoryStore, PreparedClip, QrInput,
 };
 use serde::Serialize;
 
@@ -89,11 +89,8 @@ pub(super) fn is_final(state: &str) -> bool {
 async fn user_flow(ctx: &Ctx, user: usize, kind: FlowKind, r: &mut UserResult) -> Result<(), Failure> {
     let person = &ctx.people[user % ctx.people.len()];
     let origin = &ctx.origin;
-    let web = reqwest::Client::builder()
-        .cookie_store(true)
-        .timeout(Duration::from_secs(60))
-        .build()
-        .map_err(http_err)?;
+    let web =
+        reqwest::Client::builder().cookie_store(true).timeout(Duration::from_secs(60)).build().map_err(http_err)?;
     let email = format!("{}-{user}@load.example", ctx.email_prefix);
 
     // The recorded clip this virtual user will show the camera, prepared before the PC
@@ -190,8 +187,12 @@ async fn user_flow(ctx: &Ctx, user: usize, kind: FlowKind, r: &mut UserResult) -
                 buf.push_str(&String::from_utf8_lossy(&chunk));
                 while let Some(end) = buf.find("\n\n") {
                     let block: String = buf.drain(..end + 2).collect();
-                    let data: String =
-                        block.lines().filter_map(|l| l.strip_prefix("data:")).map(str::trim).collect::<Vec<_>>().join("");
+                    let data: String = block
+                        .lines()
+                        .filter_map(|l| l.strip_prefix("data:"))
+                        .map(str::trim)
+                        .collect::<Vec<_>>()
+                        .join("");
                     if data.is_empty() {
                         continue;
                     }

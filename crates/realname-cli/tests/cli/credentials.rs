@@ -12,11 +12,14 @@ async fn file_store_round_trips_a_sign_in_and_refreshes_tokens() -> Result<()> {
     let h = Harness::start(&[LivenessAction::Blink]).await?;
     Browser::new(&h.origin)?.signup("files@example.com", "correct horse battery").await?;
     let (code, json) =
-        run_json(&mut h.cli(&["login", "--email", "files@example.com", "--password-stdin"]), Some("wrong password\n")).await?;
-    assert_eq!((code, json["error"]["code"].as_str()), (3, Some("invalid_credentials")), "{json}");
-    let (code, json) =
-        run_json(&mut h.cli(&["login", "--email", "files@example.com", "--password-stdin"]), Some("correct horse battery\n"))
+        run_json(&mut h.cli(&["login", "--email", "files@example.com", "--password-stdin"]), Some("wrong password\n"))
             .await?;
+    assert_eq!((code, json["error"]["code"].as_str()), (3, Some("invalid_credentials")), "{json}");
+    let (code, json) = run_json(
+        &mut h.cli(&["login", "--email", "files@example.com", "--password-stdin"]),
+        Some("correct horse battery\n"),
+    )
+    .await?;
     assert_eq!(code, 0, "{json}");
     let file = h.tmp.path().join("credentials.json");
     let stored = std::fs::read_to_string(&file)?;
@@ -42,7 +45,11 @@ async fn file_store_round_trips_a_sign_in_and_refreshes_tokens() -> Result<()> {
     let (code, json) = run_json(&mut h.cli(&["whoami"]), None).await?;
     assert_eq!(code, 0, "{json}");
     let after: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file)?)?;
-    assert_ne!(after["servers"][h.origin.as_str()]["refresh_token"], entry["refresh_token"], "refresh rotated the tokens");
+    assert_ne!(
+        after["servers"][h.origin.as_str()]["refresh_token"],
+        entry["refresh_token"],
+        "refresh rotated the tokens"
+    );
 
     let (code, json) = run_json(&mut h.cli(&["logout"]), None).await?;
     assert_eq!((code, &json["removed"]), (0, &serde_json::json!(true)), "{json}");
@@ -92,10 +99,11 @@ echo '---'
     )?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let docs: Vec<serde_json::Value> =
-        stdout.split("---").map(|d| serde_json::from_str(d.trim())).collect::<Result<_, _>>().with_context(|| {
-            format!("keyring run failed ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}", out.status)
-        })?;
+    let docs: Vec<serde_json::Value> = stdout
+        .split("---")
+        .map(|d| serde_json::from_str(d.trim()))
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("keyring run failed ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}", out.status))?;
     assert_eq!(docs.len(), 4, "{stdout}");
     assert_eq!(docs[0]["store"], "keyring", "{}", docs[0]);
     assert_eq!((docs[1]["kind"].as_str(), docs[1]["ok"].as_bool()), (Some("station"), Some(true)), "{}", docs[1]);

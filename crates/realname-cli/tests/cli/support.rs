@@ -12,9 +12,7 @@ use tempfile::TempDir;
 
 /// The shared test data folder (`REALNAME_SHARED_DIR`, default `<workspace>/../shared`).
 pub fn shared_dir() -> PathBuf {
-    std::env::var_os("REALNAME_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("..").join("shared"))
+    std::env::var_os("REALNAME_SHARED_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("..").join("shared"))
 }
 
 /// The face models (`REALNAME_MODELS_DIR`, default `<workspace>/models`).
@@ -68,7 +66,10 @@ impl Harness {
         let tmp = tempfile::tempdir()?;
         let models = models_dir();
         if !models.join("tiny_face_detector_model-weights_manifest.json").is_file() {
-            bail!("face models missing in {} (run scripts/fetch-models.sh or set REALNAME_MODELS_DIR)", models.display());
+            bail!(
+                "face models missing in {} (run scripts/fetch-models.sh or set REALNAME_MODELS_DIR)",
+                models.display()
+            );
         }
         let mut config = realname_server::ServerConfig::default();
         config.listen = "127.0.0.1:0".parse()?;
@@ -216,7 +217,8 @@ impl Browser {
             .await?;
         let path = resp.url().path().to_owned();
         let html = resp.text().await?;
-        let session = path.strip_prefix("/verify/sessions/").with_context(|| format!("identity form ended on {path}: {html}"))?;
+        let session =
+            path.strip_prefix("/verify/sessions/").with_context(|| format!("identity form ended on {path}: {html}"))?;
         let src = attr(&html, "id=\"qr\"", "src").context("no QR on the page")?;
         let png = self.http.get(format!("{}{src}", self.origin)).send().await?.error_for_status()?.bytes().await?;
         let file = dir.join(format!("qr-{session}.png"));
@@ -241,7 +243,8 @@ impl Browser {
 pub async fn account(h: &Harness, email: &str) -> Result<Browser> {
     let browser = Browser::new(&h.origin)?;
     browser.signup(email, "correct horse battery").await?;
-    let (code, json) = run_json(&mut h.cli(&["login", "--email", email, "--password-stdin"]), Some("correct horse battery\n")).await?;
+    let (code, json) =
+        run_json(&mut h.cli(&["login", "--email", email, "--password-stdin"]), Some("correct horse battery\n")).await?;
     if code != 0 {
         bail!("login failed: {json}");
     }

@@ -6,7 +6,12 @@ use super::support::run_json;
 
 fn cli(args: &[&str], home: &std::path::Path) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_realname"));
-    cmd.arg("--json").args(args).env_clear().env("HOME", home).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    cmd.arg("--json")
+        .args(args)
+        .env_clear()
+        .env("HOME", home)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     cmd
 }
 
@@ -20,7 +25,8 @@ async fn exit_codes_follow_the_documented_classes() -> Result<()> {
     let (code, json) = run_json(&mut cli(&["scan", "--source", "file:/nonexistent/qr.png"], home.path()), None).await?;
     assert_eq!((code, json["error"]["code"].as_str()), (4, Some("camera")), "{json}");
     // A QR that is not a Realname code ends the (finite) source without a payload.
-    let (code, json) = run_json(&mut cli(&["scan", "--source", "synthetic:qr=hello;frames=2@320x320"], home.path()), None).await?;
+    let (code, json) =
+        run_json(&mut cli(&["scan", "--source", "synthetic:qr=hello;frames=2@320x320"], home.path()), None).await?;
     assert_eq!((code, json["error"]["code"].as_str()), (4, Some("no_qr_found")), "{json}");
     // No server configured.
     let (code, json) = run_json(&mut cli(&["whoami"], home.path()), None).await?;

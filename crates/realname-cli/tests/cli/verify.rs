@@ -15,9 +15,14 @@ async fn harness_with(people: usize, seed: u64) -> Result<(Harness, Vec<(String,
     harness_for(&[LivenessAction::Blink], people, seed).await
 }
 
-async fn harness_for(challenge: &[LivenessAction], people: usize, seed: u64) -> Result<(Harness, Vec<(String, String)>)> {
+async fn harness_for(
+    challenge: &[LivenessAction],
+    people: usize,
+    seed: u64,
+) -> Result<(Harness, Vec<(String, String)>)> {
     let h = Harness::start(challenge).await?;
-    let ids: Vec<(String, String)> = (0..people).map(|i| (format!("测试{}", ["甲", "乙", "丙", "丁"][i % 4]), test_id(seed, i))).collect();
+    let ids: Vec<(String, String)> =
+        (0..people).map(|i| (format!("测试{}", ["甲", "乙", "丙", "丁"][i % 4]), test_id(seed, i))).collect();
     h.register(&ids, &clip(GENUINE)?.join("0001.jpg")).await?;
     Ok((h, ids))
 }
@@ -80,7 +85,8 @@ async fn verify_refuses_a_qr_of_an_untrusted_server() -> Result<()> {
         "--yes",
     ]);
     // This device trusts only another server.
-    cmd.env("REALNAME_TRUSTED_ORIGINS", "https://verify.example.com").env("REALNAME_SERVER", "https://verify.example.com");
+    cmd.env("REALNAME_TRUSTED_ORIGINS", "https://verify.example.com")
+        .env("REALNAME_SERVER", "https://verify.example.com");
     let (code, json) = run_json(&mut cmd, None).await?;
     assert_eq!(code, 1, "{json:#}");
     assert_eq!(json["error"]["code"], "untrusted_origin", "{json:#}");

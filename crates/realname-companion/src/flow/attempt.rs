@@ -42,9 +42,7 @@ impl Companion {
         let session = claim.session_id.as_str();
         // `report.outcome` stays `Cancelled` until a decision arrives.
         let declined = |_: &mut VerifyReport| async move {
-            client
-                .call(|api, bearer| async move { api.cancel(&bearer, session).await })
-                .await
+            client.call(|api, bearer| async move { api.cancel(&bearer, session).await }).await
         };
         let choice = cancellable(cancel, async { Ok(prompter.confirm_context(&claim.context).await) }).await?;
         if choice == ContextChoice::Cancel {
@@ -64,10 +62,13 @@ impl Companion {
         };
         let t = Instant::now();
         let confirm = ConfirmRequest { consent: true, station_code };
-        cancellable(cancel, client.call(|api, bearer| {
-            let confirm = confirm.clone();
-            async move { api.confirm(&bearer, session, &confirm).await }
-        }))
+        cancellable(
+            cancel,
+            client.call(|api, bearer| {
+                let confirm = confirm.clone();
+                async move { api.confirm(&bearer, session, &confirm).await }
+            }),
+        )
         .await?;
         report.timings.confirm_ms = elapsed_ms(t);
         events.emit(FlowEvent::Confirmed);
@@ -102,15 +103,22 @@ impl Companion {
                 frames: selection
                     .iter()
                     .enumerate()
-                    .map(|(i, f)| FrameMeta { part: format!("frame{i}"), action: f.action, captured_at_ms: f.captured_at_ms })
+                    .map(|(i, f)| FrameMeta {
+                        part: format!("frame{i}"),
+                        action: f.action,
+                        captured_at_ms: f.captured_at_ms,
+                    })
                     .collect(),
             };
             events.emit(FlowEvent::Uploading { frames: encoded.len() });
             report.frames_uploaded += encoded.len();
-            let decision = cancellable(cancel, client.call(|api, bearer| {
-                let (metadata, encoded) = (&metadata, &encoded);
-                async move { api.capture(&bearer, session, metadata, encoded).await }
-            }))
+            let decision = cancellable(
+                cancel,
+                client.call(|api, bearer| {
+                    let (metadata, encoded) = (&metadata, &encoded);
+                    async move { api.capture(&bearer, session, metadata, encoded).await }
+                }),
+            )
             .await?;
             report.timings.decision_ms += elapsed_ms(t);
             tracing::info!(session, outcome = ?decision.outcome, reason = ?decision.reason, "decision");
@@ -131,5 +139,4 @@ impl Companion {
             }
         }
     }
-
 }

@@ -78,7 +78,8 @@ impl PreparedClip {
         for (i, f) in self.frames.iter().enumerate() {
             let mut image = f.image.as_ref().clone();
             let (w, h) = image.dimensions();
-            let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (i as u64).wrapping_add(1).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                ^ (i as u64).wrapping_add(1).wrapping_mul(0xBF58_476D_1CE4_E5B9);
             for by in (0..h).step_by(8) {
                 for bx in (0..w).step_by(8) {
                     // xorshift64: position inside the block, channel and sign.
@@ -92,7 +93,12 @@ impl PreparedClip {
                 }
             }
             let jpeg = encode_jpeg(&image, 88)?;
-            frames.push(ObservedFrame { image: Arc::new(image), jpeg: Some(Arc::new(jpeg)), observation: f.observation, ..*f });
+            frames.push(ObservedFrame {
+                image: Arc::new(image),
+                jpeg: Some(Arc::new(jpeg)),
+                observation: f.observation,
+                ..*f
+            });
         }
         Ok(Self { frames })
     }
@@ -115,14 +121,18 @@ pub(super) fn fit(image: RgbImage, max_side: u32) -> RgbImage {
 }
 
 pub(super) fn encode_jpeg(image: &RgbImage, quality: u8) -> Result<Vec<u8>, CompanionError> {
-    realname_scan::jpeg::encode(image, quality).map_err(|e| CompanionError::Camera(format!("cannot encode a frame: {e}")))
+    realname_scan::jpeg::encode(image, quality)
+        .map_err(|e| CompanionError::Camera(format!("cannot encode a frame: {e}")))
 }
 
 /// Largest side of uploaded frames (the server's limit may be lower).
 pub(super) const UPLOAD_MAX_SIDE: u32 = 1280;
 
 /// Encodes the selection within the server's limits.
-pub(super) fn encode_selection(selection: &[SelectedFrame], limits: &UploadLimits) -> Result<Vec<UploadFrame>, CompanionError> {
+pub(super) fn encode_selection(
+    selection: &[SelectedFrame],
+    limits: &UploadLimits,
+) -> Result<Vec<UploadFrame>, CompanionError> {
     let max_side = limits.max_dimension.min(UPLOAD_MAX_SIDE);
     selection
         .iter()

@@ -171,12 +171,9 @@ pub(super) fn tracker_event(e: TrackerEvent, total: usize, lang: Language) -> Op
         TrackerEvent::Feedback { feedback } => {
             FlowEvent::Feedback { feedback, text: crate::i18n::feedback_text(feedback, lang).to_owned() }
         }
-        TrackerEvent::Prompt { index, action } => FlowEvent::ActionPrompt {
-            index,
-            total,
-            action,
-            text: crate::i18n::action_prompt(action, lang).to_owned(),
-        },
+        TrackerEvent::Prompt { index, action } => {
+            FlowEvent::ActionPrompt { index, total, action, text: crate::i18n::action_prompt(action, lang).to_owned() }
+        }
         TrackerEvent::Captured { action, frames, detected } => FlowEvent::ActionCaptured { action, frames, detected },
         TrackerEvent::Complete => return None,
     })

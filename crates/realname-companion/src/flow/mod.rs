@@ -279,7 +279,9 @@ impl Companion {
         match (self.config.mode, kind) {
             (Mode::Personal, "personal") | (Mode::Kiosk, "station") => {}
             (Mode::Personal, _) => {
-                return Err(CompanionError::Config("personal mode needs `realname login`, not a station credential".into()));
+                return Err(CompanionError::Config(
+                    "personal mode needs `realname login`, not a station credential".into(),
+                ));
             }
             (Mode::Kiosk, _) => {
                 return Err(CompanionError::Config("kiosk mode needs `realname station register`".into()));
@@ -289,10 +291,13 @@ impl Companion {
         events.emit(FlowEvent::Claiming);
         let t = Instant::now();
         let request = ClaimRequest { handle: payload.handle().as_str().to_owned(), device: self.device() };
-        let claim: ClaimResponse = cancellable(cancel, client.call(|api, bearer| {
-            let request = request.clone();
-            async move { api.claim(&bearer, &request).await }
-        }))
+        let claim: ClaimResponse = cancellable(
+            cancel,
+            client.call(|api, bearer| {
+                let request = request.clone();
+                async move { api.claim(&bearer, &request).await }
+            }),
+        )
         .await?;
         timings.claim_ms = elapsed_ms(t);
         let session = claim.session_id.clone();
@@ -336,7 +341,6 @@ impl Companion {
             Err(e) => Err(e),
         }
     }
-
 }
 
 #[cfg(test)]

@@ -55,7 +55,8 @@ proptest! {
 
 #[test]
 fn a_one_pixel_image_yields_no_face() -> Result<()> {
-    let bytes = encode(DynamicImage::ImageRgb8(RgbImage::from_pixel(1, 1, image::Rgb([200, 10, 10]))), ImageFormat::Png);
+    let bytes =
+        encode(DynamicImage::ImageRgb8(RgbImage::from_pixel(1, 1, image::Rgb([200, 10, 10]))), ImageFormat::Png);
     let img = decode_image(&bytes, &ImageLimits::default())?;
     assert_eq!(engine().analyze(&img, &DetectOptions::default())?.len(), 0);
     assert_eq!(engine().analyze(&img, &DetectOptions::tiny(416))?.len(), 0);
@@ -108,9 +109,15 @@ fn crc32(data: &[u8]) -> u32 {
 
 #[test]
 fn grey_alpha_and_16_bit_faces_are_analysed() -> Result<()> {
-    let src = decode_image(&std::fs::read(faces_dir().join("images/face_recognition/alex_lacamoire/alex-lacamoire.png"))?, &ImageLimits::default())?;
+    let src = decode_image(
+        &std::fs::read(faces_dir().join("images/face_recognition/alex_lacamoire/alex-lacamoire.png"))?,
+        &ImageLimits::default(),
+    )?;
     let rgb = DynamicImage::ImageRgb8(src);
-    let reference = engine().analyze(&decode_image(&encode(rgb.clone(), ImageFormat::Png), &ImageLimits::default())?, &DetectOptions::default())?;
+    let reference = engine().analyze(
+        &decode_image(&encode(rgb.clone(), ImageFormat::Png), &ImageLimits::default())?,
+        &DetectOptions::default(),
+    )?;
     assert_eq!(reference.len(), 1);
     for variant in [
         DynamicImage::ImageLuma8(rgb.to_luma8()),
@@ -131,7 +138,8 @@ fn grey_alpha_and_16_bit_faces_are_analysed() -> Result<()> {
 
 #[test]
 fn descriptor_bytes_and_serde_round_trip() -> Result<()> {
-    let img = decode_image(&std::fs::read(faces_dir().join("images/faceapijs/raj/raj1.png"))?, &ImageLimits::default())?;
+    let img =
+        decode_image(&std::fs::read(faces_dir().join("images/faceapijs/raj/raj1.png"))?, &ImageLimits::default())?;
     let d = engine().descriptor_of_crop(&img)?;
     let back = realname_face::Descriptor::from_bytes(&d.to_bytes()).expect("512 bytes");
     assert_eq!(back, d);

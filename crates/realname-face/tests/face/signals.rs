@@ -45,14 +45,25 @@ fn frontal_face_signals_are_plausible_and_mirror_flips_the_signs() -> Result<()>
 fn tiny_landmark_net_agrees_with_the_full_net() -> Result<()> {
     static TINY: OnceLock<FaceEngine> = OnceLock::new();
     let tiny = TINY.get_or_init(|| {
-        let cfg = EngineConfig { ssd: false, tiny: false, recognition: false, landmarks: Some(LandmarkNet::Tiny), ..EngineConfig::default() };
+        let cfg = EngineConfig {
+            ssd: false,
+            tiny: false,
+            recognition: false,
+            landmarks: Some(LandmarkNet::Tiny),
+            ..EngineConfig::default()
+        };
         FaceEngine::load(&models_dir(), cfg).unwrap_or_else(|e| panic!("tiny landmark model: {e}"))
     });
     let img = frontal()?;
     let det = engine().detect(&img, &DetectOptions::default())?.remove(0);
     let full = engine().landmarks(&img, &det)?;
     let small = tiny.landmarks(&img, &det)?;
-    let mean_err = full.points.iter().zip(small.points.iter()).map(|(a, b)| ((a.0 - b.0).powi(2) + (a.1 - b.1).powi(2)).sqrt()).sum::<f32>()
+    let mean_err = full
+        .points
+        .iter()
+        .zip(small.points.iter())
+        .map(|(a, b)| ((a.0 - b.0).powi(2) + (a.1 - b.1).powi(2)).sqrt())
+        .sum::<f32>()
         / 68.0
         / det.bbox.width;
     assert!(mean_err < 0.04, "tiny vs full landmarks: mean error {mean_err} box widths");

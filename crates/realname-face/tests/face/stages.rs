@@ -29,7 +29,10 @@ fn crop(v: &Value) -> CropRect {
 #[test]
 fn decoded_pixels_match_the_reference_decoder() -> Result<()> {
     for (g, img) in png_cases()? {
-        assert_eq!((img.width() as u64, img.height() as u64), (g["width"].as_u64().unwrap_or(0), g["height"].as_u64().unwrap_or(0)));
+        assert_eq!(
+            (img.width() as u64, img.height() as u64),
+            (g["width"].as_u64().unwrap_or(0), g["height"].as_u64().unwrap_or(0))
+        );
         assert_eq!(sha256_hex(img.as_raw()), g["decoded_rgb_sha256"].as_str().context("sha")?, "{}", g["image"]);
     }
     Ok(())
@@ -97,7 +100,12 @@ fn landmarks_via_detection_reproduce_the_golden_crop() -> Result<()> {
         for face in g["detectors"]["ssd_mobilenetv1"]["faces"].as_array().context("faces")? {
             let b = f64s(&face["box"]);
             let det = Detection {
-                bbox: realname_face::BoundingBox { x: b[0] as f32, y: b[1] as f32, width: b[2] as f32, height: b[3] as f32 },
+                bbox: realname_face::BoundingBox {
+                    x: b[0] as f32,
+                    y: b[1] as f32,
+                    width: b[2] as f32,
+                    height: b[3] as f32,
+                },
                 score: 1.0,
             };
             assert_eq!(realname_face::FaceEngine::landmark_crop(&img, &det)?, crop(&face["landmark_crop"]));
@@ -138,10 +146,15 @@ fn descriptors_from_golden_crop_are_within_1e_3() -> Result<()> {
 fn dlib_crop_from_golden_landmarks_matches() -> Result<()> {
     for (g, img) in png_cases()? {
         for face in g["detectors"]["ssd_mobilenetv1"]["faces"].as_array().context("faces")? {
-            let pts: Vec<(f32, f32)> = face["landmarks"].as_array().context("lm")?.iter().map(|p| {
-                let p = f64s(p);
-                (p[0] as f32, p[1] as f32)
-            }).collect();
+            let pts: Vec<(f32, f32)> = face["landmarks"]
+                .as_array()
+                .context("lm")?
+                .iter()
+                .map(|p| {
+                    let p = f64s(p);
+                    (p[0] as f32, p[1] as f32)
+                })
+                .collect();
             let lm = realname_face::Landmarks68 { points: pts.try_into().map_err(|_| anyhow::anyhow!("68 points"))? };
             let got = realname_face::FaceEngine::descriptor_crop(&img, &lm, Some(crop(&face["landmark_crop"])))?;
             assert_eq!(got, crop(&face["descriptor_crop"]), "{}", g["image"]);

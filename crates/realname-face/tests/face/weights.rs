@@ -16,7 +16,8 @@ fn every_dequantised_tensor_matches_the_reference_checksum() -> Result<()> {
         assert_eq!(weights.tensors().len(), expected.len(), "{model}: tensor count");
         for (t, e) in weights.tensors().iter().zip(expected) {
             assert_eq!(t.name, e["name"].as_str().context("name")?, "{model}: manifest order");
-            let shape: Vec<usize> = e["shape"].as_array().context("shape")?.iter().filter_map(|d| d.as_u64()).map(|d| d as usize).collect();
+            let shape: Vec<usize> =
+                e["shape"].as_array().context("shape")?.iter().filter_map(|d| d.as_u64()).map(|d| d as usize).collect();
             assert_eq!(t.shape, shape, "{model}/{}", t.name);
             let first: Vec<f64> = e["first4"].as_array().context("first4")?.iter().filter_map(|v| v.as_f64()).collect();
             for (a, b) in t.data.iter().zip(&first) {
@@ -36,7 +37,10 @@ fn truncated_bin_is_reported_as_corrupt_with_its_name() -> Result<()> {
     let dir = std::env::temp_dir().join(format!("realname-face-corrupt-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let src = models_dir();
-    std::fs::copy(src.join("tiny_face_detector_model-weights_manifest.json"), dir.join("tiny_face_detector_model-weights_manifest.json"))?;
+    std::fs::copy(
+        src.join("tiny_face_detector_model-weights_manifest.json"),
+        dir.join("tiny_face_detector_model-weights_manifest.json"),
+    )?;
     let bin = std::fs::read(src.join("tiny_face_detector_model.bin"))?;
     std::fs::write(dir.join("tiny_face_detector_model.bin"), &bin[..bin.len() - 1])?;
     let err = ModelWeights::load(&dir, "tiny_face_detector").expect_err("truncated bin must fail");

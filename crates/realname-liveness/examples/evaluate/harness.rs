@@ -12,12 +12,10 @@ use std::sync::Mutex;
 
 use anyhow::{Context, Result};
 use image::{Rgb, RgbImage};
-use realname_face::{
-    DetectOptions, EngineConfig, FaceAnalysis, FaceEngine, ImageLimits, LandmarkNet, decode_image,
-};
+use realname_face::{DetectOptions, EngineConfig, FaceAnalysis, FaceEngine, ImageLimits, LandmarkNet, decode_image};
 use realname_liveness::{
-    AnalyzedFace, AnalyzedFrame, FaceImageEvidence, IssuedChallenge, LivenessConfig,
-    MemoryReplayStore, PassiveNets, Rejection, Upload, evaluate, measure_face,
+    AnalyzedFace, AnalyzedFrame, FaceImageEvidence, IssuedChallenge, LivenessConfig, MemoryReplayStore, PassiveNets,
+    Rejection, Upload, evaluate, measure_face,
 };
 use realname_protocol::api::{LivenessAction, LivenessChallenge};
 
@@ -43,8 +41,7 @@ pub fn models_dir() -> PathBuf {
 pub type AnalyzeFn = Box<dyn Fn(&RgbImage) -> Result<Vec<AnalyzedFace>> + Send + Sync>;
 
 /// Follows a face into a frame where nothing was detected (the server's tracking).
-pub type TrackFn =
-    Box<dyn Fn(&RgbImage, &FaceAnalysis) -> Result<Option<AnalyzedFace>> + Send + Sync>;
+pub type TrackFn = Box<dyn Fn(&RgbImage, &FaceAnalysis) -> Result<Option<AnalyzedFace>> + Send + Sync>;
 
 /// The frame analysis (by default the face engine + passive nets; the server's measurement
 /// passes its own) + a cache of analysed frames keyed by file (or synthetic key).
@@ -80,25 +77,14 @@ impl Analyzer {
                 image_limits: ImageLimits::default(),
             },
         )
-        .with_context(|| {
-            format!(
-                "face models in {} (set REALNAME_MODELS_DIR)",
-                models.display()
-            )
-        })?;
+        .with_context(|| format!("face models in {} (set REALNAME_MODELS_DIR)", models.display()))?;
         let nets = PassiveNets::load(&models)?;
-        let options = DetectOptions {
-            min_score: MIN_DETECTION_SCORE,
-            ..DetectOptions::default()
-        };
+        let options = DetectOptions { min_score: MIN_DETECTION_SCORE, ..DetectOptions::default() };
         let analyze: AnalyzeFn = Box::new(move |img: &RgbImage| {
             let mut out = Vec::new();
             for a in engine.analyze(img, &options)? {
                 let evidence = measure_face(img, &a, Some(&nets))?;
-                out.push(AnalyzedFace {
-                    analysis: a,
-                    evidence: Some(evidence),
-                });
+                out.push(AnalyzedFace { analysis: a, evidence: Some(evidence) });
             }
             Ok(out)
         });
@@ -113,12 +99,7 @@ impl Analyzer {
             "liveness data missing: {} (set REALNAME_SHARED_DIR)",
             data.display()
         );
-        Ok(Self {
-            analyze,
-            track: None,
-            data,
-            cache: Mutex::new(HashMap::new()),
-        })
+        Ok(Self { analyze, track: None, data, cache: Mutex::new(HashMap::new()) })
     }
 
     /// Tracks faces into frames without a detection with `track`, as the server does for an
@@ -144,10 +125,7 @@ impl Analyzer {
                 .faces
                 .into_iter()
                 .filter(|f| f.analysis.detection.score > MIN_DETECTION_SCORE)
-                .map(|f| AnalyzedFace {
-                    analysis: f.analysis,
-                    evidence: Some(f.evidence),
-                })
+                .map(|f| AnalyzedFace { analysis: f.analysis, evidence: Some(f.evidence) })
                 .collect();
             cache.insert(row.file, faces);
             n += 1;
@@ -169,19 +147,11 @@ impl Analyzer {
         make: impl FnOnce() -> Result<RgbImage>,
         analyze: impl FnOnce(&RgbImage) -> Result<Vec<AnalyzedFace>>,
     ) -> Result<Vec<AnalyzedFace>> {
-        if let Some(v) = self
-            .cache
-            .lock()
-            .map_err(|_| anyhow::anyhow!("poisoned"))?
-            .get(key)
-        {
+        if let Some(v) = self.cache.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.get(key) {
             return Ok(v.clone());
         }
         let faces = analyze(&make()?)?;
-        self.cache
-            .lock()
-            .map_err(|_| anyhow::anyhow!("poisoned"))?
-            .insert(key.to_string(), faces.clone());
+        self.cache.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.insert(key.to_string(), faces.clone());
         Ok(faces)
     }
 
@@ -206,14 +176,17 @@ impl Analyzer {
     /// Faces in a slightly warped, re-encoded copy of `rel` (the `k`-th warp).
     pub fn warped(&self, rel: &str, k: u32) -> Result<Vec<AnalyzedFace>> {
         let key = format!("{rel}#warp{k}");
-        self.cached(&key, || {
-            let img = self.read(rel)?;
-            let warped = warp(&img, k);
-            let mut jpeg = Vec::new();
-            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85)
-                .encode_image(&warped)?;
-            Ok(decode_image(&jpeg, &ImageLimits::default())?)
-        }, |i| self.analyze_image(i))
+        self.cached(
+            &key,
+            || {
+                let img = self.read(rel)?;
+                let warped = warp(&img, k);
+                let mut jpeg = Vec::new();
+                image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85).encode_image(&warped)?;
+                Ok(decode_image(&jpeg, &ImageLimits::default())?)
+            },
+            |i| self.analyze_image(i),
+        )
     }
 }
 
@@ -279,8 +252,7 @@ pub fn action_of(label: &str) -> Option<LivenessAction> {
 /// Reads the live clips of `labels.json` with their neutral frames (2 frames outside every
 /// labelled event, ±3 frames) and mapped action events.
 pub fn live_clips(data: &Path) -> Result<Vec<LiveClip>> {
-    let labels: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(data.join("labels.json"))?)?;
+    let labels: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(data.join("labels.json"))?)?;
     let mut out = Vec::new();
     for c in labels["clips"].as_array().context("clips")? {
         if c["kind"] != "live" || c.get("still_image").is_some() {
@@ -291,10 +263,8 @@ pub fn live_clips(data: &Path) -> Result<Vec<LiveClip>> {
         let mut busy = vec![false; n_frames as usize + 2];
         let mut events = Vec::new();
         for e in c["events"].as_array().context("events")? {
-            let (s, t) = (
-                e["start_frame"].as_u64().context("start")? as u32,
-                e["end_frame"].as_u64().context("end")? as u32,
-            );
+            let (s, t) =
+                (e["start_frame"].as_u64().context("start")? as u32, e["end_frame"].as_u64().context("end")? as u32);
             let label = e["action"].as_str().unwrap_or_default();
             // Idle/frontal labels do not block neutral frames.
             if !label.starts_with("frontal") {
@@ -303,29 +273,15 @@ pub fn live_clips(data: &Path) -> Result<Vec<LiveClip>> {
                 }
             }
             if let Some(action) = action_of(label) {
-                events.push(Event {
-                    clip: id.clone(),
-                    action,
-                    start: s,
-                    end: t,
-                });
+                events.push(Event { clip: id.clone(), action, start: s, end: t });
             }
         }
-        let mut neutral: Vec<u32> = (1..=n_frames)
-            .filter(|&k| !busy[k as usize])
-            .step_by(3)
-            .take(2)
-            .collect();
+        let mut neutral: Vec<u32> = (1..=n_frames).filter(|&k| !busy[k as usize]).step_by(3).take(2).collect();
         if neutral.is_empty() {
             // Short clips (lp_d1, lp_d2: 5 frames around one blink): the first frame.
             neutral.push(1);
         }
-        out.push(LiveClip {
-            id,
-            neutral,
-            events,
-            n_frames,
-        });
+        out.push(LiveClip { id, neutral, events, n_frames });
     }
     Ok(out)
 }
@@ -343,10 +299,7 @@ pub fn event_frames(e: &Event, n_frames: u32) -> Vec<u32> {
 
 /// The event's frames without the clip's neutral frames (short clips share frame 1).
 pub fn window(clip: &LiveClip, e: &Event) -> Vec<u32> {
-    event_frames(e, clip.n_frames)
-        .into_iter()
-        .filter(|k| !clip.neutral.contains(k))
-        .collect()
+    event_frames(e, clip.n_frames).into_iter().filter(|k| !clip.neutral.contains(k)).collect()
 }
 
 /// One challenge response to decide.
@@ -372,20 +325,14 @@ pub enum ReplayKind {
 pub const T0: i64 = 1_750_000_000_000;
 
 /// Builds frames with timestamps 100 ms apart (500 ms between segments).
-pub fn assemble(
-    segments: Vec<(Option<LivenessAction>, Vec<Vec<AnalyzedFace>>)>,
-) -> Vec<AnalyzedFrame> {
+pub fn assemble(segments: Vec<(Option<LivenessAction>, Vec<Vec<AnalyzedFace>>)>) -> Vec<AnalyzedFrame> {
     let mut t = T0;
     let mut out = Vec::new();
     for (action, frames) in segments {
         t += 400;
         for faces in frames {
             t += 100;
-            out.push(AnalyzedFrame {
-                action,
-                captured_at_ms: t,
-                faces,
-            });
+            out.push(AnalyzedFrame { action, captured_at_ms: t, faces });
         }
     }
     out
@@ -403,15 +350,8 @@ pub fn decide(case: &Case, config: &LivenessConfig) -> Result<(), Rejection> {
     let run = |nonce: &str| {
         let ch = challenge(nonce);
         evaluate(
-            IssuedChallenge {
-                challenge: &ch,
-                issued_at_ms: T0,
-            },
-            Upload {
-                nonce,
-                frames: &case.frames,
-                received_at_ms: T0 + 30_000,
-            },
+            IssuedChallenge { challenge: &ch, issued_at_ms: T0 },
+            Upload { nonce, frames: &case.frames, received_at_ms: T0 + 30_000 },
             &store,
             config,
         )
@@ -449,9 +389,7 @@ fn load_frames(a: &Analyzer, clip: &str, frames: &[u32]) -> Result<Vec<Vec<Analy
                 if let Some((previous, from)) = &last {
                     let rel = format!("clips/{clip}/{k:04}.jpg");
                     let key = format!("{rel}#track{from}");
-                    faces = a.cached(&key, || a.read(&rel), |img| {
-                        Ok(track(img, previous)?.into_iter().collect())
-                    })?;
+                    faces = a.cached(&key, || a.read(&rel), |img| Ok(track(img, previous)?.into_iter().collect()))?;
                 }
             }
             1 => last = single(&faces).map(|f| (f, k)),
@@ -505,10 +443,7 @@ pub fn build_cases(a: &Analyzer, plan: &Plan) -> Result<Vec<Case>> {
                         .all(|x| w.iter().all(|&k| k < x.start || k > x.end))
                 };
                 if let Some(e2) = clip.events[i + 1..].iter().find(|e2| {
-                    e2.action != e1.action
-                        && e2.start > e1.end
-                        && clean(e1, e2.action)
-                        && clean(e2, e1.action)
+                    e2.action != e1.action && e2.start > e1.end && clean(e1, e2.action) && clean(e2, e1.action)
                 }) {
                     let f1 = load_frames(a, &clip.id, &window(clip, e1))?;
                     let f2 = load_frames(a, &clip.id, &window(clip, e2))?;
@@ -528,12 +463,7 @@ pub fn build_cases(a: &Analyzer, plan: &Plan) -> Result<Vec<Case>> {
                     // (a) a client that tags honestly, (b) one that tags in the asked order.
                     cases.push(Case {
                         kind: "wrong_order",
-                        name: format!(
-                            "{} tags {}+{} asked reversed",
-                            clip.id,
-                            e1.action.as_str(),
-                            e2.action.as_str()
-                        ),
+                        name: format!("{} tags {}+{} asked reversed", clip.id, e1.action.as_str(), e2.action.as_str()),
                         actions: vec![e2.action, e1.action],
                         frames: assemble(vec![
                             (None, neutral.clone()),
@@ -551,11 +481,7 @@ pub fn build_cases(a: &Analyzer, plan: &Plan) -> Result<Vec<Case>> {
                             e2.action.as_str()
                         ),
                         actions: vec![e2.action, e1.action],
-                        frames: assemble(vec![
-                            (None, neutral.clone()),
-                            (Some(e2.action), f1),
-                            (Some(e1.action), f2),
-                        ]),
+                        frames: assemble(vec![(None, neutral.clone()), (Some(e2.action), f1), (Some(e1.action), f2)]),
                         replay: None,
                     });
                 }
@@ -563,23 +489,10 @@ pub fn build_cases(a: &Analyzer, plan: &Plan) -> Result<Vec<Case>> {
         }
     }
     // Single-action genuine cases also serve the replay attack.
-    let genuine: Vec<Case> = cases
-        .iter()
-        .filter(|c| c.kind == "genuine")
-        .cloned()
-        .collect();
+    let genuine: Vec<Case> = cases.iter().filter(|c| c.kind == "genuine").cloned().collect();
     for (i, g) in genuine.iter().enumerate().take(plan.max_per_attack) {
-        let kind = if i % 2 == 0 {
-            ReplayKind::SameNonce
-        } else {
-            ReplayKind::FreshNonce
-        };
-        cases.push(Case {
-            kind: "replay",
-            name: format!("{} ({kind:?})", g.name),
-            replay: Some(kind),
-            ..g.clone()
-        });
+        let kind = if i % 2 == 0 { ReplayKind::SameNonce } else { ReplayKind::FreshNonce };
+        cases.push(Case { kind: "replay", name: format!("{} ({kind:?})", g.name), replay: Some(kind), ..g.clone() });
     }
     // Person swap: the last action's frames come from another person doing the same action.
     let mut swaps = 0;
@@ -600,20 +513,11 @@ pub fn build_cases(a: &Analyzer, plan: &Plan) -> Result<Vec<Case>> {
         };
         let donor_frames = load_frames(a, &donor.id, &window(donor, e))?;
         let n = donor_frames.len();
-        let mut frames: Vec<AnalyzedFrame> = g
-            .frames
-            .iter()
-            .filter(|f| f.action != Some(last))
-            .cloned()
-            .collect();
+        let mut frames: Vec<AnalyzedFrame> = g.frames.iter().filter(|f| f.action != Some(last)).cloned().collect();
         let mut t = frames.last().map(|f| f.captured_at_ms).unwrap_or(T0) + 400;
         for faces in donor_frames {
             t += 100;
-            frames.push(AnalyzedFrame {
-                action: Some(last),
-                captured_at_ms: t,
-                faces,
-            });
+            frames.push(AnalyzedFrame { action: Some(last), captured_at_ms: t, faces });
         }
         cases.push(Case {
             kind: "person_swap",
@@ -624,20 +528,9 @@ pub fn build_cases(a: &Analyzer, plan: &Plan) -> Result<Vec<Case>> {
         swaps += 1;
     }
     // Repeated and warped stills: a neutral frame of each live clip, and the print/screen stills.
-    let challenges = [
-        vec![Blink, OpenMouth],
-        vec![TurnLeft, Blink],
-        vec![OpenMouth, TurnRight],
-        vec![Blink],
-    ];
-    let mut sources: Vec<String> = clips
-        .iter()
-        .filter_map(|c| {
-            c.neutral
-                .first()
-                .map(|k| format!("clips/{}/{k:04}.jpg", c.id))
-        })
-        .collect();
+    let challenges = [vec![Blink, OpenMouth], vec![TurnLeft, Blink], vec![OpenMouth, TurnRight], vec![Blink]];
+    let mut sources: Vec<String> =
+        clips.iter().filter_map(|c| c.neutral.first().map(|k| format!("clips/{}/{k:04}.jpg", c.id))).collect();
     if plan.clips.is_empty() {
         sources.push("stills/image_F1.jpg".into());
         sources.push("stills/image_F2.jpg".into());
@@ -650,11 +543,7 @@ pub fn build_cases(a: &Analyzer, plan: &Plan) -> Result<Vec<Case>> {
         } else {
             let mut p = src.trim_start_matches("clips/").split('/');
             let clip = p.next().unwrap_or_default();
-            let k: u32 = p
-                .next()
-                .unwrap_or_default()
-                .trim_end_matches(".jpg")
-                .parse()?;
+            let k: u32 = p.next().unwrap_or_default().trim_end_matches(".jpg").parse()?;
             a.frame(clip, k)?
         };
         let mut segs = vec![(None, vec![one.clone(); 2])];
@@ -678,35 +567,19 @@ pub fn build_cases(a: &Analyzer, plan: &Plan) -> Result<Vec<Case>> {
             }
             segs.push((act, fr));
         }
-        cases.push(Case {
-            kind: "still_warped",
-            name: src.clone(),
-            actions,
-            frames: assemble(segs),
-            replay: None,
-        });
+        cases.push(Case { kind: "still_warped", name: src.clone(), actions, frames: assemble(segs), replay: None });
     }
     // Screen replays: the attack clips cut into a neutral part and one part per action.
     if plan.clips.is_empty() {
-        for (clip, from, to) in [
-            ("zubair_fake", 22u32, 63u32),
-            ("manikantha_fake", 1, 145),
-            ("lestari_fake", 1, 26),
-        ] {
+        for (clip, from, to) in [("zubair_fake", 22u32, 63u32), ("manikantha_fake", 1, 145), ("lestari_fake", 1, 26)] {
             for (j, actions) in challenges.iter().enumerate() {
                 let span = to - from + 1;
                 let parts = actions.len() as u32 + 1;
                 let mut segs = Vec::new();
-                for (p, act) in std::iter::once(None)
-                    .chain(actions.iter().map(|&x| Some(x)))
-                    .enumerate()
-                {
+                for (p, act) in std::iter::once(None).chain(actions.iter().map(|&x| Some(x))).enumerate() {
                     let s = from + span * p as u32 / parts;
                     let e = (from + span * (p as u32 + 1) / parts).min(to + 1);
-                    let ks: Vec<u32> = (s..e)
-                        .step_by(((e - s) as usize / 6).max(1))
-                        .take(6)
-                        .collect();
+                    let ks: Vec<u32> = (s..e).step_by(((e - s) as usize / 6).max(1)).take(6).collect();
                     segs.push((act, load_frames(a, clip, &ks)?));
                 }
                 cases.push(Case {

@@ -16,18 +16,11 @@ fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let analyzer = harness::Analyzer::load()?;
     if let Some(i) = args.iter().position(|a| a == "--cache") {
-        let path = PathBuf::from(
-            args.get(i + 1)
-                .ok_or_else(|| anyhow::anyhow!("--cache FILE"))?,
-        );
+        let path = PathBuf::from(args.get(i + 1).ok_or_else(|| anyhow::anyhow!("--cache FILE"))?);
         let n = analyzer.load_cache(&path)?;
         println!("cache: {n} analysed frames from {}", path.display());
     }
-    let plan = harness::Plan {
-        pairs: true,
-        max_per_attack: 100,
-        clips: &[],
-    };
+    let plan = harness::Plan { pairs: true, max_per_attack: 100, clips: &[] };
     let cases = harness::build_cases(&analyzer, &plan)?;
     let config = LivenessConfig::default();
     let results: Vec<_> = cases
@@ -45,29 +38,16 @@ fn main() -> anyhow::Result<()> {
         let acts: Vec<&str> = c.actions.iter().map(|a| a.as_str()).collect();
         let res = match r {
             Ok(()) => "accepted".to_string(),
-            Err(e) => format!(
-                "{:?}: {}",
-                e.reason,
-                serde_json::to_string(&e.detail).unwrap_or_default()
-            ),
+            Err(e) => format!("{:?}: {}", e.reason, serde_json::to_string(&e.detail).unwrap_or_default()),
         };
-        println!(
-            "| {} | {} | {} | {} |",
-            c.kind,
-            c.name,
-            acts.join(", "),
-            res
-        );
+        println!("| {} | {} | {} | {} |", c.kind, c.name, acts.join(", "), res);
     }
     println!("\n## Error rates (ISO/IEC 30107-3)\n");
     println!("| presentations | n | accepted | rate |");
     println!("|---|---|---|---|");
     for (kind, (n, accepted)) in harness::rates(&results) {
-        let (label, errors) = if kind == "genuine" {
-            ("BPCER (genuine rejected)", n - accepted)
-        } else {
-            ("APCER", accepted)
-        };
+        let (label, errors) =
+            if kind == "genuine" { ("BPCER (genuine rejected)", n - accepted) } else { ("APCER", accepted) };
         let rate = 100.0 * errors as f64 / n.max(1) as f64;
         println!("| {kind} | {n} | {accepted} | {label} {rate:.1} % |");
     }
@@ -86,12 +66,7 @@ fn main() -> anyhow::Result<()> {
     println!("|---|---|---|---|");
     let mut per: BTreeMap<String, (Vec<f32>, Vec<f32>)> = BTreeMap::new();
     for (c, _) in &results {
-        let clip = c
-            .name
-            .split([' ', '#'])
-            .next()
-            .unwrap_or_default()
-            .to_string();
+        let clip = c.name.split([' ', '#']).next().unwrap_or_default().to_string();
         for f in &c.frames {
             if let [one] = f.faces.as_slice()
                 && let Some(p) = one.evidence.as_ref().and_then(|e| e.passive)

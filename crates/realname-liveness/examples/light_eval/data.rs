@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use realname_face::{
-    DetectOptions, Descriptor, EngineConfig, FaceAnalysis, FaceEngine, ImageLimits, LandmarkNet, RgbImage, decode_image,
+    Descriptor, DetectOptions, EngineConfig, FaceAnalysis, FaceEngine, ImageLimits, LandmarkNet, RgbImage, decode_image,
 };
 
 /// `<workspace>/../shared` or `REALNAME_SHARED_DIR`.
@@ -46,7 +46,8 @@ pub struct Clip {
 pub fn clips() -> Result<Vec<Clip>> {
     let data = shared_dir().join("data/liveness");
     let labels: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(data.join("labels.json")).with_context(|| format!("{} (set REALNAME_SHARED_DIR)", data.display()))?,
+        &std::fs::read_to_string(data.join("labels.json"))
+            .with_context(|| format!("{} (set REALNAME_SHARED_DIR)", data.display()))?,
     )?;
     let mut out = Vec::new();
     for c in labels["clips"].as_array().context("clips")? {
@@ -79,7 +80,13 @@ impl Faces {
     pub fn load() -> Result<Self> {
         let engine = FaceEngine::load(
             &models_dir(),
-            EngineConfig { ssd: true, tiny: false, landmarks: Some(LandmarkNet::Full), recognition: false, image_limits: ImageLimits::default() },
+            EngineConfig {
+                ssd: true,
+                tiny: false,
+                landmarks: Some(LandmarkNet::Full),
+                recognition: false,
+                image_limits: ImageLimits::default(),
+            },
         )
         .with_context(|| format!("face models in {} (set REALNAME_MODELS_DIR)", models_dir().display()))?;
         Ok(Faces { engine })
@@ -91,7 +98,8 @@ impl Faces {
         let mut faces = Vec::new();
         for detection in self.engine.detect(img, &DetectOptions { min_score: 0.1, ..DetectOptions::default() })? {
             let Ok(crop) = FaceEngine::landmark_crop(img, &detection) else { continue };
-            let landmarks = self.engine.landmarks_in_crop(img, crop, f64::from(detection.bbox.x), f64::from(detection.bbox.y))?;
+            let landmarks =
+                self.engine.landmarks_in_crop(img, crop, f64::from(detection.bbox.x), f64::from(detection.bbox.y))?;
             let signals = self.engine.signals(img, &detection, &landmarks);
             faces.push(FaceAnalysis { detection, landmarks, descriptor: Descriptor([0.0; 128]), signals });
         }

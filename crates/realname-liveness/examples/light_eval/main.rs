@@ -50,7 +50,8 @@ struct CaseCache {
     cases: Vec<Case>,
 }
 
-const ATTACKS: [&str; 6] = ["a_replay_no_response", "b_other_sequence", "c_screen_tint", "d_delayed", "e_frame_tint", "f_print"];
+const ATTACKS: [&str; 6] =
+    ["a_replay_no_response", "b_other_sequence", "c_screen_tint", "d_delayed", "e_frame_tint", "f_print"];
 
 fn seed(clip: &str, kind: &str, i: usize) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -68,14 +69,19 @@ fn one_face(faces: &[FaceAnalysis]) -> Option<&FaceAnalysis> {
     }
 }
 
-fn render_cases(clips: &[data::Clip], faces: &BTreeMap<std::path::PathBuf, Vec<FaceAnalysis>>, per_clip: usize) -> Result<Vec<Case>> {
+fn render_cases(
+    clips: &[data::Clip],
+    faces: &BTreeMap<std::path::PathBuf, Vec<FaceAnalysis>>,
+    per_clip: usize,
+) -> Result<Vec<Case>> {
     let config = LightConfig::default();
     let mut cases = Vec::new();
     for clip in clips {
         let images: Vec<_> = clip.files.iter().map(|f| data::decode(f)).collect::<Result<_>>()?;
         let analyses: Vec<Option<&FaceAnalysis>> =
             clip.files.iter().map(|f| faces.get(f).and_then(|v| one_face(v))).collect();
-        let sources: Vec<SourceFrame> = images.iter().zip(&analyses).map(|(image, face)| SourceFrame { image, face: *face }).collect();
+        let sources: Vec<SourceFrame> =
+            images.iter().zip(&analyses).map(|(image, face)| SourceFrame { image, face: *face }).collect();
         let renderer = Renderer::new(&sources, 10.0);
         let mut plan: Vec<(String, Scenario, usize)> = Vec::new();
         if clip.live {
@@ -184,20 +190,29 @@ fn pct(n: usize, d: usize) -> String {
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let per_clip = args.iter().position(|a| a == "--per-clip").and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(6usize);
+    let per_clip = args
+        .iter()
+        .position(|a| a == "--per-clip")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(6usize);
     let rerender = args.iter().any(|a| a == "--rerender");
     let clips = data::clips()?;
     let mut engine = None;
     let faces = data::face_cache(&clips, &mut engine)?;
     let cache_path = data::target_dir().join("light-eval-cases.json");
-    let cached: Option<CaseCache> = if rerender { None } else { std::fs::read(&cache_path).ok().and_then(|b| serde_json::from_slice(&b).ok()) };
+    let cached: Option<CaseCache> =
+        if rerender { None } else { std::fs::read(&cache_path).ok().and_then(|b| serde_json::from_slice(&b).ok()) };
     let cases = match cached {
         Some(c) if c.version == RENDER_VERSION && c.per_clip == per_clip => c.cases,
         _ => {
             let t = Instant::now();
             let cases = render_cases(&clips, &faces, per_clip)?;
             eprintln!("rendered {} captures in {:.0} s", cases.len(), t.elapsed().as_secs_f32());
-            std::fs::write(&cache_path, serde_json::to_vec(&CaseCache { version: RENDER_VERSION, per_clip, cases: cases.clone() })?)?;
+            std::fs::write(
+                &cache_path,
+                serde_json::to_vec(&CaseCache { version: RENDER_VERSION, per_clip, cases: cases.clone() })?,
+            )?;
             cases
         }
     };
@@ -207,10 +222,16 @@ fn main() -> Result<()> {
         cases.iter().map(|c| decide_light(&c.sequence, &c.presentation, &c.frames, &config)).collect();
     let decide_ms = t.elapsed().as_secs_f64() * 1000.0 / cases.len().max(1) as f64;
 
-    println!("# Light liveness on rendered captures (renderer v{RENDER_VERSION}, {per_clip} genuine renders per live clip)\n");
-    println!("All figures below rest on **rendered** light over real, unlit clips; no real flash footage exists here.\n");
-    println!("Thresholds (`LightConfig::default()`): correlation ≥ {}, gain ≥ {}, surround ratio ≤ {}, latency window {}–{} ms.\n",
-        config.min_correlation, config.min_gain, config.max_surround_ratio, config.lag_min_ms, config.lag_max_ms);
+    println!(
+        "# Light liveness on rendered captures (renderer v{RENDER_VERSION}, {per_clip} genuine renders per live clip)\n"
+    );
+    println!(
+        "All figures below rest on **rendered** light over real, unlit clips; no real flash footage exists here.\n"
+    );
+    println!(
+        "Thresholds (`LightConfig::default()`): correlation ≥ {}, gain ≥ {}, surround ratio ≤ {}, latency window {}–{} ms.\n",
+        config.min_correlation, config.min_gain, config.max_surround_ratio, config.lag_min_ms, config.lag_max_ms
+    );
     let reason = |r: &Result<LightMeasurement, LightRejection>| match r {
         Ok(_) => "pass".to_string(),
         Err(e) => serde_json::to_value(e.reason).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
@@ -229,29 +250,52 @@ fn main() -> Result<()> {
         l.get(l.len() / 2).copied().unwrap_or(0.0)
     };
     println!("## Genuine responses (BPCER per clip)\n");
-    println!("| clip | split | glasses | skin (linear luminance) | n | rejected | reasons | correlation min / median | gain median | surround max | dark ratio max |");
+    println!(
+        "| clip | split | glasses | skin (linear luminance) | n | rejected | reasons | correlation min / median | gain median | surround max | dark ratio max |"
+    );
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for clip in clips.iter().filter(|c| c.live) {
-        let rows: Vec<(&Case, &Result<_, _>)> = cases.iter().zip(&results).filter(|(c, _)| c.clip == clip.id && c.kind == "genuine").collect();
+        let rows: Vec<(&Case, &Result<_, _>)> =
+            cases.iter().zip(&results).filter(|(c, _)| c.clip == clip.id && c.kind == "genuine").collect();
         let rejected = rows.iter().filter(|(_, r)| r.is_err()).count();
         let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
         for (_, r) in rows.iter().filter(|(_, r)| r.is_err()) {
             *reasons.entry(reason(r)).or_default() += 1;
         }
-        let ms: Vec<&LightMeasurement> = rows.iter().filter_map(|(_, r)| match r { Ok(m) => Some(m), Err(e) => e.measurement.as_ref() }).collect();
+        let ms: Vec<&LightMeasurement> = rows
+            .iter()
+            .filter_map(|(_, r)| match r {
+                Ok(m) => Some(m),
+                Err(e) => e.measurement.as_ref(),
+            })
+            .collect();
         let mut corr: Vec<f32> = ms.iter().map(|m| m.correlation).collect();
         corr.sort_by(f32::total_cmp);
         let mut gain: Vec<f32> = ms.iter().map(|m| m.gain).collect();
         gain.sort_by(f32::total_cmp);
         let smax = ms.iter().filter_map(|m| m.surround_ratio).fold(f32::NAN, f32::max);
         let dmax = ms.iter().map(|m| m.dark_ratio).fold(f32::NAN, f32::max);
-        println!("| {} | {} | {} | {:.3} | {} | {} ({}) | {:?} | {:.2} / {:.2} | {:.3} | {:.2} | {:.2} |",
-            clip.id, if CALIBRATION.contains(&clip.id.as_str()) { "calibration" } else { "held-out" },
-            if clip.glasses { "yes" } else { "no" }, skin(clip), rows.len(), rejected, pct(rejected, rows.len()), reasons,
-            corr.first().copied().unwrap_or(0.0), corr.get(corr.len() / 2).copied().unwrap_or(0.0), gain.get(gain.len() / 2).copied().unwrap_or(0.0), smax, dmax);
+        println!(
+            "| {} | {} | {} | {:.3} | {} | {} ({}) | {:?} | {:.2} / {:.2} | {:.3} | {:.2} | {:.2} |",
+            clip.id,
+            if CALIBRATION.contains(&clip.id.as_str()) { "calibration" } else { "held-out" },
+            if clip.glasses { "yes" } else { "no" },
+            skin(clip),
+            rows.len(),
+            rejected,
+            pct(rejected, rows.len()),
+            reasons,
+            corr.first().copied().unwrap_or(0.0),
+            corr.get(corr.len() / 2).copied().unwrap_or(0.0),
+            gain.get(gain.len() / 2).copied().unwrap_or(0.0),
+            smax,
+            dmax
+        );
     }
     println!("\n## Attacks (APCER per kind)\n");
-    println!("| attack | n | accepted | APCER | reasons | correlation max | surround min / dark ratio min (where correlation passes) |");
+    println!(
+        "| attack | n | accepted | APCER | reasons | correlation max | surround min / dark ratio min (where correlation passes) |"
+    );
     println!("|---|---|---|---|---|---|---|");
     let mut kinds: Vec<String> = ATTACKS.iter().map(|s| s.to_string()).collect();
     kinds.push("recorded_attack_clip".into());
@@ -262,18 +306,38 @@ fn main() -> Result<()> {
         for (_, r) in &rows {
             *reasons.entry(reason(r)).or_default() += 1;
         }
-        let ms: Vec<&LightMeasurement> = rows.iter().filter_map(|(_, r)| match r { Ok(m) => Some(m), Err(e) => e.measurement.as_ref() }).collect();
+        let ms: Vec<&LightMeasurement> = rows
+            .iter()
+            .filter_map(|(_, r)| match r {
+                Ok(m) => Some(m),
+                Err(e) => e.measurement.as_ref(),
+            })
+            .collect();
         let cmax = ms.iter().map(|m| m.correlation).fold(0f32, f32::max);
-        let smin = ms.iter().filter(|m| m.correlation >= config.min_correlation).filter_map(|m| m.surround_ratio).fold(f32::NAN, f32::min);
-        let dmin = ms.iter().filter(|m| m.correlation >= config.min_correlation).map(|m| m.dark_ratio).fold(f32::NAN, f32::min);
-        println!("| {kind} | {} | {accepted} | {} | {reasons:?} | {cmax:.2} | {smin:.2} / {dmin:.2} |", rows.len(), pct(accepted, rows.len()));
+        let smin = ms
+            .iter()
+            .filter(|m| m.correlation >= config.min_correlation)
+            .filter_map(|m| m.surround_ratio)
+            .fold(f32::NAN, f32::min);
+        let dmin = ms
+            .iter()
+            .filter(|m| m.correlation >= config.min_correlation)
+            .map(|m| m.dark_ratio)
+            .fold(f32::NAN, f32::min);
+        println!(
+            "| {kind} | {} | {accepted} | {} | {reasons:?} | {cmax:.2} | {smin:.2} / {dmin:.2} |",
+            rows.len(),
+            pct(accepted, rows.len())
+        );
     }
     println!("\n## Splits\n");
     println!("| split | genuine n | BPCER | attacks n | APCER |");
     println!("|---|---|---|---|---|");
     for (name, cal) in [("calibration", true), ("held-out", false)] {
-        let g: Vec<_> = cases.iter().zip(&results).filter(|(c, _)| c.calibration == cal && c.kind == "genuine").collect();
-        let a: Vec<_> = cases.iter().zip(&results).filter(|(c, _)| c.calibration == cal && c.kind != "genuine").collect();
+        let g: Vec<_> =
+            cases.iter().zip(&results).filter(|(c, _)| c.calibration == cal && c.kind == "genuine").collect();
+        let a: Vec<_> =
+            cases.iter().zip(&results).filter(|(c, _)| c.calibration == cal && c.kind != "genuine").collect();
         let br = g.iter().filter(|(_, r)| r.is_err()).count();
         let aa = a.iter().filter(|(_, r)| r.is_ok()).count();
         println!("| {name} | {} | {} | {} | {} |", g.len(), pct(br, g.len()), a.len(), pct(aa, a.len()));
@@ -281,13 +345,20 @@ fn main() -> Result<()> {
     let pairs: Vec<(&Case, &Result<LightMeasurement, LightRejection>)> = cases.iter().zip(&results).collect();
     let cal: Vec<_> = pairs.iter().copied().filter(|(c, _)| c.calibration).collect();
     let t = calibrate(&cal, &config);
-    println!("\nThe calibration rule on the calibration split alone gives correlation ≥ {:.3}, surround ≤ {:.2} (the defaults are these, rounded).", t.correlation, t.surround);
+    println!(
+        "\nThe calibration rule on the calibration split alone gives correlation ≥ {:.3}, surround ≤ {:.2} (the defaults are these, rounded).",
+        t.correlation, t.surround
+    );
     println!("\n## Leave-one-clip-out (thresholds re-derived without the clip, then applied to it)\n");
     println!("| left-out clip | correlation | surround | genuine rejected | attacks accepted |");
     println!("|---|---|---|---|---|");
     let (mut gn, mut gr, mut an, mut aa) = (0, 0, 0, 0);
     for clip in clips.iter().filter(|c| c.live) {
-        let rest: Vec<_> = pairs.iter().copied().filter(|(c, _)| c.clip != clip.id && clips.iter().any(|k| k.id == c.clip && k.live)).collect();
+        let rest: Vec<_> = pairs
+            .iter()
+            .copied()
+            .filter(|(c, _)| c.clip != clip.id && clips.iter().any(|k| k.id == c.clip && k.live))
+            .collect();
         let t = calibrate(&rest, &config);
         let mine: Vec<_> = pairs.iter().filter(|(c, _)| c.clip == clip.id).collect();
         let g = mine.iter().filter(|(c, _)| c.kind == "genuine").count();
@@ -297,10 +368,16 @@ fn main() -> Result<()> {
         println!("| {} | {:.3} | {:.2} | {r}/{g} | {acc}/{a} |", clip.id, t.correlation, t.surround);
         (gn, gr, an, aa) = (gn + g, gr + r, an + a, aa + acc);
     }
-    println!("\nLeave-one-clip-out total: BPCER {} ({gr}/{gn}), APCER {} ({aa}/{an}) over rendered attacks (a)–(f).", pct(gr, gn), pct(aa, an));
+    println!(
+        "\nLeave-one-clip-out total: BPCER {} ({gr}/{gn}), APCER {} ({aa}/{an}) over rendered attacks (a)–(f).",
+        pct(gr, gn),
+        pct(aa, an)
+    );
     let frames: usize = cases.iter().map(|c| c.frames.len()).sum();
-    println!("\nDecision time: {decide_ms:.2} ms per capture on stored region means ({} frames per capture on average; region measurement is timed by `cargo bench -p realname-liveness --bench light_check`).",
-        frames / cases.len().max(1));
+    println!(
+        "\nDecision time: {decide_ms:.2} ms per capture on stored region means ({} frames per capture on average; region measurement is timed by `cargo bench -p realname-liveness --bench light_check`).",
+        frames / cases.len().max(1)
+    );
     let mut fps: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     for (c, r) in cases.iter().zip(&results).filter(|(c, _)| c.kind == "genuine") {
         let e = fps.entry(format!("{} fps", c.fps)).or_default();
@@ -310,7 +387,13 @@ fn main() -> Result<()> {
     println!("\nGenuine rejections by camera frame rate (n, rejected): {fps:?}");
     let mut amb: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     for (c, r) in cases.iter().zip(&results).filter(|(c, _)| c.kind == "genuine") {
-        let bucket = if c.display_to_ambient < 0.15 { "display/ambient < 0.15" } else if c.display_to_ambient < 0.3 { "0.15–0.3" } else { "≥ 0.3" };
+        let bucket = if c.display_to_ambient < 0.15 {
+            "display/ambient < 0.15"
+        } else if c.display_to_ambient < 0.3 {
+            "0.15–0.3"
+        } else {
+            "≥ 0.3"
+        };
         let e = amb.entry(bucket.into()).or_default();
         e.0 += 1;
         e.1 += usize::from(r.is_err());

@@ -15,13 +15,25 @@ use crate::data;
 
 fn jpeg(img: &RgbImage, q: u8) -> Result<RgbImage> {
     let mut out = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, q).write_image(img.as_raw(), img.width(), img.height(), image::ExtendedColorType::Rgb8)?;
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, q).write_image(
+        img.as_raw(),
+        img.width(),
+        img.height(),
+        image::ExtendedColorType::Rgb8,
+    )?;
     Ok(image::load_from_memory(&out)?.to_rgb8())
 }
 
 fn modified(img: &RgbImage) -> Result<Vec<(&'static str, RgbImage)>> {
     let (w, h) = (img.width(), img.height());
-    let resize = |s: f32| image::imageops::resize(img, (w as f32 * s) as u32, (h as f32 * s) as u32, image::imageops::FilterType::Triangle);
+    let resize = |s: f32| {
+        image::imageops::resize(
+            img,
+            (w as f32 * s) as u32,
+            (h as f32 * s) as u32,
+            image::imageops::FilterType::Triangle,
+        )
+    };
     let crop = |x: u32, y: u32, cw: u32, ch: u32| image::imageops::crop_imm(img, x, y, cw, ch).to_image();
     Ok(vec![
         ("jpeg q50", jpeg(img, 50)?),
@@ -39,9 +51,16 @@ fn one(faces: &[FaceAnalysis]) -> Option<&FaceAnalysis> {
     }
 }
 
-pub fn report(clips: &[data::Clip], faces: &BTreeMap<PathBuf, Vec<FaceAnalysis>>, engine: &mut Option<data::Faces>) -> Result<()> {
+pub fn report(
+    clips: &[data::Clip],
+    faces: &BTreeMap<PathBuf, Vec<FaceAnalysis>>,
+    engine: &mut Option<data::Faces>,
+) -> Result<()> {
     let cfg = SimilarityConfig::default();
-    println!("\n## Replay check by similarity (`similarity_print`, face ≤ {} bits and frame ≤ {} bits of 64)\n", cfg.max_face_bits, cfg.max_frame_bits);
+    println!(
+        "\n## Replay check by similarity (`similarity_print`, face ≤ {} bits and frame ≤ {} bits of 64)\n",
+        cfg.max_face_bits, cfg.max_frame_bits
+    );
     // Prints of every one-face frame, per clip.
     let mut prints: Vec<(String, String, SimilarityPrint)> = Vec::new();
     for clip in clips {
@@ -84,8 +103,14 @@ pub fn report(clips: &[data::Clip], faces: &BTreeMap<PathBuf, Vec<FaceAnalysis>>
     }
     println!("| frame pairs from different clips | pairs | false matches | FMR | closest (face, frame bits) |");
     println!("|---|---|---|---|---|");
-    println!("| different people | {other_n} | {other_m} | {:.4} % | {min_other:?} |", 100.0 * other_m as f64 / other_n.max(1) as f64);
-    println!("| same person, other recording (zubair real × fake, lestari real × fake) | {same_n} | {same_m} | {:.4} % | {min_same:?} |", 100.0 * same_m as f64 / same_n.max(1) as f64);
+    println!(
+        "| different people | {other_n} | {other_m} | {:.4} % | {min_other:?} |",
+        100.0 * other_m as f64 / other_n.max(1) as f64
+    );
+    println!(
+        "| same person, other recording (zubair real × fake, lestari real × fake) | {same_n} | {same_m} | {:.4} % | {min_same:?} |",
+        100.0 * same_m as f64 / same_n.max(1) as f64
+    );
     if !hits.is_empty() {
         println!("\nFalse matches by clip pair: {hits:?}");
     }
@@ -116,7 +141,9 @@ pub fn report(clips: &[data::Clip], faces: &BTreeMap<PathBuf, Vec<FaceAnalysis>>
             }
         }
     }
-    println!("\n| modified upload (landmarks re-detected on the copy) | n | recognised | rate | worst (face, frame bits) |");
+    println!(
+        "\n| modified upload (landmarks re-detected on the copy) | n | recognised | rate | worst (face, frame bits) |"
+    );
     println!("|---|---|---|---|---|");
     for (name, (n, ok, wf, wg)) in per_mod {
         println!("| {name} | {n} | {ok} | {:.1} % | ({wf}, {wg}) |", 100.0 * ok as f64 / n.max(1) as f64);

@@ -5,7 +5,6 @@ use serde::{Deserialize, Serialize};
 
 use super::rules::actions::BLINK_EDGE_DROP;
 
-
 /// Thresholds of the decision. `Default` is the calibrated set.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct LivenessConfig {
@@ -87,4 +86,3 @@ impl Default for LivenessConfig {
         }
     }
 }
-

@@ -19,10 +19,10 @@ use realname_protocol::api::ReasonCode;
 pub use self::config::LivenessConfig;
 pub use self::rejection::{Hint, LivenessPass, Rejection, RejectionDetail};
 use self::rejection::{reject, remap_frames};
-pub use self::rules::actions::{BLINK_EDGE_DROP, edge_drop};
-pub use self::rules::duplicates::fingerprint;
 use self::rules::actions::check_actions;
+pub use self::rules::actions::{BLINK_EDGE_DROP, edge_drop};
 use self::rules::duplicates::check_duplicates;
+pub use self::rules::duplicates::fingerprint;
 use self::rules::median;
 use self::rules::person::{check_same_person, check_track};
 use self::rules::timing::check_timestamps;
@@ -39,20 +39,10 @@ pub fn evaluate(
     use ReasonCode as R;
     let challenge = issued.challenge;
     if upload.nonce != challenge.nonce {
-        return Err(reject(
-            R::ChallengeReplayed,
-            None,
-            Hint::StartAgain,
-            RejectionDetail::NonceMismatch,
-        ));
+        return Err(reject(R::ChallengeReplayed, None, Hint::StartAgain, RejectionDetail::NonceMismatch));
     }
     if !replay.claim_nonce(upload.nonce) {
-        return Err(reject(
-            R::ChallengeReplayed,
-            None,
-            Hint::StartAgain,
-            RejectionDetail::NonceReused,
-        ));
+        return Err(reject(R::ChallengeReplayed, None, Hint::StartAgain, RejectionDetail::NonceReused));
     }
     let n_actions = challenge.actions.len();
     if n_actions < config.min_actions || n_actions > config.max_actions {
@@ -66,21 +56,11 @@ pub fn evaluate(
     let deadline_ms = (challenge.deadline.unix_timestamp_nanos() / 1_000_000) as i64;
     if upload.received_at_ms > deadline_ms {
         let late_ms = upload.received_at_ms - deadline_ms;
-        return Err(reject(
-            R::TimestampsInvalid,
-            None,
-            Hint::StartAgain,
-            RejectionDetail::DeadlinePassed { late_ms },
-        ));
+        return Err(reject(R::TimestampsInvalid, None, Hint::StartAgain, RejectionDetail::DeadlinePassed { late_ms }));
     }
     let frames = upload.frames;
     if frames.is_empty() {
-        return Err(reject(
-            R::NoFace,
-            None,
-            Hint::KeepFaceInView,
-            RejectionDetail::NoFrames,
-        ));
+        return Err(reject(R::NoFace, None, Hint::KeepFaceInView, RejectionDetail::NoFrames));
     }
     check_timestamps(issued, upload, config)?;
 
@@ -93,11 +73,7 @@ pub fn evaluate(
     for (i, f) in frames.iter().enumerate() {
         match f.faces.as_slice() {
             [one] => {
-                kept.push(AnalyzedFrame {
-                    action: f.action,
-                    captured_at_ms: f.captured_at_ms,
-                    faces: Vec::new(),
-                });
+                kept.push(AnalyzedFrame { action: f.action, captured_at_ms: f.captured_at_ms, faces: Vec::new() });
                 faces.push(one);
                 index.push(i);
             }
@@ -107,10 +83,7 @@ pub fn evaluate(
                     R::MultipleFaces,
                     f.action,
                     Hint::OnlyYou,
-                    RejectionDetail::MultipleFaces {
-                        frame: i,
-                        faces: many.len(),
-                    },
+                    RejectionDetail::MultipleFaces { frame: i, faces: many.len() },
                 ));
             }
         }
@@ -118,55 +91,32 @@ pub fn evaluate(
         if segment_ends {
             let seg = &frames[segment_start..=i];
             let faceless = seg.iter().filter(|x| x.faces.is_empty()).count();
-            if faceless == seg.len()
-                || faceless as f32 > config.max_faceless_fraction * seg.len() as f32
-            {
-                let frame =
-                    segment_start + seg.iter().position(|x| x.faces.is_empty()).unwrap_or(0);
-                return Err(reject(
-                    R::NoFace,
-                    f.action,
-                    Hint::KeepFaceInView,
-                    RejectionDetail::NoFace { frame },
-                ));
+            if faceless == seg.len() || faceless as f32 > config.max_faceless_fraction * seg.len() as f32 {
+                let frame = segment_start + seg.iter().position(|x| x.faces.is_empty()).unwrap_or(0);
+                return Err(reject(R::NoFace, f.action, Hint::KeepFaceInView, RejectionDetail::NoFace { frame }));
             }
             segment_start = i + 1;
         }
     }
     let frames = kept.as_slice();
     if !frames.iter().any(|f| f.action.is_none()) {
-        return Err(reject(
-            R::NoFace,
-            None,
-            Hint::KeepFaceInView,
-            RejectionDetail::NoNeutralFrame,
-        ));
+        return Err(reject(R::NoFace, None, Hint::KeepFaceInView, RejectionDetail::NoNeutralFrame));
     }
     let prints: Vec<u64> = faces.iter().map(|f| fingerprint(&f.analysis)).collect();
     if !replay.claim_frames(&prints) {
-        return Err(reject(
-            R::ChallengeReplayed,
-            None,
-            Hint::StartAgain,
-            RejectionDetail::FramesReplayed,
-        ));
+        return Err(reject(R::ChallengeReplayed, None, Hint::StartAgain, RejectionDetail::FramesReplayed));
     }
 
     // Frame numbers in rejections refer to the upload, not to the kept frames.
     let remap = |r: Rejection| remap_frames(r, &index);
     check_duplicates(frames, &faces, config).map_err(remap)?;
-    let (best_kept, max_segment_distance) =
-        check_same_person(frames, &faces, config).map_err(remap)?;
+    let (best_kept, max_segment_distance) = check_same_person(frames, &faces, config).map_err(remap)?;
     let best_frame = index.get(best_kept).copied().unwrap_or(0);
     check_track(frames, &faces, config).map_err(remap)?;
     check_actions(&challenge.actions, frames, &faces, config).map_err(remap)?;
 
-    let antispoof_median = median(
-        faces
-            .iter()
-            .filter_map(|f| f.evidence.as_ref()?.passive.map(|p| p.antispoof))
-            .collect(),
-    );
+    let antispoof_median =
+        median(faces.iter().filter_map(|f| f.evidence.as_ref()?.passive.map(|p| p.antispoof)).collect());
     if let (Some(threshold), Some(score)) = (config.antispoof_min, antispoof_median)
         && score < threshold
     {
@@ -177,15 +127,6 @@ pub fn evaluate(
             RejectionDetail::PassiveAttackScore { score, threshold },
         ));
     }
-    tracing::debug!(
-        frames = frames.len(),
-        best_frame,
-        max_segment_distance,
-        "liveness passed"
-    );
-    Ok(LivenessPass {
-        best_frame,
-        max_segment_distance,
-        antispoof_median,
-    })
+    tracing::debug!(frames = frames.len(), best_frame, max_segment_distance, "liveness passed");
+    Ok(LivenessPass { best_frame, max_segment_distance, antispoof_median })
 }

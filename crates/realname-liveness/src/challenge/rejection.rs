@@ -165,12 +165,7 @@ pub(super) fn reject(
     hint: Hint,
     detail: RejectionDetail,
 ) -> Rejection {
-    Rejection {
-        reason,
-        action,
-        hint,
-        detail,
-    }
+    Rejection { reason, action, hint, detail }
 }
 
 pub(super) fn hint_for(action: LivenessAction) -> Hint {
@@ -185,8 +180,7 @@ pub(super) fn hint_for(action: LivenessAction) -> Hint {
 pub(super) fn remap_frames(mut r: Rejection, index: &[usize]) -> Rejection {
     let map = |k: &mut usize| *k = index.get(*k).copied().unwrap_or(*k);
     match &mut r.detail {
-        RejectionDetail::DifferentPerson { frame, .. }
-        | RejectionDetail::TrackBroken { frame, .. } => map(frame),
+        RejectionDetail::DifferentPerson { frame, .. } | RejectionDetail::TrackBroken { frame, .. } => map(frame),
         RejectionDetail::DuplicateFrames { first, second, .. } => {
             map(first);
             map(second);

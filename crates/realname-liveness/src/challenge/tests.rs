@@ -1,9 +1,9 @@
 //! Unit tests of the challenge decision on synthetic analysed faces.
 
 use super::*;
-use realname_protocol::api::{LivenessAction, LivenessChallenge, ReasonCode};
 use LivenessAction::*;
 use realname_face::{BoundingBox, Descriptor, Detection, FaceAnalysis, FaceSignals, Landmarks68};
+use realname_protocol::api::{LivenessAction, LivenessChallenge, ReasonCode};
 
 use crate::evidence::FaceImageEvidence;
 
@@ -27,26 +27,16 @@ fn face(who: u8, k: usize, f: impl FnOnce(&mut FaceSignals)) -> AnalyzedFace {
     let mut points = [(0.0f32, 0.0f32); 68];
     for (i, p) in points.iter_mut().enumerate() {
         let j = ((i * 7 + k * 13) % 11) as f32 * 0.4;
-        *p = (
-            100.0 + (i % 9) as f32 * 20.0 + j,
-            100.0 + (i / 9) as f32 * 20.0 + j * 0.5,
-        );
+        *p = (100.0 + (i % 9) as f32 * 20.0 + j, 100.0 + (i / 9) as f32 * 20.0 + j * 0.5);
     }
     let mut d = [0.0f32; 128];
     d[who as usize] = 1.0;
     d[127] = 0.001 * k as f32;
-    let thumb: Vec<f32> = (0..576)
-        .map(|i| (((i * 31 + k * 17) % 23) as f32 - 11.0) / 6.6)
-        .collect();
+    let thumb: Vec<f32> = (0..576).map(|i| (((i * 31 + k * 17) % 23) as f32 - 11.0) / 6.6).collect();
     AnalyzedFace {
         analysis: FaceAnalysis {
             detection: Detection {
-                bbox: BoundingBox {
-                    x: 100.0 + k as f32,
-                    y: 100.0,
-                    width: 200.0,
-                    height: 220.0,
-                },
+                bbox: BoundingBox { x: 100.0 + k as f32, y: 100.0, width: 200.0, height: 220.0 },
                 score: 0.9,
             },
             landmarks: Landmarks68 { points },
@@ -64,34 +54,22 @@ fn face(who: u8, k: usize, f: impl FnOnce(&mut FaceSignals)) -> AnalyzedFace {
 }
 
 fn frame(action: Option<LivenessAction>, k: usize, face: AnalyzedFace) -> AnalyzedFrame {
-    AnalyzedFrame {
-        action,
-        captured_at_ms: T0 + 100 * k as i64,
-        faces: vec![face],
-    }
+    AnalyzedFrame { action, captured_at_ms: T0 + 100 * k as i64, faces: vec![face] }
 }
 
 fn challenge(actions: &[LivenessAction]) -> LivenessChallenge {
     LivenessChallenge {
         actions: actions.to_vec(),
         nonce: "n1".into(),
-        deadline: time::OffsetDateTime::from_unix_timestamp((T0 + 60_000) / 1000)
-            .expect("time"),
+        deadline: time::OffsetDateTime::from_unix_timestamp((T0 + 60_000) / 1000).expect("time"),
     }
 }
 
 fn run(ch: &LivenessChallenge, frames: &[AnalyzedFrame]) -> Result<LivenessPass, Rejection> {
     let store = MemoryReplayStore::default();
     evaluate(
-        IssuedChallenge {
-            challenge: ch,
-            issued_at_ms: T0 - 1000,
-        },
-        Upload {
-            nonce: "n1",
-            frames,
-            received_at_ms: T0 + 5000,
-        },
+        IssuedChallenge { challenge: ch, issued_at_ms: T0 - 1000 },
+        Upload { nonce: "n1", frames, received_at_ms: T0 + 5000 },
         &store,
         &LivenessConfig::default(),
     )
@@ -100,11 +78,7 @@ fn run(ch: &LivenessChallenge, frames: &[AnalyzedFrame]) -> Result<LivenessPass,
 fn genuine() -> Vec<AnalyzedFrame> {
     vec![
         frame(None, 0, face(1, 0, |_| {})),
-        frame(
-            Some(OpenMouth),
-            1,
-            face(1, 1, |s| s.mouth_aspect_ratio = 0.6),
-        ),
+        frame(Some(OpenMouth), 1, face(1, 1, |s| s.mouth_aspect_ratio = 0.6)),
         frame(Some(TurnLeft), 2, face(1, 2, |s| s.yaw_deg = 30.0)),
     ]
 }
@@ -120,10 +94,7 @@ fn turns_are_relative_to_the_neutral_yaw_and_signed() {
     let mut frames = genuine();
     frames[2] = frame(Some(TurnLeft), 2, face(1, 2, |s| s.yaw_deg = -30.0));
     let r = run(&challenge(&[OpenMouth, TurnLeft]), &frames).expect_err("turned the other way");
-    assert_eq!(
-        (r.reason, r.action),
-        (ReasonCode::ActionNotSeen, Some(TurnLeft))
-    );
+    assert_eq!((r.reason, r.action), (ReasonCode::ActionNotSeen, Some(TurnLeft)));
     frames[2] = frame(Some(TurnRight), 2, face(1, 2, |s| s.yaw_deg = -30.0));
     assert!(run(&challenge(&[OpenMouth, TurnRight]), &frames).is_ok());
 }
@@ -131,21 +102,11 @@ fn turns_are_relative_to_the_neutral_yaw_and_signed() {
 #[test]
 fn blink_is_a_dip_against_the_persons_own_open_eyes_by_ear_or_eye_darkness() {
     let open = || face(1, 0, |_| {});
-    let mut by_ear = vec![
-        frame(None, 0, open()),
-        frame(
-            Some(Blink),
-            1,
-            face(1, 1, |s| (s.ear_left, s.ear_right) = (0.29, 0.29)),
-        ),
-    ];
+    let mut by_ear =
+        vec![frame(None, 0, open()), frame(Some(Blink), 1, face(1, 1, |s| (s.ear_left, s.ear_right) = (0.29, 0.29)))];
     assert!(run(&challenge(&[Blink]), &by_ear).is_ok());
     // Landmark noise of 2 % is not a blink …
-    by_ear[1] = frame(
-        Some(Blink),
-        1,
-        face(1, 1, |s| (s.ear_left, s.ear_right) = (0.315, 0.315)),
-    );
+    by_ear[1] = frame(Some(Blink), 1, face(1, 1, |s| (s.ear_left, s.ear_right) = (0.315, 0.315)));
     let r = run(&challenge(&[Blink]), &by_ear).expect_err("noise");
     assert_eq!(r.reason, ReasonCode::ActionNotSeen);
     // … but the eye region getting lighter (lid over the iris) is.
@@ -174,26 +135,15 @@ fn blink_is_a_dip_against_the_persons_own_open_eyes_by_ear_or_eye_darkness() {
 
 #[test]
 fn an_upload_without_a_neutral_frame_is_refused() {
-    let frames = [frame(
-        Some(OpenMouth),
-        1,
-        face(1, 1, |s| s.mouth_aspect_ratio = 0.6),
-    )];
-    assert_eq!(
-        run(&challenge(&[OpenMouth]), &frames).map_err(|r| r.detail),
-        Err(RejectionDetail::NoNeutralFrame)
-    );
+    let frames = [frame(Some(OpenMouth), 1, face(1, 1, |s| s.mouth_aspect_ratio = 0.6))];
+    assert_eq!(run(&challenge(&[OpenMouth]), &frames).map_err(|r| r.detail), Err(RejectionDetail::NoNeutralFrame));
 }
 
 #[test]
 fn an_open_mouth_needs_a_closed_one_elsewhere() {
     let frames = [
         frame(None, 0, face(1, 0, |s| s.mouth_aspect_ratio = 0.6)),
-        frame(
-            Some(OpenMouth),
-            1,
-            face(1, 1, |s| s.mouth_aspect_ratio = 0.6),
-        ),
+        frame(Some(OpenMouth), 1, face(1, 1, |s| s.mouth_aspect_ratio = 0.6)),
     ];
     let r = run(&challenge(&[OpenMouth]), &frames).expect_err("never closed");
     assert_eq!(r.reason, ReasonCode::ActionNotSeen);
@@ -209,20 +159,13 @@ fn wrong_order_is_named_whether_tagged_or_performed_out_of_order() {
     let swapped = [
         frame(None, 0, face(1, 0, |_| {})),
         frame(Some(OpenMouth), 1, face(1, 1, |s| s.yaw_deg = 30.0)),
-        frame(
-            Some(TurnLeft),
-            2,
-            face(1, 2, |s| s.mouth_aspect_ratio = 0.6),
-        ),
+        frame(Some(TurnLeft), 2, face(1, 2, |s| s.mouth_aspect_ratio = 0.6)),
     ];
     let r = run(&challenge(&[OpenMouth, TurnLeft]), &swapped).expect_err("performed swapped");
     assert_eq!(r.reason, ReasonCode::ActionOrder);
     // A missing action.
     let r = run(&challenge(&[OpenMouth, TurnLeft, Blink]), &frames).expect_err("missing");
-    assert_eq!(
-        (r.reason, r.action),
-        (ReasonCode::ActionNotSeen, Some(Blink))
-    );
+    assert_eq!((r.reason, r.action), (ReasonCode::ActionNotSeen, Some(Blink)));
 }
 
 #[test]
@@ -230,43 +173,24 @@ fn timestamps_must_increase_plausibly_inside_the_challenge_window() {
     let ch = challenge(&[OpenMouth, TurnLeft]);
     let mut frames = genuine();
     frames[2].captured_at_ms = frames[1].captured_at_ms;
-    assert_eq!(
-        run(&ch, &frames).map_err(|r| r.detail),
-        Err(RejectionDetail::TimestampsNotIncreasing { frame: 2 })
-    );
+    assert_eq!(run(&ch, &frames).map_err(|r| r.detail), Err(RejectionDetail::TimestampsNotIncreasing { frame: 2 }));
     let mut frames = genuine();
     frames[2].captured_at_ms = frames[1].captured_at_ms + 5;
-    assert_eq!(
-        run(&ch, &frames).map_err(|r| r.reason),
-        Err(ReasonCode::TimestampsInvalid)
-    );
+    assert_eq!(run(&ch, &frames).map_err(|r| r.reason), Err(ReasonCode::TimestampsInvalid));
     let mut frames = genuine();
     for f in &mut frames {
         f.captured_at_ms -= 3_600_000; // frames from an hour ago
     }
-    assert_eq!(
-        run(&ch, &frames).map_err(|r| r.detail),
-        Err(RejectionDetail::OutsideChallengeWindow { frame: 0 })
-    );
+    assert_eq!(run(&ch, &frames).map_err(|r| r.detail), Err(RejectionDetail::OutsideChallengeWindow { frame: 0 }));
     // Received after the deadline.
     let store = MemoryReplayStore::default();
     let late = evaluate(
-        IssuedChallenge {
-            challenge: &ch,
-            issued_at_ms: T0 - 1000,
-        },
-        Upload {
-            nonce: "n1",
-            frames: &genuine(),
-            received_at_ms: T0 + 61_000,
-        },
+        IssuedChallenge { challenge: &ch, issued_at_ms: T0 - 1000 },
+        Upload { nonce: "n1", frames: &genuine(), received_at_ms: T0 + 61_000 },
         &store,
         &LivenessConfig::default(),
     );
-    assert!(matches!(
-        late.map_err(|r| r.detail),
-        Err(RejectionDetail::DeadlinePassed { late_ms: 1000 })
-    ));
+    assert!(matches!(late.map_err(|r| r.detail), Err(RejectionDetail::DeadlinePassed { late_ms: 1000 })));
 }
 
 #[test]
@@ -274,22 +198,12 @@ fn one_face_per_frame_and_one_person_throughout() {
     let ch = challenge(&[OpenMouth, TurnLeft]);
     let mut frames = genuine();
     frames[1].faces.push(face(2, 1, |_| {}));
-    assert_eq!(
-        run(&ch, &frames).map_err(|r| r.reason),
-        Err(ReasonCode::MultipleFaces)
-    );
+    assert_eq!(run(&ch, &frames).map_err(|r| r.reason), Err(ReasonCode::MultipleFaces));
     frames[1].faces.clear();
-    assert_eq!(
-        run(&ch, &frames).map_err(|r| r.reason),
-        Err(ReasonCode::NoFace)
-    );
+    assert_eq!(run(&ch, &frames).map_err(|r| r.reason), Err(ReasonCode::NoFace));
     // One faceless frame in a segment that keeps a face elsewhere is left out.
     let mut frames = genuine();
-    let mut lost = frame(
-        Some(OpenMouth),
-        3,
-        face(1, 3, |s| s.mouth_aspect_ratio = 0.5),
-    );
+    let mut lost = frame(Some(OpenMouth), 3, face(1, 3, |s| s.mouth_aspect_ratio = 0.5));
     lost.faces.clear();
     frames.insert(2, lost);
     frames[3].captured_at_ms += 200;
@@ -299,17 +213,11 @@ fn one_face_per_frame_and_one_person_throughout() {
     frames[2] = frame(Some(TurnLeft), 2, face(2, 2, |s| s.yaw_deg = 30.0));
     let r = run(&ch, &frames).expect_err("swap");
     assert_eq!(r.reason, ReasonCode::PersonChanged);
-    assert!(
-        matches!(r.detail, RejectionDetail::DifferentPerson { frame: 2, .. }),
-        "{r:?}"
-    );
+    assert!(matches!(r.detail, RejectionDetail::DifferentPerson { frame: 2, .. }), "{r:?}");
     // Same descriptor but the face jumps across the picture between frames.
     let mut frames = genuine();
     frames[2].faces[0].analysis.detection.bbox.x += 400.0;
-    assert!(matches!(
-        run(&ch, &frames).map_err(|r| r.detail),
-        Err(RejectionDetail::TrackBroken { frame: 2, .. })
-    ));
+    assert!(matches!(run(&ch, &frames).map_err(|r| r.detail), Err(RejectionDetail::TrackBroken { frame: 2, .. })));
 }
 
 #[test]
@@ -318,10 +226,7 @@ fn a_repeated_still_and_a_replayed_upload_are_duplicates() {
     let mut frames = genuine();
     frames[1].faces[0] = frames[0].faces[0].clone();
     frames[1].faces[0].analysis.detection.bbox.x += 2.0;
-    assert_eq!(
-        run(&ch, &frames).map_err(|r| r.reason),
-        Err(ReasonCode::FramesDuplicated)
-    );
+    assert_eq!(run(&ch, &frames).map_err(|r| r.reason), Err(ReasonCode::FramesDuplicated));
     // Same thumbnail (a warped still), landmarks moved only by the warp → still duplicate.
     let mut frames = genuine();
     let mut warped = frames[0].faces[0].clone();
@@ -332,45 +237,25 @@ fn a_repeated_still_and_a_replayed_upload_are_duplicates() {
     frames[1].faces[0] = warped;
     assert!(matches!(
         run(&ch, &frames).map_err(|r| r.detail),
-        Err(RejectionDetail::DuplicateFrames {
-            first: 0,
-            second: 1,
-            ..
-        })
+        Err(RejectionDetail::DuplicateFrames { first: 0, second: 1, .. })
     ));
 
     let store = MemoryReplayStore::default();
     let frames = genuine();
     let go = |nonce: &str, ch: &LivenessChallenge| {
         evaluate(
-            IssuedChallenge {
-                challenge: ch,
-                issued_at_ms: T0 - 1000,
-            },
-            Upload {
-                nonce,
-                frames: &frames,
-                received_at_ms: T0 + 5000,
-            },
+            IssuedChallenge { challenge: ch, issued_at_ms: T0 - 1000 },
+            Upload { nonce, frames: &frames, received_at_ms: T0 + 5000 },
             &store,
             &LivenessConfig::default(),
         )
     };
     assert!(go("n1", &ch).is_ok());
-    assert_eq!(
-        go("n1", &ch).map_err(|r| r.detail),
-        Err(RejectionDetail::NonceReused)
-    );
+    assert_eq!(go("n1", &ch).map_err(|r| r.detail), Err(RejectionDetail::NonceReused));
     let mut fresh = ch.clone();
     fresh.nonce = "n2".into();
-    assert_eq!(
-        go("n2", &fresh).map_err(|r| r.detail),
-        Err(RejectionDetail::FramesReplayed)
-    );
-    assert_eq!(
-        go("n3", &fresh).map_err(|r| r.detail),
-        Err(RejectionDetail::NonceMismatch)
-    );
+    assert_eq!(go("n2", &fresh).map_err(|r| r.detail), Err(RejectionDetail::FramesReplayed));
+    assert_eq!(go("n3", &fresh).map_err(|r| r.detail), Err(RejectionDetail::NonceMismatch));
 }
 
 #[test]
@@ -378,29 +263,16 @@ fn the_passive_score_rejects_only_when_configured() {
     let mut frames = genuine();
     for f in &mut frames {
         if let Some(e) = f.faces[0].evidence.as_mut() {
-            e.passive = Some(crate::PassiveScores {
-                antispoof: 0.1,
-                liveness: 0.5,
-            });
+            e.passive = Some(crate::PassiveScores { antispoof: 0.1, liveness: 0.5 });
         }
     }
     let ch = challenge(&[OpenMouth, TurnLeft]);
     assert!(run(&ch, &frames).is_ok());
     let store = MemoryReplayStore::default();
-    let cfg = LivenessConfig {
-        antispoof_min: Some(0.5),
-        ..LivenessConfig::default()
-    };
+    let cfg = LivenessConfig { antispoof_min: Some(0.5), ..LivenessConfig::default() };
     let r = evaluate(
-        IssuedChallenge {
-            challenge: &ch,
-            issued_at_ms: T0 - 1000,
-        },
-        Upload {
-            nonce: "n1",
-            frames: &frames,
-            received_at_ms: T0 + 5000,
-        },
+        IssuedChallenge { challenge: &ch, issued_at_ms: T0 - 1000 },
+        Upload { nonce: "n1", frames: &frames, received_at_ms: T0 + 5000 },
         &store,
         &cfg,
     )

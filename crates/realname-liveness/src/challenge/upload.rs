@@ -67,10 +67,7 @@ pub struct MemoryReplayStore {
 
 impl ReplayStore for MemoryReplayStore {
     fn claim_nonce(&self, nonce: &str) -> bool {
-        self.nonces
-            .lock()
-            .map(|mut s| s.insert(nonce.to_string()))
-            .unwrap_or(false)
+        self.nonces.lock().map(|mut s| s.insert(nonce.to_string())).unwrap_or(false)
     }
     fn claim_frames(&self, fingerprints: &[u64]) -> bool {
         let Ok(mut s) = self.frames.lock() else {
@@ -81,4 +78,3 @@ impl ReplayStore for MemoryReplayStore {
         fresh
     }
 }
-

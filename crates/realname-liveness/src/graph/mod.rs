@@ -117,10 +117,7 @@ pub struct GraphModel {
 }
 
 fn corrupt(path: &Path, reason: impl Into<String>) -> LivenessError {
-    LivenessError::ModelCorrupt {
-        path: path.to_path_buf(),
-        reason: reason.into(),
-    }
+    LivenessError::ModelCorrupt { path: path.to_path_buf(), reason: reason.into() }
 }
 
 fn attr_str(node: &NodeJson, key: &str) -> Option<String> {
@@ -130,12 +127,7 @@ fn attr_str(node: &NodeJson, key: &str) -> Option<String> {
 }
 
 fn attr_str_list(node: &NodeJson, key: &str) -> Vec<String> {
-    let Some(list) = node
-        .attr
-        .get(key)
-        .and_then(|a| a.get("list"))
-        .and_then(|l| l.get("s"))
-        .and_then(|s| s.as_array())
+    let Some(list) = node.attr.get(key).and_then(|a| a.get("list")).and_then(|l| l.get("s")).and_then(|s| s.as_array())
     else {
         return Vec::new();
     };
@@ -147,12 +139,7 @@ fn attr_str_list(node: &NodeJson, key: &str) -> Vec<String> {
 }
 
 fn attr_int_list(node: &NodeJson, key: &str) -> Vec<usize> {
-    let Some(list) = node
-        .attr
-        .get(key)
-        .and_then(|a| a.get("list"))
-        .and_then(|l| l.get("i"))
-        .and_then(|s| s.as_array())
+    let Some(list) = node.attr.get(key).and_then(|a| a.get("list")).and_then(|l| l.get("i")).and_then(|s| s.as_array())
     else {
         return Vec::new();
     };
@@ -169,29 +156,15 @@ fn padding_of(node: &NodeJson, path: &Path) -> Result<Padding, LivenessError> {
     match attr_str(node, "padding").as_deref() {
         Some("VALID") => Ok(Padding::Valid),
         Some("SAME") => Ok(Padding::Same),
-        other => Err(corrupt(
-            path,
-            format!("node {}: padding {other:?} not supported", node.name),
-        )),
+        other => Err(corrupt(path, format!("node {}: padding {other:?} not supported", node.name))),
     }
 }
 
-fn pair(
-    v: &[usize],
-    node: &NodeJson,
-    key: &str,
-    path: &Path,
-) -> Result<(usize, usize), LivenessError> {
+fn pair(v: &[usize], node: &NodeJson, key: &str, path: &Path) -> Result<(usize, usize), LivenessError> {
     // NHWC lists: [1, h, w, 1].
     match v {
         [1, h, w, 1] if *h > 0 && *w > 0 => Ok((*h, *w)),
-        _ => Err(corrupt(
-            path,
-            format!(
-                "node {}: {key} {v:?} not supported (NHWC, batch/channel 1)",
-                node.name
-            ),
-        )),
+        _ => Err(corrupt(path, format!("node {}: {key} {v:?} not supported (NHWC, batch/channel 1)", node.name))),
     }
 }
 
@@ -199,35 +172,20 @@ impl GraphModel {
     /// Loads `<dir>/<name>.json` and the weight files its manifest names.
     pub fn load(dir: &Path, name: &str) -> Result<Self, LivenessError> {
         let path = dir.join(format!("{name}.json"));
-        let text =
-            std::fs::read_to_string(&path).map_err(|source| LivenessError::ModelMissing {
-                path: path.clone(),
-                source,
-            })?;
-        let json: ModelJson = serde_json::from_str(&text)
-            .map_err(|e| corrupt(&path, format!("not a TF.js model.json: {e}")))?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|source| LivenessError::ModelMissing { path: path.clone(), source })?;
+        let json: ModelJson =
+            serde_json::from_str(&text).map_err(|e| corrupt(&path, format!("not a TF.js model.json: {e}")))?;
         if json.format.as_deref() != Some("graph-model") {
-            return Err(corrupt(
-                &path,
-                format!("format {:?}, expected \"graph-model\"", json.format),
-            ));
+            return Err(corrupt(&path, format!("format {:?}, expected \"graph-model\"", json.format)));
         }
         let weights = load_weights(dir, &path, &json.manifest)?;
         Self::build(&path, json, weights)
     }
 
-    fn build(
-        path: &Path,
-        json: ModelJson,
-        mut weights: HashMap<String, Tensor>,
-    ) -> Result<Self, LivenessError> {
-        let index: HashMap<&str, usize> = json
-            .topology
-            .node
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.name.as_str(), i))
-            .collect();
+    fn build(path: &Path, json: ModelJson, mut weights: HashMap<String, Tensor>) -> Result<Self, LivenessError> {
+        let index: HashMap<&str, usize> =
+            json.topology.node.iter().enumerate().map(|(i, n)| (n.name.as_str(), i)).collect();
         // Resolve inputs ("name", "name:0"; control inputs "^name" are ignored).
         let mut input_ids: Vec<Vec<usize>> = Vec::with_capacity(json.topology.node.len());
         for n in &json.topology.node {
@@ -291,12 +249,7 @@ impl GraphModel {
             let nj = &json.topology.node[id];
             let fused = attr_str_list(nj, "fused_ops");
             let fused_ok = |relu_allowed: bool| -> Result<bool, LivenessError> {
-                match fused
-                    .iter()
-                    .map(String::as_str)
-                    .collect::<Vec<_>>()
-                    .as_slice()
-                {
+                match fused.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
                     ["BiasAdd"] => Ok(false),
                     ["BiasAdd", "Relu"] if relu_allowed => Ok(true),
                     other => Err(LivenessError::UnsupportedOp {
@@ -306,96 +259,72 @@ impl GraphModel {
                     }),
                 }
             };
-            let op =
-                match nj.op.as_str() {
-                    "Placeholder" => {
-                        let dims = shape_of_placeholder(&json.signature, &nj.name);
-                        input_hw = match dims.as_slice() {
-                            [_, h, w, 3] if *h > 0 && *w > 0 => Some((*h as usize, *w as usize)),
-                            _ => {
-                                return Err(corrupt(
-                                    path,
-                                    format!(
-                                        "input {} has shape {dims:?}, expected [-1, h, w, 3]",
-                                        nj.name
-                                    ),
-                                ));
-                            }
-                        };
-                        Op::Placeholder
-                    }
-                    "Const" => Op::Const(weights.remove(&nj.name).ok_or_else(|| {
-                        corrupt(path, format!("no weights for const {}", nj.name))
-                    })?),
-                    "_FusedConv2D" => {
-                        let strides = attr_int_list(nj, "strides");
-                        let dil = attr_int_list(nj, "dilations");
-                        if !dil.is_empty() && dil.iter().any(|&d| d != 1) {
+            let op = match nj.op.as_str() {
+                "Placeholder" => {
+                    let dims = shape_of_placeholder(&json.signature, &nj.name);
+                    input_hw = match dims.as_slice() {
+                        [_, h, w, 3] if *h > 0 && *w > 0 => Some((*h as usize, *w as usize)),
+                        _ => {
                             return Err(corrupt(
                                 path,
-                                format!("node {}: dilations {dil:?} not supported", nj.name),
+                                format!("input {} has shape {dims:?}, expected [-1, h, w, 3]", nj.name),
                             ));
                         }
-                        if attr_str(nj, "data_format")
-                            .as_deref()
-                            .is_some_and(|f| f != "NHWC")
-                        {
-                            return Err(corrupt(
-                                path,
-                                format!("node {}: data format not NHWC", nj.name),
-                            ));
-                        }
-                        Op::FusedConv {
-                            stride: pair(&strides, nj, "strides", path)?,
-                            padding: padding_of(nj, path)?,
-                            relu: fused_ok(true)?,
-                        }
+                    };
+                    Op::Placeholder
+                }
+                "Const" => Op::Const(
+                    weights
+                        .remove(&nj.name)
+                        .ok_or_else(|| corrupt(path, format!("no weights for const {}", nj.name)))?,
+                ),
+                "_FusedConv2D" => {
+                    let strides = attr_int_list(nj, "strides");
+                    let dil = attr_int_list(nj, "dilations");
+                    if !dil.is_empty() && dil.iter().any(|&d| d != 1) {
+                        return Err(corrupt(path, format!("node {}: dilations {dil:?} not supported", nj.name)));
                     }
-                    "MaxPool" => {
-                        if padding_of(nj, path)? != Padding::Valid {
-                            return Err(corrupt(
-                                path,
-                                format!("node {}: SAME max pooling not supported", nj.name),
-                            ));
-                        }
-                        Op::MaxPool {
-                            ksize: pair(&attr_int_list(nj, "ksize"), nj, "ksize", path)?,
-                            stride: pair(&attr_int_list(nj, "strides"), nj, "strides", path)?,
-                        }
+                    if attr_str(nj, "data_format").as_deref().is_some_and(|f| f != "NHWC") {
+                        return Err(corrupt(path, format!("node {}: data format not NHWC", nj.name)));
                     }
-                    "Relu" => Op::Relu,
-                    "Reshape" => Op::Reshape,
-                    "_FusedMatMul" => {
-                        let flag = |k: &str| {
-                            nj.attr
-                                .get(k)
-                                .and_then(|a| a.get("b"))
-                                .and_then(|b| b.as_bool())
-                                .unwrap_or(false)
-                        };
-                        if flag("transpose_a") || flag("transpose_b") {
-                            return Err(corrupt(
-                                path,
-                                format!("node {}: transposed matmul not supported", nj.name),
-                            ));
-                        }
-                        Op::FusedMatMul {
-                            relu: fused_ok(true)?,
-                        }
+                    Op::FusedConv {
+                        stride: pair(&strides, nj, "strides", path)?,
+                        padding: padding_of(nj, path)?,
+                        relu: fused_ok(true)?,
                     }
-                    "Mul" => Op::Mul,
-                    "Add" | "AddV2" => Op::Add,
-                    "Sigmoid" => Op::Sigmoid,
-                    "Softmax" => Op::Softmax,
-                    "Identity" => Op::Identity,
-                    other => {
-                        return Err(LivenessError::UnsupportedOp {
-                            path: path.to_path_buf(),
-                            op: other.to_string(),
-                            node: nj.name.clone(),
-                        });
+                }
+                "MaxPool" => {
+                    if padding_of(nj, path)? != Padding::Valid {
+                        return Err(corrupt(path, format!("node {}: SAME max pooling not supported", nj.name)));
                     }
-                };
+                    Op::MaxPool {
+                        ksize: pair(&attr_int_list(nj, "ksize"), nj, "ksize", path)?,
+                        stride: pair(&attr_int_list(nj, "strides"), nj, "strides", path)?,
+                    }
+                }
+                "Relu" => Op::Relu,
+                "Reshape" => Op::Reshape,
+                "_FusedMatMul" => {
+                    let flag =
+                        |k: &str| nj.attr.get(k).and_then(|a| a.get("b")).and_then(|b| b.as_bool()).unwrap_or(false);
+                    if flag("transpose_a") || flag("transpose_b") {
+                        return Err(corrupt(path, format!("node {}: transposed matmul not supported", nj.name)));
+                    }
+                    Op::FusedMatMul { relu: fused_ok(true)? }
+                }
+                "Mul" => Op::Mul,
+                "Add" | "AddV2" => Op::Add,
+                "Sigmoid" => Op::Sigmoid,
+                "Softmax" => Op::Softmax,
+                "Identity" => Op::Identity,
+                other => {
+                    return Err(LivenessError::UnsupportedOp {
+                        path: path.to_path_buf(),
+                        op: other.to_string(),
+                        node: nj.name.clone(),
+                    });
+                }
+            };
             let arity = match op {
                 Op::Placeholder | Op::Const(_) => 0,
                 Op::Relu | Op::Sigmoid | Op::Softmax | Op::Identity | Op::MaxPool { .. } => 1,
@@ -405,12 +334,7 @@ impl GraphModel {
             if input_ids[id].len() != arity {
                 return Err(corrupt(
                     path,
-                    format!(
-                        "node {} ({}) has {} inputs, expected {arity}",
-                        nj.name,
-                        nj.op,
-                        input_ids[id].len()
-                    ),
+                    format!("node {} ({}) has {} inputs, expected {arity}", nj.name, nj.op, input_ids[id].len()),
                 ));
             }
             position[id] = nodes.len();
@@ -420,18 +344,10 @@ impl GraphModel {
                 inputs: input_ids[id].iter().map(|&i| position[i]).collect(),
             });
         }
-        let input_hw = input_hw
-            .ok_or_else(|| corrupt(path, "the output does not depend on an input placeholder"))?;
-        let output = nodes
-            .len()
-            .checked_sub(1)
-            .ok_or_else(|| corrupt(path, "empty graph"))?;
+        let input_hw = input_hw.ok_or_else(|| corrupt(path, "the output does not depend on an input placeholder"))?;
+        let output = nodes.len().checked_sub(1).ok_or_else(|| corrupt(path, "empty graph"))?;
         tracing::debug!(model = %path.display(), nodes = nodes.len(), ?input_hw, "graph model loaded");
-        Ok(Self {
-            nodes,
-            output,
-            input_hw,
-        })
+        Ok(Self { nodes, output, input_hw })
     }
 
     /// The input's `(height, width)`.
@@ -460,41 +376,25 @@ impl GraphModel {
         match input.dims() {
             [_, ih, iw, 3] if *ih == h && *iw == w => {}
             d => {
-                return Err(LivenessError::InvalidInput(format!(
-                    "input shape {d:?}, expected [n, {h}, {w}, 3]"
-                )));
+                return Err(LivenessError::InvalidInput(format!("input shape {d:?}, expected [n, {h}, {w}, 3]")));
             }
         }
         let mut values: Vec<Option<(String, Tensor)>> = vec![None; self.nodes.len()];
         for (i, node) in self.nodes.iter().enumerate() {
-            let arg = |k: usize| -> Result<&Tensor, LivenessError> {
-                node.inputs
-                    .get(k)
-                    .and_then(|&j| values.get(j))
-                    .and_then(Option::as_ref)
-                    .map(|(_, t)| t)
-                    .ok_or_else(|| {
-                        LivenessError::InvalidInput(format!(
-                            "node {} input {k} not computed",
-                            node.name
-                        ))
-                    })
-            };
+            let arg =
+                |k: usize| -> Result<&Tensor, LivenessError> {
+                    node.inputs.get(k).and_then(|&j| values.get(j)).and_then(Option::as_ref).map(|(_, t)| t).ok_or_else(
+                        || LivenessError::InvalidInput(format!("node {} input {k} not computed", node.name)),
+                    )
+                };
             let v = match &node.op {
                 Op::Placeholder => input.clone(),
                 Op::Const(t) => t.clone(),
-                Op::FusedConv {
-                    stride,
-                    padding,
-                    relu,
-                } => {
+                Op::FusedConv { stride, padding, relu } => {
                     let kernel = arg(1)?; // HWIO
                     let (kh, kw) = (kernel.dim(0)?, kernel.dim(1)?);
                     if stride.0 != stride.1 || kh != kw {
-                        return Err(LivenessError::InvalidInput(format!(
-                            "node {}: non-square conv",
-                            node.name
-                        )));
+                        return Err(LivenessError::InvalidInput(format!("node {}: non-square conv", node.name)));
                     }
                     let pad = match padding {
                         Padding::Valid => 0,
@@ -510,10 +410,7 @@ impl GraphModel {
                     // than TF.js on the 16×16×16 → 32 SAME layer of `liveness` (measured).
                     let mut x = arg(0)?.permute((0, 3, 1, 2))?.contiguous()?;
                     if pad > 0 {
-                        x = x
-                            .pad_with_zeros(2, pad, pad)?
-                            .pad_with_zeros(3, pad, pad)?
-                            .contiguous()?;
+                        x = x.pad_with_zeros(2, pad, pad)?.pad_with_zeros(3, pad, pad)?.contiguous()?;
                     }
                     let k = kernel.permute((3, 2, 0, 1))?.contiguous()?;
                     let y = x.conv2d(&k, 0, stride.0, 1, 1)?.permute((0, 2, 3, 1))?;
@@ -522,28 +419,17 @@ impl GraphModel {
                 }
                 Op::MaxPool { ksize, stride } => {
                     let x = arg(0)?.permute((0, 3, 1, 2))?.contiguous()?;
-                    x.max_pool2d_with_stride(*ksize, *stride)?
-                        .permute((0, 2, 3, 1))?
+                    x.max_pool2d_with_stride(*ksize, *stride)?.permute((0, 2, 3, 1))?
                 }
                 Op::Relu => arg(0)?.relu()?,
                 Op::Reshape => {
                     let x = arg(0)?.contiguous()?;
                     let spec: Vec<i64> = arg(1)?.to_dtype(DType::I64)?.flatten_all()?.to_vec1()?;
                     let total = x.elem_count();
-                    let known: usize = spec
-                        .iter()
-                        .filter(|&&d| d >= 0)
-                        .map(|&d| d as usize)
-                        .product();
+                    let known: usize = spec.iter().filter(|&&d| d >= 0).map(|&d| d as usize).product();
                     let dims: Vec<usize> = spec
                         .iter()
-                        .map(|&d| {
-                            if d < 0 {
-                                total.checked_div(known).unwrap_or(0)
-                            } else {
-                                d as usize
-                            }
-                        })
+                        .map(|&d| if d < 0 { total.checked_div(known).unwrap_or(0) } else { d as usize })
                         .collect();
                     x.reshape(dims)?
                 }
@@ -573,29 +459,17 @@ impl GraphModel {
 }
 
 fn shape_of_placeholder(signature: &Option<serde_json::Value>, name: &str) -> Vec<i64> {
-    let Some(inputs) = signature
-        .as_ref()
-        .and_then(|s| s.get("inputs"))
-        .and_then(|i| i.as_object())
-    else {
+    let Some(inputs) = signature.as_ref().and_then(|s| s.get("inputs")).and_then(|i| i.as_object()) else {
         return Vec::new();
     };
     for v in inputs.values() {
         let n = v.get("name").and_then(|n| n.as_str()).unwrap_or_default();
         if n.split(':').next() == Some(name) {
-            let dims = v
-                .get("tensorShape")
-                .and_then(|t| t.get("dim"))
-                .and_then(|d| d.as_array());
+            let dims = v.get("tensorShape").and_then(|t| t.get("dim")).and_then(|d| d.as_array());
             return dims
                 .map(|d| {
                     d.iter()
-                        .map(|x| {
-                            x.get("size")
-                                .and_then(|s| s.as_str())
-                                .and_then(|s| s.parse().ok())
-                                .unwrap_or(-1)
-                        })
+                        .map(|x| x.get("size").and_then(|s| s.as_str()).and_then(|s| s.parse().ok()).unwrap_or(-1))
                         .collect()
                 })
                 .unwrap_or_default();
@@ -632,10 +506,7 @@ mod tests {
     }
 
     fn temp_dir(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!(
-            "realname-liveness-graph-{tag}-{}",
-            std::process::id()
-        ));
+        let d = std::env::temp_dir().join(format!("realname-liveness-graph-{tag}-{}", std::process::id()));
         std::fs::create_dir_all(&d).expect("temp dir");
         d
     }
@@ -675,17 +546,9 @@ mod tests {
         let err = GraphModel::load(&dir, "t").expect_err("truncated weights must fail");
         assert!(matches!(err, LivenessError::ModelCorrupt { .. }), "{err}");
         // An op the interpreter does not know is refused at load time.
-        tiny_model(
-            &dir,
-            &nodes.replace("\"op\":\"Sigmoid\"", "\"op\":\"Tanh\""),
-            weights,
-            &bin,
-        );
+        tiny_model(&dir, &nodes.replace("\"op\":\"Sigmoid\"", "\"op\":\"Tanh\""), weights, &bin);
         let err = GraphModel::load(&dir, "t").expect_err("unknown op must fail");
-        assert!(
-            matches!(err, LivenessError::UnsupportedOp { ref op, .. } if op == "Tanh"),
-            "{err}"
-        );
+        assert!(matches!(err, LivenessError::UnsupportedOp { ref op, .. } if op == "Tanh"), "{err}");
         let _ = std::fs::remove_dir_all(&dir);
         Ok(())
     }
@@ -694,11 +557,7 @@ mod tests {
     fn missing_and_garbage_files_are_clear_errors() {
         let dir = temp_dir("bad");
         let err = GraphModel::load(&dir, "absent").expect_err("missing");
-        assert!(
-            matches!(err, LivenessError::ModelMissing { .. })
-                && err.to_string().contains("absent.json"),
-            "{err}"
-        );
+        assert!(matches!(err, LivenessError::ModelMissing { .. }) && err.to_string().contains("absent.json"), "{err}");
         std::fs::write(dir.join("junk.json"), "{not json").expect("write");
         let err = GraphModel::load(&dir, "junk").expect_err("garbage");
         assert!(matches!(err, LivenessError::ModelCorrupt { .. }), "{err}");

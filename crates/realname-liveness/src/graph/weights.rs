@@ -40,16 +40,11 @@ pub(super) fn load_weights(
         let mut bytes = Vec::new();
         for p in &group.paths {
             if p.contains('/') || p.contains('\\') || p.starts_with('.') {
-                return Err(corrupt(
-                    json_path,
-                    format!("weight path {p:?} leaves the model directory"),
-                ));
+                return Err(corrupt(json_path, format!("weight path {p:?} leaves the model directory")));
             }
             let path: PathBuf = dir.join(p);
-            let mut b = std::fs::read(&path).map_err(|source| LivenessError::ModelMissing {
-                path: path.clone(),
-                source,
-            })?;
+            let mut b =
+                std::fs::read(&path).map_err(|source| LivenessError::ModelMissing { path: path.clone(), source })?;
             bytes.append(&mut b);
         }
         let bin = dir.join(group.paths.first().map(String::as_str).unwrap_or(""));
@@ -57,18 +52,11 @@ pub(super) fn load_weights(
         for w in &group.weights {
             let count: usize = w.shape.iter().product();
             let (elem, values): (usize, Decoder) = match (&w.quantization, w.dtype.as_str()) {
-                (None, "float32") => (
-                    4,
-                    Box::new(|b: &[u8]| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-                ),
-                (None, "int32") => (
-                    4,
-                    Box::new(|b: &[u8]| i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f32),
-                ),
-                (Some(q), _) if q.dtype == "float16" => (
-                    2,
-                    Box::new(|b: &[u8]| f16_to_f32(u16::from_le_bytes([b[0], b[1]]))),
-                ),
+                (None, "float32") => (4, Box::new(|b: &[u8]| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))),
+                (None, "int32") => (4, Box::new(|b: &[u8]| i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f32)),
+                (Some(q), _) if q.dtype == "float16" => {
+                    (2, Box::new(|b: &[u8]| f16_to_f32(u16::from_le_bytes([b[0], b[1]]))))
+                }
                 (Some(q), _) if q.dtype == "uint8" => {
                     let (scale, min) = (q.scale.unwrap_or(1.0), q.min.unwrap_or(0.0));
                     (1, Box::new(move |b: &[u8]| b[0] as f32 * scale + min))
@@ -76,10 +64,7 @@ pub(super) fn load_weights(
                 (q, d) => {
                     return Err(corrupt(
                         json_path,
-                        format!(
-                            "weight {}: dtype {d} / quantisation {q:?} not supported",
-                            w.name
-                        ),
+                        format!("weight {}: dtype {d} / quantisation {q:?} not supported", w.name),
                     ));
                 }
             };
@@ -87,30 +72,16 @@ pub(super) fn load_weights(
             let slice = bytes.get(offset..end).ok_or_else(|| {
                 corrupt(
                     &bin,
-                    format!(
-                        "weights end at byte {} but weight {} needs bytes {offset}..{end}",
-                        bytes.len(),
-                        w.name
-                    ),
+                    format!("weights end at byte {} but weight {} needs bytes {offset}..{end}", bytes.len(), w.name),
                 )
             })?;
             let data: Vec<f32> = slice.chunks_exact(elem).map(&values).collect();
-            let dims = if w.shape.is_empty() {
-                vec![1]
-            } else {
-                w.shape.clone()
-            };
+            let dims = if w.shape.is_empty() { vec![1] } else { w.shape.clone() };
             out.insert(w.name.clone(), Tensor::from_vec(data, dims, &Device::Cpu)?);
             offset = end;
         }
         if offset != bytes.len() {
-            return Err(corrupt(
-                &bin,
-                format!(
-                    "{} bytes of weights, the manifest describes {offset}",
-                    bytes.len()
-                ),
-            ));
+            return Err(corrupt(&bin, format!("{} bytes of weights, the manifest describes {offset}", bytes.len())));
         }
     }
     Ok(out)

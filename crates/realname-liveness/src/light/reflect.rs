@@ -350,7 +350,12 @@ pub fn decide_light(
     let fields = sequence.fields();
     let shown = &presentation.shown_at_ms;
     if shown.len() != fields.len() {
-        return Err(rejection(R::LightOutOfStep, H::StartAgain, D::PresentationMismatch { field: shown.len().min(fields.len()) }, None));
+        return Err(rejection(
+            R::LightOutOfStep,
+            H::StartAgain,
+            D::PresentationMismatch { field: shown.len().min(fields.len()) },
+            None,
+        ));
     }
     let tol = config.hold_tolerance_ms;
     for i in 0..fields.len() {
@@ -359,7 +364,11 @@ pub fn decide_light(
         let nominal = i64::from(fields[i].1);
         // Steps must match their holds; the lead-in and tail may run longer (the app may
         // wait for the camera), never shorter.
-        let ok = if i == 0 || i == fields.len() - 1 { d >= nominal - tol && d <= nominal + 2_000 } else { (d - nominal).abs() <= tol };
+        let ok = if i == 0 || i == fields.len() - 1 {
+            d >= nominal - tol && d <= nominal + 2_000
+        } else {
+            (d - nominal).abs() <= tol
+        };
         if !ok {
             return Err(rejection(R::LightOutOfStep, H::StartAgain, D::PresentationMismatch { field: i }, None));
         }
@@ -372,7 +381,8 @@ pub fn decide_light(
     };
     // Frames whose view of the display is known at every latency in the window.
     let (span0, span1) = (shown[0] + config.lag_max_ms, presentation.ended_at_ms + config.lag_min_ms);
-    let span: Vec<&MeasuredFrame> = frames.iter().filter(|f| f.captured_at_ms >= span0 && f.captured_at_ms <= span1).collect();
+    let span: Vec<&MeasuredFrame> =
+        frames.iter().filter(|f| f.captured_at_ms >= span0 && f.captured_at_ms <= span1).collect();
     let used: Vec<(i64, RegionMeans)> = span
         .iter()
         .filter_map(|f| f.regions.map(|r| (f.captured_at_ms, r)))
@@ -380,7 +390,12 @@ pub fn decide_light(
         .collect();
     let with_face = span.iter().filter(|f| f.regions.is_some()).count();
     if with_face < config.min_frames || (with_face as f32) < config.min_face_share * span.len() as f32 {
-        return Err(rejection(R::LightNotReflected, H::FaceTheScreen, D::TooFewFrames { frames: with_face, span: span.len() }, None));
+        return Err(rejection(
+            R::LightNotReflected,
+            H::FaceTheScreen,
+            D::TooFewFrames { frames: with_face, span: span.len() },
+            None,
+        ));
     }
     if used.len() < config.min_frames || (used.len() as f32) < config.min_face_share * span.len() as f32 {
         return Err(rejection(R::LightNotReflected, H::FaceTheScreen, D::NoBackground, None));
@@ -388,7 +403,8 @@ pub fn decide_light(
     let ln = |v: f32| (v + 1e-3).ln();
     let t0 = used[0].0;
     let t: Vec<f32> = used.iter().map(|(ts, _)| (ts - t0) as f32 / 1000.0).collect();
-    let ys: Vec<[f32; 3]> = used.iter().map(|(_, r)| std::array::from_fn(|c| ln(r.face[c]) - ln(r.background[c]))).collect();
+    let ys: Vec<[f32; 3]> =
+        used.iter().map(|(_, r)| std::array::from_fn(|c| ln(r.face[c]) - ln(r.background[c]))).collect();
     let xs_at = |lag: i64| -> Vec<[f32; 3]> {
         used.iter().map(|(ts, _)| display.mean(ts - lag - config.exposure_ms, ts - lag)).collect()
     };
@@ -434,12 +450,19 @@ pub fn decide_light(
         }
     }
     let half_fit = |pick: fn(&RegionMeans) -> [f32; 3]| -> f32 {
-        let hy: Vec<[f32; 3]> = used.iter().map(|(_, r)| std::array::from_fn(|c| ln(pick(r)[c]) - ln(r.background[c]))).collect();
+        let hy: Vec<[f32; 3]> =
+            used.iter().map(|(_, r)| std::array::from_fn(|c| ln(pick(r)[c]) - ln(r.background[c]))).collect();
         let f = fit(&t, &xs, &hy);
         (0..3).filter(|&c| in_window.slopes[c] > 0.0).map(|c| f.slopes[c]).sum()
     };
     let (dark, bright) = (half_fit(|r| r.face_dark), half_fit(|r| r.face_bright));
-    let dark_ratio = if bright > 1e-4 { dark / bright } else if dark > 1e-4 { 10.0 } else { 1.0 };
+    let dark_ratio = if bright > 1e-4 {
+        dark / bright
+    } else if dark > 1e-4 {
+        10.0
+    } else {
+        1.0
+    };
     let activity = (in_window.sst / (3.0 * used.len() as f32)).sqrt();
     let m = LightMeasurement {
         frames: used.len(),

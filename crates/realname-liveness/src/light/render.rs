@@ -270,7 +270,10 @@ impl<'a> Renderer<'a> {
                 let glare = if matches!(scenario, Scenario::Print) { 0.0 } else { rect[4] * 0.3 };
                 for y in 0..h {
                     for x in 0..w {
-                        let inside = (x as f32) >= rect[0] && (x as f32) < rect[2] && (y as f32) >= rect[1] && (y as f32) < rect[3];
+                        let inside = (x as f32) >= rect[0]
+                            && (x as f32) < rect[2]
+                            && (y as f32) >= rect[1]
+                            && (y as f32) < rect[3];
                         let k = y * w + x;
                         if inside {
                             mult[k] = r * rect[4];
@@ -342,7 +345,11 @@ impl<'a> Renderer<'a> {
                     let (rw, rh) = (s * ff.width, s * ff.width * rng.gen_range(1.0..1.6));
                     let (cx, cy) = (ff.centre.0 + rng.gen_range(-0.15..0.15) * ff.width, ff.centre.1);
                     // Flat sheet: one normal, tilted up to 35°: uniform cosine.
-                    let share = if matches!(scenario, Scenario::Print) { rng.gen_range(0.0f32..35.0).to_radians().cos() } else { rng.gen_range(0.6..1.0) };
+                    let share = if matches!(scenario, Scenario::Print) {
+                        rng.gen_range(0.0f32..35.0).to_radians().cos()
+                    } else {
+                        rng.gen_range(0.6..1.0)
+                    };
                     [cx - rw / 2.0, cy - rh / 2.0, cx + rw / 2.0, cy + rh / 2.0, share]
                 }
                 _ => [0.0, 0.0, 0.0, 0.0, 0.0],
@@ -456,7 +463,10 @@ pub fn synthetic_face(w: u32, h: u32) -> (RgbImage, FaceAnalysis) {
         };
     }
     let analysis = FaceAnalysis {
-        detection: Detection { bbox: BoundingBox { x: cx - 100.0 * s, y: cy - 110.0 * s, width: 200.0 * s, height: 240.0 * s }, score: 0.9 },
+        detection: Detection {
+            bbox: BoundingBox { x: cx - 100.0 * s, y: cy - 110.0 * s, width: 200.0 * s, height: 240.0 * s },
+            score: 0.9,
+        },
         landmarks: Landmarks68 { points: p },
         descriptor: Descriptor([0.0; 128]),
         signals: FaceSignals {

@@ -192,8 +192,7 @@ impl LightSequence {
         for _ in 0..n {
             let prev = steps.last().map(|s| s.colour);
             // Uniform among the 7 colours that differ from the previous one.
-            let choices: Vec<LightColour> =
-                LightColour::ALL.iter().copied().filter(|c| Some(*c) != prev).collect();
+            let choices: Vec<LightColour> = LightColour::ALL.iter().copied().filter(|c| Some(*c) != prev).collect();
             let colour = choices[rng.gen_range(0..choices.len())];
             let hold_ms = rng.gen_range(MIN_HOLD_MS..=MAX_HOLD_MS);
             steps.push(LightStep { colour, hold_ms });
@@ -347,10 +346,7 @@ mod tests {
         // Alternating white/dim every 150 ms: 6+ transitions in a second.
         let mut s = good.clone();
         s.steps = (0..8)
-            .map(|i| LightStep {
-                colour: if i % 2 == 0 { LightColour::White } else { LightColour::Dim },
-                hold_ms: 150,
-            })
+            .map(|i| LightStep { colour: if i % 2 == 0 { LightColour::White } else { LightColour::Dim }, hold_ms: 150 })
             .collect();
         assert!(s.violations().contains(&"flash rate"));
         // Only white and yellow: blue is modulated, red and green never go low.

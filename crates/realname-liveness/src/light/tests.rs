@@ -120,7 +120,9 @@ fn check_light_reads_the_frames_itself() {
     let pres = Renderer::new(&sources, 10.0).render(&seq, &Scenario::Genuine, &params, &mut rng, &mut |f, ts, _| {
         frames.push((f.clone(), ts));
     });
-    let light: Vec<LightFrame> =
-        frames.iter().map(|(image, ts)| LightFrame { image, captured_at_ms: *ts, landmarks: Some(&face.landmarks) }).collect();
+    let light: Vec<LightFrame> = frames
+        .iter()
+        .map(|(image, ts)| LightFrame { image, captured_at_ms: *ts, landmarks: Some(&face.landmarks) })
+        .collect();
     assert!(check_light(&seq, &pres, &light, &LightConfig::default()).is_ok());
 }

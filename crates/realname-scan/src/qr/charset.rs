@@ -45,9 +45,10 @@ pub fn payload_text(bytes: &[u8]) -> (String, Charset) {
         return (s.to_owned(), Charset::Utf8);
     }
     if looks_like_shift_jis(bytes)
-        && let Some(s) = encoding_rs::SHIFT_JIS.decode_without_bom_handling_and_without_replacement(bytes) {
-            return (s.into_owned(), Charset::ShiftJis);
-        }
+        && let Some(s) = encoding_rs::SHIFT_JIS.decode_without_bom_handling_and_without_replacement(bytes)
+    {
+        return (s.into_owned(), Charset::ShiftJis);
+    }
     (bytes.iter().map(|&b| char::from(b)).collect(), Charset::Latin1)
 }
 

@@ -431,7 +431,9 @@ impl QrReader {
                 Ok(codes) => {
                     for code in codes {
                         if !outcome.codes.iter().any(|c| c.text() == code.text()) {
-                            outcome.codes.push(DecodedQr { pass: if balanced { "balanced-grey" } else { code.pass }, ..code });
+                            outcome
+                                .codes
+                                .push(DecodedQr { pass: if balanced { "balanced-grey" } else { code.pass }, ..code });
                         }
                     }
                 }
@@ -576,11 +578,17 @@ mod outline_tests {
             let mut src = open_source(&SourceSpec::parse(&spec).expect("spec")).expect("open");
             let frame = src.next_frame(Duration::from_secs(2)).expect("frame");
             for rxing in [false, true] {
-                let reader = QrReader::new(ReaderConfig { rxing_fallback: rxing, rxing_first: rxing, ..Default::default() });
+                let reader =
+                    QrReader::new(ReaderConfig { rxing_fallback: rxing, rxing_first: rxing, ..Default::default() });
                 let out = reader.read(&frame.image);
                 let Some(code) = out.codes.first() else { continue };
                 let t = turns(&code.corners);
-                assert!(t.iter().all(|v| *v > 0.0) || t.iter().all(|v| *v < 0.0), "seed {seed} {:?}: {:?}", code.engine, code.corners);
+                assert!(
+                    t.iter().all(|v| *v > 0.0) || t.iter().all(|v| *v < 0.0),
+                    "seed {seed} {:?}: {:?}",
+                    code.engine,
+                    code.corners
+                );
             }
         }
     }

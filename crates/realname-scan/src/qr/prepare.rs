@@ -33,10 +33,8 @@ impl Luma {
     /// red and six times as bright as the blue ones, so the moiré turns into dark bands that
     /// look like modules. Equal weights give every stripe the same grey and cancel most of it.
     pub fn from_rgb_balanced(img: &RgbImage) -> Self {
-        let pixels = img
-            .pixels()
-            .map(|p| ((u32::from(p.0[0]) + u32::from(p.0[1]) + u32::from(p.0[2]) + 1) / 3) as u8)
-            .collect();
+        let pixels =
+            img.pixels().map(|p| ((u32::from(p.0[0]) + u32::from(p.0[1]) + u32::from(p.0[2]) + 1) / 3) as u8).collect();
         Self { width: img.width() as usize, height: img.height() as usize, pixels }
     }
 
@@ -78,9 +76,7 @@ pub fn stretch_contrast(img: &Luma) -> Luma {
         return img.clone();
     }
     let span = (hi - lo) as u32;
-    let lut: Vec<u8> = (0..256u32)
-        .map(|v| (v.saturating_sub(lo as u32) * 255 / span).min(255) as u8)
-        .collect();
+    let lut: Vec<u8> = (0..256u32).map(|v| (v.saturating_sub(lo as u32) * 255 / span).min(255) as u8).collect();
     Luma { width: img.width, height: img.height, pixels: img.pixels.iter().map(|&p| lut[p as usize]).collect() }
 }
 
@@ -110,10 +106,12 @@ pub fn adaptive_threshold(img: &Luma, window: usize, offset: u32, ratio_percent:
             let x0 = x.saturating_sub(r);
             let x1 = (x + r + 1).min(w);
             let area = ((x1 - x0) * (y1 - y0)) as u64;
-            let sum = integral[y1 * stride + x1] + integral[y0 * stride + x0] - integral[y0 * stride + x1] - integral[y1 * stride + x0];
+            let sum = integral[y1 * stride + x1] + integral[y0 * stride + x0]
+                - integral[y0 * stride + x1]
+                - integral[y1 * stride + x0];
             let v = i64::from(img.at(x, y)) * (area as i64) * 100;
-            let limit = (sum as i64) * i64::from(100 - ratio_percent.min(100))
-                - i64::from(offset) * (area as i64) * 100;
+            let limit =
+                (sum as i64) * i64::from(100 - ratio_percent.min(100)) - i64::from(offset) * (area as i64) * 100;
             out[y * w + x] = v < limit;
         }
     }

@@ -26,7 +26,12 @@ fn public_corpus_floor() -> anyhow::Result<()> {
     let rqrr_only = QrReader::new(ReaderConfig { budget: None, rxing_fallback: false, ..Default::default() });
     let report = evaluate(&Ours(rqrr_only, "realname-scan, rqrr passes only"), &cases);
     eprintln!("{}", table(std::slice::from_ref(&report)));
-    assert!(report.decoded >= RQRR_ONLY_FLOOR, "rqrr ladder decoded {}/{} < {RQRR_ONLY_FLOOR}", report.decoded, report.total);
+    assert!(
+        report.decoded >= RQRR_ONLY_FLOOR,
+        "rqrr ladder decoded {}/{} < {RQRR_ONLY_FLOOR}",
+        report.decoded,
+        report.total
+    );
     Ok(())
 }
 
@@ -69,7 +74,8 @@ fn time_budget_cuts_the_ladder_on_a_busy_full_hd_frame() {
         })
         .collect();
     let luma = realname_scan::qr::Luma::new(w, h, pixels).expect("sizes match");
-    let reader = QrReader::new(ReaderConfig { budget: Some(std::time::Duration::from_millis(40)), ..Default::default() });
+    let reader =
+        QrReader::new(ReaderConfig { budget: Some(std::time::Duration::from_millis(40)), ..Default::default() });
     let out = reader.read_luma(&luma);
     let unlimited = QrReader::new(ReaderConfig { budget: None, ..Default::default() }).read_luma(&luma);
     eprintln!(

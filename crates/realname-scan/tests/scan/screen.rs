@@ -128,7 +128,11 @@ fn captures_window_by_title_and_whole_screen() -> anyhow::Result<()> {
     let frame = win.next_frame(Duration::from_secs(2))?;
     assert_eq!(frame.image.dimensions(), (info.width, info.height));
     let codes = reader.read(&frame.image).codes;
-    assert_eq!(codes.iter().map(|c| c.text()).collect::<Vec<_>>(), std::slice::from_ref(&url), "QR in the window capture");
+    assert_eq!(
+        codes.iter().map(|c| c.text()).collect::<Vec<_>>(),
+        std::slice::from_ref(&url),
+        "QR in the window capture"
+    );
     // Window capture is in window coordinates: the code's quiet zone is 4 modules of 6 px.
     let (cx, cy) = codes[0].corners[0];
     assert!(cx < 40.0 && cy < 40.0, "corner {:?}", codes[0].corners);

@@ -56,7 +56,10 @@ fn missing_and_broken_files_are_typed_errors() -> anyhow::Result<()> {
     assert!(matches!(open_source(&SourceSpec::parse("file:/nonexistent/x.png")?), Err(SourceError::Io { .. })));
     let bad = dir.path().join("bad.png");
     std::fs::write(&bad, b"not a png")?;
-    assert!(matches!(open_source(&SourceSpec::parse(&format!("file:{}", bad.display()))?), Err(SourceError::Image { .. })));
+    assert!(matches!(
+        open_source(&SourceSpec::parse(&format!("file:{}", bad.display()))?),
+        Err(SourceError::Image { .. })
+    ));
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty)?;
     assert!(matches!(
@@ -86,7 +89,8 @@ fn folder_plays_in_natural_order_once_and_looped() -> anyhow::Result<()> {
     write_numbered(dir.path())?;
     let mut once = open(&format!("dir:{}/@200fps", dir.path().display()))?;
     assert_eq!(once.info().frame_count, Some(3));
-    let reds: Vec<u8> = (0..3).map(|_| once.next_frame(T).map(|f| f.image.get_pixel(0, 0).0[0])).collect::<Result<_, _>>()?;
+    let reds: Vec<u8> =
+        (0..3).map(|_| once.next_frame(T).map(|f| f.image.get_pixel(0, 0).0[0])).collect::<Result<_, _>>()?;
     // JPEG is lossy: compare roughly.
     assert!(reds[0].abs_diff(10) <= 3 && reds[1].abs_diff(20) <= 6 && reds[2].abs_diff(30) <= 3, "{reds:?}");
     assert!(matches!(once.next_frame(T), Err(SourceError::EndOfStream)));
@@ -94,7 +98,8 @@ fn folder_plays_in_natural_order_once_and_looped() -> anyhow::Result<()> {
     let seqs: Vec<u64> = (0..7).map(|_| looped.next_frame(T).map(|f| f.sequence)).collect::<Result<_, _>>()?;
     assert_eq!(seqs, [0, 1, 2, 3, 4, 5, 6]);
     let src = ImageSequenceSource::open(dir.path(), Some(200.0), Playback::Once)?;
-    let names: Vec<_> = src.files().iter().filter_map(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).collect();
+    let names: Vec<_> =
+        src.files().iter().filter_map(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).collect();
     assert_eq!(names, ["f1.png", "f2.jpg", "f10.png"]);
     Ok(())
 }
@@ -139,14 +144,18 @@ fn recorder_round_trips_through_folder_source() -> anyhow::Result<()> {
     assert_eq!(frame.image.dimensions(), (320, 240));
     let texts: Vec<String> = reader.read(&frame.image).codes.iter().map(|c| c.text()).collect();
     assert_eq!(texts, [url]);
-    assert!(matches!(Recorder::create(dir.path().join("q"), ImageFormat::Jpeg(0), "x"), Err(SourceError::InvalidConfig(_))));
+    assert!(matches!(
+        Recorder::create(dir.path().join("q"), ImageFormat::Jpeg(0), "x"),
+        Err(SourceError::InvalidConfig(_))
+    ));
     Ok(())
 }
 
 #[test]
 fn synthetic_face_and_qr_with_corner_ground_truth() -> anyhow::Result<()> {
     let shared = crate::corpus::shared_dir()?;
-    let face = realname_scan::synthetic::demo_face(&shared).ok_or_else(|| anyhow::anyhow!("no face image in shared data"))?;
+    let face =
+        realname_scan::synthetic::demo_face(&shared).ok_or_else(|| anyhow::anyhow!("no face image in shared data"))?;
     let url = payload::qr_url("http://127.0.0.1:8080", &payload::test_handle(9));
     let mut src = open(&format!("synthetic:qr={url};face={};perspective=20;blur=1;seed=7;frames=2", face.display()))?;
     assert_eq!(src.info().kind, SourceKind::Synthetic);

@@ -20,7 +20,10 @@ fn lists_devices_and_reports_absence_plainly() -> anyhow::Result<()> {
             eprintln!("  #{} {} ({} formats)", d.index, d.name, d.formats.len());
         }
         if let Some(d) = devices.first() {
-            let mut cam = WebcamSource::open(WebcamConfig { device: realname_scan::spec::DeviceSelector::Index(d.index), ..Default::default() })?;
+            let mut cam = WebcamSource::open(WebcamConfig {
+                device: realname_scan::spec::DeviceSelector::Index(d.index),
+                ..Default::default()
+            })?;
             let frame = cam.next_frame(Duration::from_secs(5))?;
             assert!(frame.image.width() > 0);
             cam.close()?;

@@ -194,8 +194,14 @@ impl Report {
 }
 
 pub fn evaluate(decoder: &dyn Decoder, cases: &[Case]) -> Report {
-    let mut report =
-        Report { decoder: decoder.name(), sets: Vec::new(), decoded: 0, total: 0, times: Vec::new(), failures: Vec::new() };
+    let mut report = Report {
+        decoder: decoder.name(),
+        sets: Vec::new(),
+        decoded: 0,
+        total: 0,
+        times: Vec::new(),
+        failures: Vec::new(),
+    };
     for case in cases {
         let t0 = Instant::now();
         let texts = decoder.decode_case(case);

@@ -38,7 +38,9 @@ pub const STATION_PREFIX: &str = "rn_st_";
 pub fn router(state: &AppState) -> Router<AppState> {
     let face = &state.config.face;
     // Frames plus the metadata part and multipart overhead.
-    let capture_limit = usize::try_from(u64::from(face.max_frames) * face.max_frame_bytes).unwrap_or(usize::MAX).saturating_add(256 * 1024);
+    let capture_limit = usize::try_from(u64::from(face.max_frames) * face.max_frame_bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_add(256 * 1024);
     Router::new()
         .route("/openapi.json", get(openapi::serve))
         .route("/auth/login", post(login))
@@ -93,15 +95,15 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ServerError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ServerError> {
-        let token = bearer(parts)
-            .ok_or_else(|| ServerError::new(ErrorCode::Unauthorized, "Sign in on the device first (no bearer token)."))?;
+        let token = bearer(parts).ok_or_else(|| {
+            ServerError::new(ErrorCode::Unauthorized, "Sign in on the device first (no bearer token).")
+        })?;
         let hash = crypto::token_hash(&token);
         if token.starts_with(STATION_PREFIX) {
-            let device = state
-                .store
-                .station_by_credential(&hash)
-                .await?
-                .ok_or_else(|| ServerError::new(ErrorCode::TokenInvalid, "Unknown or revoked station credential."))?;
+            let device =
+                state.store.station_by_credential(&hash).await?.ok_or_else(|| {
+                    ServerError::new(ErrorCode::TokenInvalid, "Unknown or revoked station credential.")
+                })?;
             return Ok(Caller::Station { device });
         }
         let invalid = || ServerError::new(ErrorCode::TokenInvalid, "The access token is not valid. Sign in again.");
@@ -120,7 +122,11 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-async fn issue_tokens(state: &AppState, device_id: &str, account: &crate::store::Account) -> ServerResult<TokenResponse> {
+async fn issue_tokens(
+    state: &AppState,
+    device_id: &str,
+    account: &crate::store::Account,
+) -> ServerResult<TokenResponse> {
     let now = state.now();
     let limits = &state.config.limits;
     let access = crypto::random_token(ACCESS_PREFIX);
@@ -174,7 +180,8 @@ async fn login_checked(
     attempt: crate::ratelimit::Attempt,
 ) -> Result<TokenResponse, Response> {
     let account = state.store.account_by_email(email).await.map_err(|e| ServerError::from(e).into_response())?;
-    let stored = account.as_ref().map(|a| a.password_hash.clone()).unwrap_or_else(|| crypto::dummy_password_hash().to_owned());
+    let stored =
+        account.as_ref().map(|a| a.password_hash.clone()).unwrap_or_else(|| crypto::dummy_password_hash().to_owned());
     let password = req.password.clone();
     let ok = tokio::task::spawn_blocking(move || crypto::verify_password(&password, &stored)).await.unwrap_or(false);
     let account = match account {
@@ -205,7 +212,10 @@ async fn login_checked(
 /// `POST /api/v1/auth/refresh`: rotates the token pair. A refresh token works once; reusing
 /// one revokes the device's tokens (it was stolen, or the client is confused).
 #[instrument(skip_all)]
-async fn refresh(State(state): State<AppState>, ApiJson(req): ApiJson<RefreshRequest>) -> ServerResult<Json<TokenResponse>> {
+async fn refresh(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<RefreshRequest>,
+) -> ServerResult<Json<TokenResponse>> {
     let invalid = || ServerError::new(ErrorCode::TokenInvalid, "The refresh token is not valid. Sign in again.");
     let hash = crypto::token_hash(&req.refresh_token);
     let t = state.store.token(&hash).await?.ok_or_else(invalid)?;
@@ -260,7 +270,11 @@ async fn claim(
 
 /// `GET /api/v1/companion/sessions/{id}`.
 #[instrument(skip(state, caller))]
-async fn session_status(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ServerResult<Json<SessionStatus>> {
+async fn session_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ServerResult<Json<SessionStatus>> {
     let s = state.session_for_device(&caller, &id).await?;
     Ok(Json(state.status_of(&s)))
 }
@@ -278,7 +292,11 @@ async fn confirm(
 
 /// `POST /api/v1/companion/sessions/{id}/cancel` ("Cancel — I did not start this").
 #[instrument(skip(state, caller))]
-async fn cancel(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ServerResult<Json<SessionStatus>> {
+async fn cancel(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ServerResult<Json<SessionStatus>> {
     Ok(Json(state.cancel(&caller, &id).await?))
 }
 
@@ -302,7 +320,11 @@ async fn capture(
 }
 
 fn multipart_error(e: &axum::extract::multipart::MultipartError) -> ServerError {
-    let code = if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE { ErrorCode::PayloadTooLarge } else { ErrorCode::BadRequest };
+    let code = if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        ErrorCode::PayloadTooLarge
+    } else {
+        ErrorCode::BadRequest
+    };
     ServerError::new(code, format!("Malformed multipart body: {}", e.body_text()))
 }
 
@@ -320,7 +342,10 @@ async fn read_and_decide(
     // another device, a finished session or a stale nonce costs the server no frame bytes.
     let first = multipart.next_field().await.map_err(|e| multipart_error(&e))?;
     let Some(first) = first.filter(|f| f.name() == Some("metadata")) else {
-        return Err(ServerError::new(ErrorCode::MetadataInvalid, "The metadata part is missing (it must be the first part)."));
+        return Err(ServerError::new(
+            ErrorCode::MetadataInvalid,
+            "The metadata part is missing (it must be the first part).",
+        ));
     };
     let data = first.bytes().await.map_err(|e| multipart_error(&e))?;
     let metadata: CaptureMetadata = serde_json::from_slice(&data)
@@ -343,7 +368,10 @@ async fn read_and_decide(
         }
         let data = field.bytes().await.map_err(|e| multipart_error(&e))?;
         if data.len() as u64 > max_frame {
-            return Err(ServerError::new(ErrorCode::ImageTooLarge, format!("Frame part {name:?} is larger than {max_frame} bytes.")));
+            return Err(ServerError::new(
+                ErrorCode::ImageTooLarge,
+                format!("Frame part {name:?} is larger than {max_frame} bytes."),
+            ));
         }
         if parts.insert(name.clone(), data).is_some() {
             return Err(ServerError::new(ErrorCode::MetadataInvalid, format!("Duplicate part {name:?}.")));
@@ -352,12 +380,22 @@ async fn read_and_decide(
     let mut frames = Vec::with_capacity(metadata.frames.len());
     for meta in &metadata.frames {
         let data = parts.remove(&meta.part).ok_or_else(|| {
-            ServerError::new(ErrorCode::MetadataInvalid, format!("The metadata names part {:?}, which is missing.", meta.part))
+            ServerError::new(
+                ErrorCode::MetadataInvalid,
+                format!("The metadata names part {:?}, which is missing.", meta.part),
+            )
         })?;
-        frames.push(crate::verification::UploadedFrame { action: meta.action, captured_at_ms: meta.captured_at_ms, bytes: data });
+        frames.push(crate::verification::UploadedFrame {
+            action: meta.action,
+            captured_at_ms: meta.captured_at_ms,
+            bytes: data,
+        });
     }
     if let Some(extra) = parts.keys().next() {
-        return Err(ServerError::new(ErrorCode::MetadataInvalid, format!("Part {extra:?} is not named in the metadata.")));
+        return Err(ServerError::new(
+            ErrorCode::MetadataInvalid,
+            format!("Part {extra:?} is not named in the metadata."),
+        ));
     }
     // Held through the decision; given back once its outcome (and failure, if any) is stored.
     let attempt = state.reserve_face_attempt(&session).await?;
@@ -367,12 +405,20 @@ async fn read_and_decide(
     let decision = decided?;
     let reason = decision.reason.and_then(|r| serde_json::to_value(r).ok()).and_then(|v| v.as_str().map(str::to_owned));
     let outcome = serde_json::to_value(decision.outcome).ok().and_then(|v| v.as_str().map(str::to_owned));
-    state.metrics.decision(outcome.as_deref().unwrap_or("unknown"), reason.as_deref().unwrap_or("none"), started.elapsed());
+    state.metrics.decision(
+        outcome.as_deref().unwrap_or("unknown"),
+        reason.as_deref().unwrap_or("none"),
+        started.elapsed(),
+    );
     Ok(decision)
 }
 
 /// Registers a kiosk station; returns the device and its credential (shown once).
-pub async fn register_station(store: &dyn crate::store::Store, name: &str, now: i64) -> Result<(Device, String), crate::store::StoreError> {
+pub async fn register_station(
+    store: &dyn crate::store::Store,
+    name: &str,
+    now: i64,
+) -> Result<(Device, String), crate::store::StoreError> {
     let credential = crypto::random_token(STATION_PREFIX);
     let device = Device {
         id: crypto::random_id(),

@@ -35,10 +35,7 @@ pub struct UploadGate {
 
 impl Default for UploadGate {
     fn default() -> Self {
-        Self {
-            total: Arc::new(Semaphore::new(UPLOADS_TOTAL)),
-            per_device: Arc::default(),
-        }
+        Self { total: Arc::new(Semaphore::new(UPLOADS_TOTAL)), per_device: Arc::default() }
     }
 }
 
@@ -88,11 +85,7 @@ impl UploadGate {
             ));
         };
         *n += 1;
-        Ok(UploadPermit {
-            _total: total,
-            device: device_id.to_owned(),
-            per_device: Arc::clone(&self.per_device),
-        })
+        Ok(UploadPermit { _total: total, device: device_id.to_owned(), per_device: Arc::clone(&self.per_device) })
     }
 
     /// Uploads in flight (tests, metrics).
@@ -115,32 +108,20 @@ impl AppState {
             return Err(Self::state_error(&s));
         }
         let Some(challenge) = &s.challenge else {
-            return Err(ServerError::new(
-                ErrorCode::SessionState,
-                "No challenge was issued.",
-            ));
+            return Err(ServerError::new(ErrorCode::SessionState, "No challenge was issued."));
         };
         if challenge.nonce != metadata.nonce {
-            return Err(ServerError::new(
-                ErrorCode::NonceInvalid,
-                "The challenge nonce is not the current one.",
-            ));
+            return Err(ServerError::new(ErrorCode::NonceInvalid, "The challenge nonce is not the current one."));
         }
         if self.now() >= challenge.deadline.unix_timestamp() {
-            return Err(ServerError::new(
-                ErrorCode::ChallengeExpired,
-                "The time for the face scan has run out.",
-            ));
+            return Err(ServerError::new(ErrorCode::ChallengeExpired, "The time for the face scan has run out."));
         }
         if let Some(until) = self.lockout_until(&s.account_id, &s.id_hash).await? {
             return Err(Self::locked_out_error(until));
         }
         let max = self.config.face.max_frames as usize;
         if metadata.frames.is_empty() || metadata.frames.len() > max {
-            return Err(ServerError::new(
-                ErrorCode::FrameCountInvalid,
-                format!("A capture has 1 to {max} frames."),
-            ));
+            return Err(ServerError::new(ErrorCode::FrameCountInvalid, format!("A capture has 1 to {max} frames.")));
         }
         Ok(s)
     }
@@ -162,10 +143,7 @@ impl AppState {
         )
         .await?;
         match reserved {
-            Some(id) => Ok(FaceAttempt {
-                store: Arc::clone(&self.store),
-                id: Some(id),
-            }),
+            Some(id) => Ok(FaceAttempt { store: Arc::clone(&self.store), id: Some(id) }),
             None => {
                 if let Some(until) = self.lockout_until(&s.account_id, &s.id_hash).await? {
                     return Err(Self::locked_out_error(until));

@@ -20,8 +20,7 @@ pub const FAILURE_PENDING: &str = "pending";
 pub trait HardeningStore: Send + Sync {
     /// Gives back one hit of the window starting at `window_start` (an attempt that was
     /// counted before it ran and turned out not to count: a correct password).
-    async fn rate_limit_refund(&self, key_hash: &[u8], window_start: i64)
-    -> Result<(), StoreError>;
+    async fn rate_limit_refund(&self, key_hash: &[u8], window_start: i64) -> Result<(), StoreError>;
 
     /// Spends one try of a pending, unexpired SMS challenge, in one statement, before the
     /// code is compared; the tries left after this one, or `None` when none was left (or the
@@ -30,12 +29,7 @@ pub trait HardeningStore: Send + Sync {
 
     /// Reserves the next send to a phone: `true` (and the next slot set to `next_at`) when the
     /// phone's slot is free at `now`, `false` while the resend wait runs.
-    async fn reserve_sms_slot(
-        &self,
-        phone_hash: &[u8],
-        now: i64,
-        next_at: i64,
-    ) -> Result<bool, StoreError>;
+    async fn reserve_sms_slot(&self, phone_hash: &[u8], now: i64, next_at: i64) -> Result<bool, StoreError>;
 
     /// Records a failed attempt of a kind ([`FAILURE_FACE`], [`FAILURE_IDENTITY`]).
     async fn record_failure_kind(
@@ -47,19 +41,10 @@ pub trait HardeningStore: Send + Sync {
     ) -> Result<(), StoreError>;
 
     /// Times of an ID number's failures of one kind after `since`, oldest first.
-    async fn failures_of_id_kind(
-        &self,
-        id_hash: &[u8],
-        kind: &str,
-        since: i64,
-    ) -> Result<Vec<i64>, StoreError>;
+    async fn failures_of_id_kind(&self, id_hash: &[u8], kind: &str, since: i64) -> Result<Vec<i64>, StoreError>;
 
     /// Times of an account's failures after `since` (reservations left out), oldest first.
-    async fn settled_failures_of_account(
-        &self,
-        account_id: &str,
-        since: i64,
-    ) -> Result<Vec<i64>, StoreError>;
+    async fn settled_failures_of_account(&self, account_id: &str, since: i64) -> Result<Vec<i64>, StoreError>;
 
     /// Reserves a face attempt under the daily lockouts: in one transaction that first locks
     /// the account's and the ID number's rows, counts the account's failures (reservations

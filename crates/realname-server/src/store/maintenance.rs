@@ -48,16 +48,28 @@ pub struct EncryptedTable {
 /// Every encrypted column of the schema. A migration that adds one must add it here (a test
 /// checks that no other `*_enc` column exists).
 pub const ENCRYPTED_TABLES: &[EncryptedTable] = &[
-    EncryptedTable { table: "authority_records", key: &[KeyColumn::Bytes("id_hash")], columns: &["id_enc", "name_enc"] },
+    EncryptedTable {
+        table: "authority_records",
+        key: &[KeyColumn::Bytes("id_hash")],
+        columns: &["id_enc", "name_enc"],
+    },
     EncryptedTable { table: "face_sessions", key: &[KeyColumn::Text("id")], columns: &["id_enc", "name_enc"] },
-    EncryptedTable { table: "verified_identities", key: &[KeyColumn::Bytes("id_hash")], columns: &["id_enc", "name_enc"] },
+    EncryptedTable {
+        table: "verified_identities",
+        key: &[KeyColumn::Bytes("id_hash")],
+        columns: &["id_enc", "name_enc"],
+    },
     EncryptedTable {
         table: "partner_records",
         key: &[KeyColumn::Text("partner"), KeyColumn::Text("account_key")],
         columns: &["name_enc", "id_enc"],
     },
     EncryptedTable { table: "carrier_records", key: &[KeyColumn::Bytes("phone_hash")], columns: &["name_enc"] },
-    EncryptedTable { table: "sms_challenges", key: &[KeyColumn::Text("id")], columns: &["phone_enc", "id_enc", "name_enc"] },
+    EncryptedTable {
+        table: "sms_challenges",
+        key: &[KeyColumn::Text("id")],
+        columns: &["phone_enc", "id_enc", "name_enc"],
+    },
     EncryptedTable { table: "sms_outbox", key: &[KeyColumn::Int("id")], columns: &["phone_enc", "body_enc"] },
     EncryptedTable { table: "audit_frames", key: &[KeyColumn::Int("id")], columns: &["frame_enc"] },
     EncryptedTable { table: "email_outbox", key: &[KeyColumn::Int("id")], columns: &["to_enc", "body_enc"] },
@@ -102,8 +114,13 @@ pub struct RecryptReport {
 #[async_trait]
 pub trait MaintenanceStore: Send + Sync {
     /// Keeps already encrypted frames of a session until `expires_at`.
-    async fn insert_audit_frames(&self, session_id: &str, frames_enc: &[Vec<u8>], stored_at: i64, expires_at: i64)
-    -> Result<(), StoreError>;
+    async fn insert_audit_frames(
+        &self,
+        session_id: &str,
+        frames_enc: &[Vec<u8>],
+        stored_at: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError>;
     /// The kept (encrypted) frames of a session, in upload order.
     async fn audit_frames_of(&self, session_id: &str) -> Result<Vec<Vec<u8>>, StoreError>;
     /// Deletes everything past its time.
@@ -115,8 +132,13 @@ pub trait MaintenanceStore: Send + Sync {
     /// In one transaction: replaces every value of [`ENCRYPTED_TABLES`] by `recrypt(value)`
     /// and records `new_key_id`, but only if the recorded key id is still `old_key_id`. Any value
     /// that cannot be opened rolls everything back ([`StoreError::Corrupt`]).
-    async fn recrypt_all(&self, recrypt: Recrypt<'_>, old_key_id: &str, new_key_id: &str, now: i64)
-    -> Result<RecryptReport, StoreError>;
+    async fn recrypt_all(
+        &self,
+        recrypt: Recrypt<'_>,
+        old_key_id: &str,
+        new_key_id: &str,
+        now: i64,
+    ) -> Result<RecryptReport, StoreError>;
 }
 
 /// Implements [`MaintenanceStore`] for `$store` (a struct with a `pool` field).

@@ -8,10 +8,10 @@
 //! claims of one QR handle, or two accounts verifying one ID number, resolve to exactly one
 //! winner on both engines.
 
-pub mod ops;
 pub mod demo;
 pub mod hardening;
 pub mod maintenance;
+pub mod ops;
 pub mod paths;
 pub mod postgres;
 mod sql;
@@ -253,7 +253,18 @@ impl fmt::Debug for VerifiedIdentity {
 
 /// The storage interface of the backend. One implementation per database engine.
 #[async_trait]
-pub trait Store: paths::PathsStore + webhooks::WebhookStore + ops::OpsStore + maintenance::MaintenanceStore + hardening::HardeningStore + trust::TrustStore + demo::DemoStore + Send + Sync + fmt::Debug {
+pub trait Store:
+    paths::PathsStore
+    + webhooks::WebhookStore
+    + ops::OpsStore
+    + maintenance::MaintenanceStore
+    + hardening::HardeningStore
+    + trust::TrustStore
+    + demo::DemoStore
+    + Send
+    + Sync
+    + fmt::Debug
+{
     /// Applies the engine's pending migrations.
     async fn migrate(&self) -> Result<(), StoreError>;
     /// `sqlite` or `postgres`.
@@ -396,20 +407,21 @@ pub fn parse_state(s: &str) -> Result<SessionState, StoreError> {
 /// Classifies a database error: unique violations become [`StoreError::Conflict`].
 pub(crate) fn classify(e: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &e
-        && db.is_unique_violation() {
-            // PostgreSQL names the constraint; SQLite names the columns in the message.
-            let what = db.constraint().map(str::to_owned).unwrap_or_else(|| db.message().to_owned());
-            let c = if what.contains("accounts") && what.contains("email") {
-                Constraint::AccountEmail
-            } else if what.contains("verified_identities") && what.contains("account_id") {
-                Constraint::IdentityAccount
-            } else if what.contains("verified_identities") {
-                Constraint::IdentityIdHash
-            } else {
-                Constraint::Other
-            };
-            return StoreError::Conflict(c);
-        }
+        && db.is_unique_violation()
+    {
+        // PostgreSQL names the constraint; SQLite names the columns in the message.
+        let what = db.constraint().map(str::to_owned).unwrap_or_else(|| db.message().to_owned());
+        let c = if what.contains("accounts") && what.contains("email") {
+            Constraint::AccountEmail
+        } else if what.contains("verified_identities") && what.contains("account_id") {
+            Constraint::IdentityAccount
+        } else if what.contains("verified_identities") {
+            Constraint::IdentityIdHash
+        } else {
+            Constraint::Other
+        };
+        return StoreError::Conflict(c);
+    }
     StoreError::Database(e)
 }
 

@@ -30,7 +30,10 @@ pub struct PartnerRecord {
 
 impl fmt::Debug for PartnerRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PartnerRecord").field("partner", &self.partner).field("verified_at", &self.verified_at).finish_non_exhaustive()
+        f.debug_struct("PartnerRecord")
+            .field("partner", &self.partner)
+            .field("verified_at", &self.verified_at)
+            .finish_non_exhaustive()
     }
 }
 
@@ -133,7 +136,10 @@ pub struct OutboxMessage {
 
 impl fmt::Debug for OutboxMessage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OutboxMessage").field("id", &self.id).field("created_at", &self.created_at).finish_non_exhaustive()
+        f.debug_struct("OutboxMessage")
+            .field("id", &self.id)
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
     }
 }
 
@@ -169,23 +175,28 @@ pub trait PathsStore: Send + Sync {
     async fn sms_challenge(&self, id: &str) -> Result<Option<SmsChallenge>, StoreError>;
     /// Replaces the code of a pending challenge if its last code was sent at or before
     /// `sent_before` (race-safe "resend only after N seconds"), logging the send; `false` if not.
-    async fn resend_sms_code(
-        &self,
-        c: &SmsChallenge,
-        sent_before: i64,
-        ip_hash: &[u8],
-    ) -> Result<bool, StoreError>;
+    async fn resend_sms_code(&self, c: &SmsChallenge, sent_before: i64, ip_hash: &[u8]) -> Result<bool, StoreError>;
     /// Uses up one wrong entry of a pending challenge; the entries left after it, or `None`
     /// if none were left (or the challenge is not pending).
     async fn spend_sms_wrong_entry(&self, id: &str) -> Result<Option<i64>, StoreError>;
     /// Codes sent since `since` to a phone, for an account and from an IP.
-    async fn sms_send_counts(&self, phone_hash: &[u8], account_id: &str, ip_hash: &[u8], since: i64) -> Result<SendCounts, StoreError>;
+    async fn sms_send_counts(
+        &self,
+        phone_hash: &[u8],
+        account_id: &str,
+        ip_hash: &[u8],
+        since: i64,
+    ) -> Result<SendCounts, StoreError>;
 
     /// In one transaction: marks the SMS challenge `challenge_id` (if any) verified — `Ok(false)`
     /// if it was not pending —, inserts the verified identity and sets the account's
     /// `verified_at`. The unique keys give [`super::Constraint::IdentityIdHash`] /
     /// [`super::Constraint::IdentityAccount`] on a conflict, as for the face path.
-    async fn complete_direct_verification(&self, challenge_id: Option<&str>, v: &VerifiedIdentity) -> Result<bool, StoreError>;
+    async fn complete_direct_verification(
+        &self,
+        challenge_id: Option<&str>,
+        v: &VerifiedIdentity,
+    ) -> Result<bool, StoreError>;
 
     /// Appends a message to the local outbox.
     async fn insert_outbox_message(&self, phone_enc: &[u8], body_enc: &[u8], at: i64) -> Result<(), StoreError>;

@@ -2,17 +2,16 @@
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
-use super::ops::impl_ops_store;
-use super::hardening::impl_hardening_store;
 use super::demo::impl_demo_store;
+use super::hardening::impl_hardening_store;
 use super::maintenance::impl_maintenance_store;
+use super::ops::impl_ops_store;
 use super::paths::impl_paths_store;
+use super::sql::impl_store;
 use super::trust::impl_trust_store;
 use super::webhooks::impl_webhook_store;
-use super::sql::impl_store;
 use super::{
-    Account, AuthorityRecord, Device, DeviceToken, FaceSession, StoreError, VerifiedIdentity, WebSession,
-    classify,
+    Account, AuthorityRecord, Device, DeviceToken, FaceSession, StoreError, VerifiedIdentity, WebSession, classify,
 };
 
 /// Migrations of this engine, oldest first (`migrations/postgres/`).

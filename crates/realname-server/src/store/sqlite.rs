@@ -6,17 +6,16 @@ use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
-use super::ops::impl_ops_store;
-use super::hardening::impl_hardening_store;
 use super::demo::impl_demo_store;
+use super::hardening::impl_hardening_store;
 use super::maintenance::impl_maintenance_store;
+use super::ops::impl_ops_store;
 use super::paths::impl_paths_store;
+use super::sql::impl_store;
 use super::trust::impl_trust_store;
 use super::webhooks::impl_webhook_store;
-use super::sql::impl_store;
 use super::{
-    Account, AuthorityRecord, Device, DeviceToken, FaceSession, StoreError, VerifiedIdentity, WebSession,
-    classify,
+    Account, AuthorityRecord, Device, DeviceToken, FaceSession, StoreError, VerifiedIdentity, WebSession, classify,
 };
 
 /// Migrations of this engine, oldest first (`migrations/sqlite/`).
@@ -49,9 +48,10 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(15))
             .foreign_keys(true);
         if let Some(dir) = options.get_filename().parent()
-            && !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
-            }
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+        }
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
         Ok(Self { pool, webhooks: Default::default() })
     }

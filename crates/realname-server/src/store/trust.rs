@@ -33,7 +33,10 @@ pub struct PartnerAuthRequest {
 
 impl fmt::Debug for PartnerAuthRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PartnerAuthRequest").field("partner", &self.partner).field("expires_at", &self.expires_at).finish_non_exhaustive()
+        f.debug_struct("PartnerAuthRequest")
+            .field("partner", &self.partner)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
     }
 }
 
@@ -62,7 +65,10 @@ pub struct PartnerAuthCode {
 
 impl fmt::Debug for PartnerAuthCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PartnerAuthCode").field("partner", &self.partner).field("expires_at", &self.expires_at).finish_non_exhaustive()
+        f.debug_struct("PartnerAuthCode")
+            .field("partner", &self.partner)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
     }
 }
 
@@ -103,7 +109,10 @@ pub struct EmailOutboxMessage {
 
 impl fmt::Debug for EmailOutboxMessage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EmailOutboxMessage").field("id", &self.id).field("created_at", &self.created_at).finish_non_exhaustive()
+        f.debug_struct("EmailOutboxMessage")
+            .field("id", &self.id)
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
     }
 }
 
@@ -122,17 +131,30 @@ pub struct SendWindow {
 #[async_trait]
 pub trait TrustStore: Send + Sync {
     /// Sets (or clears) the local partner login's password hash.
-    async fn set_partner_password(&self, partner: &str, login: &str, password_hash: Option<&str>) -> Result<(), StoreError>;
+    async fn set_partner_password(
+        &self,
+        partner: &str,
+        login: &str,
+        password_hash: Option<&str>,
+    ) -> Result<(), StoreError>;
     /// The local partners whose users can sign in, by name.
     async fn partner_names(&self) -> Result<Vec<String>, StoreError>;
     /// A local partner login's record and password hash.
-    async fn partner_login(&self, partner: &str, login: &str) -> Result<Option<(PartnerRecord, Option<String>)>, StoreError>;
+    async fn partner_login(
+        &self,
+        partner: &str,
+        login: &str,
+    ) -> Result<Option<(PartnerRecord, Option<String>)>, StoreError>;
 
     /// Stores a pending authorization, replacing the browser session's earlier ones.
     async fn insert_partner_auth_request(&self, r: &PartnerAuthRequest) -> Result<(), StoreError>;
     /// Removes and returns the pending authorization of `state_hash` if it belongs to this
     /// browser session (single use).
-    async fn take_partner_auth_request(&self, state_hash: &[u8], web_session_id: &str) -> Result<Option<PartnerAuthRequest>, StoreError>;
+    async fn take_partner_auth_request(
+        &self,
+        state_hash: &[u8],
+        web_session_id: &str,
+    ) -> Result<Option<PartnerAuthRequest>, StoreError>;
 
     /// Stores a code the local partner issued.
     async fn insert_partner_auth_code(&self, c: &PartnerAuthCode) -> Result<(), StoreError>;

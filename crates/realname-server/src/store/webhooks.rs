@@ -201,10 +201,21 @@ pub trait WebhookStore {
     /// (verification, endpoint) pairs are left as they are. Returns the rows inserted.
     async fn insert_webhook_rows(&self, rows: &[NewWebhookRow]) -> Result<u64, StoreError>;
     /// Leases up to `limit` due pending rows to `worker` until `now_ms + lease_ms`.
-    async fn claim_webhooks(&self, worker: &str, now_ms: i64, lease_ms: i64, limit: i64) -> Result<Vec<WebhookRow>, StoreError>;
+    async fn claim_webhooks(
+        &self,
+        worker: &str,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<WebhookRow>, StoreError>;
     /// Records an attempt and applies its outcome, if `worker` still holds the lease (`false`
     /// when the lease was lost; the attempt is logged either way).
-    async fn finish_webhook_attempt(&self, worker: &str, a: &WebhookAttempt, outcome: &AttemptOutcome) -> Result<bool, StoreError>;
+    async fn finish_webhook_attempt(
+        &self,
+        worker: &str,
+        a: &WebhookAttempt,
+        outcome: &AttemptOutcome,
+    ) -> Result<bool, StoreError>;
     /// Outbox rows, newest first, optionally of one status.
     async fn list_webhooks(&self, status: Option<&str>, limit: i64) -> Result<Vec<WebhookRow>, StoreError>;
     /// The rows of one event (one per endpoint).

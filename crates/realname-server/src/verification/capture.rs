@@ -102,23 +102,31 @@ impl AppState {
             max_height: limits.max_dimension,
             max_pixels: u64::from(limits.max_dimension) * u64::from(limits.max_dimension),
         };
-        
+
         tokio::task::spawn_blocking(move || {
             let mut out = Vec::with_capacity(frames.len());
             // Exhaustive, not Tracked: the tracked mode (issue 16) decided one desktop end-to-end
             // capture differently (lp_d18's open mouth not seen → action_not_seen instead of
             // face_mismatch); it stays behind the bench until its verdicts match everywhere.
-            let mut upload = crate::upload::UploadAnalyzer::new(analyzer.as_ref(), crate::upload::AnalysisMode::Exhaustive);
+            let mut upload =
+                crate::upload::UploadAnalyzer::new(analyzer.as_ref(), crate::upload::AnalysisMode::Exhaustive);
             for (i, UploadedFrame { action, captured_at_ms, bytes }) in frames.into_iter().enumerate() {
                 let image = realname_face::decode_image(&bytes, &image_limits).map_err(|e| match e {
-                    FaceError::ImageTooLarge { .. } => ServerError::new(
-                        ErrorCode::ImageTooLarge,
-                        format!("Frame {i} exceeds the upload limits."),
+                    FaceError::ImageTooLarge { .. } => {
+                        ServerError::new(ErrorCode::ImageTooLarge, format!("Frame {i} exceeds the upload limits."))
+                    }
+                    _ => ServerError::new(
+                        ErrorCode::ImageInvalid,
+                        format!("Frame {i} is not a decodable JPEG or PNG image."),
                     ),
-                    _ => ServerError::new(ErrorCode::ImageInvalid, format!("Frame {i} is not a decodable JPEG or PNG image.")),
                 })?;
-                let engine_failed =
-                    |e: FaceError| ServerError::unavailable(ErrorCode::ServiceUnavailable, "The face engine failed. Please try again.", e);
+                let engine_failed = |e: FaceError| {
+                    ServerError::unavailable(
+                        ErrorCode::ServiceUnavailable,
+                        "The face engine failed. Please try again.",
+                        e,
+                    )
+                };
                 let faces = upload.frame(&image).map_err(engine_failed)?;
                 out.push(AnalyzedFrame { action, captured_at_ms, faces });
             }
@@ -160,7 +168,9 @@ impl AppState {
                         self.publish(&done);
                         Ok(decision)
                     }
-                    Ok(false) => Err(ServerError::new(ErrorCode::SessionState, "The session changed meanwhile; try again.")),
+                    Ok(false) => {
+                        Err(ServerError::new(ErrorCode::SessionState, "The session changed meanwhile; try again."))
+                    }
                     Err(StoreError::Conflict(c @ (Constraint::IdentityIdHash | Constraint::IdentityAccount))) => {
                         let code = if c == Constraint::IdentityIdHash {
                             ErrorCode::IdAlreadyVerified

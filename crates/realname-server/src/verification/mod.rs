@@ -13,8 +13,8 @@ use rand::Rng;
 use rand::seq::SliceRandom;
 use realname_liveness::ReplayStore;
 use realname_protocol::api::{
-    ClaimResponse, DeviceInfo, LivenessAction, LivenessChallenge, MaskedContext,
-    SessionState, SessionStatus, UploadLimits,
+    ClaimResponse, DeviceInfo, LivenessAction, LivenessChallenge, MaskedContext, SessionState, SessionStatus,
+    UploadLimits,
 };
 use realname_protocol::qr::{QrHandle, QrPayload};
 use realname_protocol::{ErrorCode, PersonName, ResidentId};
@@ -100,7 +100,8 @@ impl ReplayStore for StoreReplay {
 pub fn random_actions(min: usize, max: usize, rng: &mut impl Rng) -> Vec<LivenessAction> {
     let max = max.clamp(1, 3);
     let n = rng.gen_range(min.clamp(1, max)..=max);
-    let mut pool = vec![LivenessAction::Blink, LivenessAction::TurnLeft, LivenessAction::TurnRight, LivenessAction::OpenMouth];
+    let mut pool =
+        vec![LivenessAction::Blink, LivenessAction::TurnLeft, LivenessAction::TurnRight, LivenessAction::OpenMouth];
     pool.shuffle(rng);
     let mut chosen: Vec<LivenessAction> = Vec::with_capacity(n);
     for a in pool {
@@ -186,8 +187,14 @@ impl AppState {
         for (times, limit) in [
             // Reservations of face attempts in flight are left out here: they count only when
             // another attempt reserves its place (`api::upload`).
-            (HardeningStore::settled_failures_of_account(&*self.store, account_id, since).await?, limits.failures_per_account_per_day),
-            (HardeningStore::failures_of_id_kind(&*self.store, id_hash, FAILURE_FACE, since).await?, limits.failures_per_id_per_day),
+            (
+                HardeningStore::settled_failures_of_account(&*self.store, account_id, since).await?,
+                limits.failures_per_account_per_day,
+            ),
+            (
+                HardeningStore::failures_of_id_kind(&*self.store, id_hash, FAILURE_FACE, since).await?,
+                limits.failures_per_id_per_day,
+            ),
         ] {
             let limit = limit as usize;
             if limit > 0 && times.len() >= limit {
@@ -215,7 +222,11 @@ impl AppState {
     }
 
     /// The identity form's name and ID number, or the error naming the field.
-    pub(crate) fn parse_identity_form(&self, name_input: &str, id_input: &str) -> Result<(PersonName, ResidentId), FormError> {
+    pub(crate) fn parse_identity_form(
+        &self,
+        name_input: &str,
+        id_input: &str,
+    ) -> Result<(PersonName, ResidentId), FormError> {
         let name = PersonName::parse(name_input).map_err(|e| FormError {
             field: Some("name"),
             error: ServerError::new(ErrorCode::NameInvalid, e.to_string()).with_detail(e.code()),
@@ -278,7 +289,11 @@ impl AppState {
         id: &ResidentId,
     ) -> Result<(), FormError> {
         let verdict = self.authority.check(name, id).await.map_err(|e| {
-            ServerError::unavailable(ErrorCode::AuthorityUnavailable, "The identity authority cannot be reached. Please try again later.", e)
+            ServerError::unavailable(
+                ErrorCode::AuthorityUnavailable,
+                "The identity authority cannot be reached. Please try again later.",
+                e,
+            )
         })?;
         match verdict {
             AuthorityVerdict::Match => Ok(()),
@@ -293,7 +308,10 @@ impl AppState {
                 self.record_identity_failure(account_id, id_hash).await?;
                 Err(FormError {
                     field: Some("id_number"),
-                    error: ServerError::new(ErrorCode::IdentityUnknown, "The identity authority has no record of this ID number."),
+                    error: ServerError::new(
+                        ErrorCode::IdentityUnknown,
+                        "The identity authority has no record of this ID number.",
+                    ),
                 })
             }
         }
@@ -465,9 +483,7 @@ impl AppState {
         let (code, message) = match (&s.failure_code, s.state) {
             (Some(code), _) => (Some(code.clone()), Some(failure_message(code))),
             (None, SessionState::Expired) => (None, Some("The QR code has expired.".to_owned())),
-            (None, SessionState::Cancelled) => {
-                (None, Some("The verification was cancelled on the device.".to_owned()))
-            }
+            (None, SessionState::Cancelled) => (None, Some("The verification was cancelled on the device.".to_owned())),
             _ => (None, decision.map(|d| d.message.clone())),
         };
         SessionEvent {
@@ -519,27 +535,37 @@ impl AppState {
             .map_err(|_| ServerError::new(ErrorCode::HandleUnknown, "This QR code is not valid."))?;
         let hash = crypto::token_hash(handle.as_str());
         let Some(found) = self.store.face_session_by_handle(&hash).await? else {
-            return Err(ServerError::new(ErrorCode::HandleUnknown, "This QR code is not known. Scan the current code on the PC page."));
+            return Err(ServerError::new(
+                ErrorCode::HandleUnknown,
+                "This QR code is not known. Scan the current code on the PC page.",
+            ));
         };
         let mut s = self.load_session(&found.id).await?;
         if s.handle_hash.as_deref() != Some(hash.as_slice()) {
-            return Err(ServerError::new(ErrorCode::HandleExpired, "This QR code was replaced. Scan the current code on the PC page."));
+            return Err(ServerError::new(
+                ErrorCode::HandleExpired,
+                "This QR code was replaced. Scan the current code on the PC page.",
+            ));
         }
         match s.state {
             SessionState::Waiting => {}
             SessionState::Expired => {
-                return Err(ServerError::new(ErrorCode::HandleExpired, "This QR code has expired. Refresh it on the PC page."));
+                return Err(ServerError::new(
+                    ErrorCode::HandleExpired,
+                    "This QR code has expired. Refresh it on the PC page.",
+                ));
             }
             _ => return Err(ServerError::new(ErrorCode::HandleUsed, "This QR code has been used already.")),
         }
         if let Caller::Personal { account_id, .. } = caller
-            && *account_id != s.account_id {
-                tracing::warn!(session = %s.id, device = %caller.device().id, "claim by a device of another account refused");
-                return Err(ServerError::new(
-                    ErrorCode::SessionWrongAccount,
-                    "This verification was started by another account. Sign in to the account shown on the PC page.",
-                ));
-            }
+            && *account_id != s.account_id
+        {
+            tracing::warn!(session = %s.id, device = %caller.device().id, "claim by a device of another account refused");
+            return Err(ServerError::new(
+                ErrorCode::SessionWrongAccount,
+                "This verification was started by another account. Sign in to the account shown on the PC page.",
+            ));
+        }
         if let Some(until) = self.lockout_until(&s.account_id, &s.id_hash).await? {
             return Err(Self::locked_out_error(until));
         }
@@ -558,7 +584,11 @@ impl AppState {
         s.version += 1;
         tracing::info!(session = %s.id, device = %device.id, kind = %device.kind, "session claimed");
         self.publish(&s);
-        let account = self.store.account_by_id(&s.account_id).await?.ok_or_else(|| ServerError::internal("session account missing"))?;
+        let account = self
+            .store
+            .account_by_id(&s.account_id)
+            .await?
+            .ok_or_else(|| ServerError::internal("session account missing"))?;
         Ok(ClaimResponse {
             session_id: s.id.clone(),
             context: MaskedContext {
@@ -587,8 +617,12 @@ impl AppState {
 
     pub(crate) fn state_error(s: &FaceSession) -> ServerError {
         match s.state {
-            SessionState::Expired => ServerError::new(ErrorCode::SessionExpired, "This verification session has expired."),
-            SessionState::Cancelled => ServerError::new(ErrorCode::SessionCancelled, "This verification session was cancelled."),
+            SessionState::Expired => {
+                ServerError::new(ErrorCode::SessionExpired, "This verification session has expired.")
+            }
+            SessionState::Cancelled => {
+                ServerError::new(ErrorCode::SessionCancelled, "This verification session was cancelled.")
+            }
             SessionState::Failed if s.attempts_left <= 0 => {
                 ServerError::new(ErrorCode::AttemptsExhausted, "No attempts left in this session.")
             }
@@ -597,7 +631,13 @@ impl AppState {
     }
 
     /// The person confirmed the context (and consented to face capture).
-    pub async fn confirm(&self, caller: &Caller, session_id: &str, consent: bool, station_code: Option<&str>) -> ServerResult<SessionStatus> {
+    pub async fn confirm(
+        &self,
+        caller: &Caller,
+        session_id: &str,
+        consent: bool,
+        station_code: Option<&str>,
+    ) -> ServerResult<SessionStatus> {
         loop {
             let mut s = self.session_for_device(caller, session_id).await?;
             if s.state != SessionState::Scanned {

@@ -3,20 +3,44 @@
 
 /// `(key, English, 简体中文)`.
 pub(super) const TEXTS: &[(&str, &str, &str)] = &[
-    ("partner_shared_fields", "Name and ID card number — obtained only after you authorize at the partner", "姓名、身份证号（在合作平台确认授权后才会获取）"),
-    ("partner_needs_email", "To synchronize from a partner, first confirm your e-mail address {email}.", "同步合作平台的实名信息前，请先确认您的邮箱 {email}。"),
-    ("email_notice", "Confirm your e-mail address {email}: we sent you a link. Partner sync needs a confirmed e-mail; face and mobile verification work without.", "请确认您的邮箱 {email}：我们已向您发送确认链接。同步合作平台实名信息需要已确认的邮箱；人脸识别和手机号认证不受影响。"),
+    (
+        "partner_shared_fields",
+        "Name and ID card number — obtained only after you authorize at the partner",
+        "姓名、身份证号（在合作平台确认授权后才会获取）",
+    ),
+    (
+        "partner_needs_email",
+        "To synchronize from a partner, first confirm your e-mail address {email}.",
+        "同步合作平台的实名信息前，请先确认您的邮箱 {email}。",
+    ),
+    (
+        "email_notice",
+        "Confirm your e-mail address {email}: we sent you a link. Partner sync needs a confirmed e-mail; face and mobile verification work without.",
+        "请确认您的邮箱 {email}：我们已向您发送确认链接。同步合作平台实名信息需要已确认的邮箱；人脸识别和手机号认证不受影响。",
+    ),
     ("email_resend", "Resend confirmation e-mail", "重新发送确认邮件"),
     ("email_sent", "A new confirmation e-mail was sent.", "确认邮件已重新发送。"),
     ("email_confirm_title", "E-mail confirmation", "邮箱确认"),
     ("email_confirmed", "Your e-mail address {email} is confirmed.", "您的邮箱 {email} 已确认。"),
-    ("email_signin_needed", "Sign in to the account this link was sent for, then open the link again.", "请先登录接收此链接的账号，然后重新打开该链接。"),
+    (
+        "email_signin_needed",
+        "Sign in to the account this link was sent for, then open the link again.",
+        "请先登录接收此链接的账号，然后重新打开该链接。",
+    ),
     ("continue_verify", "Continue to real-name verification", "继续实名认证"),
     ("partner_signin_title", "Sign in to {partner}", "登录{partner}"),
-    ("partner_signin_note", "Realname asks {partner} for your verified real-name information. Sign in with your {partner} account to decide.", "实名认证中心请求获取您在{partner}的实名信息。请登录您的{partner}账号后决定是否授权。"),
+    (
+        "partner_signin_note",
+        "Realname asks {partner} for your verified real-name information. Sign in with your {partner} account to decide.",
+        "实名认证中心请求获取您在{partner}的实名信息。请登录您的{partner}账号后决定是否授权。",
+    ),
     ("partner_login", "Account", "账号"),
     ("partner_consent_title", "Authorize Realname?", "是否授权实名认证中心？"),
-    ("partner_consent_text", "Realname asks to obtain the real-name information of your {partner} account {login}:", "实名认证中心请求获取您的{partner}账号 {login} 的实名信息："),
+    (
+        "partner_consent_text",
+        "Realname asks to obtain the real-name information of your {partner} account {login}:",
+        "实名认证中心请求获取您的{partner}账号 {login} 的实名信息：",
+    ),
     ("partner_approve", "Authorize", "同意授权"),
     ("partner_deny", "Deny", "拒绝"),
     ("email_outbox_title", "E-mail outbox (local mailer)", "邮件发件箱（本地）"),

@@ -138,13 +138,17 @@ impl FromRequestParts<AppState> for PageCtx {
         let mut user = None;
         if let Some(token) = jar.get(&cookie_name(SESSION_COOKIE, secure)).map(|c| c.value().to_owned()) {
             let hash = crypto::token_hash(&token);
-            let web = state.store.web_session(&hash, state.now()).await.map_err(|e| ServerError::from(e).into_response())?;
+            let web =
+                state.store.web_session(&hash, state.now()).await.map_err(|e| ServerError::from(e).into_response())?;
             if let Some(web) = web
-                && let Some(account) =
-                    state.store.account_by_id(&web.account_id).await.map_err(|e| ServerError::from(e).into_response())?
-                {
-                    user = Some(SignedIn { account, web });
-                }
+                && let Some(account) = state
+                    .store
+                    .account_by_id(&web.account_id)
+                    .await
+                    .map_err(|e| ServerError::from(e).into_response())?
+            {
+                user = Some(SignedIn { account, web });
+            }
         }
         Ok(Self { lang, jar, csrf_cookie, user, path: parts.uri.path().to_owned(), secure })
     }

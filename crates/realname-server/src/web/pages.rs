@@ -25,7 +25,11 @@ use crate::store::{Account, FaceSession, WebSession};
 use crate::verification::format_time;
 
 pub(super) async fn css() -> Response {
-    ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")], include_str!("../../static/app.css")).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        include_str!("../../static/app.css"),
+    )
+        .into_response()
 }
 
 pub(super) async fn js() -> Response {
@@ -106,10 +110,8 @@ async fn sign_in_response(state: &AppState, ctx: PageCtx, account: &Account) -> 
     }
     // A fresh CSRF cookie too, so a token planted before sign-in is worthless afterwards.
     let secure = ctx.secure();
-    let jar = ctx
-        .jar
-        .add(cookie(SESSION_COOKIE, token, secure))
-        .add(cookie(super::CSRF_COOKIE, crypto::random_id(), secure));
+    let jar =
+        ctx.jar.add(cookie(SESSION_COOKIE, token, secure)).add(cookie(super::CSRF_COOKIE, crypto::random_id(), secure));
     (jar, Redirect::to("/verify")).into_response()
 }
 
@@ -135,7 +137,8 @@ pub(super) async fn signin(
         Ok(a) => a,
         Err(e) => return ctx.error_page(&state, e.into()),
     };
-    let stored = account.as_ref().map(|a| a.password_hash.clone()).unwrap_or_else(|| crypto::dummy_password_hash().to_owned());
+    let stored =
+        account.as_ref().map(|a| a.password_hash.clone()).unwrap_or_else(|| crypto::dummy_password_hash().to_owned());
     let password = form.password.clone();
     let ok = tokio::task::spawn_blocking(move || crypto::verify_password(&password, &stored)).await.unwrap_or(false);
     match account {
@@ -148,7 +151,12 @@ pub(super) async fn signin(
             tokio::time::sleep(attempt.backoff()).await;
             let err = ServerError::new(ErrorCode::InvalidCredentials, "The e-mail address or the password is wrong.");
             err.log();
-            ctx.render(&state, StatusCode::UNAUTHORIZED, "signin.html", json!({ "error": err.body(), "email": form.email }))
+            ctx.render(
+                &state,
+                StatusCode::UNAUTHORIZED,
+                "signin.html",
+                json!({ "error": err.body(), "email": form.email }),
+            )
         }
     }
 }
@@ -177,7 +185,12 @@ pub(super) async fn signup(
         && email.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'))
         && !email.chars().any(char::is_whitespace);
     if !email_ok {
-        return ctx.render(&state, StatusCode::UNPROCESSABLE_ENTITY, "signup.html", invalid("Enter a valid e-mail address."));
+        return ctx.render(
+            &state,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "signup.html",
+            invalid("Enter a valid e-mail address."),
+        );
     }
     if form.password.chars().count() < 8 || form.password.len() > 1024 {
         return ctx.render(
@@ -193,7 +206,8 @@ pub(super) async fn signup(
         Ok(Err(e)) => return ctx.error_page(&state, e.into()),
         Err(e) => return ctx.error_page(&state, ServerError::internal(e)),
     };
-    let account = Account { id: crypto::random_id(), email, password_hash: hash, created_at: state.now(), verified_at: None };
+    let account =
+        Account { id: crypto::random_id(), email, password_hash: hash, created_at: state.now(), verified_at: None };
     match state.store.insert_account(&account).await {
         Ok(()) => {
             tracing::info!(account = %account.id, "account created");
@@ -207,7 +221,12 @@ pub(super) async fn signup(
             let err = ServerError::from(e);
             if err.code == ErrorCode::AccountExists {
                 err.log();
-                ctx.render(&state, StatusCode::CONFLICT, "signup.html", json!({ "error": err.body(), "email": form.email }))
+                ctx.render(
+                    &state,
+                    StatusCode::CONFLICT,
+                    "signup.html",
+                    json!({ "error": err.body(), "email": form.email }),
+                )
             } else {
                 ctx.error_page(&state, err)
             }
@@ -228,9 +247,10 @@ pub(super) async fn signout(State(state): State<AppState>, ctx: PageCtx, Form(fo
     }
     let session_cookie = super::cookie_name(SESSION_COOKIE, ctx.secure());
     if let Some(token) = ctx.jar.get(&session_cookie).map(|c| c.value().to_owned())
-        && let Err(e) = state.store.delete_web_session(&crypto::token_hash(&token)).await {
-            return ctx.error_page(&state, e.into());
-        }
+        && let Err(e) = state.store.delete_web_session(&crypto::token_hash(&token)).await
+    {
+        return ctx.error_page(&state, e.into());
+    }
     let mut gone = Cookie::from(session_cookie);
     gone.set_path("/");
     (ctx.jar.remove(gone), Redirect::to("/signin")).into_response()
@@ -239,13 +259,18 @@ pub(super) async fn signout(State(state): State<AppState>, ctx: PageCtx, Form(fo
 // ---- verification pages ----
 
 /// Masked details of an account's verification, for the pages.
-async fn verified_details(state: &AppState, ctx: &PageCtx, account_id: &str) -> Result<Option<serde_json::Value>, ServerError> {
+async fn verified_details(
+    state: &AppState,
+    ctx: &PageCtx,
+    account_id: &str,
+) -> Result<Option<serde_json::Value>, ServerError> {
     let Some(v) = state.store.verified_identity_of_account(account_id).await? else { return Ok(None) };
     let name = state.keys.decrypt_string(&v.name_enc)?;
     let id = state.keys.decrypt_string(&v.id_enc)?;
     let method = super::paths::method_text(ctx.lang, &v.method);
     // The database's mark (migration 0009), or the number's range should the mark be missing.
-    let demo = crate::demo::DemoStore::verification_is_demo(&*state.store, account_id).await?.unwrap_or(false) || crate::demo::is_demo_id(&id);
+    let demo = crate::demo::DemoStore::verification_is_demo(&*state.store, account_id).await?.unwrap_or(false)
+        || crate::demo::is_demo_id(&id);
     Ok(Some(json!({
         "demo": demo,
         "name": realname_protocol::mask::mask_name(&name),
@@ -262,7 +287,12 @@ pub(super) async fn verify_page(State(state): State<AppState>, ctx: PageCtx) -> 
     };
     let email_notice = super::trust::email_notice(&state, &user.account).await;
     match verified_details(&state, &ctx, &user.account.id).await {
-        Ok(verified) => ctx.render(&state, StatusCode::OK, "verify.html", json!({ "verified": verified, "email_notice": email_notice })),
+        Ok(verified) => ctx.render(
+            &state,
+            StatusCode::OK,
+            "verify.html",
+            json!({ "verified": verified, "email_notice": email_notice }),
+        ),
         Err(e) => ctx.error_page(&state, e),
     }
 }
@@ -293,7 +323,11 @@ pub(super) struct IdentityQuery {
     method: Option<String>,
 }
 
-pub(super) async fn identity_page(State(state): State<AppState>, ctx: PageCtx, Query(q): Query<IdentityQuery>) -> Response {
+pub(super) async fn identity_page(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Query(q): Query<IdentityQuery>,
+) -> Response {
     let user = match ctx.require_user() {
         Ok(u) => u,
         Err(r) => return r,
@@ -346,7 +380,12 @@ pub(super) async fn identity_submit(
                 obj.insert("field".into(), field.into());
             }
             // The input is kept: the person corrects it instead of retyping everything.
-            ctx.render(&state, status, "identity.html", json!({ "error": error, "name": form.name, "id_number": form.id_number }))
+            ctx.render(
+                &state,
+                status,
+                "identity.html",
+                json!({ "error": error, "name": form.name, "id_number": form.id_number }),
+            )
         }
     }
 }
@@ -399,7 +438,8 @@ pub(super) async fn qr_page(State(state): State<AppState>, ctx: PageCtx, Path(id
         .filter(|(k, _)| k.starts_with("state_") || **k == "attempts_left" || **k == "qr_expires_in")
         .map(|(k, v)| (*k, *v))
         .collect();
-    let status_text = texts.get(format!("state_{}", crate::store::state_name(session.state)).as_str()).copied().unwrap_or("");
+    let status_text =
+        texts.get(format!("state_{}", crate::store::state_name(session.state)).as_str()).copied().unwrap_or("");
     ctx.render(
         &state,
         StatusCode::OK,
@@ -428,7 +468,12 @@ pub(super) struct HandleQuery {
 /// The QR code as a PNG. The handle comes in the query (the page got it when the handle was
 /// made); it must be the session's current one.
 #[instrument(skip(state, ctx, q))]
-pub(super) async fn qr_png(State(state): State<AppState>, ctx: PageCtx, Path(id): Path<String>, Query(q): Query<HandleQuery>) -> Response {
+pub(super) async fn qr_png(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Path(id): Path<String>,
+    Query(q): Query<HandleQuery>,
+) -> Response {
     let Some(user) = ctx.user.clone() else {
         return ServerError::new(ErrorCode::Unauthorized, "Sign in first.").into_response();
     };
@@ -439,7 +484,9 @@ pub(super) async fn qr_png(State(state): State<AppState>, ctx: PageCtx, Path(id)
     let Ok(handle) = realname_protocol::QrHandle::parse(&q.h) else {
         return ServerError::new(ErrorCode::HandleUnknown, "Unknown QR handle.").into_response();
     };
-    if session.state != SessionState::Waiting || session.handle_hash.as_deref() != Some(crypto::token_hash(handle.as_str()).as_slice()) {
+    if session.state != SessionState::Waiting
+        || session.handle_hash.as_deref() != Some(crypto::token_hash(handle.as_str()).as_slice())
+    {
         return ServerError::new(ErrorCode::HandleExpired, "This QR code is no longer current.").into_response();
     }
     let payload = match realname_protocol::QrPayload::new(&state.origin, handle) {
@@ -459,7 +506,12 @@ fn header_csrf(ctx: &PageCtx, state: &AppState, headers: &HeaderMap) -> Result<(
 
 /// A fresh handle for the page (called before the current one expires).
 #[instrument(skip(state, ctx, headers))]
-pub(super) async fn qr_refresh(State(state): State<AppState>, ctx: PageCtx, headers: HeaderMap, Path(id): Path<String>) -> Response {
+pub(super) async fn qr_refresh(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
     let Some(user) = ctx.user.clone() else {
         return ServerError::new(ErrorCode::Unauthorized, "Sign in first.").into_response();
     };

@@ -59,7 +59,11 @@ pub(super) struct PartnerForm {
 
 /// *Not Authorized Temporarily and Manual Verification*: recorded, then the method choice.
 #[instrument(skip_all)]
-pub(super) async fn partner_decline(State(state): State<AppState>, ctx: PageCtx, Form(form): Form<PartnerForm>) -> Response {
+pub(super) async fn partner_decline(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Form(form): Form<PartnerForm>,
+) -> Response {
     let user = match ctx.require_user() {
         Ok(u) => u,
         Err(r) => return r,
@@ -98,7 +102,12 @@ pub(super) struct MobileForm {
 
 /// The mobile form: checks, three-element check, code sent → the code page.
 #[instrument(skip_all)]
-pub(super) async fn mobile_submit(State(state): State<AppState>, ctx: PageCtx, ip: ClientIp, Form(form): Form<MobileForm>) -> Response {
+pub(super) async fn mobile_submit(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    ip: ClientIp,
+    Form(form): Form<MobileForm>,
+) -> Response {
     let user = match ctx.require_user() {
         Ok(u) => u,
         Err(r) => return r,
@@ -126,7 +135,14 @@ pub(super) async fn mobile_submit(State(state): State<AppState>, ctx: PageCtx, i
     }
 }
 
-fn code_page(state: &AppState, ctx: PageCtx, status: StatusCode, c: &SmsChallenge, error: Option<ServerError>, resent: bool) -> Response {
+fn code_page(
+    state: &AppState,
+    ctx: PageCtx,
+    status: StatusCode,
+    c: &SmsChallenge,
+    error: Option<ServerError>,
+    resent: bool,
+) -> Response {
     let phone = state
         .keys
         .decrypt_string(&c.phone_enc)
@@ -270,7 +286,12 @@ pub(super) struct OutboxQuery {
 /// `/admin/sms-outbox`: the local SMS gateway's messages (HTML, or JSON with `format=json`).
 #[instrument(skip_all)]
 /// Needs an admin credential ([`crate::security::AdminAccess`]).
-pub(super) async fn admin_outbox(State(state): State<AppState>, _admin: crate::security::AdminAccess, ctx: PageCtx, Query(q): Query<OutboxQuery>) -> Response {
+pub(super) async fn admin_outbox(
+    State(state): State<AppState>,
+    _admin: crate::security::AdminAccess,
+    ctx: PageCtx,
+    Query(q): Query<OutboxQuery>,
+) -> Response {
     let phone = q.phone.as_deref().filter(|p| !p.trim().is_empty());
     let entries = match crate::mobile::read_outbox(&*state.store, &state.keys, phone, 100).await {
         Ok(e) => e,

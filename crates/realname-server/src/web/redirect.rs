@@ -12,20 +12,14 @@ pub fn local_path(next: &str) -> Option<String> {
     if next.len() > 2048 || !next.starts_with('/') {
         return None;
     }
-    let looks_foreign = |s: &str| {
-        s.starts_with("//")
-            || s.contains('\\')
-            || s.chars().any(|c| c.is_control() || c.is_whitespace())
-    };
+    let looks_foreign =
+        |s: &str| s.starts_with("//") || s.contains('\\') || s.chars().any(|c| c.is_control() || c.is_whitespace());
     if looks_foreign(next) || looks_foreign(&percent_decode(next)) {
         return None;
     }
     let base = url::Url::parse("http://realname.invalid/").ok()?;
     let parsed = base.join(next).ok()?;
-    if parsed.origin() != base.origin()
-        || !parsed.username().is_empty()
-        || parsed.password().is_some()
-    {
+    if parsed.origin() != base.origin() || !parsed.username().is_empty() || parsed.password().is_some() {
         return None;
     }
     let mut out = parsed.path().to_owned();
@@ -60,9 +54,7 @@ fn percent_decode(s: &str) -> String {
 }
 
 fn hex(b: u8) -> Option<u8> {
-    char::from(b)
-        .to_digit(16)
-        .and_then(|d| u8::try_from(d).ok())
+    char::from(b).to_digit(16).and_then(|d| u8::try_from(d).ok())
 }
 
 #[cfg(test)]
@@ -72,10 +64,7 @@ mod tests {
     #[test]
     fn only_same_origin_paths_pass() {
         assert_eq!(local_path("/verify").as_deref(), Some("/verify"));
-        assert_eq!(
-            local_path("/verify/method?manual=1").as_deref(),
-            Some("/verify/method?manual=1")
-        );
+        assert_eq!(local_path("/verify/method?manual=1").as_deref(), Some("/verify/method?manual=1"));
         for bad in [
             "//evil.example",
             "/\t/evil.example",

@@ -123,7 +123,10 @@ async fn partner_callback(State(state): State<AppState>, ctx: PageCtx, Query(q):
         Ok(u) => u,
         Err(r) => return r,
     };
-    match state.finish_partner_authorization(&user.account, &user.web, &q.state, q.code.as_deref(), q.error.as_deref()).await {
+    match state
+        .finish_partner_authorization(&user.account, &user.web, &q.state, q.code.as_deref(), q.error.as_deref())
+        .await
+    {
         Ok(_) => Redirect::to("/verify/details").into_response(),
         Err(e) => method_page_error(&state, ctx, e).await,
     }
@@ -133,7 +136,12 @@ async fn partner_callback(State(state): State<AppState>, ctx: PageCtx, Query(q):
 
 /// The stand-in's sign-in page for an authorization request.
 #[instrument(skip_all)]
-async fn oauth_authorize_page(State(state): State<AppState>, ctx: PageCtx, Path(partner): Path<String>, Query(p): Query<AuthorizeParams>) -> Response {
+async fn oauth_authorize_page(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Path(partner): Path<String>,
+    Query(p): Query<AuthorizeParams>,
+) -> Response {
     if let Err(e) = partner_local::check_authorize(&state, &partner, &p).await {
         return ctx.error_page(&state, e);
     }
@@ -176,7 +184,8 @@ async fn oauth_sign_in(
     match partner_local::sign_in(&state, &partner, &login, &f.password).await {
         Ok(true) => {
             let (ticket, expires) = partner_local::ticket(&state.keys, &partner, &login, &f.oauth, state.now());
-            let extra = json!({ "partner": partner, "oauth": f.oauth, "login": login, "ticket": ticket, "expires": expires });
+            let extra =
+                json!({ "partner": partner, "oauth": f.oauth, "login": login, "ticket": ticket, "expires": expires });
             ctx.render(&state, StatusCode::OK, "partner_consent.html", extra)
         }
         Ok(false) => {
@@ -212,7 +221,12 @@ struct ConsentForm {
 /// The stand-in's consent: *Authorize* → a code to the client's redirect URI; *Deny* →
 /// `error=access_denied`.
 #[instrument(skip_all)]
-async fn oauth_consent(State(state): State<AppState>, ctx: PageCtx, Path(partner): Path<String>, Form(f): Form<ConsentForm>) -> Response {
+async fn oauth_consent(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Path(partner): Path<String>,
+    Form(f): Form<ConsentForm>,
+) -> Response {
     if let Err(e) = ctx.check_csrf(&state, &f.csrf) {
         return ctx.error_page(&state, e);
     }
@@ -239,7 +253,13 @@ async fn oauth_consent(State(state): State<AppState>, ctx: PageCtx, Path(partner
 /// redirect_uri&client_id&code_verifier` → the verified person as JSON; refusals are 4xx
 /// `{"error", "code", "message"}`.
 #[instrument(skip_all)]
-async fn oauth_token(State(state): State<AppState>, Path(partner): Path<String>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn oauth_token(
+    State(state): State<AppState>,
+    Path(partner): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let refuse = |status: StatusCode, code: ErrorCode, message: &str| {
         tracing::info!(code = %code, "partner token request refused");
         (
@@ -268,7 +288,11 @@ async fn oauth_token(State(state): State<AppState>, Path(partner): Path<String>,
     match partner_local::exchange_code(&*state.store, &state.keys, state.now(), &partner, &grant).await {
         Ok(Ok(found)) => ([(header::CACHE_CONTROL, "no-store")], Json(found)).into_response(),
         Ok(Err(code)) => {
-            let status = if code == ErrorCode::PartnerClientInvalid { StatusCode::UNAUTHORIZED } else { StatusCode::BAD_REQUEST };
+            let status = if code == ErrorCode::PartnerClientInvalid {
+                StatusCode::UNAUTHORIZED
+            } else {
+                StatusCode::BAD_REQUEST
+            };
             refuse(status, code, "The authorization grant was refused.")
         }
         Err(e) => ServerError::internal(e).into_response(),
@@ -292,12 +316,19 @@ async fn confirm_email(State(state): State<AppState>, ctx: PageCtx, Query(q): Qu
     };
     let email = realname_protocol::mask::mask_email(&user.account.email);
     match state.confirm_email(&user.account, &q.token).await {
-        Ok(()) => ctx.render(&state, StatusCode::OK, "email_confirm.html", json!({ "confirmed": true, "email": email })),
+        Ok(()) => {
+            ctx.render(&state, StatusCode::OK, "email_confirm.html", json!({ "confirmed": true, "email": email }))
+        }
         Err(e) => {
             e.log();
             let status = e.status();
             let confirmed = state.email_confirmed(&user.account).await.unwrap_or(false);
-            ctx.render(&state, status, "email_confirm.html", json!({ "error": e.body(), "confirmed": confirmed, "email": email }))
+            ctx.render(
+                &state,
+                status,
+                "email_confirm.html",
+                json!({ "error": e.body(), "confirmed": confirmed, "email": email }),
+            )
         }
     }
 }
@@ -334,7 +365,12 @@ async fn resend_confirmation(State(state): State<AppState>, ctx: PageCtx, Form(f
         Err(e) => {
             e.log();
             let status = e.status();
-            ctx.render(&state, status, "email_confirm.html", json!({ "error": e.body(), "confirmed": false, "email": email }))
+            ctx.render(
+                &state,
+                status,
+                "email_confirm.html",
+                json!({ "error": e.body(), "confirmed": false, "email": email }),
+            )
         }
     }
 }

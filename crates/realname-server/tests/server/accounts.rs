@@ -24,7 +24,8 @@ async fn sign_up_sign_out_and_sign_in_again() {
     assert_eq!(wrong.page_error_code().as_deref(), Some("invalid_credentials"));
     assert!(wrong.text().contains("value=\"alice@example.com\""), "e-mail kept");
 
-    let ok = b.submit("/signin", "/signin", &[("email", "ALICE@example.com "), ("password", "correct horse battery")]).await;
+    let ok =
+        b.submit("/signin", "/signin", &[("email", "ALICE@example.com "), ("password", "correct horse battery")]).await;
     assert_eq!(ok.status, StatusCode::SEE_OTHER);
     assert_eq!(b.get("/verify").await.status, StatusCode::OK);
 }
@@ -35,9 +36,13 @@ async fn session_cookie_is_http_only_and_lax() {
     let mut b = app.browser();
     let csrf = b.csrf("/signup").await;
     let resp = b.post_raw("/signup", &[("csrf", &csrf), ("email", "c@example.com"), ("password", "12345678")]).await;
-    let cookies: Vec<String> = resp.headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok().map(str::to_owned)).collect();
+    let cookies: Vec<String> =
+        resp.headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok().map(str::to_owned)).collect();
     let session = cookies.iter().find(|c| c.starts_with("rn_session=")).expect("session cookie");
-    assert!(session.contains("HttpOnly") && session.contains("SameSite=Lax") && session.contains("Path=/"), "{session}");
+    assert!(
+        session.contains("HttpOnly") && session.contains("SameSite=Lax") && session.contains("Path=/"),
+        "{session}"
+    );
 }
 
 #[tokio::test]
@@ -46,7 +51,8 @@ async fn duplicate_accounts_and_bad_input_are_refused() {
     let mut b = app.browser();
     b.sign_up("bob@example.com", "correct horse battery").await;
     let mut other = app.browser();
-    let dup = other.submit("/signup", "/signup", &[("email", "Bob@Example.com"), ("password", "another password")]).await;
+    let dup =
+        other.submit("/signup", "/signup", &[("email", "Bob@Example.com"), ("password", "another password")]).await;
     assert_eq!(dup.status, StatusCode::CONFLICT);
     assert_eq!(dup.page_error_code().as_deref(), Some("account_exists"));
     let short = other.submit("/signup", "/signup", &[("email", "x@example.com"), ("password", "short")]).await;
@@ -116,7 +122,12 @@ async fn device_tokens_refresh_once_and_reuse_revokes() {
 
     let mut anon = app.device("x");
     assert_eq!(anon.get("/me").await.error().code, ErrorCode::Unauthorized);
-    let bad = anon.post_json("/auth/login", serde_json::json!({ "email": "dora@example.com", "password": "wrong", "device": { "name": "x" } })).await;
+    let bad = anon
+        .post_json(
+            "/auth/login",
+            serde_json::json!({ "email": "dora@example.com", "password": "wrong", "device": { "name": "x" } }),
+        )
+        .await;
     assert_eq!(bad.error().code, ErrorCode::InvalidCredentials);
     anon.token = Some("rn_at_forged".into());
     assert_eq!(anon.get("/me").await.error().code, ErrorCode::TokenInvalid);
@@ -139,7 +150,11 @@ async fn api_errors_are_code_and_message_and_openapi_is_served() {
     for (path, item) in doc["paths"].as_object().expect("paths") {
         let concrete = path.replace("{id}", "some-session");
         for method in item.as_object().expect("methods").keys() {
-            let resp = if method == "get" { d.get(&concrete).await } else { d.post_json(&concrete, serde_json::json!({})).await };
+            let resp = if method == "get" {
+                d.get(&concrete).await
+            } else {
+                d.post_json(&concrete, serde_json::json!({})).await
+            };
             let not_routed = resp.status == StatusCode::NOT_FOUND && resp.text().contains("No such API endpoint");
             assert!(!not_routed, "{method} {path} is documented but not routed");
         }

@@ -43,12 +43,20 @@ async fn only_the_claiming_device_drives_the_session() {
 
     // Capture before confirming is refused; consent is required.
     assert_code(phone.perform(&claim.session_id, &claim, 1).await, ErrorCode::SessionState);
-    let no_consent = phone.post_json(&format!("/companion/sessions/{}/confirm", claim.session_id), serde_json::json!({ "consent": false })).await;
+    let no_consent = phone
+        .post_json(
+            &format!("/companion/sessions/{}/confirm", claim.session_id),
+            serde_json::json!({ "consent": false }),
+        )
+        .await;
     assert_eq!(no_consent.error().code, ErrorCode::ConsentRequired);
     phone.confirm(&claim.session_id).await;
 
     // Wrong nonce, bad frames and bad metadata are protocol errors that cost no attempt.
-    assert_code(phone.perform_challenge(&claim.session_id, &claim.challenge.actions, "wrong", 1).await, ErrorCode::NonceInvalid);
+    assert_code(
+        phone.perform_challenge(&claim.session_id, &claim.challenge.actions, "wrong", 1).await,
+        ErrorCode::NonceInvalid,
+    );
     let bad = phone.try_capture(&claim.session_id, &claim.challenge.nonce, &[(None, b"not an image".to_vec())]).await;
     assert_code(bad, ErrorCode::ImageInvalid);
     assert_code(phone.try_capture(&claim.session_id, &claim.challenge.nonce, &[]).await, ErrorCode::FrameCountInvalid);
@@ -62,9 +70,10 @@ async fn a_kiosk_station_needs_the_code_shown_on_the_pc() {
     let app = TestApp::new().await;
     let id = id_number("11010519900307123");
     app.register_identity("张三", &id, 1).await;
-    let (device, credential) = realname_server::api::register_station(&*app.state.store, "Lobby station 1", app.state.now())
-        .await
-        .expect("register");
+    let (device, credential) =
+        realname_server::api::register_station(&*app.state.store, "Lobby station 1", app.state.now())
+            .await
+            .expect("register");
     assert!(credential.starts_with("rn_st_"));
     let mut station = app.device("Lobby station 1");
     station.token = Some(credential);
@@ -117,7 +126,8 @@ async fn an_expired_handle_cannot_be_claimed() {
     let status = pc.status(&session).await;
     assert_eq!(status["state"], "expired");
     // The page offers a fresh session without retyping.
-    let retry = pc.submit(&format!("/verify/sessions/{session}"), &format!("/verify/sessions/{session}/retry"), &[]).await;
+    let retry =
+        pc.submit(&format!("/verify/sessions/{session}"), &format!("/verify/sessions/{session}/retry"), &[]).await;
     assert_eq!(retry.status, StatusCode::SEE_OTHER);
     let new_session = retry.location().expect("location").trim_start_matches("/verify/sessions/").to_owned();
     let handle = pc.qr_handle(&new_session).await;
@@ -135,7 +145,10 @@ async fn the_challenge_deadline_ends_the_capture() {
     phone.confirm(&claim.session_id).await;
     app.clock.advance(181);
     let r = phone.perform(&claim.session_id, &claim, 1).await;
-    assert!(matches!(r, Err(ref e) if e.code == ErrorCode::SessionExpired || e.code == ErrorCode::ChallengeExpired), "{r:?}");
+    assert!(
+        matches!(r, Err(ref e) if e.code == ErrorCode::SessionExpired || e.code == ErrorCode::ChallengeExpired),
+        "{r:?}"
+    );
     let status = phone.get(&format!("/companion/sessions/{}", claim.session_id)).await.json();
     assert_eq!(status["state"], "expired");
 }
@@ -174,42 +187,65 @@ async fn liveness_and_frame_rules_are_decided_by_the_server() {
     let d3 = phone.perform_challenge(&claim.session_id, &last.actions, &last.nonce, 1).await.expect("decision");
     assert_eq!(d3.outcome, Outcome::Passed);
     let status: realname_protocol::api::SessionStatus =
-        serde_json::from_slice(&phone.get(&format!("/companion/sessions/{}", claim.session_id)).await.body).expect("status");
+        serde_json::from_slice(&phone.get(&format!("/companion/sessions/{}", claim.session_id)).await.body)
+            .expect("status");
     assert_eq!(status.state, SessionState::Passed);
 }
 
 /// A claimed, confirmed session of a fresh account for the scripted person 1.
-async fn ready_session<'a>(app: &'a TestApp, email: &str, id17: &str) -> (super::support::Device<'a>, realname_protocol::api::ClaimResponse) {
+async fn ready_session<'a>(
+    app: &'a TestApp,
+    email: &str,
+    id17: &str,
+) -> (super::support::Device<'a>, realname_protocol::api::ClaimResponse) {
     app.ready_session("张三", email, id17).await
 }
 
 #[tokio::test]
 async fn each_liveness_rejection_has_its_reason_code() {
-    use realname_protocol::api::ReasonCode;
     use LivenessAction::{Blink, TurnLeft};
+    use realname_protocol::api::ReasonCode;
     let app = TestApp::new().await; // pinned challenge: blink, turn_left
     let (phone, claim) = ready_session(&app, "codes@example.com", "11010519900307123").await;
     let sid = claim.session_id.clone();
     let doing = |a| ScriptedFrame::doing(1, a).to_png();
 
     // Performed and tagged in the reverse order.
-    let reversed = vec![(None, ScriptedFrame::neutral(1).to_png()), (Some(TurnLeft), doing(TurnLeft)), (Some(Blink), doing(Blink))];
+    let reversed = vec![
+        (None, ScriptedFrame::neutral(1).to_png()),
+        (Some(TurnLeft), doing(TurnLeft)),
+        (Some(Blink), doing(Blink)),
+    ];
     let d = phone.try_capture(&sid, &claim.challenge.nonce, &reversed).await.expect("decision");
     assert_eq!((d.outcome, d.reason), (Outcome::Retry, Some(ReasonCode::ActionOrder)), "{d:?}");
     let next = d.challenge.expect("fresh challenge");
 
     // The same image twice in one upload (a repeated still).
     let still = ScriptedFrame::neutral(1).to_png();
-    let repeated = vec![(None, ScriptedFrame::neutral(1).to_png()), (Some(Blink), doing(Blink)), (Some(Blink), doing(Blink)), (Some(TurnLeft), still.clone()), (Some(TurnLeft), still)];
+    let repeated = vec![
+        (None, ScriptedFrame::neutral(1).to_png()),
+        (Some(Blink), doing(Blink)),
+        (Some(Blink), doing(Blink)),
+        (Some(TurnLeft), still.clone()),
+        (Some(TurnLeft), still),
+    ];
     let d = phone.try_capture(&sid, &next.nonce, &repeated).await.expect("decision");
     assert_eq!((d.outcome, d.reason), (Outcome::Retry, Some(ReasonCode::FramesDuplicated)), "{d:?}");
     let next = d.challenge.expect("fresh challenge");
 
     // Capture times from an hour before the challenge.
-    let frames = vec![(None, ScriptedFrame::neutral(1).to_png()), (Some(Blink), doing(Blink)), (Some(TurnLeft), doing(TurnLeft))];
+    let frames = vec![
+        (None, ScriptedFrame::neutral(1).to_png()),
+        (Some(Blink), doing(Blink)),
+        (Some(TurnLeft), doing(TurnLeft)),
+    ];
     let old = app.clock_ms() - 3_600_000;
     let d = phone.try_capture_at(&sid, &next.nonce, &frames, &[old, old + 100, old + 200]).await.expect("decision");
-    assert_eq!((d.outcome, d.reason, d.attempts_left), (Outcome::Failed, Some(ReasonCode::TimestampsInvalid), 0), "{d:?}");
+    assert_eq!(
+        (d.outcome, d.reason, d.attempts_left),
+        (Outcome::Failed, Some(ReasonCode::TimestampsInvalid), 0),
+        "{d:?}"
+    );
 }
 
 #[tokio::test]
@@ -259,7 +295,8 @@ async fn challenges_have_min_to_max_distinct_actions() {
     .await;
     let mut sizes = std::collections::BTreeSet::new();
     for i in 0..12u32 {
-        let (_phone, claim) = ready_session(&app, &format!("c{i}@example.com"), &format!("110105199003{:05}", 7000 + i)).await;
+        let (_phone, claim) =
+            ready_session(&app, &format!("c{i}@example.com"), &format!("110105199003{:05}", 7000 + i)).await;
         let a = &claim.challenge.actions;
         sizes.insert(a.len());
         let distinct: std::collections::BTreeSet<_> = a.iter().map(|x| x.as_str()).collect();

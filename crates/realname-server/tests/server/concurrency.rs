@@ -40,7 +40,8 @@ impl super::support::Browser<'_> {
             return (s, h);
         }
         let prev = self.cookies.get("last_session").cloned().expect("previous session");
-        let resp = self.submit(&format!("/verify/sessions/{prev}"), &format!("/verify/sessions/{prev}/retry"), &[]).await;
+        let resp =
+            self.submit(&format!("/verify/sessions/{prev}"), &format!("/verify/sessions/{prev}/retry"), &[]).await;
         assert_eq!(resp.status, StatusCode::SEE_OTHER, "{}", resp.text());
         let s = resp.location().expect("location").trim_start_matches("/verify/sessions/").to_owned();
         self.cookies.insert("last_session".into(), s.clone());

@@ -48,16 +48,10 @@ async fn a_demo_identity_verifies_in_demo_mode_and_is_marked_everywhere() {
     let app = demo_app().await;
     let person = enroll(&app, None).await;
     assert_eq!(person.name, demo::DEFAULT_DEMO_NAME);
-    assert!(
-        demo::is_demo_id(&person.id_number),
-        "generated in the demo range"
-    );
+    assert!(demo::is_demo_id(&person.id_number), "generated in the demo range");
     let named = enroll(&app, Some("张三")).await;
     assert_eq!(named.name, "张三");
-    assert_ne!(
-        named.id_number, person.id_number,
-        "every enrolment draws a new number"
-    );
+    assert_ne!(named.id_number, person.id_number, "every enrolment draws a new number");
 
     let (mut pc, phone) = app.account("demo@example.com").await;
     let (session, handle) = pc.start_verification(&person.name, &person.id_number).await;
@@ -66,49 +60,22 @@ async fn a_demo_identity_verifies_in_demo_mode_and_is_marked_everywhere() {
     let decision = phone.perform(&session, &claim, 1).await.expect("decision");
     assert_eq!(decision.outcome, Outcome::Passed, "{decision:?}");
 
-    let account = app
-        .state
-        .store
-        .account_by_email("demo@example.com")
-        .await
-        .expect("store")
-        .expect("account");
+    let account = app.state.store.account_by_email("demo@example.com").await.expect("store").expect("account");
     assert_eq!(
-        app.state
-            .store
-            .verification_is_demo(&account.id)
-            .await
-            .expect("store"),
+        app.state.store.verification_is_demo(&account.id).await.expect("store"),
         Some(true),
         "marked in the database"
     );
 
     let zh = pc.get("/verify/details").await;
     assert_eq!(zh.status, StatusCode::OK);
-    assert!(
-        zh.text().contains("data-field=\"demo\">演示<"),
-        "{}",
-        zh.text()
-    );
+    assert!(zh.text().contains("data-field=\"demo\">演示<"), "{}", zh.text());
     pc.get("/lang/en?next=/verify/details").await;
     let en = pc.get("/verify/details").await;
-    assert!(
-        en.text().contains("data-field=\"demo\">Demo<"),
-        "{}",
-        en.text()
-    );
-    assert!(
-        en.text().contains("proves nothing about a real person"),
-        "{}",
-        en.text()
-    );
+    assert!(en.text().contains("data-field=\"demo\">Demo<"), "{}", en.text());
+    assert!(en.text().contains("proves nothing about a real person"), "{}", en.text());
 
-    let rows = app
-        .state
-        .store
-        .list_webhooks(None, 10)
-        .await
-        .expect("outbox");
+    let rows = app.state.store.list_webhooks(None, 10).await.expect("outbox");
     assert_eq!(rows.len(), 1, "{rows:?}");
     let body: serde_json::Value = serde_json::from_str(&rows[0].body).expect("json");
     assert_eq!(body["type"], "verification.completed");
@@ -118,52 +85,17 @@ async fn a_demo_identity_verifies_in_demo_mode_and_is_marked_everywhere() {
 #[tokio::test]
 async fn an_ordinary_verification_is_not_marked_demo() {
     let app = demo_app().await;
-    let (phone, claim) = app
-        .ready_session("李四", "real@example.com", "11010519800101123")
-        .await;
-    let decision = phone
-        .perform(&claim.session_id, &claim, 1)
-        .await
-        .expect("decision");
+    let (phone, claim) = app.ready_session("李四", "real@example.com", "11010519800101123").await;
+    let decision = phone.perform(&claim.session_id, &claim, 1).await.expect("decision");
     assert_eq!(decision.outcome, Outcome::Passed, "{decision:?}");
-    let account = app
-        .state
-        .store
-        .account_by_email("real@example.com")
-        .await
-        .expect("store")
-        .expect("account");
-    assert_eq!(
-        app.state
-            .store
-            .verification_is_demo(&account.id)
-            .await
-            .expect("store"),
-        Some(false)
-    );
+    let account = app.state.store.account_by_email("real@example.com").await.expect("store").expect("account");
+    assert_eq!(app.state.store.verification_is_demo(&account.id).await.expect("store"), Some(false));
     let mut pc = app.browser();
-    pc.submit(
-        "/signin",
-        "/signin",
-        &[
-            ("email", "real@example.com"),
-            ("password", "correct horse battery"),
-        ],
-    )
-    .await;
+    pc.submit("/signin", "/signin", &[("email", "real@example.com"), ("password", "correct horse battery")]).await;
     let page = pc.get("/verify/details").await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(
-        !page.text().contains("data-field=\"demo\""),
-        "{}",
-        page.text()
-    );
-    let rows = app
-        .state
-        .store
-        .list_webhooks(None, 10)
-        .await
-        .expect("outbox");
+    assert!(!page.text().contains("data-field=\"demo\""), "{}", page.text());
+    let rows = app.state.store.list_webhooks(None, 10).await.expect("outbox");
     let body: serde_json::Value = serde_json::from_str(&rows[0].body).expect("json");
     assert_eq!(body["data"]["demo"], false, "{body}");
 }
@@ -172,18 +104,14 @@ async fn an_ordinary_verification_is_not_marked_demo() {
 async fn without_demo(served: &TestApp) -> TestApp {
     let mut config = served.state.config.clone();
     config.demo.enabled = false;
-    let store = store::connect(&served.database_url)
-        .await
-        .expect("open test database");
+    let store = store::connect(&served.database_url).await.expect("open test database");
     let services = Services {
         store: Some(store),
         analyzer: Some(Arc::new(ScriptedAnalyzer)),
         authority: None,
         clock: Some(served.clock.clone()),
     };
-    let state = build_state(config, ORIGIN.into(), services)
-        .await
-        .expect("build state");
+    let state = build_state(config, ORIGIN.into(), services).await.expect("build state");
     TestApp {
         database_url: served.database_url.clone(),
         router: app(state.clone()),
@@ -204,40 +132,18 @@ async fn demo_identities_never_pass_outside_demo_mode() {
     // ... then the server restarts without demo mode: the face scan does not pass.
     let plain = without_demo(&demo_server).await;
     let mut phone = plain.device("late phone");
-    phone
-        .login("late@example.com", "correct horse battery")
-        .await;
+    phone.login("late@example.com", "correct horse battery").await;
     let claim = phone.claim(&handle).await;
     phone.confirm(&claim.session_id).await;
     let decision = phone.perform(&session, &claim, 1).await.expect("decision");
     assert_ne!(decision.outcome, Outcome::Passed, "{decision:?}");
-    let account = plain
-        .state
-        .store
-        .account_by_email("late@example.com")
-        .await
-        .expect("store")
-        .expect("account");
-    assert_eq!(
-        plain
-            .state
-            .store
-            .verification_is_demo(&account.id)
-            .await
-            .expect("store"),
-        None,
-        "not verified"
-    );
+    let account = plain.state.store.account_by_email("late@example.com").await.expect("store").expect("account");
+    assert_eq!(plain.state.store.verification_is_demo(&account.id).await.expect("store"), None, "not verified");
 
     // A new attempt is refused at the identity form: the authority does not know the number.
     let (mut pc2, _) = plain.account("other@example.com").await;
     let resp = pc2.submit_identity(&person.name, &person.id_number).await;
-    assert_eq!(
-        resp.page_error_code().as_deref(),
-        Some("identity_unknown"),
-        "{}",
-        resp.text()
-    );
+    assert_eq!(resp.page_error_code().as_deref(), Some("identity_unknown"), "{}", resp.text());
 
     // Enrolment itself is refused, and the CSV import never creates a demo-range entry.
     let s = &plain.state;
@@ -252,11 +158,7 @@ async fn demo_identities_never_pass_outside_demo_mode() {
     )
     .await;
     assert!(matches!(refused, Err(DemoError::Disabled)), "{refused:?}");
-    std::fs::write(
-        plain.dir.path().join("p.png"),
-        ScriptedFrame::neutral(1).to_png(),
-    )
-    .expect("photo");
+    std::fs::write(plain.dir.path().join("p.png"), ScriptedFrame::neutral(1).to_png()).expect("photo");
     let csv = "name,id_number,photo\n演示用户,710000190001010006,p.png\n";
     let report = realname_server::authority::import_registry(
         &*s.store,
@@ -270,10 +172,7 @@ async fn demo_identities_never_pass_outside_demo_mode() {
     .await
     .expect("import");
     assert_eq!(report.imported, 0, "{report:?}");
-    assert!(
-        report.rejected[0].1.starts_with("id_number_demo_range"),
-        "{report:?}"
-    );
+    assert!(report.rejected[0].1.starts_with("id_number_demo_range"), "{report:?}");
 }
 
 #[tokio::test]
@@ -284,9 +183,7 @@ async fn demo_mode_with_an_http_authority_is_refused_at_start() {
     config.authority.url = Some("http://127.0.0.1:9".into());
     let err = config.validate().expect_err("refused");
     assert!(
-        err.to_string().contains(
-            "demo mode (--demo / REALNAME_DEMO=1) is refused with an HTTP identity authority"
-        ),
+        err.to_string().contains("demo mode (--demo / REALNAME_DEMO=1) is refused with an HTTP identity authority"),
         "{err}"
     );
 

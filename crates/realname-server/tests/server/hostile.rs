@@ -33,7 +33,11 @@ fn metadata(nonce: &str, frames: usize) -> Part {
     let frames: Vec<_> = (0..frames)
         .map(|i| serde_json::json!({ "part": format!("frame{i}"), "captured_at_ms": 1_700_000_000_000_i64 + i as i64 }))
         .collect();
-    ("metadata".into(), "application/json", serde_json::json!({ "nonce": nonce, "frames": frames }).to_string().into_bytes())
+    (
+        "metadata".into(),
+        "application/json",
+        serde_json::json!({ "nonce": nonce, "frames": frames }).to_string().into_bytes(),
+    )
 }
 
 fn frame(i: usize, bytes: Vec<u8>) -> Part {
@@ -59,8 +63,16 @@ async fn in_progress(app: &TestApp) -> (Device<'_>, String, String) {
     (phone, claim.session_id, claim.challenge.nonce)
 }
 
-async fn send_raw(app: &TestApp, device: &Device<'_>, method: Method, path: &str, content_type: &str, body: Vec<u8>) -> TestResponse {
-    let mut req = Request::builder().method(method).uri(format!("/api/v1{path}")).header(header::CONTENT_TYPE, content_type);
+async fn send_raw(
+    app: &TestApp,
+    device: &Device<'_>,
+    method: Method,
+    path: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> TestResponse {
+    let mut req =
+        Request::builder().method(method).uri(format!("/api/v1{path}")).header(header::CONTENT_TYPE, content_type);
     if let Some(t) = &device.token {
         req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
     }
@@ -69,13 +81,22 @@ async fn send_raw(app: &TestApp, device: &Device<'_>, method: Method, path: &str
 
 async fn capture(app: &TestApp, device: &Device<'_>, session: &str, parts: &[Part]) -> TestResponse {
     let path = format!("/companion/sessions/{session}/capture");
-    send_raw(app, device, Method::POST, &path, &format!("multipart/form-data; boundary={BOUNDARY}"), multipart_body(parts)).await
+    send_raw(
+        app,
+        device,
+        Method::POST,
+        &path,
+        &format!("multipart/form-data; boundary={BOUNDARY}"),
+        multipart_body(parts),
+    )
+    .await
 }
 
 #[track_caller]
 fn assert_refused(resp: &TestResponse, status: StatusCode, code: ErrorCode) {
     assert_eq!(resp.status, status, "{}", resp.text());
-    let body: serde_json::Value = serde_json::from_slice(&resp.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", resp.text()));
+    let body: serde_json::Value =
+        serde_json::from_slice(&resp.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", resp.text()));
     assert_eq!(body["code"], code.as_str(), "{body}");
     assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
 }
@@ -114,8 +135,12 @@ async fn hostile_frames_are_refused_with_stable_codes() {
         assert_refused(&truncated, StatusCode::BAD_REQUEST, ErrorCode::ImageInvalid);
     }
     // Bytes that are no image, or an image format the server does not take, labelled image/jpeg.
-    let not_images: [&[u8]; 4] =
-        [b"<html><body>not a jpeg</body></html>", b"GIF89a\x01\x00\x01\x00\x00\x00\x00;", b"\xFF\xD8\xFF", &[0u8; 4096]];
+    let not_images: [&[u8]; 4] = [
+        b"<html><body>not a jpeg</body></html>",
+        b"GIF89a\x01\x00\x01\x00\x00\x00\x00;",
+        b"\xFF\xD8\xFF",
+        &[0u8; 4096],
+    ];
     for bytes in not_images {
         let resp = capture(&app, &phone, &session, &[metadata(&nonce, 1), frame(0, bytes.to_vec())]).await;
         assert_refused(&resp, StatusCode::BAD_REQUEST, ErrorCode::ImageInvalid);
@@ -132,9 +157,17 @@ async fn hostile_frames_are_refused_with_stable_codes() {
     // More frame parts than allowed, and more frames named in the metadata than allowed.
     let mut five: Vec<Part> = vec![metadata(&nonce, 5)];
     five.extend((0..5).map(|i| frame(i, good.clone())));
-    assert_refused(&capture(&app, &phone, &session, &five).await, StatusCode::BAD_REQUEST, ErrorCode::FrameCountInvalid);
+    assert_refused(
+        &capture(&app, &phone, &session, &five).await,
+        StatusCode::BAD_REQUEST,
+        ErrorCode::FrameCountInvalid,
+    );
     // No frames at all.
-    assert_refused(&capture(&app, &phone, &session, &[metadata(&nonce, 0)]).await, StatusCode::BAD_REQUEST, ErrorCode::FrameCountInvalid);
+    assert_refused(
+        &capture(&app, &phone, &session, &[metadata(&nonce, 0)]).await,
+        StatusCode::BAD_REQUEST,
+        ErrorCode::FrameCountInvalid,
+    );
     still_healthy(&app, &phone, &session).await;
 
     // After all that, a genuine capture still gets a decision.
@@ -164,7 +197,8 @@ async fn hostile_capture_metadata_is_refused_with_stable_codes() {
     // The metadata names a part that is not there; a part is not named; no metadata at all.
     let missing = capture(&app, &phone, &session, &[metadata(&nonce, 2), frame(0, good.clone())]).await;
     assert_refused(&missing, StatusCode::BAD_REQUEST, ErrorCode::MetadataInvalid);
-    let extra = capture(&app, &phone, &session, &[metadata(&nonce, 1), frame(0, good.clone()), frame(1, good.clone())]).await;
+    let extra =
+        capture(&app, &phone, &session, &[metadata(&nonce, 1), frame(0, good.clone()), frame(1, good.clone())]).await;
     assert_refused(&extra, StatusCode::BAD_REQUEST, ErrorCode::MetadataInvalid);
     let none = capture(&app, &phone, &session, &[frame(0, good.clone())]).await;
     assert_refused(&none, StatusCode::BAD_REQUEST, ErrorCode::MetadataInvalid);
@@ -178,7 +212,8 @@ async fn hostile_capture_metadata_is_refused_with_stable_codes() {
     assert_refused(&json, StatusCode::UNSUPPORTED_MEDIA_TYPE, ErrorCode::UnsupportedMediaType);
     let mut cut = multipart_body(&[metadata(&nonce, 1), frame(0, good.clone())]);
     cut.truncate(cut.len() - 300);
-    let resp = send_raw(&app, &phone, Method::POST, &path, &format!("multipart/form-data; boundary={BOUNDARY}"), cut).await;
+    let resp =
+        send_raw(&app, &phone, Method::POST, &path, &format!("multipart/form-data; boundary={BOUNDARY}"), cut).await;
     assert_refused(&resp, StatusCode::BAD_REQUEST, ErrorCode::BadRequest);
     still_healthy(&app, &phone, &session).await;
 }
@@ -211,15 +246,18 @@ async fn hostile_json_bodies_are_refused_with_stable_codes() {
     let over = serde_json::json!({ "email": "a".repeat(70 * 1024), "password": "x" }).to_string().into_bytes();
     let resp = send_raw(&app, &anonymous, Method::POST, "/auth/login", json, over).await;
     assert_refused(&resp, StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge);
-    let device = serde_json::json!({ "name": "d".repeat(20 * 1024), "platform": "p".repeat(20 * 1024), "app_version": "1" });
-    let login = serde_json::json!({ "email": "hostile@example.com", "password": "w".repeat(16 * 1024), "device": device });
+    let device =
+        serde_json::json!({ "name": "d".repeat(20 * 1024), "platform": "p".repeat(20 * 1024), "app_version": "1" });
+    let login =
+        serde_json::json!({ "email": "hostile@example.com", "password": "w".repeat(16 * 1024), "device": device });
     let resp = send_raw(&app, &anonymous, Method::POST, "/auth/login", json, login.to_string().into_bytes()).await;
     assert_refused(&resp, StatusCode::UNAUTHORIZED, ErrorCode::InvalidCredentials);
     let claim = serde_json::json!({ "handle": "h".repeat(60 * 1024), "device": { "name": "x", "platform": "y", "app_version": "1" } });
     let resp = send_raw(&app, &phone, Method::POST, "/companion/claim", json, claim.to_string().into_bytes()).await;
     assert_refused(&resp, StatusCode::NOT_FOUND, ErrorCode::HandleUnknown);
     let confirm = br#"{"consent": "yes please"}"#.to_vec();
-    let resp = send_raw(&app, &phone, Method::POST, &format!("/companion/sessions/{session}/confirm"), json, confirm).await;
+    let resp =
+        send_raw(&app, &phone, Method::POST, &format!("/companion/sessions/{session}/confirm"), json, confirm).await;
     assert_refused(&resp, StatusCode::BAD_REQUEST, ErrorCode::BadRequest);
     still_healthy(&app, &phone, &session).await;
 }

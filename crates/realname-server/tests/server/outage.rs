@@ -116,7 +116,8 @@ async fn an_instance_answers_503_while_the_database_is_away_and_recovers_by_itse
     // pushed to a page connected to instance B long before the 30 s safety re-check.
     tokio::time::sleep(Duration::from_secs(6)).await;
     let (session, handle) = pc.start_verification("张三", &id).await;
-    let req = pc.request(Method::GET, &format!("/verify/sessions/{session}/events")).body(Body::empty()).expect("request");
+    let req =
+        pc.request(Method::GET, &format!("/verify/sessions/{session}/events")).body(Body::empty()).expect("request");
     let resp = b.clone().oneshot(req).await.expect("infallible");
     assert_eq!(resp.status(), StatusCode::OK);
     let mut stream = resp.into_body().into_data_stream();

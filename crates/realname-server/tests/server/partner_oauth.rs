@@ -19,15 +19,18 @@ pub(super) const PARTNER_PASSWORD: &str = "partner pass 8x";
 /// Imports one partner user (`login` at `partner_name`) who completed verification there.
 pub(super) async fn import_partner(app: &TestApp, partner_name: &str, login: &str, name: &str, id: &str) {
     let csv = format!("partner,login,password,name,id_number\n{partner_name},{login},{PARTNER_PASSWORD},{name},{id}\n");
-    let report = partner::import_partner_records(&*app.state.store, &app.state.keys, &csv, app.state.today(), app.state.now())
-        .await
-        .expect("import");
+    let report =
+        partner::import_partner_records(&*app.state.store, &app.state.keys, &csv, app.state.today(), app.state.now())
+            .await
+            .expect("import");
     assert_eq!(report.imported, 1, "{report:?}");
 }
 
 /// The newest confirmation link sent to `email`, as a path on the test origin.
 pub(super) async fn confirmation_link(app: &TestApp, email: &str) -> String {
-    let mails = realname_server::email::read_email_outbox(&*app.state.store, &app.state.keys, Some(email), 1).await.expect("outbox");
+    let mails = realname_server::email::read_email_outbox(&*app.state.store, &app.state.keys, Some(email), 1)
+        .await
+        .expect("outbox");
     let link = mails.first().and_then(|m| m.link.clone()).expect("a confirmation mail with a link");
     link.strip_prefix(ORIGIN).expect("a link on the server's origin").to_owned()
 }
@@ -56,7 +59,12 @@ pub(super) async fn authorize_now(b: &mut Browser<'_>, partner_name: &str) -> St
 }
 
 /// Signs in at the stand-in and approves; returns the redirect back (the callback URL).
-pub(super) async fn approve_at_partner(b: &mut Browser<'_>, authorize_url: &str, login: &str, password: &str) -> TestResponse {
+pub(super) async fn approve_at_partner(
+    b: &mut Browser<'_>,
+    authorize_url: &str,
+    login: &str,
+    password: &str,
+) -> TestResponse {
     let sign_in_path = path_of(authorize_url);
     let page = b.get(&sign_in_path).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.text());
@@ -72,7 +80,12 @@ pub(super) async fn approve_at_partner(b: &mut Browser<'_>, authorize_url: &str,
     let expires = attr_after(&html, "name=\"expires\" value=\"").expect("expiry");
     let consent_path = sign_in_path.split('?').next().unwrap_or_default().replace("/oauth/authorize", "/oauth/consent");
     let mut fields: Vec<(&str, &str)> = oauth.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    fields.extend([("login", login), ("ticket", ticket.as_str()), ("expires", expires.as_str()), ("decision", "approve")]);
+    fields.extend([
+        ("login", login),
+        ("ticket", ticket.as_str()),
+        ("expires", expires.as_str()),
+        ("decision", "approve"),
+    ]);
     let csrf = attr_after(&html, "name=\"csrf\" value=\"").expect("csrf");
     fields.push(("csrf", csrf.as_str()));
     b.post_raw(&consent_path, &fields).await
@@ -180,7 +193,10 @@ async fn the_consent_round_trip_verifies_the_person_the_partner_asserts() {
     assert_eq!((v.method.as_str(), v.id_hash.clone()), ("partner:JD Mall", app.state.keys.id_hash(&id)));
     let consents = app.state.store.partner_consents_of(&account.id).await.expect("db");
     assert_eq!(consents.len(), 1);
-    assert_eq!((consents[0].partner.as_str(), consents[0].shared.as_str(), consents[0].decision.as_str()), ("JD Mall", "name,id_number", "authorized"));
+    assert_eq!(
+        (consents[0].partner.as_str(), consents[0].shared.as_str(), consents[0].decision.as_str()),
+        ("JD Mall", "name,id_number", "authorized")
+    );
 
     // The callback cannot be replayed: its state is used up.
     let replay = b.get(&path_of(&callback)).await;
@@ -316,7 +332,10 @@ async fn the_token_endpoint_refuses_reuse_expiry_wrong_verifier_redirect_and_cli
     let ok = token(&app, &secret, &code, &client.verifier, &callback()).await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.text());
     let person = ok.json();
-    assert_eq!((person["partner"].as_str(), person["name"].as_str(), person["id_number"].as_str()), (Some("JD Mall"), Some("张三"), Some(id.as_str())));
+    assert_eq!(
+        (person["partner"].as_str(), person["name"].as_str(), person["id_number"].as_str()),
+        (Some("JD Mall"), Some("张三"), Some(id.as_str()))
+    );
     let again = token(&app, &secret, &code, &client.verifier, &callback()).await;
     assert_eq!(refusal(&again), (StatusCode::BAD_REQUEST, "invalid_grant".into(), "partner_code_used".into()));
 
@@ -339,7 +358,10 @@ async fn the_token_endpoint_refuses_reuse_expiry_wrong_verifier_redirect_and_cli
     assert_eq!(refusal(&late), (StatusCode::BAD_REQUEST, "invalid_grant".into(), "partner_code_expired".into()));
 
     // An unknown code, and a request not signed with the client secret.
-    assert_eq!(refusal(&token(&app, &secret, "no-such-code", &client.verifier, &callback()).await).2, "partner_code_invalid");
+    assert_eq!(
+        refusal(&token(&app, &secret, "no-such-code", &client.verifier, &callback()).await).2,
+        "partner_code_invalid"
+    );
     let code = client.code(&mut b).await;
     let forged = token(&app, "not the client secret", &code, &client.verifier, &callback()).await;
     assert_eq!(refusal(&forged), (StatusCode::UNAUTHORIZED, "invalid_client".into(), "partner_client_invalid".into()));
@@ -357,7 +379,8 @@ async fn the_authorization_endpoint_never_redirects_to_an_unregistered_uri() {
     assert_eq!(evil.status, StatusCode::BAD_REQUEST);
     assert_eq!(evil.location(), None, "no redirect to an unregistered URI");
     assert_eq!(evil.page_error_code().as_deref(), Some("partner_redirect_invalid"));
-    let plain = path_of(&client.authorize_url(&callback())).replace("code_challenge_method=S256", "code_challenge_method=plain");
+    let plain = path_of(&client.authorize_url(&callback()))
+        .replace("code_challenge_method=S256", "code_challenge_method=plain");
     assert_eq!(b.get(&plain).await.page_error_code().as_deref(), Some("bad_request"), "PKCE S256 only");
     let unknown = path_of(&client.authorize_url(&callback())).replace("client_id=realname", "client_id=other");
     assert_eq!(b.get(&unknown).await.page_error_code().as_deref(), Some("partner_client_invalid"));
@@ -391,7 +414,11 @@ async fn email_confirmation_works_once_expires_is_bound_to_the_account_and_gates
 
     // Before confirmation: the notice, and partner sync refused (face and mobile stay open).
     let verify = b.get("/verify").await.text();
-    assert!(verify.contains("id=\"email-notice\"") && verify.contains(&realname_protocol::mask::mask_email("confirm@example.com")), "notice with the masked address");
+    assert!(
+        verify.contains("id=\"email-notice\"")
+            && verify.contains(&realname_protocol::mask::mask_email("confirm@example.com")),
+        "notice with the masked address"
+    );
     let method = b.get("/verify/method").await.text();
     assert!(method.contains("id=\"partner-email-needed\"") && !method.contains("id=\"authorize-now\""));
     let refused = b.submit("/verify/method", "/verify/partner/authorize", &[("partner", "JD Mall")]).await;
@@ -415,7 +442,10 @@ async fn email_confirmation_works_once_expires_is_bound_to_the_account_and_gates
     // Another account cannot use it; a forged token neither.
     let (mut other, _) = app.account("other@example.com").await;
     assert_eq!(other.get(&second).await.page_error_code().as_deref(), Some("email_token_invalid"));
-    assert_eq!(other.get("/account/confirm-email?token=rn_ec_forged").await.page_error_code().as_deref(), Some("email_token_invalid"));
+    assert_eq!(
+        other.get("/account/confirm-email?token=rn_ec_forged").await.page_error_code().as_deref(),
+        Some("email_token_invalid")
+    );
     confirm_email(&app, &mut b, "confirm@example.com").await;
     assert_eq!(b.get(&second).await.page_error_code().as_deref(), Some("email_token_invalid"), "single use");
     let other_account = app.state.store.account_by_email("other@example.com").await.expect("db").expect("account");
@@ -429,7 +459,10 @@ async fn email_confirmation_works_once_expires_is_bound_to_the_account_and_gates
 
 #[tokio::test]
 async fn the_admin_email_outbox_lists_the_links_for_testers() {
-    let app = TestApp::with_config(|c| c.admin_token = Some(realname_server::config::Secret::new("admin-token-1234567890abcdefghijkl"))).await;
+    let app = TestApp::with_config(|c| {
+        c.admin_token = Some(realname_server::config::Secret::new("admin-token-1234567890abcdefghijkl"))
+    })
+    .await;
     let (_b, _d) = app.account("outbox-mail@example.com").await;
     assert_eq!(app.browser().get("/admin/email-outbox").await.status, StatusCode::UNAUTHORIZED);
     let req = Request::get("/admin/email-outbox?format=json&to=outbox-mail@example.com")
@@ -438,5 +471,9 @@ async fn the_admin_email_outbox_lists_the_links_for_testers() {
         .expect("request");
     let list = app.send(req).await.json();
     assert_eq!(list[0]["to"], "outbox-mail@example.com");
-    assert!(list[0]["link"].as_str().is_some_and(|l| l.starts_with(&format!("{ORIGIN}/account/confirm-email?token=rn_ec_"))));
+    assert!(
+        list[0]["link"]
+            .as_str()
+            .is_some_and(|l| l.starts_with(&format!("{ORIGIN}/account/confirm-email?token=rn_ec_")))
+    );
 }

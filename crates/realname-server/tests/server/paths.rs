@@ -14,9 +14,10 @@ const OTHER_PHONE: &str = "13987654321";
 
 pub(super) async fn import_carrier(app: &TestApp, phone: &str, name: &str, id: &str) {
     let csv = format!("phone,name,id_number\n{phone},{name},{id}\n");
-    let report = mobile::import_carrier_records(&*app.state.store, &app.state.keys, &csv, app.state.today(), app.state.now())
-        .await
-        .expect("import");
+    let report =
+        mobile::import_carrier_records(&*app.state.store, &app.state.keys, &csv, app.state.today(), app.state.now())
+            .await
+            .expect("import");
     assert_eq!(report.imported, 1, "{report:?}");
 }
 
@@ -68,7 +69,10 @@ async fn the_partner_popup_appears_only_with_a_partner_and_authorize_now_verifie
     let method = b.get("/verify/method").await.text();
     assert!(method.contains("id=\"partner-popup\"") && method.contains("data-partner=\"JD Mall\""), "popup shown");
     assert!(method.contains("立即授权") && method.contains("暂不授权，手动认证"), "the seed's two choices");
-    assert!(!method.contains("*三") && !method.contains(&realname_protocol::mask::mask_id_number(&id)), "no person's data before the partner is authorized");
+    assert!(
+        !method.contains("*三") && !method.contains(&realname_protocol::mask::mask_id_number(&id)),
+        "no person's data before the partner is authorized"
+    );
 
     let resp = partner_sync(&mut b, "JD Mall", "sync-at-jd").await;
     assert_eq!(resp.status, StatusCode::SEE_OTHER, "{}", resp.text());
@@ -81,7 +85,10 @@ async fn the_partner_popup_appears_only_with_a_partner_and_authorize_now_verifie
     let account = app.state.store.account_by_email("sync@example.com").await.expect("db").expect("account");
     let consents = app.state.store.partner_consents_of(&account.id).await.expect("db");
     assert_eq!(consents.len(), 1);
-    assert_eq!((consents[0].partner.as_str(), consents[0].shared.as_str(), consents[0].decision.as_str()), ("JD Mall", "name,id_number", "authorized"));
+    assert_eq!(
+        (consents[0].partner.as_str(), consents[0].shared.as_str(), consents[0].decision.as_str()),
+        ("JD Mall", "name,id_number", "authorized")
+    );
     let v = app.state.store.verified_identity_of_account(&account.id).await.expect("db").expect("verified");
     assert_eq!(v.method, "partner:JD Mall");
     assert_eq!(v.id_hash, app.state.keys.id_hash(&id));
@@ -100,7 +107,10 @@ async fn not_authorized_leads_to_the_method_choice_and_is_recorded() {
     assert_eq!(page.status, StatusCode::OK);
     let html = page.text();
     assert!(!html.contains("id=\"partner-popup\""), "no popup on the manual choice");
-    assert!(html.contains("value=\"face\"") && html.contains("value=\"mobile\" id=\"method-mobile\""), "both methods, mobile enabled");
+    assert!(
+        html.contains("value=\"face\"") && html.contains("value=\"mobile\" id=\"method-mobile\""),
+        "both methods, mobile enabled"
+    );
     let account = app.state.store.account_by_email("decline@example.com").await.expect("db").expect("account");
     assert!(app.state.store.verified_identity_of_account(&account.id).await.expect("db").is_none());
     let consents = app.state.store.partner_consents_of(&account.id).await.expect("db");
@@ -147,7 +157,13 @@ async fn mobile_path_verifies_with_the_code_from_the_outbox() {
     let v = app.state.store.verified_identity_of_account(&account.id).await.expect("db").expect("verified");
     assert_eq!(v.method, "mobile");
     // The code is stored only as a keyed hash.
-    let c = app.state.store.sms_challenge(challenge.trim_start_matches("/verify/mobile/")).await.expect("db").expect("challenge");
+    let c = app
+        .state
+        .store
+        .sms_challenge(challenge.trim_start_matches("/verify/mobile/"))
+        .await
+        .expect("db")
+        .expect("challenge");
     assert!(!String::from_utf8_lossy(&c.code_hash).contains(&code) && c.code_hash.len() == 32);
 }
 
@@ -234,7 +250,11 @@ async fn the_phone_must_belong_to_the_person() {
     assert_eq!(detail(&invalid).as_deref(), Some("phone_format"));
     let bad_id = send_code(&mut b, "张三", "110105199003071230", PHONE).await;
     assert_eq!(bad_id.page_error_code().as_deref(), Some("id_number_invalid"), "same ID validation as the face path");
-    assert_eq!(outbox_len(&app, OTHER_PHONE).await + outbox_len(&app, PHONE).await, 0, "no SMS to a number that is not the person's");
+    assert_eq!(
+        outbox_len(&app, OTHER_PHONE).await + outbox_len(&app, PHONE).await,
+        0,
+        "no SMS to a number that is not the person's"
+    );
 }
 
 #[tokio::test]
@@ -299,7 +319,10 @@ async fn the_admin_outbox_page_needs_the_admin_token() {
     let closed = TestApp::new().await;
     assert_eq!(closed.browser().get("/admin/sms-outbox").await.status, StatusCode::NOT_FOUND);
 
-    let app = TestApp::with_config(|c| c.admin_token = Some(realname_server::config::Secret::new("admin-token-123-0123456789abcdef0123"))).await;
+    let app = TestApp::with_config(|c| {
+        c.admin_token = Some(realname_server::config::Secret::new("admin-token-123-0123456789abcdef0123"))
+    })
+    .await;
     let id = id_number("11010519900307123");
     app.register_identity("张三", &id, 1).await;
     import_carrier(&app, PHONE, "张三", &id).await;
@@ -313,10 +336,15 @@ async fn the_admin_outbox_page_needs_the_admin_token() {
     assert_eq!(by_query.status, StatusCode::UNAUTHORIZED);
     assert_eq!(by_query.error().code, realname_protocol::ErrorCode::Unauthorized);
     let bearer = |path: &str, token: &str| {
-        admin.request(axum::http::Method::GET, path).header("authorization", format!("Bearer {token}")).body(axum::body::Body::empty()).expect("request")
+        admin
+            .request(axum::http::Method::GET, path)
+            .header("authorization", format!("Bearer {token}"))
+            .body(axum::body::Body::empty())
+            .expect("request")
     };
     assert_eq!(app.send(bearer("/admin/sms-outbox", "wrong")).await.status, StatusCode::UNAUTHORIZED);
-    let page = app.send(bearer(&format!("/admin/sms-outbox?phone={PHONE}"), "admin-token-123-0123456789abcdef0123")).await;
+    let page =
+        app.send(bearer(&format!("/admin/sms-outbox?phone={PHONE}"), "admin-token-123-0123456789abcdef0123")).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.text().contains(&code), "the code is readable for testers");
     let json = app.send(bearer("/admin/sms-outbox?format=json", "admin-token-123-0123456789abcdef0123")).await.json();
@@ -326,10 +354,16 @@ async fn the_admin_outbox_page_needs_the_admin_token() {
     let wrong = admin.submit("/admin/signin", "/admin/signin", &[("token", "wrong")]).await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     assert_eq!(wrong.page_error_code().as_deref(), Some("unauthorized"));
-    let signed_in = admin.submit("/admin/signin", "/admin/signin", &[("token", "admin-token-123-0123456789abcdef0123")]).await;
+    let signed_in =
+        admin.submit("/admin/signin", "/admin/signin", &[("token", "admin-token-123-0123456789abcdef0123")]).await;
     assert_eq!(signed_in.status, StatusCode::SEE_OTHER, "{}", signed_in.text());
     let set_cookie = signed_in.headers.get("set-cookie").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-    assert!(set_cookie.starts_with("rn_admin=") && set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"), "{set_cookie}");
+    assert!(
+        set_cookie.starts_with("rn_admin=")
+            && set_cookie.contains("HttpOnly")
+            && set_cookie.contains("SameSite=Strict"),
+        "{set_cookie}"
+    );
     let page = admin.get(&format!("/admin/sms-outbox?phone={PHONE}")).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.text().contains(&code));
@@ -358,7 +392,12 @@ async fn an_unreachable_partner_never_blocks_manual_verification() {
     let to_partner = authorize.location().expect("redirect to the partner");
     assert!(to_partner.starts_with(&format!("http://127.0.0.1:{port}/oauth/authorize?")), "{to_partner}");
     // The partner answered (somehow) but its token endpoint is down.
-    let state: String = url::Url::parse(&to_partner).expect("url").query_pairs().find(|(k, _)| k == "state").map(|(_, v)| v.into_owned()).expect("state");
+    let state: String = url::Url::parse(&to_partner)
+        .expect("url")
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .expect("state");
     let back = b.get(&format!("/verify/partner/callback?code=c0de&state={state}")).await;
     assert_eq!(back.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(back.page_error_code().as_deref(), Some("partner_unavailable"));

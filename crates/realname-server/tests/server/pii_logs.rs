@@ -73,7 +73,9 @@ fn forbidden(names: &[&str], ids: &[&str], phones: &[&str]) -> Vec<String> {
         out.push(format!("{} {} {}", &p[..3], &p[3..7], &p[7..]));
     }
     // Image bytes: base64 of PNG / JPEG headers, and raw headers as Debug prints them.
-    for magic in ["iVBORw0KGgo", "/9j/", "\\x89PNG", "\\xff\\xd8\\xff", "[137, 80, 78, 71", "[255, 216, 255", "JFIF", "IHDR"] {
+    for magic in
+        ["iVBORw0KGgo", "/9j/", "\\x89PNG", "\\xff\\xd8\\xff", "[137, 80, 78, 71", "[255, 216, 255", "JFIF", "IHDR"]
+    {
         out.push(magic.to_owned());
     }
     out
@@ -126,7 +128,10 @@ async fn no_name_id_number_phone_or_image_reaches_any_log_line() {
     assert_eq!(enter_code(&mut mobile_pc, &challenge, &code).await.status, StatusCode::SEE_OTHER);
 
     // Admin reads the outbox (phone numbers and texts on the page, never in the log).
-    let outbox = Request::get("/admin/sms-outbox?format=json").header(header::AUTHORIZATION, format!("Bearer {admin}")).body(Body::empty()).expect("request");
+    let outbox = Request::get("/admin/sms-outbox?format=json")
+        .header(header::AUTHORIZATION, format!("Bearer {admin}"))
+        .body(Body::empty())
+        .expect("request");
     assert_eq!(app.send(outbox).await.status, StatusCode::OK);
 
     // Partner sync.
@@ -140,7 +145,9 @@ async fn no_name_id_number_phone_or_image_reaches_any_log_line() {
     let text = captured.text();
     let lines: Vec<&str> = text.lines().collect();
     // The capture works: it saw the requests, the decisions and span fields at every level.
-    for expected in ["device signed in", "path=/api/v1/companion/claim", "/capture", "path=/verify/identity", "DEBUG", "INFO"] {
+    for expected in
+        ["device signed in", "path=/api/v1/companion/claim", "/capture", "path=/verify/identity", "DEBUG", "INFO"]
+    {
         assert!(text.contains(expected), "the capture misses {expected:?}; {} lines captured", lines.len());
     }
     let ids = [face_id.as_str(), bad_check.as_str(), typo.as_str(), mobile_id.as_str(), partner_id.as_str()];
@@ -148,7 +155,12 @@ async fn no_name_id_number_phone_or_image_reaches_any_log_line() {
     let leaks: Vec<String> = lines
         .iter()
         .enumerate()
-        .flat_map(|(i, line)| forbidden.iter().filter(|f| line.contains(f.as_str())).map(move |f| format!("line {}: {f:?} in {line}", i + 1)))
+        .flat_map(|(i, line)| {
+            forbidden
+                .iter()
+                .filter(|f| line.contains(f.as_str()))
+                .map(move |f| format!("line {}: {f:?} in {line}", i + 1))
+        })
         .collect();
     assert!(
         leaks.is_empty(),

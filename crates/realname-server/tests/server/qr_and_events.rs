@@ -70,7 +70,9 @@ async fn another_browser_cannot_see_the_session() {
     assert_eq!(other.get(&format!("/verify/sessions/{session}/status")).await.error().code, ErrorCode::NotFound);
     // Same account, other browser session: not its session either.
     let mut same_account = app.browser();
-    let _ = same_account.submit("/signin", "/signin", &[("email", "owner@example.com"), ("password", "correct horse battery")]).await;
+    let _ = same_account
+        .submit("/signin", "/signin", &[("email", "owner@example.com"), ("password", "correct horse battery")])
+        .await;
     assert_eq!(same_account.get(&format!("/verify/sessions/{session}/events")).await.status, StatusCode::NOT_FOUND);
 }
 
@@ -91,7 +93,11 @@ async fn sse_pushes_every_state_change_until_passed() {
     assert_eq!(scanned["state"], "scanned");
     assert_eq!(scanned["device"], "sse@example.com's phone");
     assert!(scanned.get("station_code").is_none(), "personal devices need no code");
-    assert_eq!(claim.challenge.actions, [LivenessAction::Blink, LivenessAction::TurnLeft], "pinned by the test setting");
+    assert_eq!(
+        claim.challenge.actions,
+        [LivenessAction::Blink, LivenessAction::TurnLeft],
+        "pinned by the test setting"
+    );
     assert_eq!(claim.context.name, "*三");
     assert_eq!(claim.context.account, "s**@example.com");
 
@@ -130,7 +136,8 @@ async fn cancel_on_the_device_is_pushed_and_final() {
     assert_eq!(events.next_state().await["state"], "cancelled");
     assert_code(d.try_confirm(&claim.session_id, None).await, ErrorCode::SessionCancelled);
     // Try again without retyping: a new session for the same subject.
-    let retry = b.submit(&format!("/verify/sessions/{session}"), &format!("/verify/sessions/{session}/retry"), &[]).await;
+    let retry =
+        b.submit(&format!("/verify/sessions/{session}"), &format!("/verify/sessions/{session}/retry"), &[]).await;
     assert_eq!(retry.status, StatusCode::SEE_OTHER, "{}", retry.text());
     assert_ne!(retry.location(), Some(format!("/verify/sessions/{session}")));
 }

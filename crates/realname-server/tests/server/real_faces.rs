@@ -126,7 +126,8 @@ async fn the_id_holder_passes_and_another_person_fails() {
     let (_s2, handle2) = pc2.start_verification("李四", &other_id).await;
     let claim2 = phone2.claim(&handle2).await;
     phone2.confirm(&claim2.session_id).await;
-    let d2 = phone2.try_capture(&claim2.session_id, &claim2.challenge.nonce, &capture_frames(1)).await.expect("decision");
+    let d2 =
+        phone2.try_capture(&claim2.session_id, &claim2.challenge.nonce, &capture_frames(1)).await.expect("decision");
     assert_eq!(d2.outcome, Outcome::Retry);
     assert_eq!(d2.reason, Some(ReasonCode::FaceMismatch), "{d2:?}");
     assert!(d2.message.contains("the ID number must belong to the person doing the face scan"));
@@ -163,8 +164,8 @@ async fn blinks_inside_a_head_turn_and_of_light_eyes_pass() {
     // 18 (one frame of context, as the companion uploads) and the blink 19–22: without
     // tracking 3 of 5 frames have no face (`no_face`: at most half may).
     turn.extend((18..=22).map(|k| (blink, clip_frame("lp_d12", k))));
-    let d = blink_decision(&app, ("周七", "11010519900307158", "turn@example.com"), &clip_frame("lp_d12", 7), &turn)
-        .await;
+    let d =
+        blink_decision(&app, ("周七", "11010519900307158", "turn@example.com"), &clip_frame("lp_d12", 7), &turn).await;
     assert_eq!(d.outcome, Outcome::Passed, "{d:?}");
 
     let mut light: Vec<(Option<LivenessAction>, Vec<u8>)> =
@@ -177,7 +178,7 @@ async fn blinks_inside_a_head_turn_and_of_light_eyes_pass() {
     let mut open: Vec<(Option<LivenessAction>, Vec<u8>)> =
         [2, 5].iter().map(|&k| (None, clip_frame("lp_d18", k))).collect();
     open.extend([56, 58, 60, 66, 68].iter().map(|&k| (blink, clip_frame("lp_d18", k))));
-    let d = blink_decision(&app, ("郑九", "11010519900307174", "open@example.com"), &clip_frame("lp_d18", 7), &open)
-        .await;
+    let d =
+        blink_decision(&app, ("郑九", "11010519900307174", "open@example.com"), &clip_frame("lp_d18", 7), &open).await;
     assert_eq!((d.outcome, d.reason), (Outcome::Retry, Some(ReasonCode::ActionNotSeen)), "{d:?}");
 }

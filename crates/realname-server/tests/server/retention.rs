@@ -19,7 +19,13 @@ use super::support::{Device, TestApp, id_number};
 
 /// Performs `actions` as scripted `person` (like `Device::perform_challenge`) and returns the
 /// decision with the exact bytes uploaded.
-async fn capture_as(phone: &Device<'_>, session: &str, actions: &[LivenessAction], nonce: &str, person: u8) -> (Decision, Vec<Vec<u8>>) {
+async fn capture_as(
+    phone: &Device<'_>,
+    session: &str,
+    actions: &[LivenessAction],
+    nonce: &str,
+    person: u8,
+) -> (Decision, Vec<Vec<u8>>) {
     let mut frames = vec![(None, ScriptedFrame::neutral(person).to_png())];
     frames.extend(actions.iter().map(|a| (Some(*a), ScriptedFrame::doing(person, *a).to_png())));
     let d = phone.try_capture(session, nonce, &frames).await.expect("decision");
@@ -150,7 +156,8 @@ async fn no_image_bytes_remain_after_a_decision_with_retention_off() {
     let claim = phone.claim(&handle).await;
     phone.confirm(&claim.session_id).await;
     // A failed attempt (someone else's face), then the holder passes.
-    let (d, mut frames) = capture_as(&phone, &claim.session_id, &claim.challenge.actions, &claim.challenge.nonce, 2).await;
+    let (d, mut frames) =
+        capture_as(&phone, &claim.session_id, &claim.challenge.actions, &claim.challenge.nonce, 2).await;
     assert_eq!(d.outcome, Outcome::Retry);
     let c = d.challenge.expect("next challenge");
     let (d, more) = capture_as(&phone, &claim.session_id, &c.actions, &c.nonce, 1).await;
@@ -193,7 +200,8 @@ async fn kept_frames_are_encrypted_and_purged_after_their_ttl() {
     assert_eq!(d.outcome, Outcome::Passed);
 
     // The decided capture's frames are kept exactly, but only encrypted.
-    let kept = retention::audit_frames_of(&*app.state.store, &app.state.keys, &claim.session_id).await.expect("audit frames");
+    let kept =
+        retention::audit_frames_of(&*app.state.store, &app.state.keys, &claim.session_id).await.expect("audit frames");
     assert_eq!(kept, frames);
     let in_db = images_in_database(&app.database_url, &frames).await;
     assert!(in_db.is_empty(), "plain image bytes in the database: {in_db:?}");
@@ -208,7 +216,12 @@ async fn kept_frames_are_encrypted_and_purged_after_their_ttl() {
     assert_eq!(report.device_tokens, 1, "the access token (15 min): {report:?}");
     assert_eq!(report.web_sessions, 0, "the browser session lives 12 h: {report:?}");
     assert_eq!(count(&app.database_url, "audit_frames").await, 0);
-    assert!(retention::audit_frames_of(&*app.state.store, &app.state.keys, &claim.session_id).await.expect("read").is_empty());
+    assert!(
+        retention::audit_frames_of(&*app.state.store, &app.state.keys, &claim.session_id)
+            .await
+            .expect("read")
+            .is_empty()
+    );
 
     // A day later the used nonce and the browser session (12 h) go; after 30 days the
     // fingerprints and the refresh token (30 days) go too.
@@ -236,7 +249,9 @@ async fn encrypted_values(url: &str) -> Vec<(String, Vec<u8>)> {
     let mut v: Vec<_> = all_values(url)
         .await
         .into_iter()
-        .filter(|(c, _)| ENCRYPTED_TABLES.iter().any(|t| t.columns.iter().any(|col| *c == format!("{}.{col}", t.table))))
+        .filter(|(c, _)| {
+            ENCRYPTED_TABLES.iter().any(|t| t.columns.iter().any(|col| *c == format!("{}.{col}", t.table)))
+        })
         .collect();
     v.sort();
     v
@@ -257,11 +272,15 @@ async fn every_encrypted_column_is_known_to_the_rotation() {
         schema_columns.extend(rows);
     } else {
         let mut conn = sqlx::SqliteConnection::connect(&app.database_url).await.expect("connect");
-        let tables: Vec<(String,)> =
-            sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'table'").fetch_all(&mut conn).await.expect("tables");
+        let tables: Vec<(String,)> = sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'table'")
+            .fetch_all(&mut conn)
+            .await
+            .expect("tables");
         for (t,) in tables {
-            let cols: Vec<(String,)> =
-                sqlx::query_as(&format!("SELECT name FROM pragma_table_info('{t}')")).fetch_all(&mut conn).await.expect("columns");
+            let cols: Vec<(String,)> = sqlx::query_as(&format!("SELECT name FROM pragma_table_info('{t}')"))
+                .fetch_all(&mut conn)
+                .await
+                .expect("columns");
             schema_columns.extend(cols.into_iter().map(|(c,)| (t.clone(), c)));
         }
     }
@@ -297,7 +316,11 @@ async fn rotation_re_encrypts_everything_and_uniqueness_still_holds() {
     let refused = key_rotation::rotate(&*app.state.store, &old_keys, &key_file, app.state.now()).await;
     assert!(matches!(refused, Err(key_rotation::RotationError::Store(_))), "{refused:?}");
     assert_eq!(encrypted_values(&app.database_url).await, before, "nothing changed");
-    app.state.store.insert_outbox_message(&old_keys.encrypt(b"+8613800000000"), &old_keys.encrypt(b"code 123456"), 0).await.expect("insert");
+    app.state
+        .store
+        .insert_outbox_message(&old_keys.encrypt(b"+8613800000000"), &old_keys.encrypt(b"code 123456"), 0)
+        .await
+        .expect("insert");
     purge_plain_outbox(&app).await;
     let before = encrypted_values(&app.database_url).await;
 
@@ -316,8 +339,10 @@ async fn rotation_re_encrypts_everything_and_uniqueness_still_holds() {
     let after = encrypted_values(&app.database_url).await;
     assert_eq!(after.len(), before.len());
     let plain = |values: &[(String, Vec<u8>)], keys: &DataKeys| {
-        let mut v: Vec<(String, Vec<u8>)> =
-            values.iter().map(|(c, enc)| (c.clone(), keys.decrypt(enc).unwrap_or_else(|_| panic!("{c} does not open")))).collect();
+        let mut v: Vec<(String, Vec<u8>)> = values
+            .iter()
+            .map(|(c, enc)| (c.clone(), keys.decrypt(enc).unwrap_or_else(|_| panic!("{c} does not open"))))
+            .collect();
         v.sort();
         v
     };
@@ -375,9 +400,17 @@ async fn rotation_re_encrypts_everything_and_uniqueness_still_holds() {
 async fn purge_plain_outbox(app: &TestApp) {
     if app.database_url.starts_with("postgres") {
         let mut conn = sqlx::PgConnection::connect(&app.database_url).await.expect("connect");
-        sqlx::query("DELETE FROM sms_outbox WHERE phone_enc = $1").bind(&b"plain"[..]).execute(&mut conn).await.expect("delete");
+        sqlx::query("DELETE FROM sms_outbox WHERE phone_enc = $1")
+            .bind(&b"plain"[..])
+            .execute(&mut conn)
+            .await
+            .expect("delete");
     } else {
         let mut conn = sqlx::SqliteConnection::connect(&app.database_url).await.expect("connect");
-        sqlx::query("DELETE FROM sms_outbox WHERE phone_enc = $1").bind(&b"plain"[..]).execute(&mut conn).await.expect("delete");
+        sqlx::query("DELETE FROM sms_outbox WHERE phone_enc = $1")
+            .bind(&b"plain"[..])
+            .execute(&mut conn)
+            .await
+            .expect("delete");
     }
 }

@@ -45,10 +45,7 @@ fn counting_capture_body(
 fn capture_request(token: &str, session: &str, body: Body) -> Request<Body> {
     Request::post(format!("/api/v1/companion/sessions/{session}/capture"))
         .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .header(
-            header::CONTENT_TYPE,
-            format!("multipart/form-data; boundary={BOUNDARY}"),
-        )
+        .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={BOUNDARY}"))
         .body(body)
         .expect("request")
 }
@@ -56,35 +53,22 @@ fn capture_request(token: &str, session: &str, body: Body) -> Request<Body> {
 #[tokio::test]
 async fn a_capture_for_another_devices_session_is_refused_before_its_frames_are_read() {
     let app = TestApp::new().await;
-    let (_owner, claim) = app
-        .ready_session("张三", "owner@example.com", "11010519900307123")
-        .await;
+    let (_owner, claim) = app.ready_session("张三", "owner@example.com", "11010519900307123").await;
     let (_pc, stranger) = app.account("stranger@example.com").await;
     let pulled = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     // 40 MiB of frame, more than the body limit: refused for ownership, nearly nothing read.
     let body = counting_capture_body(&claim.challenge.nonce, 640, pulled.clone());
-    let resp = app
-        .send(capture_request(
-            stranger.token.as_deref().expect("token"),
-            &claim.session_id,
-            body,
-        ))
-        .await;
+    let resp = app.send(capture_request(stranger.token.as_deref().expect("token"), &claim.session_id, body)).await;
     assert_eq!(resp.status, StatusCode::NOT_FOUND, "{}", resp.text());
     assert_eq!(resp.error().code, ErrorCode::NotFound);
     let read = pulled.load(std::sync::atomic::Ordering::SeqCst);
-    assert!(
-        read < 20,
-        "{read} chunks of 64 KiB read for a session that is not the device's"
-    );
+    assert!(read < 20, "{read} chunks of 64 KiB read for a session that is not the device's");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_uploads_per_device_are_capped() {
     let app = TestApp::new().await;
-    let (owner, claim) = app
-        .ready_session("张三", "uploads@example.com", "11010519900307123")
-        .await;
+    let (owner, claim) = app.ready_session("张三", "uploads@example.com", "11010519900307123").await;
     let token = owner.token.clone().expect("token");
     // Two uploads that stall in the middle of their frame (the sender keeps them open).
     let mut senders = Vec::new();
@@ -96,37 +80,22 @@ async fn concurrent_uploads_per_device_are_capped() {
             "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"metadata\"\r\nContent-Type: application/json\r\n\r\n{meta}\r\n\
              --{BOUNDARY}\r\nContent-Disposition: form-data; name=\"frame0\"; filename=\"f.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n"
         );
-        tx.unbounded_send(Ok(bytes::Bytes::from(head)))
-            .expect("send");
+        tx.unbounded_send(Ok(bytes::Bytes::from(head))).expect("send");
         senders.push(tx);
         let router = app.router.clone();
         let req = capture_request(&token, &claim.session_id, Body::from_stream(rx));
-        tasks.push(tokio::spawn(async move {
-            router.oneshot(req).await.expect("infallible").status()
-        }));
+        tasks.push(tokio::spawn(async move { router.oneshot(req).await.expect("infallible").status() }));
     }
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while app.state.uploads.in_flight() < 2 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the two uploads never started"
-        );
+        assert!(std::time::Instant::now() < deadline, "the two uploads never started");
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     let pulled = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let third = app
-        .send(capture_request(
-            &token,
-            &claim.session_id,
-            counting_capture_body(&claim.challenge.nonce, 1, pulled),
-        ))
+        .send(capture_request(&token, &claim.session_id, counting_capture_body(&claim.challenge.nonce, 1, pulled)))
         .await;
-    assert_eq!(
-        third.status,
-        StatusCode::TOO_MANY_REQUESTS,
-        "{}",
-        third.text()
-    );
+    assert_eq!(third.status, StatusCode::TOO_MANY_REQUESTS, "{}", third.text());
     assert_eq!(third.error().code, ErrorCode::RateLimited);
     drop(senders);
     for t in tasks {
@@ -155,32 +124,13 @@ async fn parallel_failing_captures_over_several_sessions_stay_under_the_lockout(
         claims.push(claim);
     }
     // Person 2 is not the holder: every capture that is decided fails.
-    let results =
-        futures::future::join_all(claims.iter().map(|c| phone.perform(&c.session_id, c, 2))).await;
+    let results = futures::future::join_all(claims.iter().map(|c| phone.perform(&c.session_id, c, 2))).await;
     let decided = results.iter().filter(|r| r.is_ok()).count();
-    let account = app
-        .state
-        .store
-        .account_by_email("parallel@example.com")
-        .await
-        .expect("db")
-        .expect("account");
-    let failures = app
-        .state
-        .store
-        .failures_of_account(&account.id, 0)
-        .await
-        .expect("db")
-        .len();
-    assert!(
-        failures <= 2,
-        "{failures} failures recorded for a lockout of 2 ({decided} decided): {results:?}"
-    );
+    let account = app.state.store.account_by_email("parallel@example.com").await.expect("db").expect("account");
+    let failures = app.state.store.failures_of_account(&account.id, 0).await.expect("db").len();
+    assert!(failures <= 2, "{failures} failures recorded for a lockout of 2 ({decided} decided): {results:?}");
     for r in results.iter().filter_map(|r| r.as_ref().err()) {
-        assert!(
-            matches!(r.code, ErrorCode::RateLimited | ErrorCode::LockedOut),
-            "{r:?}"
-        );
+        assert!(matches!(r.code, ErrorCode::RateLimited | ErrorCode::LockedOut), "{r:?}");
     }
     // And the account is now locked.
     let form = pc.submit_identity("张三", &id).await;

@@ -38,7 +38,10 @@ async fn start_binds_port_zero_and_shuts_down_with_an_open_event_stream() {
     assert_eq!(health.text().await.expect("body"), "ok");
     let doc = client.get(format!("http://{addr}/api/v1/openapi.json")).send().await.expect("request");
     assert_eq!(doc.status(), 200);
-    tokio::time::timeout(Duration::from_secs(20), server.shutdown()).await.expect("graceful shutdown in time").expect("clean");
+    tokio::time::timeout(Duration::from_secs(20), server.shutdown())
+        .await
+        .expect("graceful shutdown in time")
+        .expect("clean");
 }
 
 #[tokio::test]
@@ -62,7 +65,11 @@ fn cli(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
         .env_remove("REALNAME_TEST_FIXED_CHALLENGE")
         .output()
         .expect("run realname-server");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[tokio::test]
@@ -76,8 +83,20 @@ async fn admin_commands_print_json_without_personal_data() {
     let photos = super::support::shared_data().join("faces/images/face_recognition");
     let id = id_number("11010519900307123");
     let csv = d.join("people.csv");
-    std::fs::write(&csv, format!("name,id_number,photo\n奥巴马,{id},obama/obama.jpg\n无名,123,obama/obama.jpg\n")).expect("csv");
-    let (ok, out, err) = cli(d, &["authority", "import", "--csv", csv.to_str().expect("utf8"), "--photos", photos.to_str().expect("utf8"), "--json"]);
+    std::fs::write(&csv, format!("name,id_number,photo\n奥巴马,{id},obama/obama.jpg\n无名,123,obama/obama.jpg\n"))
+        .expect("csv");
+    let (ok, out, err) = cli(
+        d,
+        &[
+            "authority",
+            "import",
+            "--csv",
+            csv.to_str().expect("utf8"),
+            "--photos",
+            photos.to_str().expect("utf8"),
+            "--json",
+        ],
+    );
     assert!(ok, "{err}");
     let report: serde_json::Value = serde_json::from_str(&out).expect("json");
     assert_eq!(report["imported"], 1);
@@ -133,9 +152,7 @@ async fn the_http_authority_asks_the_provider_and_retries() {
         )
         .route(
             "/v1/reference",
-            post(|| async {
-                Json(serde_json::json!({ "descriptor": ScriptedAnalyzer::descriptor_of(4).0.to_vec() }))
-            }),
+            post(|| async { Json(serde_json::json!({ "descriptor": ScriptedAnalyzer::descriptor_of(4).0.to_vec() })) }),
         );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
@@ -159,6 +176,8 @@ async fn the_http_authority_asks_the_provider_and_retries() {
     let reference = authority.reference(&id).await.expect("reference").expect("descriptor");
     assert!(reference.distance(&ScriptedAnalyzer::descriptor_of(4)) < 1e-6);
 
-    let unreachable = HttpAuthority::new("http://127.0.0.1:9", None, Duration::from_millis(300), 1, Arc::new(ScriptedAnalyzer)).expect("client");
+    let unreachable =
+        HttpAuthority::new("http://127.0.0.1:9", None, Duration::from_millis(300), 1, Arc::new(ScriptedAnalyzer))
+            .expect("client");
     assert!(unreachable.check(&zhang, &id).await.is_err());
 }

@@ -21,7 +21,8 @@ async fn get(app: &TestApp, path: &str) -> TestResponse {
 
 /// The value of one sample line (`name{labels} value`) of a Prometheus text body.
 fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines().find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')).and_then(|v| v.parse().ok()))
+    text.lines()
+        .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')).and_then(|v| v.parse().ok()))
 }
 
 #[tokio::test]
@@ -42,12 +43,16 @@ async fn readyz_answers_200_with_a_database_and_503_with_a_code_without_one() {
 
 #[tokio::test]
 async fn metrics_count_requests_decisions_latency_and_open_sessions() {
-    let app = TestApp::with_config(|c| c.ops.metrics_token = Some(Secret::new("scrape-me-0123456789abcdef0123456789"))).await;
+    let app =
+        TestApp::with_config(|c| c.ops.metrics_token = Some(Secret::new("scrape-me-0123456789abcdef0123456789"))).await;
     let unauthorized = get(&app, "/metrics").await;
     assert_eq!(unauthorized.status, StatusCode::UNAUTHORIZED);
     assert_eq!(unauthorized.error().code, ErrorCode::Unauthorized);
     let scrape = || async {
-        let req = Request::get("/metrics").header(header::AUTHORIZATION, "Bearer scrape-me-0123456789abcdef0123456789").body(Body::empty()).expect("request");
+        let req = Request::get("/metrics")
+            .header(header::AUTHORIZATION, "Bearer scrape-me-0123456789abcdef0123456789")
+            .body(Body::empty())
+            .expect("request");
         let resp = app.send(req).await;
         assert_eq!(resp.status, StatusCode::OK);
         assert!(resp.headers[header::CONTENT_TYPE].to_str().unwrap_or("").starts_with("text/plain; version=0.0.4"));
@@ -72,7 +77,11 @@ async fn metrics_count_requests_decisions_latency_and_open_sessions() {
     let after = scrape().await;
     assert_eq!(sample(&after, "realname_active_sessions"), Some(0.0), "the session passed: {after}");
     assert_eq!(sample(&after, "realname_decisions_total{outcome=\"passed\",reason=\"none\"}"), Some(1.0), "{after}");
-    assert_eq!(sample(&after, "realname_decisions_total{outcome=\"retry\",reason=\"face_mismatch\"}"), Some(1.0), "{after}");
+    assert_eq!(
+        sample(&after, "realname_decisions_total{outcome=\"retry\",reason=\"face_mismatch\"}"),
+        Some(1.0),
+        "{after}"
+    );
     assert_eq!(sample(&after, "realname_decision_duration_seconds_count"), Some(2.0), "{after}");
     assert_eq!(sample(&after, "realname_decision_duration_seconds_bucket{le=\"+Inf\"}"), Some(2.0));
     let route = "realname_http_requests_total{method=\"POST\",route=\"/api/v1/companion/sessions/{id}/capture\",status=\"2xx\"}";
@@ -80,21 +89,28 @@ async fn metrics_count_requests_decisions_latency_and_open_sessions() {
     assert!(!after.contains(&session), "no concrete path in a label");
     let signin = "realname_http_requests_total{method=\"POST\",route=\"/api/v1/auth/login\",status=\"2xx\"}";
     assert_eq!(sample(&after, signin), Some(1.0), "{after}");
-    assert!(sample(&after, "realname_http_requests_total{method=\"GET\",route=\"/metrics\",status=\"4xx\"}") >= Some(1.0));
+    assert!(
+        sample(&after, "realname_http_requests_total{method=\"GET\",route=\"/metrics\",status=\"4xx\"}") >= Some(1.0)
+    );
 }
 
 #[tokio::test]
 async fn failed_sign_ins_are_limited_per_account_with_429_retry_after_and_a_stated_end() {
-    let app = TestApp::with_config(|c| c.rate_limits.signin_failures_per_account = Limit { max: 3, window_secs: 600 }).await;
+    let app =
+        TestApp::with_config(|c| c.rate_limits.signin_failures_per_account = Limit { max: 3, window_secs: 600 }).await;
     let (_b, _d) = app.account("brute@example.com").await;
     let mut attacker = app.browser();
     for _ in 0..3 {
-        let r = attacker.submit("/signin", "/signin", &[("email", "brute@example.com"), ("password", "wrong password")]).await;
+        let r = attacker
+            .submit("/signin", "/signin", &[("email", "brute@example.com"), ("password", "wrong password")])
+            .await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED);
         assert_eq!(r.page_error_code().as_deref(), Some("invalid_credentials"));
     }
     // Now even the right password is refused until the window ends, and the page says when.
-    let locked = attacker.submit("/signin", "/signin", &[("email", "BRUTE@example.com"), ("password", "correct horse battery")]).await;
+    let locked = attacker
+        .submit("/signin", "/signin", &[("email", "BRUTE@example.com"), ("password", "correct horse battery")])
+        .await;
     assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(locked.page_error_code().as_deref(), Some("rate_limited"));
     let retry_after: i64 = locked.headers[header::RETRY_AFTER].to_str().expect("ascii").parse().expect("seconds");
@@ -117,17 +133,23 @@ async fn failed_sign_ins_are_limited_per_account_with_429_retry_after_and_a_stat
     // Another account is not affected; after the window the right password works again.
     let (_other, _) = app.account("innocent@example.com").await;
     app.clock.advance(retry_after);
-    let ok = attacker.submit("/signin", "/signin", &[("email", "brute@example.com"), ("password", "correct horse battery")]).await;
+    let ok = attacker
+        .submit("/signin", "/signin", &[("email", "brute@example.com"), ("password", "correct horse battery")])
+        .await;
     assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.text());
 }
 
 #[tokio::test]
 async fn limits_are_shared_by_instances_on_one_database() {
-    let app = TestApp::with_config(|c| c.rate_limits.signin_failures_per_account = Limit { max: 2, window_secs: 600 }).await;
+    let app =
+        TestApp::with_config(|c| c.rate_limits.signin_failures_per_account = Limit { max: 2, window_secs: 600 }).await;
     let second = app.second_instance().await;
     let login = |password: &str| {
         let body = serde_json::json!({ "email": "shared@example.com", "password": password, "device": { "name": "p", "platform": "linux", "app_version": "t" } });
-        Request::post("/api/v1/auth/login").header(header::CONTENT_TYPE, "application/json").body(Body::from(body.to_string())).expect("request")
+        Request::post("/api/v1/auth/login")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .expect("request")
     };
     // One failure on each instance reaches the limit of 2; the third attempt is refused by either.
     assert_eq!(app.send(login("nope")).await.status, StatusCode::UNAUTHORIZED);
@@ -161,7 +183,10 @@ async fn claims_per_device_and_sessions_per_id_number_are_limited() {
     // allowance (issue 14, finding 5).
     let (mut a, _) = app.account("probe-a@example.com").await;
     assert_eq!(a.submit_identity("李四", &id).await.page_error_code().as_deref(), Some("identity_mismatch"));
-    assert_eq!(a.submit_identity("王五", &id.to_lowercase()).await.page_error_code().as_deref(), Some("identity_mismatch"));
+    assert_eq!(
+        a.submit_identity("王五", &id.to_lowercase()).await.page_error_code().as_deref(),
+        Some("identity_mismatch")
+    );
     for stranger in ["probe-b@example.com", "probe-c@example.com"] {
         let (mut b, _) = app.account(stranger).await;
         for name in ["赵六", "钱七"] {
@@ -217,9 +242,11 @@ async fn https_deployments_get_hsts_and_secure_cookies() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = Config { data_dir: dir.path().to_path_buf(), ..Config::default() };
     let db = store::connect(&format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display())).await.expect("db");
-    let services = Services { store: Some(db), analyzer: Some(Arc::new(ScriptedAnalyzer)), authority: None, clock: None };
+    let services =
+        Services { store: Some(db), analyzer: Some(Arc::new(ScriptedAnalyzer)), authority: None, clock: None };
     let state = build_state(config, "https://verify.example.com".into(), services).await.expect("state");
-    let resp = app(state).oneshot(Request::get("/signin").body(Body::empty()).expect("request")).await.expect("infallible");
+    let resp =
+        app(state).oneshot(Request::get("/signin").body(Body::empty()).expect("request")).await.expect("infallible");
     let hsts = resp.headers().get(header::STRICT_TRANSPORT_SECURITY).and_then(|v| v.to_str().ok()).unwrap_or("");
     assert!(hsts.starts_with("max-age=31536000"), "{hsts:?}");
     let cookies: Vec<_> = resp.headers().get_all(header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).collect();
@@ -236,9 +263,18 @@ async fn sign_in_rotates_the_session_id_and_a_planted_one_is_worthless() {
     let mut victim = app.browser();
     // An attacker planted a session cookie before the victim signs in (session fixation).
     victim.cookies.insert("rn_session".into(), "rn_ws_planted-by-the-attacker".into());
-    let r = victim.submit("/signin", "/signin", &[("email", "rotate@example.com"), ("password", "correct horse battery")]).await;
+    let r = victim
+        .submit("/signin", "/signin", &[("email", "rotate@example.com"), ("password", "correct horse battery")])
+        .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
-    let set = r.headers.get_all(header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).find(|c| c.starts_with("rn_session=")).expect("a new session cookie").to_owned();
+    let set = r
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("rn_session="))
+        .expect("a new session cookie")
+        .to_owned();
     assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax") && !set.contains("Secure"), "{set}");
     let first = victim.cookies["rn_session"].clone();
     assert_ne!(first, "rn_ws_planted-by-the-attacker");
@@ -250,7 +286,9 @@ async fn sign_in_rotates_the_session_id_and_a_planted_one_is_worthless() {
 
     // Signing in again issues yet another id.
     let csrf = victim.csrf("/verify").await;
-    let again = victim.post_raw("/signin", &[("csrf", &csrf), ("email", "rotate@example.com"), ("password", "correct horse battery")]).await;
+    let again = victim
+        .post_raw("/signin", &[("csrf", &csrf), ("email", "rotate@example.com"), ("password", "correct horse battery")])
+        .await;
     assert_eq!(again.status, StatusCode::SEE_OTHER, "{}", again.text());
     assert_ne!(victim.cookies["rn_session"], first);
 }
@@ -290,7 +328,9 @@ async fn every_admin_endpoint_refuses_requests_without_an_admin_credential() {
         let path = route.replace("{id}", "x");
         for method in [Method::GET, Method::POST] {
             let send = |auth: Option<&str>, cookie: Option<String>| {
-                let mut req = Request::builder().method(method.clone()).uri(format!("{path}?token=the-admin-token-0123456789abcdef0123"));
+                let mut req = Request::builder()
+                    .method(method.clone())
+                    .uri(format!("{path}?token=the-admin-token-0123456789abcdef0123"));
                 if let Some(a) = auth {
                     req = req.header(header::AUTHORIZATION, a);
                 }
@@ -314,7 +354,14 @@ async fn every_admin_endpoint_refuses_requests_without_an_admin_credential() {
                 assert_eq!(r.error().code, ErrorCode::Unauthorized, "{method} {route} with {what}");
             }
         }
-        let ok = app.send(Request::get(&path).header(header::AUTHORIZATION, "Bearer the-admin-token-0123456789abcdef0123").body(Body::empty()).expect("request")).await;
+        let ok = app
+            .send(
+                Request::get(&path)
+                    .header(header::AUTHORIZATION, "Bearer the-admin-token-0123456789abcdef0123")
+                    .body(Body::empty())
+                    .expect("request"),
+            )
+            .await;
         assert!(ok.status.is_success(), "{route} with the admin token: {}", ok.status);
     }
 }

@@ -10,9 +10,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use futures::StreamExt;
-use realname_protocol::api::{
-    ClaimResponse, Decision, DeviceInfo, LivenessAction, SessionStatus, TokenResponse,
-};
+use realname_protocol::api::{ClaimResponse, Decision, DeviceInfo, LivenessAction, SessionStatus, TokenResponse};
 use realname_protocol::{ApiError, ErrorCode, QrPayload};
 use realname_server::config::Config;
 use realname_server::face::{ScriptedAnalyzer, ScriptedFrame};
@@ -92,7 +90,10 @@ impl TestApp {
         Self::build(f, || Arc::new(ScriptedAnalyzer)).await
     }
 
-    async fn build(f: impl FnOnce(&mut Config), analyzer: impl FnOnce() -> realname_server::face::SharedAnalyzer) -> Self {
+    async fn build(
+        f: impl FnOnce(&mut Config),
+        analyzer: impl FnOnce() -> realname_server::face::SharedAnalyzer,
+    ) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = Config {
             data_dir: dir.path().to_path_buf(),
@@ -107,7 +108,8 @@ impl TestApp {
         let store = store::connect(&url).await.expect("open test database");
         let clock = Arc::new(ManualClock::default());
         let analyzer = analyzer();
-        let services = Services { store: Some(store), analyzer: Some(analyzer), authority: None, clock: Some(clock.clone()) };
+        let services =
+            Services { store: Some(store), analyzer: Some(analyzer), authority: None, clock: Some(clock.clone()) };
         let state = build_state(config, ORIGIN.into(), services).await.expect("build state");
         let router = app(state.clone());
         Self { database_url: url, state, router, clock, dir }
@@ -115,7 +117,12 @@ impl TestApp {
 
     /// A claimed, confirmed session of a fresh account `email` for `name` with ID `id17` + check
     /// character, registered with the scripted person 1's reference photo.
-    pub async fn ready_session(&self, name: &str, email: &str, id17: &str) -> (Device<'_>, realname_protocol::api::ClaimResponse) {
+    pub async fn ready_session(
+        &self,
+        name: &str,
+        email: &str,
+        id17: &str,
+    ) -> (Device<'_>, realname_protocol::api::ClaimResponse) {
         let id = id_number(id17);
         self.register_identity(name, &id, 1).await;
         let (mut pc, phone) = self.account(email).await;
@@ -145,7 +152,10 @@ impl TestApp {
     }
 
     /// With the given (real) face engine and a pinned challenge.
-    pub async fn with_real_analyzer(analyzer: realname_server::face::SharedAnalyzer, challenge: Vec<LivenessAction>) -> Self {
+    pub async fn with_real_analyzer(
+        analyzer: realname_server::face::SharedAnalyzer,
+        challenge: Vec<LivenessAction>,
+    ) -> Self {
         let holder = std::sync::Mutex::new(Some(analyzer));
         Self::build(
             |c| c.test.fixed_challenge = Some(challenge),
@@ -262,7 +272,12 @@ pub fn attr_after(html: &str, marker: &str) -> Option<String> {
 
 /// Undoes the template engine's HTML escaping.
 pub fn unescape(s: &str) -> String {
-    s.replace("&#x2f;", "/").replace("&#x27;", "'").replace("&quot;", "\"").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    s.replace("&#x2f;", "/")
+        .replace("&#x27;", "'")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 /// A browser that keeps cookies and fills in CSRF tokens.
@@ -304,11 +319,8 @@ impl Browser<'_> {
 
     /// Posts a form as is (no CSRF added).
     pub async fn post_raw(&mut self, path: &str, fields: &[(&str, &str)]) -> TestResponse {
-        let body = fields
-            .iter()
-            .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
-            .collect::<Vec<_>>()
-            .join("&");
+        let body =
+            fields.iter().map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v))).collect::<Vec<_>>().join("&");
         let req = self
             .request(Method::POST, path)
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
@@ -373,13 +385,13 @@ impl Browser<'_> {
 
     /// Opens the SSE stream of a session.
     pub async fn events(&self, session: &str) -> EventStream {
-        let req = self.request(Method::GET, &format!("/verify/sessions/{session}/events")).body(Body::empty()).expect("request");
+        let req = self
+            .request(Method::GET, &format!("/verify/sessions/{session}/events"))
+            .body(Body::empty())
+            .expect("request");
         let resp = self.app.router.clone().oneshot(req).await.expect("infallible");
         assert_eq!(resp.status(), StatusCode::OK);
-        assert_eq!(
-            resp.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()),
-            Some("text/event-stream")
-        );
+        assert_eq!(resp.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()), Some("text/event-stream"));
         EventStream { body: resp.into_body().into_data_stream().boxed(), buf: String::new() }
     }
 }
@@ -483,7 +495,10 @@ impl Device<'_> {
 
     pub async fn login(&mut self, email: &str, password: &str) -> TokenResponse {
         let resp = self
-            .post_json("/auth/login", serde_json::json!({ "email": email, "password": password, "device": self.info() }))
+            .post_json(
+                "/auth/login",
+                serde_json::json!({ "email": email, "password": password, "device": self.info() }),
+            )
             .await;
         assert_eq!(resp.status, StatusCode::OK, "{}", resp.text());
         let tokens: TokenResponse = serde_json::from_slice(&resp.body).expect("tokens");
@@ -492,7 +507,8 @@ impl Device<'_> {
     }
 
     pub async fn try_claim(&self, handle: &str) -> Result<ClaimResponse, ApiError> {
-        let resp = self.post_json("/companion/claim", serde_json::json!({ "handle": handle, "device": self.info() })).await;
+        let resp =
+            self.post_json("/companion/claim", serde_json::json!({ "handle": handle, "device": self.info() })).await;
         if resp.status == StatusCode::OK {
             Ok(serde_json::from_slice(&resp.body).expect("claim response"))
         } else {
@@ -506,9 +522,16 @@ impl Device<'_> {
 
     pub async fn try_confirm(&self, session: &str, code: Option<&str>) -> Result<SessionStatus, ApiError> {
         let resp = self
-            .post_json(&format!("/companion/sessions/{session}/confirm"), serde_json::json!({ "consent": true, "station_code": code }))
+            .post_json(
+                &format!("/companion/sessions/{session}/confirm"),
+                serde_json::json!({ "consent": true, "station_code": code }),
+            )
             .await;
-        if resp.status == StatusCode::OK { Ok(serde_json::from_slice(&resp.body).expect("status")) } else { Err(resp.error()) }
+        if resp.status == StatusCode::OK {
+            Ok(serde_json::from_slice(&resp.body).expect("status"))
+        } else {
+            Err(resp.error())
+        }
     }
 
     pub async fn confirm(&self, session: &str) -> SessionStatus {
@@ -517,7 +540,12 @@ impl Device<'_> {
 
     /// Uploads frames (PNG or JPEG bytes, each with its action tag), captured 100 ms apart just
     /// before the upload by the server's (manual) clock.
-    pub async fn try_capture(&self, session: &str, nonce: &str, frames: &[(Option<LivenessAction>, Vec<u8>)]) -> Result<Decision, ApiError> {
+    pub async fn try_capture(
+        &self,
+        session: &str,
+        nonce: &str,
+        frames: &[(Option<LivenessAction>, Vec<u8>)],
+    ) -> Result<Decision, ApiError> {
         let (end_ms, n) = (self.app.clock.now() * 1000, frames.len() as i64);
         let times: Vec<i64> = (0..n).map(|i| end_ms - (n - i) * 100).collect();
         self.try_capture_at(session, nonce, frames, &times).await
@@ -552,7 +580,11 @@ impl Device<'_> {
             .body(Body::from(body))
             .expect("request");
         let resp = self.app.send(req).await;
-        if resp.status == StatusCode::OK { Ok(serde_json::from_slice(&resp.body).expect("decision")) } else { Err(resp.error()) }
+        if resp.status == StatusCode::OK {
+            Ok(serde_json::from_slice(&resp.body).expect("decision"))
+        } else {
+            Err(resp.error())
+        }
     }
 
     /// Performs a challenge as scripted `person`.
@@ -560,7 +592,13 @@ impl Device<'_> {
         self.perform_challenge(session, &claim.challenge.actions, &claim.challenge.nonce, person).await
     }
 
-    pub async fn perform_challenge(&self, session: &str, actions: &[LivenessAction], nonce: &str, person: u8) -> Result<Decision, ApiError> {
+    pub async fn perform_challenge(
+        &self,
+        session: &str,
+        actions: &[LivenessAction],
+        nonce: &str,
+        person: u8,
+    ) -> Result<Decision, ApiError> {
         let mut frames = vec![(None, ScriptedFrame::neutral(person).to_png())];
         for a in actions {
             frames.push((Some(*a), ScriptedFrame::doing(person, *a).to_png()));

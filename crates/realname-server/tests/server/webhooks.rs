@@ -54,7 +54,8 @@ impl Receiver {
 
     fn serve(listener: tokio::net::TcpListener, script: &[u16]) -> Self {
         let addr = listener.local_addr().expect("addr");
-        let state = Arc::new(ReceiverState { script: Mutex::new(script.iter().copied().collect()), ..Default::default() });
+        let state =
+            Arc::new(ReceiverState { script: Mutex::new(script.iter().copied().collect()), ..Default::default() });
         let shared = Arc::clone(&state);
         let app = axum::Router::new().route(
             "/hooks",
@@ -180,9 +181,15 @@ async fn passing_and_failing_verifications_reach_the_receiver_signed() {
         let mut tampered = r.body.clone();
         let at = tampered.iter().position(|b| *b == b'*').expect("a masked character");
         tampered[at] = b'#';
-        assert_eq!(webhooks::verify_signature(SECRET, &r.signature, &tampered, now(), 300), Err(webhooks::SignatureError::Mismatch));
+        assert_eq!(
+            webhooks::verify_signature(SECRET, &r.signature, &tampered, now(), 300),
+            Err(webhooks::SignatureError::Mismatch)
+        );
         assert!(webhooks::verify_signature("whsec_some_other_secret_1", &r.signature, &r.body, now(), 300).is_err());
-        assert!(webhooks::verify_signature(SECRET, &r.signature, &r.body, t + 301, 300).is_err(), "an old signature is refused");
+        assert!(
+            webhooks::verify_signature(SECRET, &r.signature, &r.body, t + 301, 300).is_err(),
+            "an old signature is refused"
+        );
         let text = String::from_utf8_lossy(&r.body);
         for plain in ["张三", "李四", &id_number("11010519900307123")[..], &id_number("11010519900307107")[..]] {
             assert!(!text.contains(plain), "plaintext personal data in {text}");
@@ -207,14 +214,21 @@ async fn a_receiver_failing_twice_gets_the_same_event_on_the_third_attempt() {
     let app = TestApp::with_config(|c| fast(c, &receiver.url)).await;
     passing_flow(&app, "retry@example.com", "11010519900307123").await;
     let store = &app.state.store;
-    wait_until("delivery", || async { !store.list_webhooks(Some(STATUS_DELIVERED), 10).await.expect("list").is_empty() }).await;
+    wait_until("delivery", || async {
+        !store.list_webhooks(Some(STATUS_DELIVERED), 10).await.expect("list").is_empty()
+    })
+    .await;
     let got = receiver.got();
     assert_eq!(got.len(), 3, "{got:?}");
     assert!(got.iter().all(|r| r.event_id == got[0].event_id), "one event id on every attempt");
     assert!(got.iter().all(|r| r.body == got[0].body), "the same bytes on every attempt");
     let log = store.webhook_attempts(&got[0].event_id).await.expect("log");
-    let summary: Vec<(i64, Option<i64>, Option<&str>)> = log.iter().map(|a| (a.attempt, a.status_code, a.error.as_deref())).collect();
-    assert_eq!(summary, vec![(1, Some(500), Some("http_status")), (2, Some(500), Some("http_status")), (3, Some(200), None)]);
+    let summary: Vec<(i64, Option<i64>, Option<&str>)> =
+        log.iter().map(|a| (a.attempt, a.status_code, a.error.as_deref())).collect();
+    assert_eq!(
+        summary,
+        vec![(1, Some(500), Some("http_status")), (2, Some(500), Some("http_status")), (3, Some(200), None)]
+    );
     assert!(log.windows(2).all(|w| w[1].at_ms >= w[0].at_ms + 10), "backoff between attempts: {log:?}");
     let row = &store.webhook_event(&got[0].event_id).await.expect("row")[0];
     assert_eq!((row.status.as_str(), row.attempts, row.last_status), (STATUS_DELIVERED, 3, Some(200)));
@@ -230,7 +244,8 @@ async fn the_last_failed_attempt_makes_the_row_dead() {
     .await;
     passing_flow(&app, "dead@example.com", "11010519900307123").await;
     let store = &app.state.store;
-    wait_until("a dead row", || async { !store.list_webhooks(Some(STATUS_DEAD), 10).await.expect("list").is_empty() }).await;
+    wait_until("a dead row", || async { !store.list_webhooks(Some(STATUS_DEAD), 10).await.expect("list").is_empty() })
+        .await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(receiver.got().len(), 3, "no attempt after the last one");
     let event = receiver.got()[0].event_id.clone();
@@ -239,7 +254,8 @@ async fn the_last_failed_attempt_makes_the_row_dead() {
     assert_eq!(webhooks::resend(&**store, &event).await.expect("resend"), 1);
     wait_until("the resent delivery", || async { receiver.got().len() == 4 }).await;
     assert_eq!(receiver.got()[3].event_id, event);
-    wait_until("delivered", || async { store.webhook_event(&event).await.expect("row")[0].status == STATUS_DELIVERED }).await;
+    wait_until("delivered", || async { store.webhook_event(&event).await.expect("row")[0].status == STATUS_DELIVERED })
+        .await;
     assert_eq!(webhooks::resend(&**store, "evt_unknown").await.expect("resend"), 0);
 }
 
@@ -278,7 +294,8 @@ async fn events_survive_a_restart_and_a_dead_workers_lease_and_resend_repeats_th
     let mut config = app.state.config.clone();
     config.data_dir = app.dir.path().to_path_buf();
     let fresh = store::connect(&app.database_url).await.expect("reopen");
-    let services = Services { store: Some(fresh), analyzer: Some(Arc::clone(&app.state.analyzer)), authority: None, clock: None };
+    let services =
+        Services { store: Some(fresh), analyzer: Some(Arc::clone(&app.state.analyzer)), authority: None, clock: None };
     let restarted = build_state(config, super::support::ORIGIN.into(), services).await.expect("restart");
     wait_until("delivery after the restart", || async { receiver.got().len() == 1 }).await;
     assert!(leased_at.elapsed() >= Duration::from_millis(850), "the dead worker's lease was respected");
@@ -287,7 +304,8 @@ async fn events_survive_a_restart_and_a_dead_workers_lease_and_resend_repeats_th
     let body: serde_json::Value = serde_json::from_slice(&first.body).expect("json");
     assert_eq!(body["data"]["verification_id"], session.as_str());
     let rs = &restarted.store;
-    wait_until("delivered", || async { rs.webhook_event(&event).await.expect("row")[0].status == STATUS_DELIVERED }).await;
+    wait_until("delivered", || async { rs.webhook_event(&event).await.expect("row")[0].status == STATUS_DELIVERED })
+        .await;
 
     // Resend: the same event id and body again.
     assert_eq!(webhooks::resend(&**rs, &event).await.expect("resend"), 1);
@@ -334,7 +352,10 @@ async fn two_workers_on_one_database_never_deliver_a_row_twice() {
         workers.push(tokio::spawn(worker.run(stop.subscribe())));
     }
     let store = &app.state.store;
-    wait_until("all delivered", || async { store.list_webhooks(Some(STATUS_DELIVERED), 100).await.expect("list").len() == 40 }).await;
+    wait_until("all delivered", || async {
+        store.list_webhooks(Some(STATUS_DELIVERED), 100).await.expect("list").len() == 40
+    })
+    .await;
     stop.send_replace(true);
     for w in workers {
         tokio::time::timeout(Duration::from_secs(10), w).await.expect("worker stops").expect("join");
@@ -362,7 +383,11 @@ fn cli(app: &TestApp, args: &[&str]) -> (bool, String, String) {
         .env_remove("REALNAME_WEBHOOK_SECRET")
         .output()
         .expect("run realname-server");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -371,7 +396,10 @@ async fn the_admin_cli_lists_logs_and_resends_events() {
     let app = TestApp::with_config(|c| fast(c, &receiver.url)).await;
     passing_flow(&app, "cli@example.com", "11010519900307123").await;
     let store = &app.state.store;
-    wait_until("delivery", || async { store.list_webhooks(Some(STATUS_DELIVERED), 10).await.expect("list").len() == 1 }).await;
+    wait_until("delivery", || async {
+        store.list_webhooks(Some(STATUS_DELIVERED), 10).await.expect("list").len() == 1
+    })
+    .await;
     let event = receiver.got()[0].event_id.clone();
 
     let (ok, out, err) = cli(&app, &["webhooks", "list", "--status", "delivered", "--json"]);
@@ -426,9 +454,13 @@ async fn the_partner_and_mobile_paths_send_completed_events_too() {
     let id2 = id_number("11010519900307107");
     app.register_identity("李四", &id2, 2).await;
     let csv = format!("phone,name,id_number\n13812345678,李四,{id2}\n");
-    mobile::import_carrier_records(&*app.state.store, &app.state.keys, &csv, app.state.today(), app.state.now()).await.expect("import");
+    mobile::import_carrier_records(&*app.state.store, &app.state.keys, &csv, app.state.today(), app.state.now())
+        .await
+        .expect("import");
     let (mut m, _d) = app.account("mobile@example.com").await;
-    let resp = m.submit("/verify/mobile", "/verify/mobile", &[("name", "李四"), ("id_number", &id2), ("phone", "13812345678")]).await;
+    let resp = m
+        .submit("/verify/mobile", "/verify/mobile", &[("name", "李四"), ("id_number", &id2), ("phone", "13812345678")])
+        .await;
     let challenge = resp.location().expect("the code page");
     let sms = mobile::read_outbox(&*app.state.store, &app.state.keys, Some("13812345678"), 1).await.expect("outbox");
     let code = mobile::code_in(&sms[0].text).expect("code");
@@ -442,7 +474,11 @@ async fn the_partner_and_mobile_paths_send_completed_events_too() {
         .map(|r| {
             webhooks::verify_signature(SECRET, &r.signature, &r.body, now(), 300).expect("signed");
             let v: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
-            (v["type"].as_str().unwrap_or_default().to_owned(), v["data"]["method"].as_str().unwrap_or_default().to_owned(), v["data"]["name_masked"].as_str().unwrap_or_default().to_owned())
+            (
+                v["type"].as_str().unwrap_or_default().to_owned(),
+                v["data"]["method"].as_str().unwrap_or_default().to_owned(),
+                v["data"]["name_masked"].as_str().unwrap_or_default().to_owned(),
+            )
         })
         .collect();
     methods.sort();
@@ -464,7 +500,8 @@ async fn cancelled_expired_and_abandoned_sessions_send_failed_events_and_no_endp
     let (mut pc, phone) = app.account("cancel@example.com").await;
     let (_s, handle) = pc.start_verification("张三", &id).await;
     let claim = phone.claim(&handle).await;
-    let cancelled = phone.post_json(&format!("/companion/sessions/{}/cancel", claim.session_id), serde_json::json!({})).await;
+    let cancelled =
+        phone.post_json(&format!("/companion/sessions/{}/cancel", claim.session_id), serde_json::json!({})).await;
     assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.text());
     let (mut pc2, _phone2) = app.account("expire@example.com").await;
     let (expiring, _handle) = pc2.start_verification("张三", &id).await;

@@ -5,8 +5,8 @@ use realname_protocol::api::ReasonCode;
 
 use super::super::config::LivenessConfig;
 use super::super::rejection::{Hint, Rejection, RejectionDetail, reject};
-use super::super::upload::AnalyzedFrame;
 use super::super::upload::AnalyzedFace;
+use super::super::upload::AnalyzedFrame;
 use super::person::shape_distance;
 use crate::evidence::thumb_correlation;
 

@@ -6,17 +6,15 @@ use realname_protocol::api::ReasonCode;
 
 use super::super::config::LivenessConfig;
 use super::super::rejection::{Hint, Rejection, RejectionDetail, reject};
-use super::super::upload::AnalyzedFrame;
 use super::super::upload::AnalyzedFace;
+use super::super::upload::AnalyzedFrame;
 
 /// Landmarks relative to the eye-to-eye frame (translation, scale and rotation removed).
 fn normalised_shape(f: &FaceAnalysis) -> Vec<(f32, f32)> {
     let p = &f.landmarks.points;
     let c = |r: std::ops::Range<usize>| {
         let n = r.len() as f32;
-        let (sx, sy) = p[r]
-            .iter()
-            .fold((0.0, 0.0), |(a, b), &(x, y)| (a + x, b + y));
+        let (sx, sy) = p[r].iter().fold((0.0, 0.0), |(a, b), &(x, y)| (a + x, b + y));
         (sx / n, sy / n)
     };
     let (r, l) = (c(36..42), c(42..48));
@@ -33,11 +31,7 @@ fn normalised_shape(f: &FaceAnalysis) -> Vec<(f32, f32)> {
 
 pub(crate) fn shape_distance(a: &FaceAnalysis, b: &FaceAnalysis) -> f32 {
     let (sa, sb) = (normalised_shape(a), normalised_shape(b));
-    sa.iter()
-        .zip(&sb)
-        .map(|(p, q)| ((p.0 - q.0).powi(2) + (p.1 - q.1).powi(2)).sqrt())
-        .sum::<f32>()
-        / sa.len() as f32
+    sa.iter().zip(&sb).map(|(p, q)| ((p.0 - q.0).powi(2) + (p.1 - q.1).powi(2)).sqrt()).sum::<f32>() / sa.len() as f32
 }
 
 pub(crate) fn check_same_person(
@@ -46,15 +40,8 @@ pub(crate) fn check_same_person(
     config: &LivenessConfig,
 ) -> Result<(usize, f32), Rejection> {
     // Reference: the neutral (untagged) frames; `evaluate` made sure there is one.
-    let refs: Vec<usize> = (0..frames.len())
-        .filter(|&i| frames[i].action.is_none())
-        .collect();
-    let d = |i: usize, j: usize| {
-        faces[i]
-            .analysis
-            .descriptor
-            .distance(&faces[j].analysis.descriptor)
-    };
+    let refs: Vec<usize> = (0..frames.len()).filter(|&i| frames[i].action.is_none()).collect();
+    let d = |i: usize, j: usize| faces[i].analysis.descriptor.distance(&faces[j].analysis.descriptor);
     // Each segment (run of frames with one tag) must come close to the reference somewhere:
     // single frames of a turned or wide-open face drift far from the neutral ones (up to
     // ≈ 0.5–0.65), but a segment always holds frames near the start or end of the action.
@@ -87,46 +74,27 @@ pub(crate) fn check_same_person(
                     ReasonCode::PersonChanged,
                     tag,
                     Hint::SamePersonThroughout,
-                    RejectionDetail::DifferentPerson {
-                        frame,
-                        distance: best,
-                        threshold: config.same_person_segment,
-                    },
+                    RejectionDetail::DifferentPerson { frame, distance: best, threshold: config.same_person_segment },
                 ));
             }
         }
         i = j;
     }
     for &r in &refs {
-        let nearest = refs
-            .iter()
-            .filter(|&&o| o != r)
-            .map(|&o| d(r, o))
-            .fold(f32::MAX, f32::min);
+        let nearest = refs.iter().filter(|&&o| o != r).map(|&o| d(r, o)).fold(f32::MAX, f32::min);
         if nearest != f32::MAX && nearest > config.same_person_neutral {
             return Err(reject(
                 ReasonCode::PersonChanged,
                 frames[r].action,
                 Hint::SamePersonThroughout,
-                RejectionDetail::DifferentPerson {
-                    frame: r,
-                    distance: nearest,
-                    threshold: config.same_person_neutral,
-                },
+                RejectionDetail::DifferentPerson { frame: r, distance: nearest, threshold: config.same_person_neutral },
             ));
         }
     }
     let best = refs
         .iter()
         .copied()
-        .min_by(|&a, &b| {
-            faces[a]
-                .analysis
-                .signals
-                .yaw_deg
-                .abs()
-                .total_cmp(&faces[b].analysis.signals.yaw_deg.abs())
-        })
+        .min_by(|&a, &b| faces[a].analysis.signals.yaw_deg.abs().total_cmp(&faces[b].analysis.signals.yaw_deg.abs()))
         .unwrap_or(0);
     Ok((best, max_segment))
 }
@@ -137,15 +105,9 @@ pub(crate) fn check_track(
     config: &LivenessConfig,
 ) -> Result<(), Rejection> {
     for i in 1..faces.len() {
-        let (a, b) = (
-            &faces[i - 1].analysis.detection.bbox,
-            &faces[i].analysis.detection.bbox,
-        );
+        let (a, b) = (&faces[i - 1].analysis.detection.bbox, &faces[i].analysis.detection.bbox);
         let w = a.width.max(b.width).max(1.0);
-        let (dx, dy) = (
-            (a.x + a.width / 2.0) - (b.x + b.width / 2.0),
-            (a.y + a.height / 2.0) - (b.y + b.height / 2.0),
-        );
+        let (dx, dy) = ((a.x + a.width / 2.0) - (b.x + b.width / 2.0), (a.y + a.height / 2.0) - (b.y + b.height / 2.0));
         let jump = (dx * dx + dy * dy).sqrt() / w;
         let scale = a.width.max(b.width) / a.width.min(b.width).max(1.0);
         if jump > config.max_box_jump || scale > config.max_box_scale {
@@ -153,11 +115,7 @@ pub(crate) fn check_track(
                 ReasonCode::PersonChanged,
                 frames[i].action,
                 Hint::SamePersonThroughout,
-                RejectionDetail::TrackBroken {
-                    frame: i,
-                    jump,
-                    scale,
-                },
+                RejectionDetail::TrackBroken { frame: i, jump, scale },
             ));
         }
     }

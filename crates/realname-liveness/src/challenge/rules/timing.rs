@@ -14,14 +14,7 @@ pub(crate) fn check_timestamps(
     let deadline_ms = (issued.challenge.deadline.unix_timestamp_nanos() / 1_000_000) as i64;
     let earliest = issued.issued_at_ms - config.clock_skew_ms;
     let latest = upload.received_at_ms.min(deadline_ms) + config.clock_skew_ms;
-    let bad = |d| {
-        Err(reject(
-            ReasonCode::TimestampsInvalid,
-            None,
-            Hint::StartAgain,
-            d,
-        ))
-    };
+    let bad = |d| Err(reject(ReasonCode::TimestampsInvalid, None, Hint::StartAgain, d));
     for (i, f) in upload.frames.iter().enumerate() {
         if f.captured_at_ms < earliest || f.captured_at_ms > latest {
             return bad(RejectionDetail::OutsideChallengeWindow { frame: i });
@@ -38,12 +31,9 @@ pub(crate) fn check_timestamps(
     }
     // The capture cannot last longer than the challenge's lifetime.
     if let (Some(first), Some(last)) = (upload.frames.first(), upload.frames.last())
-        && last.captured_at_ms - first.captured_at_ms
-            > deadline_ms - issued.issued_at_ms + config.clock_skew_ms
+        && last.captured_at_ms - first.captured_at_ms > deadline_ms - issued.issued_at_ms + config.clock_skew_ms
     {
-        return bad(RejectionDetail::OutsideChallengeWindow {
-            frame: upload.frames.len() - 1,
-        });
+        return bad(RejectionDetail::OutsideChallengeWindow { frame: upload.frames.len() - 1 });
     }
     Ok(())
 }
