@@ -289,8 +289,10 @@ impl Device {
                     part: format!("frame{i}"),
                     action: *action,
                     captured_at_ms: start + 100 * i as i64,
+                    light: false,
                 })
                 .collect(),
+            light: None,
         };
         let mut form = reqwest::multipart::Form::new().part(
             "metadata",

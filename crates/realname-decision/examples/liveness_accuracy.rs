@@ -40,6 +40,7 @@ fn decide_case(case: &harness::Case, match_threshold: f32) -> Verdict {
             nonce: nonce.into(),
             deadline: time::OffsetDateTime::from_unix_timestamp(harness::T0 / 1000 + 120)
                 .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+            light: None,
         };
         let capture = Capture {
             challenge: &challenge,

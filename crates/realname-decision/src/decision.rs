@@ -170,6 +170,7 @@ mod tests {
             action: f.action,
             captured_at_ms: T0 + 100 * k,
             faces: ScriptedAnalyzer.analyze_for_liveness(&img).expect("analyze"),
+            light: false,
         }
     }
 
@@ -178,6 +179,7 @@ mod tests {
             actions: actions.to_vec(),
             nonce: "n1".into(),
             deadline: time::OffsetDateTime::from_unix_timestamp(T0 / 1000 + 60).expect("time"),
+            light: None,
         }
     }
 

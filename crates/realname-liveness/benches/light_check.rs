@@ -11,7 +11,8 @@ use image::RgbImage;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use realname_liveness::light::{
-    LightConfig, LightFrame, LightSequence, RenderParams, Renderer, Scenario, SourceFrame, check_light, synthetic_face,
+    GenerateLight, LightConfig, LightFrame, LightSequence, RenderParams, Renderer, Scenario, SourceFrame, check_light,
+    synthetic_face,
 };
 
 fn bench(c: &mut Criterion) {

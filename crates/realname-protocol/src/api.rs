@@ -179,6 +179,10 @@ pub struct LivenessChallenge {
     /// The capture must arrive before this time.
     #[serde(with = "time::serde::rfc3339")]
     pub deadline: OffsetDateTime,
+    /// The light step: colours the companion flashes from its own screen while it films the
+    /// face (`None`: no light step — an older server, or the step switched off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub light: Option<crate::light::LightSequence>,
 }
 
 /// Limits of a capture upload.
@@ -210,6 +214,10 @@ pub struct CaptureMetadata {
     pub nonce: String,
     /// One entry per frame part, in upload order.
     pub frames: Vec<FrameMeta>,
+    /// When the companion painted each field of the challenge's light sequence (required
+    /// when the challenge has one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub light: Option<crate::light::LightPresentation>,
 }
 
 /// Metadata of one uploaded frame.
@@ -222,6 +230,9 @@ pub struct FrameMeta {
     pub action: Option<LivenessAction>,
     /// Capture time, milliseconds since the Unix epoch (device clock).
     pub captured_at_ms: i64,
+    /// Captured during the light step (the face lit by the flashed colours; no action).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub light: bool,
 }
 
 /// Outcome of a capture.
@@ -268,6 +279,14 @@ pub enum ReasonCode {
     ChallengeReplayed,
     /// The ID holder has no usable reference photo.
     NoReference,
+    /// The face did not reflect the light sequence the screen flashed (no response, or the
+    /// whole scene — a screen or photo held up — reflects it alike).
+    LightNotReflected,
+    /// A response, but not to the issued sequence in step (another sequence, too late, or a
+    /// paint report that does not follow the issued holds).
+    LightOutOfStep,
+    /// Too bright for the light check (a window behind or sunlight on the face).
+    TooBrightForLightCheck,
     /// A reason this client version does not know.
     #[serde(other)]
     Unknown,

@@ -8,6 +8,7 @@
 pub mod api;
 pub mod error;
 pub mod id_number;
+pub mod light;
 pub mod mask;
 pub mod name;
 pub mod qr;

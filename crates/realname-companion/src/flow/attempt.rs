@@ -107,8 +107,10 @@ impl Companion {
                         part: format!("frame{i}"),
                         action: f.action,
                         captured_at_ms: f.captured_at_ms,
+                        light: false,
                     })
                     .collect(),
+                light: None,
             };
             events.emit(FlowEvent::Uploading { frames: encoded.len() });
             report.frames_uploaded += encoded.len();

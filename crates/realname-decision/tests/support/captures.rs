@@ -161,7 +161,12 @@ pub fn decide_capture(
     let mut frames = Vec::with_capacity(capture.frames.len());
     for f in &capture.frames {
         let image = profile::timed(Stage::Decode, || decode_image(&f.bytes, &ImageLimits::default()))?;
-        frames.push(AnalyzedFrame { action: f.action, captured_at_ms: f.captured_at_ms, faces: upload.frame(&image)? });
+        frames.push(AnalyzedFrame {
+            action: f.action,
+            captured_at_ms: f.captured_at_ms,
+            faces: upload.frame(&image)?,
+            light: false,
+        });
     }
     let reference = reference.or_else(|| {
         frames.iter().find_map(|f| match f.faces.as_slice() {
@@ -174,6 +179,7 @@ pub fn decide_capture(
         nonce: "nonce-1".into(),
         deadline: time::OffsetDateTime::from_unix_timestamp(harness::T0 / 1000 + 120)
             .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+        light: None,
     };
     let verdict = profile::timed(Stage::Decide, || match reference {
         None => Verdict::fail(realname_protocol::api::ReasonCode::NoFace),

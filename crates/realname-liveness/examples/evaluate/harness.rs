@@ -332,7 +332,7 @@ pub fn assemble(segments: Vec<(Option<LivenessAction>, Vec<Vec<AnalyzedFace>>)>)
         t += 400;
         for faces in frames {
             t += 100;
-            out.push(AnalyzedFrame { action, captured_at_ms: t, faces });
+            out.push(AnalyzedFrame { action, captured_at_ms: t, faces, light: false });
         }
     }
     out
@@ -346,6 +346,7 @@ pub fn decide(case: &Case, config: &LivenessConfig) -> Result<(), Rejection> {
         nonce: nonce.into(),
         deadline: time::OffsetDateTime::from_unix_timestamp(T0 / 1000 + 120)
             .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+        light: None,
     };
     let run = |nonce: &str| {
         let ch = challenge(nonce);
@@ -517,7 +518,7 @@ pub fn build_cases(a: &Analyzer, plan: &Plan) -> Result<Vec<Case>> {
         let mut t = frames.last().map(|f| f.captured_at_ms).unwrap_or(T0) + 400;
         for faces in donor_frames {
             t += 100;
-            frames.push(AnalyzedFrame { action: Some(last), captured_at_ms: t, faces });
+            frames.push(AnalyzedFrame { action: Some(last), captured_at_ms: t, faces, light: false });
         }
         cases.push(Case {
             kind: "person_swap",

@@ -20,8 +20,8 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use realname_face::FaceAnalysis;
 use realname_liveness::light::{
-    LightConfig, LightMeasurement, LightPresentation, LightRejection, LightSequence, MeasuredFrame, RenderParams,
-    Renderer, Scenario, SourceFrame, decide_light, measure_regions,
+    GenerateLight, LightConfig, LightMeasurement, LightPresentation, LightRejection, LightSequence, MeasuredFrame,
+    RenderParams, Renderer, Scenario, SourceFrame, decide_light, measure_regions,
 };
 use serde::{Deserialize, Serialize};
 

@@ -73,7 +73,12 @@ pub fn evaluate(
     for (i, f) in frames.iter().enumerate() {
         match f.faces.as_slice() {
             [one] => {
-                kept.push(AnalyzedFrame { action: f.action, captured_at_ms: f.captured_at_ms, faces: Vec::new() });
+                kept.push(AnalyzedFrame {
+                    action: f.action,
+                    captured_at_ms: f.captured_at_ms,
+                    faces: Vec::new(),
+                    light: f.light,
+                });
                 faces.push(one);
                 index.push(i);
             }

@@ -54,7 +54,7 @@ fn face(who: u8, k: usize, f: impl FnOnce(&mut FaceSignals)) -> AnalyzedFace {
 }
 
 fn frame(action: Option<LivenessAction>, k: usize, face: AnalyzedFace) -> AnalyzedFrame {
-    AnalyzedFrame { action, captured_at_ms: T0 + 100 * k as i64, faces: vec![face] }
+    AnalyzedFrame { action, captured_at_ms: T0 + 100 * k as i64, faces: vec![face], light: false }
 }
 
 fn challenge(actions: &[LivenessAction]) -> LivenessChallenge {
@@ -62,6 +62,7 @@ fn challenge(actions: &[LivenessAction]) -> LivenessChallenge {
         actions: actions.to_vec(),
         nonce: "n1".into(),
         deadline: time::OffsetDateTime::from_unix_timestamp((T0 + 60_000) / 1000).expect("time"),
+        light: None,
     }
 }
 

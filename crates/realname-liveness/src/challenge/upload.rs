@@ -28,6 +28,9 @@ pub struct AnalyzedFrame {
     pub captured_at_ms: i64,
     /// Every face the engine found.
     pub faces: Vec<AnalyzedFace>,
+    /// Captured during the light step (lit by the flashed colours; carries no action).
+    #[serde(default)]
+    pub light: bool,
 }
 
 /// The challenge as the server issued it.

@@ -21,7 +21,7 @@ pub use reflect::{
 };
 pub use regions::{RegionMeans, measure_regions};
 pub use render::{RenderParams, Renderer, Scenario, SourceFrame, synthetic_face};
-pub use sequence::{LightColour, LightPresentation, LightSequence, LightStep};
+pub use sequence::{GenerateLight, LightColour, LightPresentation, LightSequence, LightStep};
 
 #[cfg(test)]
 mod tests;

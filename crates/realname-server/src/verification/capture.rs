@@ -128,7 +128,7 @@ impl AppState {
                     )
                 };
                 let faces = upload.frame(&image).map_err(engine_failed)?;
-                out.push(AnalyzedFrame { action, captured_at_ms, faces });
+                out.push(AnalyzedFrame { action, captured_at_ms, faces, light: false });
             }
             Ok::<_, ServerError>(out)
         })

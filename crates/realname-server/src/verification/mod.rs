@@ -517,6 +517,7 @@ impl AppState {
             actions,
             nonce: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<16>()),
             deadline: ts((now + self.config.limits.capture_window_secs).min(session_expires)),
+            light: None,
         }
     }
 
