@@ -48,6 +48,7 @@ fn decide_case(case: &harness::Case, match_threshold: f32) -> Verdict {
             nonce,
             frames: &case.frames,
             received_at_ms: harness::T0 + 30_000,
+            light: None,
         };
         decide(capture, &reference, &store, match_threshold)
     };

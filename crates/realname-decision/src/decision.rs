@@ -37,6 +37,8 @@ pub struct Capture<'a> {
     pub frames: &'a [AnalyzedFrame],
     /// When the server received the upload, ms since the Unix epoch.
     pub received_at_ms: i64,
+    /// The companion's paint report of the challenge's light sequence (`challenge.light`).
+    pub light: Option<&'a realname_protocol::light::LightPresentation>,
 }
 
 /// What the capture shows.
@@ -184,8 +186,14 @@ mod tests {
     }
 
     fn run(ch: &LivenessChallenge, frames: &[AnalyzedFrame], reference: u8, replay: &dyn ReplayStore) -> Verdict {
-        let capture =
-            Capture { challenge: ch, issued_at_ms: T0 - 1000, nonce: "n1", frames, received_at_ms: T0 + 5000 };
+        let capture = Capture {
+            challenge: ch,
+            issued_at_ms: T0 - 1000,
+            nonce: "n1",
+            frames,
+            received_at_ms: T0 + 5000,
+            light: None,
+        };
         decide(capture, &ScriptedAnalyzer::descriptor_of(reference), replay, MATCH_THRESHOLD)
     }
 

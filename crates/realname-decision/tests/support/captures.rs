@@ -190,6 +190,7 @@ pub fn decide_capture(
                 nonce: "nonce-1",
                 frames: &frames,
                 received_at_ms: harness::T0 + 30_000,
+                light: None,
             },
             &reference,
             &MemoryReplayStore::default(),

@@ -77,6 +77,7 @@ impl AppState {
                 nonce: &nonce,
                 frames: &analyzed,
                 received_at_ms: now * 1000,
+                light: None,
             };
             (decision::decide(capture, &reference, &replay, face_config.match_threshold), replay)
         })
