@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use realname_protocol::api::MaskedContext;
+use realname_protocol::light::{LightPresentation, LightSequence};
 use realname_scan::FrameSource;
 use serde::{Deserialize, Serialize};
 
@@ -66,6 +67,13 @@ pub trait Prompter: Send + Sync {
     async fn consent(&self) -> bool;
     /// Kiosk stations: asks for the code shown on the PC (`None` = cancel).
     async fn station_code(&self) -> Option<String>;
+    /// Shows the challenge's light sequence full screen (lead-in, steps, tail) while the flow
+    /// films the face, and reports when each field was actually painted, on the same clock as
+    /// the frames' capture timestamps. `None`: this front end cannot show it (the capture then
+    /// goes without a paint report and the server answers with a `light_*` reason).
+    async fn show_light(&self, _sequence: &LightSequence) -> Option<LightPresentation> {
+        None
+    }
 }
 
 /// Fixed answers (`--yes`, `--cancel`, load generator).
