@@ -36,6 +36,8 @@ cargo fmt --all -- --check
 stage "front end and workspace build"
 (cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run build)
 cargo build --workspace --all-targets --locked
+stage "lints (clippy, warnings are errors; research code included)"
+cargo clippy --workspace --all-targets --locked --features realname-liveness/research -- -D warnings
 status=0
 # The desktop WebDriver tests need tauri-driver and a display: scripts/test-desktop.sh runs them.
 not_desktop_e2e='not (package(realname-e2e) & test(/^desktop::/))'

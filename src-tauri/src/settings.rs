@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::ipc::{CommandError, SettingsView, UiLanguage, UiMode};
 
 /// What is stored on disk.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct StoredSettings {
     /// Settings shown in the UI.
@@ -54,12 +54,6 @@ impl Default for StoredView {
             tester_mode: false,
             kiosk_reset_secs: 8,
         }
-    }
-}
-
-impl Default for StoredSettings {
-    fn default() -> Self {
-        Self { view: StoredView::default(), admin_pin: None, account_masked: None }
     }
 }
 

@@ -120,10 +120,10 @@ async fn wait_ready(url: &str) -> Result<()> {
     let client = reqwest::Client::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
-        if let Ok(r) = client.get(format!("{url}/status")).send().await {
-            if r.status().is_success() {
-                return Ok(());
-            }
+        if let Ok(r) = client.get(format!("{url}/status")).send().await
+            && r.status().is_success()
+        {
+            return Ok(());
         }
         if std::time::Instant::now() > deadline {
             bail!("tauri-driver at {url} did not become ready");

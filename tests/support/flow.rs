@@ -146,10 +146,10 @@ impl QrPage {
                 while let Some(end) = buf.find("\n\n") {
                     let event: String = buf.drain(..end + 2).collect();
                     for line in event.lines() {
-                        if let Some(data) = line.strip_prefix("data:") {
-                            if let Ok(v) = serde_json::from_str::<Value>(data.trim()) {
-                                let _ = tx.send(v);
-                            }
+                        if let Some(data) = line.strip_prefix("data:")
+                            && let Ok(v) = serde_json::from_str::<Value>(data.trim())
+                        {
+                            let _ = tx.send(v);
                         }
                     }
                 }

@@ -1,6 +1,6 @@
 //! Dumps, for every frame of the liveness data set, the face engine's analysis plus this
 //! crate's image evidence and passive scores as JSON lines (calibration aid):
-//! `cargo run -p realname-liveness --example measure -- OUT.jsonl`.
+//! `cargo run -p realname-liveness --features research --example measure -- OUT.jsonl`.
 #![allow(clippy::print_stdout)]
 
 use std::io::Write;

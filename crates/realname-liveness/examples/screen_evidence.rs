@@ -2,7 +2,7 @@
 //! every clip (and still) of `shared/data/liveness`: per-clip min / median / max of each
 //! measure, the mean frame-to-frame flicker, the time per frame, and for each measure the best
 //! single threshold on the clip medians (attacks caught with no genuine clip rejected, margin).
-//! `cargo run --release -p realname-liveness --example screen_evidence`.
+//! `cargo run --release -p realname-liveness --features research --example screen_evidence`.
 #![allow(clippy::print_stdout)]
 
 #[path = "evaluate/harness.rs"]

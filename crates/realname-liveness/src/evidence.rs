@@ -7,11 +7,27 @@
 //! does not). The contrast is kept for measurement; it is not used in the decision (it rose
 //! in some blinks and fell in others).
 
-use realname_face::{FaceAnalysis, RgbImage};
+use realname_face::{BoundingBox, FaceAnalysis, RgbImage};
 use serde::{Deserialize, Serialize};
 
 use crate::error::LivenessError;
-use crate::passive::{PassiveNets, PassiveScores};
+
+/// Scores of the passive presentation-attack networks for one face (human 3.3.6's
+/// `antispoof` and `liveness`; the networks themselves are behind the `research` feature).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PassiveScores {
+    /// `antispoof` output, 0..1 (human reports it as the "real" score).
+    pub antispoof: f32,
+    /// `liveness` output, first softmax component, 0..1 (human's `face.live`).
+    pub liveness: f32,
+}
+
+/// Something that scores a face with passive networks (`passive::PassiveNets` under the
+/// `research` feature; no product path runs one).
+pub trait PassiveScorer {
+    /// Scores the face in `bbox` of `image`.
+    fn score(&self, image: &RgbImage, bbox: &BoundingBox) -> Result<PassiveScores, LivenessError>;
+}
 
 /// Side of the face thumbnail.
 pub const THUMB_SIDE: usize = 24;
@@ -74,7 +90,7 @@ fn mean_std(v: &[f32]) -> (f32, f32) {
 pub fn measure_face(
     image: &RgbImage,
     face: &FaceAnalysis,
-    nets: Option<&PassiveNets>,
+    nets: Option<&dyn PassiveScorer>,
 ) -> Result<FaceImageEvidence, LivenessError> {
     if image.width() < 2 || image.height() < 2 {
         return Err(LivenessError::InvalidInput(format!("image {}x{}", image.width(), image.height())));

@@ -4,9 +4,10 @@
 //!   order, timing, one and the same person, no duplicated stills, no replay, passive scores).
 //! - [`evidence`] — per-face image evidence the landmarks do not carry (eye-region darkness,
 //!   face thumbnail, passive scores).
-//! - [`passive`] — human 3.3.6's `antispoof` and `liveness` networks on the [`graph`]
-//!   interpreter.
-//! - [`screen`] — cheap screen-replay measures (moiré, bezel, highlights; measured, not used).
+//! - `passive` — human 3.3.6's `antispoof` and `liveness` networks on the `graph`
+//!   interpreter, and `screen` — cheap screen-replay measures (moiré, bezel, highlights):
+//!   measured, used by no product path, so they build only with the `research` feature
+//!   (`cargo run -p realname-liveness --features research --example evaluate`).
 //! - [`light`] — light liveness: the issued colour sequence, its reflection check and the
 //!   renderer that measures it.
 //! - [`similarity`] — replay check by a fingerprint that survives re-encoding and resizing.
@@ -16,9 +17,12 @@
 pub mod challenge;
 pub mod error;
 pub mod evidence;
+#[cfg(feature = "research")]
 pub mod graph;
 pub mod light;
+#[cfg(feature = "research")]
 pub mod passive;
+#[cfg(feature = "research")]
 pub mod screen;
 pub mod similarity;
 
@@ -27,8 +31,11 @@ pub use challenge::{
     RejectionDetail, ReplayStore, Upload, evaluate, fingerprint,
 };
 pub use error::LivenessError;
-pub use evidence::{FaceImageEvidence, measure_face};
+pub use evidence::{FaceImageEvidence, PassiveScorer, PassiveScores, measure_face};
+#[cfg(feature = "research")]
 pub use graph::GraphModel;
-pub use passive::{PassiveNets, PassiveScores};
+#[cfg(feature = "research")]
+pub use passive::PassiveNets;
+#[cfg(feature = "research")]
 pub use screen::{ScreenEvidence, measure_screen};
 pub use similarity::{SimilarityConfig, SimilarityPrint, similarity_print};

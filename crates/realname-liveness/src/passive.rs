@@ -13,21 +13,13 @@ use candle_core::{Device, Tensor};
 use realname_face::{BoundingBox, RgbImage};
 
 use crate::error::LivenessError;
+use crate::evidence::{PassiveScorer, PassiveScores};
 use crate::graph::GraphModel;
 
 /// Side of human's intermediate face tensor (the face mesh input).
 const MESH_INPUT: usize = 192;
 /// Human's `face.detector.scale`: the detector box is enlarged by this factor.
 const BOX_ENLARGE: f32 = 1.4;
-
-/// Scores of the two networks for one face.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct PassiveScores {
-    /// `antispoof` output, 0..1 (human reports it as the "real" score).
-    pub antispoof: f32,
-    /// `liveness` output, first softmax component, 0..1 (human's `face.live`).
-    pub liveness: f32,
-}
 
 /// Both passive networks.
 #[derive(Debug, Clone)]
@@ -56,6 +48,12 @@ impl PassiveNets {
             out.first().copied().ok_or_else(|| LivenessError::InvalidInput("empty network output".into()))
         };
         Ok(PassiveScores { antispoof: run(&self.antispoof)?, liveness: run(&self.liveness)? })
+    }
+}
+
+impl PassiveScorer for PassiveNets {
+    fn score(&self, image: &RgbImage, bbox: &BoundingBox) -> Result<PassiveScores, LivenessError> {
+        PassiveNets::score(self, image, bbox)
     }
 }
 

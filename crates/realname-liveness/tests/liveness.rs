@@ -9,14 +9,13 @@ mod harness;
 use std::sync::OnceLock;
 
 use LivenessAction::*;
-use candle_core::{Device, Tensor};
-use harness::{Analyzer, Case, Plan, assemble, decide, models_dir};
-use realname_liveness::{GraphModel, LivenessConfig, LivenessError};
+use harness::{Analyzer, Case, Plan, assemble, decide};
+use realname_liveness::LivenessConfig;
 use realname_protocol::api::{LivenessAction, ReasonCode};
 
 fn analyzer() -> &'static Analyzer {
     static A: OnceLock<Analyzer> = OnceLock::new();
-    A.get_or_init(|| match Analyzer::load() {
+    A.get_or_init(|| match Analyzer::load(None) {
         Ok(a) => a,
         Err(e) => panic!("liveness data or models missing: {e:#}"),
     })
@@ -37,8 +36,13 @@ fn reason(c: &Case) -> Option<ReasonCode> {
     decide(c, &LivenessConfig::default()).err().map(|r| r.reason)
 }
 
+/// The passive networks' graph interpreter is research code (`--features research`).
+#[cfg(feature = "research")]
 mod graph_models {
     use super::*;
+    use candle_core::{Device, Tensor};
+    use harness::models_dir;
+    use realname_liveness::{GraphModel, LivenessError};
 
     /// The deterministic input pattern the TF.js reference ran on.
     fn pattern(side: usize, seed: usize) -> Tensor {

@@ -14,7 +14,7 @@ use anyhow::{Context, Result};
 use image::{Rgb, RgbImage};
 use realname_face::{DetectOptions, EngineConfig, FaceAnalysis, FaceEngine, ImageLimits, LandmarkNet, decode_image};
 use realname_liveness::{
-    AnalyzedFace, AnalyzedFrame, FaceImageEvidence, IssuedChallenge, LivenessConfig, MemoryReplayStore, PassiveNets,
+    AnalyzedFace, AnalyzedFrame, FaceImageEvidence, IssuedChallenge, LivenessConfig, MemoryReplayStore, PassiveScorer,
     Rejection, Upload, evaluate, measure_face,
 };
 use realname_protocol::api::{LivenessAction, LivenessChallenge};
@@ -64,8 +64,9 @@ struct CachedFace {
 }
 
 impl Analyzer {
-    /// Loads the models; fails when the data or models are missing.
-    pub fn load() -> Result<Self> {
+    /// Loads the face models (and scores every face with `passive` when given); fails when
+    /// the data or models are missing.
+    pub fn load(passive: Option<Box<dyn PassiveScorer + Send + Sync>>) -> Result<Self> {
         let models = models_dir();
         let engine = FaceEngine::load(
             &models,
@@ -78,12 +79,11 @@ impl Analyzer {
             },
         )
         .with_context(|| format!("face models in {} (set REALNAME_MODELS_DIR)", models.display()))?;
-        let nets = PassiveNets::load(&models)?;
         let options = DetectOptions { min_score: MIN_DETECTION_SCORE, ..DetectOptions::default() };
         let analyze: AnalyzeFn = Box::new(move |img: &RgbImage| {
             let mut out = Vec::new();
             for a in engine.analyze(img, &options)? {
-                let evidence = measure_face(img, &a, Some(&nets))?;
+                let evidence = measure_face(img, &a, passive.as_deref().map(|p| p as &dyn PassiveScorer))?;
                 out.push(AnalyzedFace { analysis: a, evidence: Some(evidence) });
             }
             Ok(out)

@@ -14,7 +14,8 @@ use realname_liveness::LivenessConfig;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let analyzer = harness::Analyzer::load()?;
+    let nets = realname_liveness::PassiveNets::load(&harness::models_dir())?;
+    let analyzer = harness::Analyzer::load(Some(Box::new(nets)))?;
     if let Some(i) = args.iter().position(|a| a == "--cache") {
         let path = PathBuf::from(args.get(i + 1).ok_or_else(|| anyhow::anyhow!("--cache FILE"))?);
         let n = analyzer.load_cache(&path)?;

@@ -177,8 +177,7 @@ async fn demo_identities_never_pass_outside_demo_mode() {
 
 #[tokio::test]
 async fn demo_mode_with_an_http_authority_is_refused_at_start() {
-    let mut config = Config::default();
-    config.demo = DemoConfig { enabled: true };
+    let mut config = Config { demo: DemoConfig { enabled: true }, ..Config::default() };
     config.authority.kind = AuthorityKind::Http;
     config.authority.url = Some("http://127.0.0.1:9".into());
     let err = config.validate().expect_err("refused");
