@@ -2,8 +2,10 @@
 # Runs N backend instances on one private PostgreSQL behind nginx (round robin) and drives them
 # with `realname load`; optionally kills an instance (kill -9) or restarts PostgreSQL in the
 # middle of the run. Prints the load report and the checks of docs/reliability.md.
+# `--capture-instances M` adds the split deployment: M more instances that nginx sends only
+# the capture uploads (the face decisions) to, while the N others serve everything else.
 #
-#   scripts/scale-out.sh [--users 500] [--concurrency 40] [--instances 2]
+#   scripts/scale-out.sh [--users 500] [--concurrency 40] [--instances 2] [--capture-instances 0]
 #                        [--fault none|kill|pg-restart] [--fault-at 60] [--keep DIR]
 #
 # A session cut off by a fault ends when its lifetime runs out (15 min by default); set
@@ -16,12 +18,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
-users=500 concurrency=40 instances=2 fault=none fault_at=60 keep="" pg_port=55470 base_port=18470
+users=500 concurrency=40 instances=2 capture_instances=0 fault=none fault_at=60 keep="" pg_port=55470 base_port=18470
 while [ $# -gt 0 ]; do
   case "$1" in
     --users) users=$2; shift 2 ;;
     --concurrency) concurrency=$2; shift 2 ;;
     --instances) instances=$2; shift 2 ;;
+    --capture-instances) capture_instances=$2; shift 2 ;;
     --fault) fault=$2; shift 2 ;;
     --fault-at) fault_at=$2; shift 2 ;;
     --keep) keep=$2; shift 2 ;;
@@ -99,21 +102,27 @@ start_instance() { # index
   echo "instance $i did not come up" >&2; exit 3
 }
 
-upstreams=""
+upstreams="" capture_upstreams=""
 for i in $(seq 1 "$instances"); do upstreams+="    server 127.0.0.1:$((base_port + i)) max_fails=1 fail_timeout=2s;"$'\n'; done
-UPSTREAMS=$upstreams LISTEN=127.0.0.1:$lb_port PREFIX=$work python3 -c '
+for i in $(seq $((instances + 1)) $((instances + capture_instances))); do
+  capture_upstreams+="    server 127.0.0.1:$((base_port + i)) max_fails=1 fail_timeout=2s;"$'\n'
+done
+[ -n "$capture_upstreams" ] || capture_upstreams=$upstreams
+all_instances=$((instances + capture_instances))
+[ "$all_instances" -lt 9 ] || { echo "at most 8 instances (port base+9 is the webhook receiver)" >&2; exit 2; }
+UPSTREAMS=$upstreams CAPTURE_UPSTREAMS=$capture_upstreams LISTEN=127.0.0.1:$lb_port PREFIX=$work python3 -c '
 import os, sys
 text = open(sys.argv[1]).read()
-for key in ("UPSTREAMS", "LISTEN", "PREFIX"):
+for key in ("CAPTURE_UPSTREAMS", "UPSTREAMS", "LISTEN", "PREFIX"):
     text = text.replace("@" + key + "@", os.environ[key])
 open(sys.argv[2], "w").write(text)' docs/deploy/nginx-test.conf "$work/nginx.conf"
 
 start_instance 1
 "$bin/realname-server" authority import --csv "$work/ids/authority.csv" --photos "$(dirname "$clips/lp_d5/0001.jpg")" --json \
   > "$work/import.json" 2>>"$work/server-1.log"
-for i in $(seq 2 "$instances"); do start_instance "$i"; done
+for i in $(seq 2 "$all_instances"); do start_instance "$i"; done
 nginx -c "$work/nginx.conf" -p "$work" -g "pid $work/nginx.pid; error_log $work/nginx-error.log;"
-echo "== $instances instances behind nginx at $origin, PostgreSQL on $pg_port; $(jq -r .imported "$work/import.json" 2>/dev/null || cat "$work/import.json") identities"
+echo "== $instances instances (+ $capture_instances for captures only) behind nginx at $origin, PostgreSQL on $pg_port; $(jq -r .imported "$work/import.json" 2>/dev/null || cat "$work/import.json") identities"
 
 fault_log="$work/fault.log"
 : > "$fault_log"
@@ -183,7 +192,7 @@ if [ -s "$work/webhooks.jsonl" ]; then
           redelivered_same_id: (length - (map(.event_id) | unique | length))}' "$work/webhooks.jsonl"
   echo "outbox events never received: $(comm -23 <(psql_q "select event_id from webhook_outbox order by 1" | sort -u) <(jq -r .event_id "$work/webhooks.jsonl" | sort -u) | grep -c . || true)"
 fi
-for i in $(seq 1 "$instances"); do
+for i in $(seq 1 "$all_instances"); do
   echo "instance $i log: $(grep -c . "$work/server-$i.log" || true) lines, $(grep -ci 'panick' "$work/server-$i.log" || true) panics"
 done
 echo "== report: $work/report.json"

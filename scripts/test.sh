@@ -17,6 +17,9 @@ apt_ensure pkg-config ca-certificates libclang-dev libdbus-1-dev libwebkit2gtk-4
 scripts/fetch-models.sh
 command -v cargo-nextest >/dev/null || cargo install cargo-nextest --locked
 
+# A one-off build gains nothing from incremental state, and it took 4.5 GB of a CI disk that
+# ran full; a developer's own `cargo` keeps it.
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 export REALNAME_MODELS_DIR=${REALNAME_MODELS_DIR:-$root/models}
 export REALNAME_SHARED_DIR=${REALNAME_SHARED_DIR:-$(cd "$root/.." && pwd)/shared}
 pg_port=${REALNAME_TEST_PG_PORT:-55439}

@@ -20,6 +20,8 @@ const COMMANDS: &[&str] = &[
     "answer_station_code",
     "cancel_verification",
     "reset_session",
+    "light_report",
+    "rehearse_light",
 ];
 
 fn main() {

@@ -10,7 +10,11 @@ use tauri::{AppHandle, Emitter, Manager, State};
 use tracing::instrument;
 
 use crate::Shell;
-use crate::ipc::{AppState, CommandError, ContextAnswer, SettingsView, SourceOption, UiEvent, UiMode};
+use crate::ipc::{
+    AppState, CommandError, CommandErrorCode, ContextAnswer, LightRehearsal, LightReport, SettingsView, SourceOption,
+    UiEvent, UiMode,
+};
+use crate::light::{LightFailure, LightStage, StageFn};
 use crate::settings::StoredSettings;
 use crate::verification::{self, RunHandle, RunPlan, UiSink};
 
@@ -20,7 +24,7 @@ fn settings(shell: &Shell) -> CmdResult<StoredSettings> {
     shell
         .settings
         .lock()
-        .map_err(|_| CommandError::new("internal", "settings lock poisoned"))
+        .map_err(|_| CommandError::new(CommandErrorCode::Internal, "settings lock poisoned"))
         .map(|s| s.clone().unwrap_or_default())
 }
 
@@ -33,7 +37,7 @@ fn companion(shell: &Shell, s: &StoredSettings) -> CmdResult<Companion> {
 
 fn origin(s: &StoredSettings) -> CmdResult<String> {
     crate::settings::url_origin(&s.view.backend_url)
-        .ok_or_else(|| CommandError::new("backend_url_invalid", "no backend configured"))
+        .ok_or_else(|| CommandError::new(CommandErrorCode::BackendUrlInvalid, "no backend configured"))
 }
 
 fn ui_sink(app: &AppHandle) -> UiSink {
@@ -41,6 +45,23 @@ fn ui_sink(app: &AppHandle) -> UiSink {
     Arc::new(move |e: UiEvent| {
         let _ = app.emit("flow", e);
     })
+}
+
+/// The light step's full-screen switch: on for the step, then back to what the window was
+/// (a kiosk stays full screen).
+fn light_stage(app: &AppHandle, shell: &Shell) -> LightStage {
+    let app = app.clone();
+    let was = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stage: StageFn = Arc::new(move |on: bool| {
+        let Some(w) = app.get_webview_window("main") else { return };
+        if on {
+            was.store(w.is_fullscreen().unwrap_or(false), std::sync::atomic::Ordering::SeqCst);
+            let _ = w.set_fullscreen(true);
+        } else if !was.load(std::sync::atomic::Ordering::SeqCst) {
+            let _ = w.set_fullscreen(false);
+        }
+    });
+    LightStage { desk: shell.light.clone(), stage }
 }
 
 /// Everything the UI needs to start.
@@ -147,7 +168,7 @@ pub fn kiosk_exit(app: AppHandle, shell: State<'_, Shell>, pin: String) -> CmdRe
     let s = settings(&shell)?;
     if !s.check_pin(pin.trim()) {
         tracing::warn!("wrong admin PIN");
-        return Err(CommandError::new("pin_invalid", "wrong admin PIN"));
+        return Err(CommandError::new(CommandErrorCode::PinInvalid, "wrong admin PIN"));
     }
     tracing::info!("kiosk exit");
     shell.allow_exit.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -190,7 +211,8 @@ pub fn list_sources(shell: State<'_, Shell>) -> CmdResult<Vec<SourceOption>> {
 #[tauri::command]
 #[instrument(skip_all)]
 pub fn start_preview(app: AppHandle, shell: State<'_, Shell>, spec: String) -> CmdResult<()> {
-    let parsed = SourceSpec::parse(spec.trim()).map_err(|e| CommandError::new("source_invalid", e.to_string()))?;
+    let parsed = SourceSpec::parse(spec.trim())
+        .map_err(|e| CommandError::new(CommandErrorCode::SourceInvalid, e.to_string()))?;
     stop_preview(shell.clone());
     let cancel = CancellationToken::new();
     if let Ok(mut slot) = shell.preview.lock() {
@@ -224,6 +246,7 @@ pub fn start_verification(app: AppHandle, shell: State<'_, Shell>) -> CmdResult<
         qr_source: s.view.qr_source.clone(),
         face_source: s.view.face_source.clone(),
         scan_timeout,
+        light: light_stage(&app, &shell),
     };
     let handle = RunHandle { cancel: CancellationToken::new(), answers: Arc::default() };
     if let Ok(mut slot) = shell.run.lock() {
@@ -239,7 +262,7 @@ fn current_run(shell: &Shell) -> CmdResult<RunHandle> {
         .lock()
         .ok()
         .and_then(|r| r.clone())
-        .ok_or_else(|| CommandError::new("no_verification", "no verification is running"))
+        .ok_or_else(|| CommandError::new(CommandErrorCode::NoVerification, "no verification is running"))
 }
 
 /// The answer to the masked context (confirm, or "I did not start this").
@@ -286,4 +309,68 @@ pub fn reset_session(shell: State<'_, Shell>) {
     cancel_verification(shell.clone());
     stop_preview(shell.clone());
     shell.hub.clear();
+}
+
+/// The web view's paint report of the light step for `nonce` it was asked to show (`None`:
+/// the person pressed Stop, or it could not paint).
+#[tauri::command]
+#[instrument(skip_all)]
+pub fn light_report(shell: State<'_, Shell>, nonce: String, report: Option<LightReport>) {
+    shell.light.report(&nonce, report);
+}
+
+/// Tester mode: shows `sequence` exactly as a verification would (notice, full screen, paint
+/// report) without a verification, and returns the measured paint times; with `observe`, also
+/// when each colour appeared in the X display's pixels ([`crate::screen_watch`]).
+#[tauri::command]
+#[instrument(skip_all)]
+pub async fn rehearse_light(
+    app: AppHandle,
+    shell: State<'_, Shell>,
+    sequence: realname_protocol::light::LightSequence,
+    notice_ms: Option<u32>,
+    observe: Option<bool>,
+) -> CmdResult<LightRehearsal> {
+    if !settings(&shell)?.view.tester_mode {
+        return Err(CommandError::new(CommandErrorCode::TesterOnly, "the light rehearsal is a tester-mode tool"));
+    }
+    let broken = sequence.violations();
+    if !broken.is_empty() {
+        return Err(CommandError::new(CommandErrorCode::LightSequenceInvalid, broken.join(", ")));
+    }
+    let stage = light_stage(&app, &shell);
+    let notice = notice_ms.unwrap_or(crate::light::NOTICE_MS).min(10_000);
+    let watch = if observe.unwrap_or(false) {
+        // A pixel in the lower left quarter of the window: clear of the notice and of Stop.
+        let w =
+            app.get_webview_window("main").ok_or_else(|| CommandError::new(CommandErrorCode::Internal, "no window"))?;
+        let (pos, size) = (w.inner_position().unwrap_or_default(), w.inner_size().unwrap_or_default());
+        let (x, y) = (
+            pos.x + i32::try_from(size.width / 4).unwrap_or(0),
+            pos.y + i32::try_from(size.height * 3 / 4).unwrap_or(0),
+        );
+        Some(
+            crate::screen_watch::ScreenWatch::start(x, y)
+                .map_err(|e| CommandError::new(CommandErrorCode::NoDisplay, e))?,
+        )
+    } else {
+        None
+    };
+    let result = stage.desk.rehearse(&sequence, notice, &ui_sink(&app), &stage.stage).await;
+    let seen = watch.map(crate::screen_watch::ScreenWatch::finish);
+    let mut rehearsal = result.map_err(|e| match e {
+        LightFailure::Stopped => CommandError::new(CommandErrorCode::LightStopped, "the light step was stopped"),
+        LightFailure::TimedOut => {
+            CommandError::new(CommandErrorCode::LightTimeout, "the web view did not report the light step")
+        }
+        LightFailure::Invalid => {
+            CommandError::new(CommandErrorCode::LightReportInvalid, "the paint report does not match")
+        }
+    })?;
+    if let Some((samples, reads)) = seen {
+        let colours: Vec<String> = rehearsal.fields.iter().map(|f| f.colour.clone()).collect();
+        rehearsal.screen_seen_at_ms = crate::screen_watch::first_seen(&colours, &samples, 3);
+        rehearsal.screen_reads = u32::try_from(reads).unwrap_or(u32::MAX);
+    }
+    Ok(rehearsal)
 }

@@ -3,7 +3,11 @@
 //! the `bindings_are_current` test fails when they drift (regenerate with
 //! `REALNAME_UPDATE_BINDINGS=1 cargo test -p realname-desktop bindings`).
 
+use realname_companion::CompanionError;
 use realname_companion::flow::FlowEvent;
+use realname_protocol::ErrorCode;
+use realname_protocol::light::{LightPresentation, LightSequence};
+use realname_protocol::qr::QrPayloadError;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -194,11 +198,95 @@ pub enum UiEvent {
         /// Detail.
         message: String,
     },
+    /// Show the light step: a short notice (with a Stop button), then every field full
+    /// screen in order; the UI answers with the `light_report` command.
+    Light {
+        /// The sequence's nonce (echoed in the report).
+        nonce: String,
+        /// Lead-in, steps, tail, in display order.
+        fields: Vec<LightField>,
+        /// How long the notice is shown before the first field, ms.
+        notice_ms: u32,
+    },
     /// The flow is over (after `decision`, `cancelled` or `failed`).
     Finished {
         /// `passed`, `failed`, `retry`, `cancelled`, `error`.
         outcome: String,
     },
+}
+
+/// One full-screen field of the light step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct LightField {
+    /// CSS colour, `#rrggbb`.
+    pub colour: String,
+    /// How long it is held after it was painted, ms.
+    pub hold_ms: u32,
+}
+
+impl LightField {
+    /// The fields of `sequence` (lead-in, steps, tail).
+    pub fn of(sequence: &LightSequence) -> Vec<Self> {
+        sequence
+            .fields()
+            .into_iter()
+            .map(|([r, g, b], hold_ms)| Self { colour: format!("#{r:02x}{g:02x}{b:02x}"), hold_ms })
+            .collect()
+    }
+}
+
+/// The UI's paint report of a light step: when each field was painted (after the web view
+/// presented it: the frame callback after the one that set the colour), ms since the Unix
+/// epoch on the system clock (the frames' clock), fractional.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct LightReport {
+    /// The nonce of the sequence shown.
+    pub nonce: String,
+    /// Paint time of each field, in the order of [`UiEvent::Light`]'s `fields`.
+    pub shown_at_ms: Vec<f64>,
+    /// When the app's own screen replaced the tail.
+    pub ended_at_ms: f64,
+    /// Median interval between the web view's frame callbacks during the step, ms.
+    pub frame_ms: f64,
+}
+
+impl LightReport {
+    /// The wire form, when the report is complete for `sequence` (right nonce, one paint
+    /// time per field, in order).
+    pub fn presentation(&self, sequence: &LightSequence) -> Option<LightPresentation> {
+        let fields = sequence.steps.len() + 2;
+        let ordered = self.shown_at_ms.windows(2).all(|w| w[0] <= w[1]);
+        let finite = self.shown_at_ms.iter().chain([&self.ended_at_ms]).all(|t| t.is_finite() && *t > 0.0);
+        if self.nonce != sequence.nonce || self.shown_at_ms.len() != fields || !ordered || !finite {
+            return None;
+        }
+        // Whole ms since the epoch: far inside f64's exact integer range.
+        let ms = |t: f64| t.round() as i64;
+        Some(LightPresentation {
+            nonce: self.nonce.clone(),
+            shown_at_ms: self.shown_at_ms.iter().map(|&t| ms(t)).collect(),
+            ended_at_ms: ms(self.ended_at_ms),
+        })
+    }
+}
+
+/// A tester's rehearsal of a light sequence (no verification): what was asked, what the UI
+/// reported, and how far each field's measured hold was from its nominal hold.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+pub struct LightRehearsal {
+    /// The fields shown.
+    pub fields: Vec<LightField>,
+    /// The UI's report.
+    pub report: LightReport,
+    /// For each field but the last: (next paint − this paint) − nominal hold, ms.
+    pub hold_error_ms: Vec<f64>,
+    /// From the request (the event sent) to the first field's paint, ms (notice included).
+    pub start_delay_ms: f64,
+    /// When asked to watch the screen: when each field's colour first appeared in the X
+    /// display's pixels (`null`: never seen), ms since the epoch; empty otherwise.
+    pub screen_seen_at_ms: Vec<Option<f64>>,
+    /// Pixel reads the screen watch made (its resolution is the step's length / reads).
+    pub screen_reads: u32,
 }
 
 /// Serialises a serde enum value (`"open_mouth"`) to its plain string.
@@ -255,24 +343,143 @@ impl UiEvent {
 
 /// An error a command returns to the UI: a stable code to branch on and a message to show.
 #[derive(Debug, Clone, Serialize, TS, thiserror::Error)]
-#[error("{code}: {message}")]
+#[error("{}: {message}", code.as_str())]
 pub struct CommandError {
-    /// Stable code (`invalid_credentials`, `config`, `untrusted_origin`, `pin_invalid`, …).
-    pub code: String,
+    /// Stable code.
+    pub code: CommandErrorCode,
     /// Message.
     pub message: String,
 }
 
 impl CommandError {
     /// An error with `code`.
-    pub fn new(code: &str, message: impl Into<String>) -> Self {
-        Self { code: code.to_owned(), message: message.into() }
+    pub fn new(code: CommandErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into() }
     }
 }
 
-impl From<realname_companion::CompanionError> for CommandError {
-    fn from(e: realname_companion::CompanionError) -> Self {
-        Self { code: e.code(), message: e.to_string() }
+impl From<CompanionError> for CommandError {
+    fn from(e: CompanionError) -> Self {
+        Self { code: CommandErrorCode::of(&e), message: e.to_string() }
+    }
+}
+
+/// The stable code of a [`CommandError`] (snake_case on the wire): the shell's own codes, the
+/// companion core's (the texts of `CompanionError::code`), and the server's [`ErrorCode`] when
+/// the server refused. A released code keeps its meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum CommandErrorCode {
+    // --- the shell ---
+    /// A bug or a poisoned lock in the shell.
+    Internal,
+    /// The backend URL is missing or not `http(s)://host[:port]`.
+    BackendUrlInvalid,
+    /// The admin PIN is wrong or malformed.
+    PinInvalid,
+    /// A frame source spec cannot be parsed.
+    SourceInvalid,
+    /// No verification is running to answer.
+    NoVerification,
+    /// A tester-mode tool was asked for outside tester mode.
+    TesterOnly,
+    /// A rehearsal's light sequence breaks the sequence rules.
+    LightSequenceInvalid,
+    /// No X display to watch.
+    NoDisplay,
+    /// The person stopped the light step.
+    LightStopped,
+    /// The web view did not report the light step in time.
+    LightTimeout,
+    /// The web view's paint report does not match the sequence.
+    LightReportInvalid,
+    // --- the companion core ---
+    /// The configuration (or the settings file) is invalid or cannot be written.
+    Config,
+    /// The server cannot be reached.
+    Network,
+    /// The server answered something that is not the API.
+    Protocol,
+    /// The QR code names a server this app does not trust.
+    UntrustedOrigin,
+    /// No credential for the server.
+    NotSignedIn,
+    /// The frame source failed.
+    Camera,
+    /// No Realname QR code in the frames.
+    NoQrFound,
+    /// The source ended before the challenge was captured.
+    SourceEnded,
+    /// The face engine failed.
+    FaceEngine,
+    /// The person declined the context or the consent.
+    Declined,
+    /// The flow was cancelled.
+    Cancelled,
+    /// The challenge deadline passed.
+    DeadlineExceeded,
+    /// This front end cannot show the challenge's light step.
+    LightUnavailable,
+    /// The credential store failed.
+    Credentials,
+    /// A local file failed.
+    Io,
+    // --- a scanned text that is not a Realname QR payload ---
+    /// Too long.
+    QrTooLong,
+    /// Not a URL.
+    QrNotUrl,
+    /// Not http(s).
+    QrScheme,
+    /// Query, fragment or credentials in the URL.
+    QrUrlParts,
+    /// Not a Realname path.
+    QrNotRealname,
+    /// An unsupported payload version.
+    QrVersion,
+    /// A malformed handle.
+    QrBadHandle,
+    /// The server refused with this code.
+    #[serde(untagged)]
+    Server(ErrorCode),
+}
+
+impl CommandErrorCode {
+    /// The code of a companion error: the same text as `CompanionError::code`.
+    pub fn of(e: &CompanionError) -> Self {
+        use CompanionError as E;
+        match e {
+            E::Api(api) => Self::Server(api.code),
+            E::Network(_) => Self::Network,
+            E::Protocol(_) => Self::Protocol,
+            E::QrPayload(q) => match q {
+                QrPayloadError::TooLong => Self::QrTooLong,
+                QrPayloadError::NotAUrl => Self::QrNotUrl,
+                QrPayloadError::UnsupportedScheme => Self::QrScheme,
+                QrPayloadError::UnexpectedUrlParts => Self::QrUrlParts,
+                QrPayloadError::NotRealname => Self::QrNotRealname,
+                QrPayloadError::UnsupportedVersion(_) => Self::QrVersion,
+                QrPayloadError::BadHandle => Self::QrBadHandle,
+            },
+            E::UntrustedOrigin { .. } => Self::UntrustedOrigin,
+            E::NotSignedIn { .. } => Self::NotSignedIn,
+            E::Camera(_) => Self::Camera,
+            E::NoQrFound => Self::NoQrFound,
+            E::SourceEnded => Self::SourceEnded,
+            E::Face(_) => Self::FaceEngine,
+            E::Declined(_) => Self::Declined,
+            E::Cancelled => Self::Cancelled,
+            E::DeadlineExceeded => Self::DeadlineExceeded,
+            E::LightUnavailable(_) => Self::LightUnavailable,
+            E::Config(_) => Self::Config,
+            E::Credentials(_) => Self::Credentials,
+            E::Io { .. } => Self::Io,
+        }
+    }
+
+    /// The code as it appears on the wire.
+    pub fn as_str(self) -> String {
+        tag(&self)
     }
 }
 
@@ -285,7 +492,12 @@ pub fn typescript_bindings() -> String {
         AppState::decl(),
         SourceOption::decl(),
         ContextAnswer::decl(),
+        LightField::decl(),
+        LightReport::decl(),
+        LightRehearsal::decl(),
         UiEvent::decl(),
+        ErrorCode::decl(),
+        CommandErrorCode::decl(),
         CommandError::decl(),
     ];
     let mut out = String::from(
@@ -317,6 +529,45 @@ mod tests {
             committed, fresh,
             "ui/src/bindings.ts is stale: REALNAME_UPDATE_BINDINGS=1 cargo test -p realname-desktop bindings"
         );
+    }
+
+    #[test]
+    fn command_error_codes_are_the_companion_codes() {
+        use realname_protocol::ApiError;
+        let errors = [
+            CompanionError::Api(ApiError::new(ErrorCode::InvalidCredentials, "no")),
+            CompanionError::Api(ApiError::new(ErrorCode::Unknown, "newer server")),
+            CompanionError::Network("x".into()),
+            CompanionError::Protocol("x".into()),
+            CompanionError::QrPayload(QrPayloadError::TooLong),
+            CompanionError::QrPayload(QrPayloadError::NotAUrl),
+            CompanionError::QrPayload(QrPayloadError::UnsupportedScheme),
+            CompanionError::QrPayload(QrPayloadError::UnexpectedUrlParts),
+            CompanionError::QrPayload(QrPayloadError::NotRealname),
+            CompanionError::QrPayload(QrPayloadError::UnsupportedVersion("9".into())),
+            CompanionError::QrPayload(QrPayloadError::BadHandle),
+            CompanionError::UntrustedOrigin { origin: "https://evil.example".into() },
+            CompanionError::NotSignedIn { server: "https://a.example".into() },
+            CompanionError::Camera("x".into()),
+            CompanionError::NoQrFound,
+            CompanionError::SourceEnded,
+            CompanionError::Face("x".into()),
+            CompanionError::Declined("consent"),
+            CompanionError::Cancelled,
+            CompanionError::DeadlineExceeded,
+            CompanionError::LightUnavailable("x".into()),
+            CompanionError::Config("x".into()),
+            CompanionError::Credentials("x".into()),
+            CompanionError::Io { path: "p".into(), message: "m".into() },
+        ];
+        for e in errors {
+            let (code, shown) = (e.code(), format!("{e:?}"));
+            let wire = serde_json::to_value(CommandError::from(e)).expect("json");
+            assert_eq!(wire["code"], code, "{shown}");
+        }
+        let shell = serde_json::to_value(CommandError::new(CommandErrorCode::BackendUrlInvalid, "x")).expect("json");
+        assert_eq!(shell["code"], "backend_url_invalid");
+        assert_eq!(CommandError::new(CommandErrorCode::PinInvalid, "wrong").to_string(), "pin_invalid: wrong");
     }
 
     #[test]

@@ -5,7 +5,9 @@
 
 pub mod commands;
 pub mod ipc;
+pub mod light;
 pub mod preview;
+pub mod screen_watch;
 pub mod settings;
 pub mod verification;
 
@@ -38,6 +40,8 @@ pub struct Shell {
     pub hub: PreviewHub,
     /// Kiosk: set once the admin PIN was given; closing the window is refused before.
     pub allow_exit: AtomicBool,
+    /// The web view's light-step reports.
+    pub light: std::sync::Arc<light::LightDesk>,
 }
 
 /// Where the face weights are: `REALNAME_MODELS_DIR`, else `models/` next to the binary or the
@@ -82,6 +86,7 @@ pub fn run() {
         preview: Mutex::new(None),
         hub: PreviewHub::new(),
         allow_exit: AtomicBool::new(false),
+        light: std::sync::Arc::default(),
     };
 
     let result = tauri::Builder::default()
@@ -110,6 +115,8 @@ pub fn run() {
             commands::answer_station_code,
             commands::cancel_verification,
             commands::reset_session,
+            commands::light_report,
+            commands::rehearse_light,
         ])
         .setup(move |app| {
             if let Some(w) = app.get_webview_window("main") {

@@ -8,7 +8,7 @@ use realname_companion::{CompanionConfig, Language, Mode};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::ipc::{CommandError, SettingsView, UiLanguage, UiMode};
+use crate::ipc::{CommandError, CommandErrorCode, SettingsView, UiLanguage, UiMode};
 
 /// What is stored on disk.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -105,9 +105,9 @@ impl StoredSettings {
         match std::fs::read_to_string(&path) {
             Ok(text) => toml::from_str(&text)
                 .map(Some)
-                .map_err(|e| CommandError::new("config", format!("{}: {e}", path.display()))),
+                .map_err(|e| CommandError::new(CommandErrorCode::Config, format!("{}: {e}", path.display()))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(CommandError::new("config", format!("{}: {e}", path.display()))),
+            Err(e) => Err(CommandError::new(CommandErrorCode::Config, format!("{}: {e}", path.display()))),
         }
     }
 
@@ -116,9 +116,11 @@ impl StoredSettings {
     /// # Errors
     /// `config` when the file cannot be written.
     pub fn save(&self, dir: &Path) -> Result<(), CommandError> {
-        let text = toml::to_string_pretty(self).map_err(|e| CommandError::new("config", e.to_string()))?;
-        std::fs::create_dir_all(dir).map_err(|e| CommandError::new("config", e.to_string()))?;
-        std::fs::write(dir.join("desktop.toml"), text).map_err(|e| CommandError::new("config", e.to_string()))
+        let text =
+            toml::to_string_pretty(self).map_err(|e| CommandError::new(CommandErrorCode::Config, e.to_string()))?;
+        std::fs::create_dir_all(dir).map_err(|e| CommandError::new(CommandErrorCode::Config, e.to_string()))?;
+        std::fs::write(dir.join("desktop.toml"), text)
+            .map_err(|e| CommandError::new(CommandErrorCode::Config, e.to_string()))
     }
 
     /// Checks the settings before they are saved.
@@ -126,12 +128,13 @@ impl StoredSettings {
     /// # Errors
     /// `config` naming the field.
     pub fn validate(view: &StoredView) -> Result<(), CommandError> {
-        url_origin(&view.backend_url)
-            .ok_or_else(|| CommandError::new("backend_url_invalid", "the backend URL must be http(s)://host[:port]"))?;
+        url_origin(&view.backend_url).ok_or_else(|| {
+            CommandError::new(CommandErrorCode::BackendUrlInvalid, "the backend URL must be http(s)://host[:port]")
+        })?;
         for spec in [&view.qr_source, &view.face_source] {
             if !spec.is_empty() {
                 realname_scan::SourceSpec::parse(spec)
-                    .map_err(|e| CommandError::new("source_invalid", e.to_string()))?;
+                    .map_err(|e| CommandError::new(CommandErrorCode::SourceInvalid, e.to_string()))?;
             }
         }
         Ok(())
@@ -143,7 +146,7 @@ impl StoredSettings {
     /// `pin_invalid` for anything else.
     pub fn set_pin(&mut self, pin: &str) -> Result<(), CommandError> {
         if !(4..=12).contains(&pin.len()) || !pin.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(CommandError::new("pin_invalid", "the admin PIN must be 4 to 12 digits"));
+            return Err(CommandError::new(CommandErrorCode::PinInvalid, "the admin PIN must be 4 to 12 digits"));
         }
         let salt: [u8; 16] = rand::random();
         self.admin_pin = Some(format!("{}:{}", hex::encode(salt), hex::encode(pin_hash(&salt, pin))));

@@ -11,10 +11,12 @@ use realname_companion::flow::{
 };
 use realname_companion::{Companion, CompanionError};
 use realname_protocol::api::MaskedContext;
+use realname_protocol::light::{LightPresentation, LightSequence};
 use realname_scan::{FrameSource, QrReader, ReaderConfig, SourceError, SourceSpec, open_source};
 use tokio::sync::mpsc;
 
 use crate::ipc::UiEvent;
+use crate::light::{LightStage, NOTICE_MS};
 use crate::preview::{PreviewHub, PreviewTap};
 
 /// Where UI events go (the Tauri `flow` event in the app, a channel in tests).
@@ -76,6 +78,30 @@ impl Prompter for UiAnswers {
     }
 }
 
+/// The app's prompter: the UI's answers, and the light step shown by the web view.
+struct AppPrompter<'a> {
+    answers: &'a UiAnswers,
+    light: &'a LightStage,
+    events: &'a UiSink,
+}
+
+#[async_trait::async_trait]
+impl Prompter for AppPrompter<'_> {
+    async fn confirm_context(&self, context: &MaskedContext) -> ContextChoice {
+        Prompter::confirm_context(self.answers, context).await
+    }
+    async fn consent(&self) -> bool {
+        Prompter::consent(self.answers).await
+    }
+    async fn station_code(&self) -> Option<String> {
+        Prompter::station_code(self.answers).await
+    }
+    async fn show_light(&self, sequence: &LightSequence) -> Option<LightPresentation> {
+        let report = self.light.desk.present(sequence, NOTICE_MS, self.events, &self.light.stage).await.ok()?;
+        report.presentation(sequence)
+    }
+}
+
 /// A running verification: its cancel token and the answer channels.
 #[derive(Debug, Clone)]
 pub struct RunHandle {
@@ -96,6 +122,8 @@ pub struct RunPlan {
     pub face_source: String,
     /// Longest time to look for a QR.
     pub scan_timeout: Duration,
+    /// Shows the light step.
+    pub light: LightStage,
 }
 
 /// Opens a spec, reopening it (watchdog) after a device error until `cancel` fires.
@@ -256,10 +284,8 @@ async fn run_inner(
             }
         })
     };
-    let report = plan
-        .companion
-        .verify(QrInput::Text(text), face, handle.answers.as_ref(), &EventSink::new(tx), &handle.cancel)
-        .await;
+    let prompter = AppPrompter { answers: handle.answers.as_ref(), light: &plan.light, events };
+    let report = plan.companion.verify(QrInput::Text(text), face, &prompter, &EventSink::new(tx), &handle.cancel).await;
     let _ = forward.await;
     report.map(|r| r.outcome)
 }

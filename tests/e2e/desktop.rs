@@ -427,3 +427,6 @@ async fn desktop_kiosk_verifies_with_the_pc_code_and_resets_itself() -> Result<(
     assert_eq!(app.text("ex-error").await?, "PIN 错误或无效。");
     Ok(())
 }
+
+#[path = "desktop_light.rs"]
+mod light;

@@ -7,5 +7,6 @@ mod browser;
 mod browser_paths;
 mod desktop;
 mod face_flow;
+mod light;
 mod paths;
 mod try_it;

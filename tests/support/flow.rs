@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use realname_protocol::api::{
-    CaptureMetadata, ClaimRequest, ClaimResponse, ConfirmRequest, Decision, DeviceInfo, FrameMeta, LivenessAction,
-    LoginRequest, SessionStatus, TokenResponse,
+    ClaimRequest, ClaimResponse, ConfirmRequest, Decision, DeviceInfo, LivenessAction, LivenessChallenge, LoginRequest,
+    SessionStatus, TokenResponse,
 };
 use realname_protocol::{ApiError, QrPayload};
 use serde_json::Value;
@@ -272,38 +272,44 @@ impl Device {
         Self::answer(resp).await
     }
 
-    /// Uploads frames: each `(action, jpeg)`; timestamps 100 ms apart (10 fps clips).
+    /// Uploads frames: each `(action, jpeg)`; timestamps 100 ms apart (10 fps clips); no light
+    /// step (see [`CompanionDevice::capture_for`]).
     pub async fn capture(
         &self,
         session: &str,
         nonce: &str,
         frames: &[(Option<LivenessAction>, Vec<u8>)],
     ) -> Result<ApiResult<Decision>> {
-        let start = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
-        let meta = CaptureMetadata {
+        let challenge = LivenessChallenge {
+            actions: Vec::new(),
             nonce: nonce.into(),
-            frames: frames
-                .iter()
-                .enumerate()
-                .map(|(i, (action, _))| FrameMeta {
-                    part: format!("frame{i}"),
-                    action: *action,
-                    captured_at_ms: start + 100 * i as i64,
-                    light: false,
-                })
-                .collect(),
+            deadline: time::OffsetDateTime::now_utc(),
             light: None,
         };
+        self.capture_for(session, &challenge, frames, None, usize::MAX).await
+    }
+
+    /// Uploads frames for `challenge` as the companion app would: with a light sequence,
+    /// `scene`'s rendered response first (marked `light`, with the paint report), thinned to
+    /// what `max_frames` (the claim's upload limit) leaves after the action frames.
+    pub async fn capture_for(
+        &self,
+        session: &str,
+        challenge: &LivenessChallenge,
+        frames: &[(Option<LivenessAction>, Vec<u8>)],
+        scene: Option<&realname_companion::LightScene>,
+        max_frames: usize,
+    ) -> Result<ApiResult<Decision>> {
+        let start = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+        let upload = crate::light::build_upload(challenge, frames, scene, max_frames, start)?;
         let mut form = reqwest::multipart::Form::new().part(
             "metadata",
-            reqwest::multipart::Part::text(serde_json::to_string(&meta)?).mime_str("application/json")?,
+            reqwest::multipart::Part::text(serde_json::to_string(&upload.metadata)?).mime_str("application/json")?,
         );
-        for (i, (_, jpeg)) in frames.iter().enumerate() {
+        for (i, jpeg) in upload.jpegs.into_iter().enumerate() {
             form = form.part(
                 format!("frame{i}"),
-                reqwest::multipart::Part::bytes(jpeg.clone())
-                    .file_name(format!("frame{i}.jpg"))
-                    .mime_str("image/jpeg")?,
+                reqwest::multipart::Part::bytes(jpeg).file_name(format!("frame{i}.jpg")).mime_str("image/jpeg")?,
             );
         }
         let resp = self

@@ -2,6 +2,7 @@
 //! frames from the liveness clips, making valid ID numbers, and a browser driver.
 
 pub mod flow;
+pub mod light;
 pub mod server;
 pub mod webdriver;
 

@@ -1,7 +1,7 @@
 // Typed wrappers over the Rust commands (names and argument shapes as in src-tauri/src/commands.rs).
 
 import { invoke } from "@tauri-apps/api/core";
-import type { AppState, CommandError, ContextAnswer, SettingsView, SourceOption } from "./bindings";
+import type { AppState, CommandError, ContextAnswer, LightReport, SettingsView, SourceOption } from "./bindings";
 
 export const api = {
   appState: () => invoke<AppState>("app_state"),
@@ -20,6 +20,7 @@ export const api = {
   answerStationCode: (code: string | null) => invoke<void>("answer_station_code", { code }),
   cancelVerification: () => invoke<void>("cancel_verification"),
   resetSession: () => invoke<void>("reset_session"),
+  lightReport: (nonce: string, report: LightReport | null) => invoke<void>("light_report", { nonce, report }),
 };
 
 /// A command error as the shell sends it (`{code, message}`), or a wrapped unknown error.

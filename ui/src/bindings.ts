@@ -85,6 +85,61 @@ stand_in: boolean, };
 
 export type ContextAnswer = "confirm" | "cancel";
 
+export type LightField = { 
+/**
+ * CSS colour, `#rrggbb`.
+ */
+colour: string, 
+/**
+ * How long it is held after it was painted, ms.
+ */
+hold_ms: number, };
+
+export type LightReport = { 
+/**
+ * The nonce of the sequence shown.
+ */
+nonce: string, 
+/**
+ * Paint time of each field, in the order of [`UiEvent::Light`]'s `fields`.
+ */
+shown_at_ms: Array<number>, 
+/**
+ * When the app's own screen replaced the tail.
+ */
+ended_at_ms: number, 
+/**
+ * Median interval between the web view's frame callbacks during the step, ms.
+ */
+frame_ms: number, };
+
+export type LightRehearsal = { 
+/**
+ * The fields shown.
+ */
+fields: Array<LightField>, 
+/**
+ * The UI's report.
+ */
+report: LightReport, 
+/**
+ * For each field but the last: (next paint − this paint) − nominal hold, ms.
+ */
+hold_error_ms: Array<number>, 
+/**
+ * From the request (the event sent) to the first field's paint, ms (notice included).
+ */
+start_delay_ms: number, 
+/**
+ * When asked to watch the screen: when each field's colour first appeared in the X
+ * display's pixels (`null`: never seen), ms since the epoch; empty otherwise.
+ */
+screen_seen_at_ms: Array<number | null>, 
+/**
+ * Pixel reads the screen watch made (its resolution is the step's length / reads).
+ */
+screen_reads: number, };
+
 export type UiEvent = { "event": "scanning", 
 /**
  * Frames looked at so far.
@@ -209,17 +264,33 @@ state: string,
 /**
  * Detail.
  */
-message: string, } | { "event": "finished", 
+message: string, } | { "event": "light", 
+/**
+ * The sequence's nonce (echoed in the report).
+ */
+nonce: string, 
+/**
+ * Lead-in, steps, tail, in display order.
+ */
+fields: Array<LightField>, 
+/**
+ * How long the notice is shown before the first field, ms.
+ */
+notice_ms: number, } | { "event": "finished", 
 /**
  * `passed`, `failed`, `retry`, `cancelled`, `error`.
  */
 outcome: string, };
 
+export type ErrorCode = "bad_request" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "not_found" | "csrf_invalid" | "rate_limited" | "unauthorized" | "forbidden" | "invalid_credentials" | "account_exists" | "token_expired" | "token_invalid" | "id_number_invalid" | "name_invalid" | "identity_mismatch" | "identity_unknown" | "authority_unavailable" | "id_already_verified" | "account_already_verified" | "locked_out" | "handle_unknown" | "handle_expired" | "handle_used" | "session_wrong_account" | "session_state" | "session_expired" | "session_cancelled" | "station_code_invalid" | "nonce_invalid" | "challenge_expired" | "attempts_exhausted" | "consent_required" | "metadata_invalid" | "image_invalid" | "image_too_large" | "frame_count_invalid" | "phone_invalid" | "phone_mismatch" | "sms_code_wrong" | "sms_code_expired" | "sms_code_exhausted" | "sms_resend_too_early" | "sms_unavailable" | "carrier_unavailable" | "partner_unavailable" | "partner_not_verified" | "partner_state_invalid" | "partner_code_invalid" | "partner_code_used" | "partner_code_expired" | "partner_verifier_invalid" | "partner_redirect_invalid" | "partner_client_invalid" | "partner_denied" | "email_unconfirmed" | "email_token_invalid" | "email_token_expired" | "email_resend_too_early" | "email_unavailable" | "internal" | "service_unavailable" | "unknown";
+
+export type CommandErrorCode = "internal" | "backend_url_invalid" | "pin_invalid" | "source_invalid" | "no_verification" | "tester_only" | "light_sequence_invalid" | "no_display" | "light_stopped" | "light_timeout" | "light_report_invalid" | "config" | "network" | "protocol" | "untrusted_origin" | "not_signed_in" | "camera" | "no_qr_found" | "source_ended" | "face_engine" | "declined" | "cancelled" | "deadline_exceeded" | "light_unavailable" | "credentials" | "io" | "qr_too_long" | "qr_not_url" | "qr_scheme" | "qr_url_parts" | "qr_not_realname" | "qr_version" | "qr_bad_handle" | ErrorCode;
+
 export type CommandError = { 
 /**
- * Stable code (`invalid_credentials`, `config`, `untrusted_origin`, `pin_invalid`, …).
+ * Stable code.
  */
-code: string, 
+code: CommandErrorCode, 
 /**
  * Message.
  */

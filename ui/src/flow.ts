@@ -114,6 +114,9 @@ export function reduce(v: FlowView, e: UiEvent): FlowView {
       return { ...v, result: { outcome: "error", reason: null, message: e.message, code: e.code, attemptsLeft: null } };
     case "camera":
       return { ...v, camera: e.state === "lost" ? "lost" : "reconnected" };
+    case "light":
+      // The full-screen light step is an overlay (main.ts); the screen underneath stays.
+      return v;
     case "finished": {
       const result = v.result ?? {
         outcome: e.outcome === "passed" || e.outcome === "failed" || e.outcome === "retry" || e.outcome === "cancelled" ? e.outcome : "error",

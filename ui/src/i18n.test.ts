@@ -1,13 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { actionText, dictionaries, errorText, feedbackText, setLang, t, translate } from "./i18n";
+import { dictionaries, errorText, reasonText, setLang, t, translate } from "./i18n";
 
 describe("i18n", () => {
   it("has every key in both languages, none empty", () => {
     const en = Object.keys(dictionaries.en).sort();
     expect(Object.keys(dictionaries["zh-CN"]).sort()).toEqual(en);
     for (const l of ["en", "zh-CN"] as const) for (const k of en) expect(dictionaries[l][k as keyof typeof dictionaries.en], `${l}:${k}`).not.toBe("");
-    expect(Object.keys(actionText["zh-CN"]).sort()).toEqual(Object.keys(actionText.en).sort());
-    expect(Object.keys(feedbackText["zh-CN"]).sort()).toEqual(Object.keys(feedbackText.en).sort());
   });
 
   it("fills placeholders and switches language", () => {
@@ -22,6 +20,19 @@ describe("i18n", () => {
     setLang("en");
     expect(errorText("invalid_credentials", "401")).toBe("E-mail or password is wrong.");
     expect(errorText("something_new", "As the server said")).toBe("As the server said");
+  });
+
+  it("explains the light check's reasons in both languages, else keeps the server's message", () => {
+    for (const l of ["en", "zh-CN"] as const) {
+      setLang(l);
+      for (const r of ["light_not_reflected", "light_out_of_step", "too_bright_for_light_check"]) expect(reasonText(r), `${l}:${r}`).toBeTruthy();
+    }
+    setLang("en");
+    expect(reasonText("too_bright_for_light_check")).toContain("move away from the window");
+    setLang("zh-CN");
+    expect(reasonText("too_bright_for_light_check")).toContain("远离窗户");
+    expect(reasonText("face_mismatch")).toBeNull();
+    expect(reasonText(null)).toBeNull();
   });
 
   it("translates marked elements and labels", () => {

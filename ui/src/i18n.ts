@@ -62,6 +62,7 @@ const en = {
   "context.cancel": "Cancel — I did not start this",
   "consent.title": "Consent to face capture",
   "consent.text": "The app will record a few pictures of your face and send them to the verification server, which compares them with the photo on file for this ID number and deletes them once it has decided.",
+  "consent.light": "The screen may also show a few plain colours for a few seconds (at most two changes a second, no flashing red).",
   "consent.accept": "I agree",
   "consent.decline": "I do not agree",
   "liveness.title": "Face check",
@@ -103,6 +104,14 @@ const en = {
   "error.untrusted_origin": "This QR code points to a server this app does not trust.",
   "error.not_signed_in": "Sign in first.",
   "error.station_code_invalid": "The code does not match the one on the PC.",
+  "error.light_unavailable": "This app cannot show the light check. Update the Realname app and try again.",
+  "light.title": "Look at the screen",
+  "light.text": "The screen will show a few colours for about {n} seconds. Keep your face in front of the screen and hold still.",
+  "light.safety": "If flashing light affects you, press Stop.",
+  "light.stop": "Stop",
+  "reason.light_not_reflected": "The colours on the screen were not seen on your face. Face the screen closely, in even light, and try again.",
+  "reason.light_out_of_step": "The colour check did not finish properly. Keep the app in front and try again.",
+  "reason.too_bright_for_light_check": "Too bright for the colour check — move away from the window or bright light and try again.",
 } as const;
 
 export type Key = keyof typeof en;
@@ -167,6 +176,7 @@ const zh: Record<Key, string> = {
   "context.cancel": "取消 — 不是我发起的",
   "consent.title": "同意采集人脸",
   "consent.text": "本应用将拍摄几张您的面部照片并发送到认证服务器，服务器将其与该身份证号登记的照片比对，并在作出判定后删除。",
+  "consent.light": "屏幕还可能显示几秒钟的纯色画面（每秒最多变化两次，没有红色闪烁）。",
   "consent.accept": "我同意",
   "consent.decline": "我不同意",
   "liveness.title": "人脸检测",
@@ -208,21 +218,21 @@ const zh: Record<Key, string> = {
   "error.untrusted_origin": "该二维码指向本应用不信任的服务器。",
   "error.not_signed_in": "请先登录。",
   "error.station_code_invalid": "验证码与电脑上显示的不一致。",
+  "error.light_unavailable": "本应用无法进行光线检测。请更新实名认证应用后重试。",
+  "light.title": "请看屏幕",
+  "light.text": "屏幕将显示几种颜色，约 {n} 秒。请保持面部正对屏幕，不要移动。",
+  "light.safety": "如果闪光让您不适，请点击“停止”。",
+  "light.stop": "停止",
+  "reason.light_not_reflected": "未在您的脸上检测到屏幕颜色的反光。请靠近并正对屏幕，在均匀的光线下重试。",
+  "reason.light_out_of_step": "颜色检测未正常完成。请保持本应用在最前面后重试。",
+  "reason.too_bright_for_light_check": "光线太强，无法进行颜色检测 — 请远离窗户或强光后重试。",
 };
 
 export const dictionaries: Record<Lang, Record<Key, string>> = { en, "zh-CN": zh };
 
-/// Liveness prompts and live feedback by code (the core also sends text; these win so that
-/// the UI language is consistent).
-export const actionText: Record<Lang, Record<string, string>> = {
-  en: { blink: "Blink", turn_left: "Turn your head left", turn_right: "Turn your head right", open_mouth: "Open your mouth", nod: "Nod" },
-  "zh-CN": { blink: "请眨眼", turn_left: "请向左转头", turn_right: "请向右转头", open_mouth: "请张嘴", nod: "请点头" },
-};
-
-export const feedbackText: Record<Lang, Record<string, string>> = {
-  en: { ok: "Good — hold still", no_face: "No face found", multiple_faces: "Several faces — only one person, please", too_far: "Move closer", too_dark: "Too dark — find more light", not_centred: "Centre your face", unavailable: "" },
-  "zh-CN": { ok: "很好 — 请保持", no_face: "未检测到人脸", multiple_faces: "检测到多张人脸 — 请只保留一人", too_far: "请靠近一些", too_dark: "光线太暗 — 请到明亮处", not_centred: "请将脸部置于中央", unavailable: "" },
-};
+// Liveness prompts and live feedback are not here: the core's table
+// (crates/realname-companion/src/i18n.rs) is the one source, and its texts arrive with the
+// `prompt` and `feedback` events in the language of the settings, as the CLI prints them.
 
 let current: Lang = "en";
 
@@ -245,6 +255,13 @@ export function t(key: Key, vars: Record<string, string | number> = {}): string 
 export function errorText(code: string, message: string): string {
   const key = `error.${code}` as Key;
   return key in dictionaries[current] ? t(key) : message;
+}
+
+/// The text for a server reason code the UI explains itself (`null`: show the server's message).
+export function reasonText(reason: string | null): string | null {
+  if (!reason) return null;
+  const key = `reason.${reason}` as Key;
+  return key in dictionaries[current] ? t(key) : null;
 }
 
 /// Fills every `[data-i18n]` element under `root` (text) and `[data-i18n-label]` (aria-label).

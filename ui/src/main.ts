@@ -3,9 +3,10 @@
 
 import { listen } from "@tauri-apps/api/event";
 import { api, asCommandError } from "./api";
-import type { AppState, SettingsView, UiEvent, UiLanguage, UiMode } from "./bindings";
+import type { AppState, LightReport, SettingsView, UiEvent, UiLanguage, UiMode } from "./bindings";
 import { afterConsent, afterContextConfirmed, initialView, progress, reduce, type FlowView } from "./flow";
-import { actionText, errorText, feedbackText, lang, setLang, t, translate, type Key } from "./i18n";
+import { errorText, lang, reasonText, setLang, t, translate, type Key } from "./i18n";
+import { LightRun, domPainter } from "./light";
 import { PreviewLoop, summarise } from "./preview";
 
 type ScreenId =
@@ -23,6 +24,11 @@ let view: FlowView = initialView();
 let current: ScreenId = "first-run";
 let resetTimer: number | undefined;
 let resetTick: number | undefined;
+let lightRun: LightRun | null = null;
+let lightNotice: (() => void) | null = null;
+let lightPhase: "idle" | "notice" | "flash" = "idle";
+let lightLast: LightReport | null = null;
+let lightRuns = 0;
 let preview = new PreviewLoop(() => document.querySelector<HTMLCanvasElement>(`#screen-${current} canvas`));
 
 // Exposed for the WebDriver tests and the benchmark (read-only snapshots).
@@ -33,6 +39,7 @@ declare global {
       view: () => FlowView;
       previewStats: () => ReturnType<typeof summarise>;
       previewFrames: () => number;
+      light: () => { phase: string; report: LightReport | null; runs: number };
     };
   }
 }
@@ -41,6 +48,7 @@ window.__realname = {
   view: () => view,
   previewStats: () => summarise(preview.stats, performance.now()),
   previewFrames: () => preview.stats.frames,
+  light: () => ({ phase: lightPhase, report: lightLast, runs: lightRuns }),
 };
 
 const kiosk = () => state?.settings.mode === "kiosk";
@@ -158,13 +166,13 @@ function render(): void {
   }
   if (v.prompt) {
     $("lv-step").textContent = t("liveness.step", { n: v.prompt.index + 1, total: v.prompt.total });
-    $("lv-prompt").textContent = actionText[lang()][v.prompt.action] ?? v.prompt.text;
+    $("lv-prompt").textContent = v.prompt.text;
   } else {
     $("lv-step").textContent = "";
     $("lv-prompt").textContent = t("liveness.getReady");
   }
   const fb = v.feedback;
-  $("lv-feedback").textContent = fb ? feedbackText[lang()][fb.code] ?? fb.text : "";
+  $("lv-feedback").textContent = fb?.text ?? "";
   $("lv-feedback").dataset.feedback = fb?.code ?? "";
   const p = progress(v);
   const ring = $("lv-ring");
@@ -191,6 +199,7 @@ function renderResult(v: FlowView): void {
   if (r.outcome === "passed") message = t("result.passedText");
   else if (r.outcome === "cancelled") message = t("result.cancelledText");
   else if (r.code) message = errorText(r.code, r.message);
+  else message = reasonText(r.reason) ?? message;
   $("res-message").textContent = message;
   $("res-attempts").textContent = r.attemptsLeft !== null && r.outcome !== "passed" ? t("result.attemptsLeft", { n: r.attemptsLeft }) : "";
   $("res-retry").hidden = kiosk() || r.outcome === "passed" || (r.attemptsLeft !== null && r.attemptsLeft === 0);
@@ -243,6 +252,59 @@ async function startVerification(): Promise<void> {
     view = reduce(reduce(view, { event: "failed", code: err.code, message: err.message }), { event: "finished", outcome: "error" });
     render();
   }
+}
+
+// ---- the light step ------------------------------------------------------------------------
+
+/// Shows the notice for `ms` (resolves true), or until Stop (false).
+function lightNoticeFor(ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = window.setTimeout(() => {
+      lightNotice = null;
+      resolve(true);
+    }, ms);
+    lightNotice = () => {
+      window.clearTimeout(timer);
+      lightNotice = null;
+      resolve(false);
+    };
+  });
+}
+
+async function showLight(e: Extract<UiEvent, { event: "light" }>): Promise<void> {
+  lightRun?.stop();
+  lightNotice?.();
+  const overlay = $("light");
+  const total = e.fields.reduce((a, f) => a + f.hold_ms, 0);
+  $("light-text").textContent = t("light.text", { n: Math.max(1, Math.round(total / 1000)) });
+  overlay.dataset.phase = "notice";
+  overlay.hidden = false;
+  lightPhase = "notice";
+  // The face preview is hidden under the field (it would tint the light); the capture goes on.
+  $("light-stop").focus();
+  let report: LightReport | null = null;
+  if (await lightNoticeFor(e.notice_ms)) {
+    lightPhase = "flash";
+    const run = new LightRun(domPainter(overlay, $("light-field")), e.nonce, e.fields);
+    lightRun = run;
+    report = await run.run();
+    if (lightRun === run) lightRun = null;
+  }
+  overlay.hidden = true;
+  overlay.dataset.phase = "notice";
+  lightPhase = "idle";
+  lightLast = report;
+  lightRuns += 1;
+  await api.lightReport(e.nonce, report).catch(() => undefined);
+}
+
+/// Ends a light step that is showing; `byPerson`: the Stop button, which ends the verification
+/// too (nothing is uploaded).
+function stopLight(byPerson: boolean): void {
+  const running = lightRun !== null || lightNotice !== null;
+  lightNotice?.();
+  lightRun?.stop();
+  if (running && byPerson) void api.cancelVerification();
 }
 
 // ---- wiring --------------------------------------------------------------------------------
@@ -373,6 +435,7 @@ function wire(): void {
   });
   $("consent-decline").addEventListener("click", () => void api.answerConsent(false));
 
+  $("light-stop").addEventListener("click", () => stopLight(true));
   $("res-retry").addEventListener("click", () => void startVerification());
   $("res-done").addEventListener("click", () => {
     view = initialView();
@@ -399,6 +462,9 @@ function wire(): void {
 async function main(): Promise<void> {
   wire();
   await listen<UiEvent>("flow", (ev) => {
+    if (ev.payload.event === "light") void showLight(ev.payload);
+    // A verification that ends (cancelled from the PC, an error) takes its light step along.
+    if (ev.payload.event === "finished") stopLight(false);
     view = reduce(view, ev.payload);
     render();
   });

@@ -17,6 +17,7 @@ tasks:
   accuracy        face verification accuracy on golden/pairs.csv + QR corpus decode rate
   accuracy liveness
                   liveness BPCER/APCER per attack type through the server's decision code
+                  (action rules on the recorded clips, then the light step on rendered captures)
   bench face      face engine stages (criterion, one thread) and the original face-api (wasm) in the same run
   bench decision  the capture decision: today's exhaustive analysis and the tracked one on the same
                   recorded captures, CPU ms per decision and per stage, ratio, verdicts side by side
@@ -86,7 +87,9 @@ fn accuracy() -> Result<()> {
 /// the numerical dependencies are optimised there too (and `realname-decision` itself), and
 /// it needs no server build.
 fn accuracy_liveness() -> Result<()> {
-    run(cargo().args(["run", "-p", "realname-decision", "--example", "liveness_accuracy"]))
+    run(cargo().args(["run", "-p", "realname-decision", "--example", "liveness_accuracy"]))?;
+    // The light step on rendered captures, decided by the same `decide` with the light check on.
+    run(cargo().args(["run", "-p", "realname-decision", "--example", "light_accuracy"]))
 }
 
 fn bench_face() -> Result<()> {

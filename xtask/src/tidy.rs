@@ -18,6 +18,7 @@ const SOURCE_ROOTS: &[&str] = &["crates", "src-tauri/src", "src-tauri/build.rs",
 /// the two front-end cores, then the binaries and test harnesses.
 const LEVELS: &[(&str, u8)] = &[
     ("realname-protocol", 0),
+    ("realname-settings", 0),
     ("realname-face", 1),
     ("realname-scan", 1),
     ("realname-liveness", 2),
@@ -31,19 +32,79 @@ const LEVELS: &[(&str, u8)] = &[
 ];
 
 /// Crates that are pure libraries: no HTTP framework, HTTP client or database.
-const PURE: &[&str] =
-    &["realname-protocol", "realname-face", "realname-scan", "realname-liveness", "realname-decision"];
+const PURE: &[&str] = &[
+    "realname-protocol",
+    "realname-settings",
+    "realname-face",
+    "realname-scan",
+    "realname-liveness",
+    "realname-decision",
+];
 
 /// What a pure library must not depend on.
 const IMPURE_DEPS: &[&str] = &["axum", "sqlx", "reqwest", "tower", "tower-http", "hyper"];
 
-/// Layers inside a crate: files under `dir` may name `crate::<module>` only for the listed
-/// modules (their own layer and the ones below).
-const LAYERS: &[(&str, &[&str])] = &[(
+/// What the files of a layer may name after `crate::`.
+enum May {
+    /// Only these modules (their own layer and the ones below).
+    Only(&'static [&'static str]),
+    /// Anything but the modules of these lists (the layers above).
+    Not(&'static [&'static [&'static str]]),
+}
+
+impl May {
+    fn allows(&self, module: &str) -> bool {
+        match self {
+            May::Only(allowed) => allowed.contains(&module),
+            May::Not(above) => !above.iter().any(|list| list.contains(&module)),
+        }
+    }
+}
+
+/// The server's HTTP layer, also under the old names `lib.rs` re-exports.
+const HTTP: &[&str] = &["http", "web", "api", "security", "ops"];
+/// The flows, also under their old names.
+const FLOWS: &[&str] = &["flows", "verification", "authority", "demo", "mobile", "partner", "partner_local"];
+/// The configuration that gathers the features' sections.
+const CONFIG: &[&str] = &["config"];
+
+/// The server's layers, top to bottom: `http/` → `flows/` → the services (`state`, `ratelimit`,
+/// `retention`, `webhooks`, `email`, `events`, `metrics`, `queue`, `upload_gate`, `qr`, `error`,
+/// `key_rotation`) → `directories/` →
+/// `store/` → `crypto`/`settings`. A file under the prefix may name `crate::<module>` only as
+/// its rule says (docs/ARCHITECTURE.md, "Inside the server").
+const LAYERS: &[(&str, May)] = &[
+    // The bottom: keys, keyed hashes, secrets and the configuration's building blocks.
+    ("crates/realname-server/src/settings.rs", May::Only(&["settings"])),
+    ("crates/realname-server/src/crypto", May::Only(&["crypto", "settings"])),
     // The storage layer knows SQL and its own types, nothing of the flows or the web.
-    "crates/realname-server/src/store/",
-    &["store"],
-)];
+    ("crates/realname-server/src/store/", May::Only(&["store", "crypto", "settings"])),
+    // The outside services' interfaces: above the store (their errors carry a `StoreError`).
+    ("crates/realname-server/src/directories/", May::Only(&["directories", "store", "crypto", "settings", "face"])),
+    // Services under the flows: no page, no route, no flow.
+    ("crates/realname-server/src/state.rs", May::Not(&[HTTP, FLOWS])),
+    ("crates/realname-server/src/ratelimit.rs", May::Not(&[HTTP, FLOWS, CONFIG])),
+    ("crates/realname-server/src/retention.rs", May::Not(&[HTTP, FLOWS, CONFIG])),
+    ("crates/realname-server/src/webhooks.rs", May::Not(&[HTTP, FLOWS, CONFIG])),
+    ("crates/realname-server/src/email.rs", May::Not(&[HTTP, FLOWS, CONFIG])),
+    ("crates/realname-server/src/events.rs", May::Only(&["events"])),
+    ("crates/realname-server/src/metrics.rs", May::Only(&["metrics"])),
+    ("crates/realname-server/src/queue.rs", May::Only(&["queue", "error"])),
+    ("crates/realname-server/src/upload_gate.rs", May::Only(&["upload_gate", "error"])),
+    ("crates/realname-server/src/qr.rs", May::Only(&["qr", "error"])),
+    ("crates/realname-server/src/error.rs", May::Only(&["error", "queue", "store", "crypto", "settings"])),
+    ("crates/realname-server/src/key_rotation.rs", May::Only(&["key_rotation", "crypto", "store", "settings"])),
+    // The flows use the services, the directories and the store; never the HTTP layer (also
+    // not through the old top-level names `lib.rs` re-exports for other crates).
+    ("crates/realname-server/src/flows/", May::Not(&[HTTP])),
+    // `config.rs` gathers the sections defined beside their features; those features take
+    // `Secret` and `ConfigError` from `settings`, never `config` back (no import circle).
+    ("crates/realname-server/src/http/security.rs", May::Not(&[CONFIG])),
+    ("crates/realname-server/src/http/ops.rs", May::Not(&[CONFIG])),
+    ("crates/realname-server/src/flows/face/authority.rs", May::Not(&[CONFIG])),
+    ("crates/realname-server/src/flows/face/demo.rs", May::Not(&[CONFIG])),
+    ("crates/realname-server/src/flows/partner/", May::Not(&[CONFIG])),
+];
 
 /// Every broken rule, one line each (empty when the tree is tidy).
 pub fn check(root: &Path) -> Vec<String> {
@@ -66,18 +127,24 @@ pub fn check(root: &Path) -> Vec<String> {
         if lines > MAX_LINES {
             problems.push(format!("{rel}: {lines} lines (more than {MAX_LINES}): split it by what it holds"));
         }
-        for (dir, allowed) in LAYERS {
-            if rel.starts_with(dir) {
-                for module in crate_paths(&text) {
-                    if !allowed.contains(&module.as_str()) {
-                        problems
-                            .push(format!("{rel}: imports `crate::{module}`, above its layer (allowed: {allowed:?})"));
-                    }
+        problems.extend(layer_problems(&rel, &text));
+    }
+    problems.extend(check_crate_levels(root));
+    problems
+}
+
+/// The imports of one file that reach above its layer.
+fn layer_problems(rel: &str, text: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (prefix, rule) in LAYERS {
+        if rel.starts_with(prefix) {
+            for module in crate_paths(text) {
+                if !rule.allows(&module) {
+                    problems.push(format!("{rel}: imports `crate::{module}`, above its layer ({prefix})"));
                 }
             }
         }
     }
-    problems.extend(check_crate_levels(root));
     problems
 }
 
@@ -215,6 +282,37 @@ mod tests {
     fn crate_paths_are_read_from_code_not_comments() {
         let text = "use crate::store::Store;\nuse crate::{web::Page, flows};\n// crate::http is only a comment\nlet x = realname_crate::y; $crate::z;";
         assert_eq!(crate_paths(text), ["store", "web", "flows"]);
+    }
+
+    #[test]
+    fn an_import_from_above_the_layer_is_caught() {
+        let server = "crates/realname-server/src";
+        let up = "use crate::http::web::PageCtx;\n";
+        assert_eq!(layer_problems(&format!("{server}/flows/face/mod.rs"), up).len(), 1);
+        assert_eq!(layer_problems(&format!("{server}/store/sql.rs"), up).len(), 1);
+        assert_eq!(layer_problems(&format!("{server}/directories/mobile.rs"), up).len(), 1);
+        assert_eq!(layer_problems(&format!("{server}/state.rs"), up).len(), 1);
+        assert_eq!(layer_problems(&format!("{server}/ratelimit.rs"), "use crate::web::PageCtx;").len(), 1);
+        assert_eq!(
+            layer_problems(&format!("{server}/webhooks.rs"), "let x = crate::flows::face::demo::is_demo_id(id);").len(),
+            1
+        );
+        // The sections `config.rs` gathers never import `config` back.
+        let back = "use crate::config::AuthorityKind;\n";
+        for f in ["webhooks.rs", "retention.rs", "http/ops.rs", "flows/face/demo.rs", "flows/partner/mod.rs"] {
+            assert_eq!(layer_problems(&format!("{server}/{f}"), back).len(), 1, "{f}");
+        }
+        assert!(layer_problems(&format!("{server}/lib.rs"), back).is_empty());
+        let flows = "use crate::flows::mobile::MobileNumber;\n";
+        assert_eq!(layer_problems(&format!("{server}/store/mod.rs"), flows).len(), 1);
+        assert_eq!(layer_problems(&format!("{server}/directories/mod.rs"), flows).len(), 1);
+        assert_eq!(layer_problems(&format!("{server}/crypto/mac.rs"), "use crate::store::Store;").len(), 1);
+        // Downward imports pass.
+        assert!(layer_problems(&format!("{server}/http/web/mod.rs"), flows).is_empty());
+        assert!(
+            layer_problems(&format!("{server}/flows/mobile/mod.rs"), "use crate::directories::SmsGateway;").is_empty()
+        );
+        assert!(layer_problems(&format!("{server}/store/sql.rs"), "use crate::store::StoreError;").is_empty());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `realname` — the companion (APP role) on the command line, for testers and QA automation:
 //! sign in, scan and record frame sources, run the whole verification, and generate load.
 
+mod flash;
 mod load;
 mod output;
 mod terminal;
@@ -13,7 +14,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use realname_companion::{
     CancellationToken, Companion, CompanionConfig, CompanionError, ContextChoice, EventSink, FaceInput, FaceObserver,
-    FixedAnswers, FlowOutcome, Mode, Prompter, QrInput,
+    FixedAnswers, FlowOutcome, LightScene, Mode, Prompter, QrInput,
 };
 use realname_scan::{ImageFormat, Recorder, SourceSpec};
 
@@ -102,6 +103,18 @@ enum Command {
         /// png or jpg.
         #[arg(long, default_value = "jpg")]
         format: String,
+        /// Record a light step instead (a random colour sequence shown in front of the face;
+        /// rendered for folders, files and synthetic sources): frames, the sequence and the
+        /// paint and capture times in light.json (crates/realname-liveness/README.md).
+        #[arg(long)]
+        flash: bool,
+        /// With --flash: what is recorded, e.g. genuine or attack:phone_replay.
+        #[arg(long, default_value = "genuine")]
+        kind: String,
+        /// With --flash: face model weights, to find the face the renderer lights (default
+        /// REALNAME_MODELS_DIR or ./models; without them a synthetic face is lit).
+        #[arg(long, env = "REALNAME_MODELS_DIR")]
+        models: Option<PathBuf>,
     },
     /// The whole APP role: scan, claim, confirm, liveness challenge, upload, decision.
     #[command(after_help = EXIT_CODES)]
@@ -208,6 +221,23 @@ fn open(spec: &str) -> Result<Box<dyn realname_scan::FrameSource>, CompanionErro
     realname_scan::open_source(&spec).map_err(|e| CompanionError::Camera(e.to_string()))
 }
 
+/// The light step for a face source that is not a live camera (a folder, a file, a synthetic
+/// scene): the liveness renderer lights the source's own face with the issued sequence. A
+/// webcam or the screen gets `None`: the terminal cannot paint a full-screen colour field
+/// (the CLI has no window), so a challenge with a light sequence stops with
+/// `light_unavailable` before anything is uploaded — the desktop app shows it.
+fn light_scene(spec: &str, observer: Option<FaceObserver>) -> Result<Option<Arc<LightScene>>, CompanionError> {
+    let mut parsed = SourceSpec::parse(spec).map_err(|e| CompanionError::Config(format!("source spec: {e}")))?;
+    let fps = match &mut parsed {
+        SourceSpec::Webcam { .. } | SourceSpec::Screen { .. } => return Ok(None),
+        // Read the scene as fast as the files allow; render it at the recorded rate.
+        SourceSpec::Dir { fps, .. } | SourceSpec::File { fps, .. } => fps.replace(1000.0).unwrap_or(10.0),
+        SourceSpec::Synthetic(_) => 10.0,
+    };
+    let open = move || realname_scan::open_source(&parsed).map_err(|e| CompanionError::Camera(e.to_string()));
+    Ok(Some(Arc::new(LightScene::deferred(open, observer, 20, fps as f32))))
+}
+
 async fn run(cli: Cli, out: Output) -> ExitCode {
     let config = match load_config(&cli) {
         Ok(c) => c,
@@ -222,7 +252,10 @@ async fn run(cli: Cli, out: Output) -> ExitCode {
         }
         Command::Cameras => cameras(&out),
         Command::Scan { source } => scan(config, &out, source).await,
-        Command::Record { source, out: dir, frames, format } => {
+        Command::Record { source, out: dir, flash: true, kind, models, .. } => {
+            record_flash(config, &out, source, dir, &kind, models).await
+        }
+        Command::Record { source, out: dir, frames, format, .. } => {
             record(config, &out, source, dir, frames, &format).await
         }
         Command::Verify(args) => verify(config, &out, args).await,
@@ -375,6 +408,44 @@ async fn record(
     ))
 }
 
+async fn record_flash(
+    config: CompanionConfig,
+    out: &Output,
+    source: Option<String>,
+    dir: PathBuf,
+    kind: &str,
+    models: Option<PathBuf>,
+) -> Result<ExitCode, CompanionError> {
+    let spec = source.unwrap_or_else(|| config.camera.clone());
+    let models = models.or_else(|| config.models_dir.clone()).unwrap_or_else(|| PathBuf::from("models"));
+    let kind = kind.to_owned();
+    let out_dir = dir.clone();
+    let recording = tokio::task::spawn_blocking(move || {
+        let observer = FaceObserver::load(&models)
+            .map_err(|e| tracing::warn!(error = %e, "no face detector: the light is rendered on a synthetic face"))
+            .ok();
+        flash::record_flash(&spec, observer.as_ref(), &out_dir, 90, &kind)
+    })
+    .await
+    .map_err(|e| CompanionError::Camera(e.to_string()))??;
+    Ok(out.ok(
+        serde_json::json!({
+            "frames": recording.frames.len(),
+            "out": dir,
+            "light": dir.join(flash::LIGHT_FILE),
+            "rendered": recording.rendered,
+            "steps": recording.sequence.steps.len(),
+        }),
+        &format!(
+            "Recorded a light step of {} colours ({}) in {} frames into {}",
+            recording.sequence.steps.len(),
+            if recording.rendered { "rendered" } else { "filmed" },
+            recording.frames.len(),
+            dir.display()
+        ),
+    ))
+}
+
 async fn verify(config: CompanionConfig, out: &Output, args: VerifyArgs) -> Result<ExitCode, CompanionError> {
     let spec = args.source.clone().unwrap_or_else(|| config.camera.clone());
     let models = args.models.clone().or_else(|| config.models_dir.clone()).unwrap_or_else(|| PathBuf::from("models"));
@@ -391,7 +462,9 @@ async fn verify(config: CompanionConfig, out: &Output, args: VerifyArgs) -> Resu
             }
         }
     };
-    let companion = companion(config)?.with_observer(observer);
+    let face_spec = args.face.clone().unwrap_or_else(|| spec.clone());
+    let scene = light_scene(&face_spec, observer.clone())?;
+    let companion = companion(config)?.with_observer(observer).with_light_scene(scene);
     let qr = QrInput::Source(open(&spec)?);
     let face = match &args.face {
         Some(f) => FaceInput::Source(open(f)?),

@@ -5,7 +5,10 @@
 mod cli {
     pub mod attack;
     pub mod credentials;
+    pub mod light;
     pub mod load;
+    pub mod load_light;
+    pub mod record_flash;
     pub mod support;
     pub mod usage;
     pub mod verify;

@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use realname_settings::{ConfigError, EnvVar, env_var};
 use serde::{Deserialize, Serialize};
 
 use crate::error::CompanionError;
@@ -157,43 +158,7 @@ impl CompanionConfig {
     /// # Errors
     /// [`CompanionError::Config`] naming the variable.
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), CompanionError> {
-        if let Some(v) = get("REALNAME_TRUSTED_ORIGINS") {
-            self.trusted_origins = v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
-        }
-        if let Some(v) = get("REALNAME_SERVER") {
-            self.server = Some(v.trim().to_owned());
-        }
-        if let Some(v) = get("REALNAME_MODE") {
-            self.mode = match v.trim() {
-                "personal" => Mode::Personal,
-                "kiosk" | "station" => Mode::Kiosk,
-                other => return Err(CompanionError::Config(format!("REALNAME_MODE: unknown mode {other:?}"))),
-            };
-        }
-        if let Some(v) = get("REALNAME_CAMERA") {
-            self.camera = v;
-        }
-        if let Some(v) = get("REALNAME_LANG") {
-            self.language = Language::parse(&v)
-                .ok_or_else(|| CompanionError::Config(format!("REALNAME_LANG: unknown language {v:?}")))?;
-        }
-        if let Some(v) = get("REALNAME_CREDENTIAL_STORE") {
-            self.credential_store = CredentialStoreKind::parse(&v).ok_or_else(|| {
-                CompanionError::Config(format!(
-                    "REALNAME_CREDENTIAL_STORE: expected keyring, keyutils or file, got {v:?}"
-                ))
-            })?;
-        }
-        if let Some(v) = get("REALNAME_CREDENTIAL_FILE") {
-            self.credential_file = Some(PathBuf::from(v));
-        }
-        if let Some(v) = get("REALNAME_MODELS_DIR") {
-            self.models_dir = Some(PathBuf::from(v));
-        }
-        if let Some(v) = get("REALNAME_DEVICE_NAME") {
-            self.device_name = Some(v);
-        }
-        Ok(())
+        realname_settings::apply_env(self, ENV, &get).map_err(config_error)
     }
 
     /// Checks the origins and the camera spec.
@@ -247,6 +212,40 @@ impl CompanionConfig {
                 .filter(|s| !s.is_empty())
                 .unwrap_or_else(|| "realname-cli".into())
         })
+    }
+}
+
+/// The companion's environment variables, applied in this order over the file's values.
+const ENV: &[EnvVar<CompanionConfig>] = &[
+    env_var!("REALNAME_TRUSTED_ORIGINS", |c, v| {
+        c.trusted_origins = v.text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+    }),
+    env_var!("REALNAME_SERVER", |c, v| c.server = Some(v.text.trim().to_owned())),
+    env_var!("REALNAME_MODE", |c, v| {
+        c.mode = match v.text.trim() {
+            "personal" => Mode::Personal,
+            "kiosk" | "station" => Mode::Kiosk,
+            other => return Err(v.invalid(format!("unknown mode {other:?}"))),
+        }
+    }),
+    env_var!("REALNAME_CAMERA", |c, v| c.camera = v.text),
+    env_var!("REALNAME_LANG", |c, v| {
+        c.language = Language::parse(&v.text).ok_or_else(|| v.invalid(format!("unknown language {:?}", v.text)))?
+    }),
+    env_var!("REALNAME_CREDENTIAL_STORE", |c, v| {
+        c.credential_store = CredentialStoreKind::parse(&v.text)
+            .ok_or_else(|| v.invalid(format!("expected keyring, keyutils or file, got {:?}", v.text)))?
+    }),
+    env_var!("REALNAME_CREDENTIAL_FILE", |c, v| c.credential_file = Some(v.path())),
+    env_var!("REALNAME_MODELS_DIR", |c, v| c.models_dir = Some(v.path())),
+    env_var!("REALNAME_DEVICE_NAME", |c, v| c.device_name = Some(v.text)),
+];
+
+/// A table error as the companion's `configuration: VAR: reason`.
+fn config_error(e: ConfigError) -> CompanionError {
+    match e {
+        ConfigError::Env { var, reason } => CompanionError::Config(format!("{var}: {reason}")),
+        other => CompanionError::Config(other.to_string()),
     }
 }
 
@@ -331,7 +330,9 @@ mod tests {
     #[test]
     fn bad_values_are_refused() {
         let mut c = CompanionConfig::default();
-        assert!(c.apply_env(env(&[("REALNAME_MODE", "robot")])).is_err());
+        let e = c.apply_env(env(&[("REALNAME_MODE", "robot")])).expect_err("unknown mode");
+        assert_eq!(e.to_string(), "configuration: REALNAME_MODE: unknown mode \"robot\"");
+        assert!(c.apply_env(env(&[("REALNAME_LANG", "klingon")])).is_err());
         assert!(c.apply_env(env(&[("REALNAME_CREDENTIAL_STORE", "paper")])).is_err());
         assert!(toml::from_str::<CompanionConfig>("unknown_key = 1").is_err());
         c.trusted_origins = vec!["ftp://x".into()];

@@ -2,7 +2,7 @@
 //! kept in the OS keyring or in an explicit 0600 file for machines without a keyring service.
 //!
 //! Secrets never appear in `Debug` output, logs or `--json` output: they are wrapped in
-//! [`Secret`].
+//! [`Secret`] (the one `realname-settings` defines for the server and the companion).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -16,28 +16,8 @@ use crate::error::CompanionError;
 /// Keyring service name under which credentials are stored (the user is the server origin).
 pub const KEYRING_SERVICE: &str = "realname-companion";
 
-/// A secret string: readable with [`Secret::expose`], redacted in `Debug`.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret value. Never log it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
+/// The secret wrapper, shared with the server's configuration (`realname-settings`).
+pub use realname_settings::Secret;
 
 /// What this device holds for one server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -71,6 +71,10 @@ pub enum CompanionError {
     /// The challenge deadline passed before capture finished.
     #[error("the liveness challenge deadline passed")]
     DeadlineExceeded,
+    /// The challenge has a light step this front end (or frame source) cannot show; nothing
+    /// was uploaded (an upload without the paint report would only be refused).
+    #[error("light check: {0}")]
+    LightUnavailable(String),
     /// The configuration is invalid.
     #[error("configuration: {0}")]
     Config(String),
@@ -104,6 +108,7 @@ impl CompanionError {
             Self::Declined(_) => "declined".into(),
             Self::Cancelled => "cancelled".into(),
             Self::DeadlineExceeded => "deadline_exceeded".into(),
+            Self::LightUnavailable(_) => "light_unavailable".into(),
             Self::Config(_) => "config".into(),
             Self::Credentials(_) => "credentials".into(),
             Self::Io { .. } => "io".into(),
@@ -131,7 +136,7 @@ impl CompanionError {
             Self::QrPayload(_) | Self::UntrustedOrigin { .. } | Self::DeadlineExceeded => ErrorClass::Verification,
             Self::Camera(_) | Self::NoQrFound | Self::SourceEnded | Self::Face(_) => ErrorClass::Camera,
             Self::Declined(_) | Self::Cancelled => ErrorClass::Cancelled,
-            Self::Config(_) => ErrorClass::Usage,
+            Self::Config(_) | Self::LightUnavailable(_) => ErrorClass::Usage,
             Self::Credentials(_) | Self::Io { .. } => ErrorClass::Local,
         }
     }

@@ -1,4 +1,7 @@
-//! Texts the front ends show for prompts and feedback, in zh-CN and en.
+//! Texts the front ends show for prompts and feedback, in zh-CN and en: the one table per
+//! language, keyed by code. The CLI prints these texts and the desktop app shows the same ones
+//! (the flow events carry them: `FlowEvent::ActionPrompt`/`Feedback` `text`, in the language
+//! the app's settings give the core), so both front ends say the same thing for the same code.
 
 use realname_protocol::api::LivenessAction;
 
@@ -8,36 +11,37 @@ use crate::liveness::Feedback;
 /// The prompt for a liveness action.
 pub fn action_prompt(action: LivenessAction, lang: Language) -> &'static str {
     match (lang, action) {
-        (Language::En, LivenessAction::Blink) => "Blink your eyes",
-        (Language::En, LivenessAction::TurnLeft) => "Turn your head to your left",
-        (Language::En, LivenessAction::TurnRight) => "Turn your head to your right",
+        (Language::En, LivenessAction::Blink) => "Blink",
+        (Language::En, LivenessAction::TurnLeft) => "Turn your head left",
+        (Language::En, LivenessAction::TurnRight) => "Turn your head right",
         (Language::En, LivenessAction::OpenMouth) => "Open your mouth",
-        (Language::En, LivenessAction::Nod) => "Nod your head",
-        (Language::ZhCn, LivenessAction::Blink) => "请眨眨眼",
+        (Language::En, LivenessAction::Nod) => "Nod",
+        (Language::ZhCn, LivenessAction::Blink) => "请眨眼",
         (Language::ZhCn, LivenessAction::TurnLeft) => "请向左转头",
         (Language::ZhCn, LivenessAction::TurnRight) => "请向右转头",
-        (Language::ZhCn, LivenessAction::OpenMouth) => "请张张嘴",
-        (Language::ZhCn, LivenessAction::Nod) => "请点点头",
+        (Language::ZhCn, LivenessAction::OpenMouth) => "请张嘴",
+        (Language::ZhCn, LivenessAction::Nod) => "请点头",
     }
 }
 
-/// The advice for a feedback state.
+/// The advice for a feedback state (empty for [`Feedback::Unavailable`]: without a local
+/// detector there is nothing to advise, and the capture runs by time).
 pub fn feedback_text(feedback: Feedback, lang: Language) -> &'static str {
     match (lang, feedback) {
-        (Language::En, Feedback::Ok) => "Hold still",
-        (Language::En, Feedback::NoFace) => "No face found: look at the camera",
-        (Language::En, Feedback::MultipleFaces) => "Only one face, please",
+        (Language::En, Feedback::Ok) => "Good — hold still",
+        (Language::En, Feedback::NoFace) => "No face found",
+        (Language::En, Feedback::MultipleFaces) => "Several faces — only one person, please",
         (Language::En, Feedback::TooFar) => "Move closer",
-        (Language::En, Feedback::TooDark) => "Too dark: find more light",
-        (Language::En, Feedback::NotCentred) => "Centre your face in the picture",
-        (Language::En, Feedback::Unavailable) => "No live guidance available",
-        (Language::ZhCn, Feedback::Ok) => "请保持不动",
-        (Language::ZhCn, Feedback::NoFace) => "未检测到人脸，请正对摄像头",
-        (Language::ZhCn, Feedback::MultipleFaces) => "请确保画面中只有一张人脸",
-        (Language::ZhCn, Feedback::TooFar) => "请靠近一点",
-        (Language::ZhCn, Feedback::TooDark) => "光线太暗，请到明亮处",
-        (Language::ZhCn, Feedback::NotCentred) => "请将人脸置于画面中央",
-        (Language::ZhCn, Feedback::Unavailable) => "无法提供实时提示",
+        (Language::En, Feedback::TooDark) => "Too dark — find more light",
+        (Language::En, Feedback::NotCentred) => "Centre your face",
+        (Language::En, Feedback::Unavailable) => "",
+        (Language::ZhCn, Feedback::Ok) => "很好 — 请保持",
+        (Language::ZhCn, Feedback::NoFace) => "未检测到人脸",
+        (Language::ZhCn, Feedback::MultipleFaces) => "检测到多张人脸 — 请只保留一人",
+        (Language::ZhCn, Feedback::TooFar) => "请靠近一些",
+        (Language::ZhCn, Feedback::TooDark) => "光线太暗 — 请到明亮处",
+        (Language::ZhCn, Feedback::NotCentred) => "请将脸部置于中央",
+        (Language::ZhCn, Feedback::Unavailable) => "",
     }
 }
 
@@ -69,6 +73,17 @@ mod tests {
         for a in LivenessAction::ALL {
             assert_ne!(action_prompt(a, Language::En), action_prompt(a, Language::ZhCn));
         }
-        assert_ne!(feedback_text(Feedback::TooFar, Language::En), feedback_text(Feedback::TooFar, Language::ZhCn));
+        for f in [
+            Feedback::Ok,
+            Feedback::NoFace,
+            Feedback::MultipleFaces,
+            Feedback::TooFar,
+            Feedback::TooDark,
+            Feedback::NotCentred,
+        ] {
+            let (en, zh) = (feedback_text(f, Language::En), feedback_text(f, Language::ZhCn));
+            assert!(!en.is_empty() && !zh.is_empty() && en != zh, "{f:?}");
+        }
+        assert_eq!(feedback_text(Feedback::Unavailable, Language::En), "");
     }
 }

@@ -22,7 +22,7 @@ pub use credentials::{Credential, CredentialStore, FileStore, KeyringBackend, Ke
 pub use error::{CompanionError, ErrorClass, ErrorReport};
 pub use flow::{
     CancellationToken, Companion, ContextChoice, EventSink, FaceInput, FixedAnswers, FlowEvent, FlowOutcome,
-    PreparedClip, Prompter, QrInput, StepTimings, VerifyReport,
+    LightScene, PreparedClip, Prompter, QrInput, StepTimings, VerifyReport,
 };
 pub use liveness::{Feedback, Observation};
 pub use observer::FaceObserver;

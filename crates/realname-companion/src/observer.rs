@@ -87,6 +87,30 @@ impl FaceObserver {
     }
 }
 
+impl FaceObserver {
+    /// The largest face of a frame as a full analysis (detection, landmarks, signals; the
+    /// descriptor is not computed and left zero), `None` without a face: the light step's
+    /// renderer shades the face from its landmarks and pose.
+    ///
+    /// # Errors
+    /// [`CompanionError::Face`] when inference fails.
+    pub fn analyse(&self, image: &RgbImage) -> Result<Option<realname_face::FaceAnalysis>, CompanionError> {
+        let err = |e: realname_face::FaceError| CompanionError::Face(e.to_string());
+        let detections = self.engine.detect(image, &self.options).map_err(err)?;
+        let Some(detection) = detections.into_iter().max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area())) else {
+            return Ok(None);
+        };
+        let landmarks = self.engine.landmarks(image, &detection).map_err(err)?;
+        let signals = self.engine.signals(image, &detection, &landmarks);
+        Ok(Some(realname_face::FaceAnalysis {
+            detection,
+            landmarks,
+            descriptor: realname_face::Descriptor([0.0; 128]),
+            signals,
+        }))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! The blink prompt on labelled frames of the shared liveness data (`REALNAME_SHARED_DIR`,

@@ -5,6 +5,7 @@
 //! ratio, and both verdicts side by side. Captures: `tests/support/captures.rs`.
 #![allow(clippy::print_stdout)]
 
+#[allow(dead_code)]
 #[path = "../tests/support/captures.rs"]
 mod captures;
 #[path = "../../realname-liveness/examples/evaluate/harness.rs"]
@@ -19,7 +20,15 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// The machine's load average (`/proc/loadavg`, 1/5/15 min), to judge the figures by.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
 fn main() -> anyhow::Result<()> {
+    let load_before = load_average();
     let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(2);
     let analyzer = EngineAnalyzer::load(&harness::models_dir())?;
     let data = harness::shared_dir().join("data/liveness");
@@ -35,7 +44,7 @@ fn main() -> anyhow::Result<()> {
         let mut best: [Option<captures::Decided>; 2] = [None, None];
         for _ in 0..rounds {
             for (m, mode) in modes.iter().enumerate() {
-                let d = captures::decide_capture(&analyzer, *mode, c, None)?;
+                let d = captures::decide_capture(&analyzer, *mode, c)?;
                 if best[m].as_ref().is_none_or(|b| d.stages.total() < b.stages.total()) {
                     best[m] = Some(d);
                 }
@@ -90,9 +99,45 @@ fn main() -> anyhow::Result<()> {
         worst.last().copied().unwrap_or_default(),
         captures.len()
     );
+    // Every labelled event as a single-action capture, one round each.
+    let singles = captures::single_actions(&data)?;
+    let (mut same_one, mut passed, mut ssd) = (0, [0usize; 2], 0u32);
+    let mut sums = [0f64; 2];
+    let mut tracked_ms: Vec<f64> = Vec::new();
+    for c in &singles {
+        let old = captures::decide_capture(&analyzer, AnalysisMode::Exhaustive, c)?;
+        let new = captures::decide_capture(&analyzer, AnalysisMode::Tracked, c)?;
+        same_one += usize::from(captures::outcome(&old.verdict) == captures::outcome(&new.verdict));
+        for (k, d) in [&old, &new].into_iter().enumerate() {
+            passed[k] += usize::from(d.verdict.reason().is_none());
+            sums[k] += ms(d.stages.total());
+        }
+        ssd += new.stages.calls_of(Stage::Detect);
+        tracked_ms.push(ms(new.stages.total()));
+    }
+    tracked_ms.sort_by(f64::total_cmp);
+    let k = singles.len().max(1) as f64;
     println!(
-        "One thread (RAYON_NUM_THREADS={}), per-thread CPU time.",
-        std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "unset".into())
+        "\n## Single-action genuine captures ({} labelled events, 1 round)\n\nexhaustive {:.0} ms, tracked {:.0} ms \
+         per decision ({:.2}×); tracked median {:.0}, max {:.0} ms; SSD runs {:.2} per capture; passed {} / {}; \
+         same outcome and reason code: {same_one} of {}.",
+        singles.len(),
+        sums[0] / k,
+        sums[1] / k,
+        sums[0] / sums[1].max(1e-9),
+        tracked_ms.get(tracked_ms.len() / 2).copied().unwrap_or_default(),
+        tracked_ms.last().copied().unwrap_or_default(),
+        f64::from(ssd) / k,
+        passed[0],
+        passed[1],
+        singles.len(),
+    );
+    println!(
+        "One thread (RAYON_NUM_THREADS={}), per-thread CPU time. Load average {load_before} before, {} after \
+         ({} cores).",
+        std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "unset".into()),
+        load_average(),
+        std::thread::available_parallelism().map_or(0, usize::from),
     );
     Ok(())
 }

@@ -9,7 +9,7 @@
 
 use realname_face::Descriptor;
 use realname_liveness::{
-    AnalyzedFrame, Hint, IssuedChallenge, LivenessConfig, Rejection, RejectionDetail, ReplayStore, Upload,
+    AnalyzedFace, AnalyzedFrame, Hint, IssuedChallenge, LivenessConfig, Rejection, RejectionDetail, ReplayStore, Upload,
 };
 use realname_protocol::api::{LivenessAction, LivenessChallenge, ReasonCode};
 
@@ -23,6 +23,70 @@ pub const MATCH_THRESHOLD: f32 = 0.6;
 pub const MIN_FACE_WIDTH_PX: f32 = 60.0;
 /// Darkest face accepted (mean luma 0..1).
 pub const MIN_BRIGHTNESS: f32 = 0.12;
+
+/// The descriptor of a face whose recognition net was not run: every value NaN, so that no
+/// distance to it is below any bound (`NaN < x` is false) and it is never the closest pair of
+/// the same-person rule. The tracked analysis leaves it on the frames [`DescriptorNeeds`] says
+/// no rule reads.
+pub const NOT_DESCRIBED: Descriptor = Descriptor([f32::NAN; 128]);
+
+/// Whether `descriptor` was computed (is not [`NOT_DESCRIBED`]).
+pub fn is_described(descriptor: &Descriptor) -> bool {
+    !descriptor.0[0].is_nan()
+}
+
+/// Which frames' descriptors the rules read, decided frame by frame in upload order (the
+/// tracked analysis skips the recognition net on the others, [`crate::UploadAnalyzer::tagged_frame`]).
+///
+/// The rules that read descriptors: the ID-photo match and the light step read a neutral
+/// frame's and every light frame's, and the same-person rule
+/// ([`realname_liveness::evaluate`]) passes an action segment (a run of single-face frames
+/// with one tag) when *some* frame of it lies within `same_person_segment` of *some* neutral
+/// frame. So every neutral and every light frame is described, and an action frame only until
+/// its run has such a witness: the rule then passes that run whatever the other frames'
+/// descriptors are, and a run without one had every frame described — the rule sees its true
+/// minimum and rejects as it would have. Faceless and multi-face frames do not break a run
+/// (the rule drops them before it forms runs); a light frame does (conservative either way:
+/// the light step takes light frames out of the runs, a challenge without one leaves them in).
+/// Neutral frames found later only add witnesses. Not described frames carry [`NOT_DESCRIBED`].
+#[derive(Debug, Clone, Default)]
+pub struct DescriptorNeeds {
+    /// Descriptors of the single-face neutral frames so far.
+    neutral: Vec<Descriptor>,
+    /// The tag of the current run of single-face action frames and whether a frame of it lies
+    /// within the segment bound of a neutral frame.
+    run: Option<(LivenessAction, bool)>,
+}
+
+impl DescriptorNeeds {
+    /// Whether a frame tagged `action` (`light`: captured during the light step) needs its
+    /// descriptor.
+    pub fn needs(&self, action: Option<LivenessAction>, light: bool) -> bool {
+        match (action, light) {
+            (Some(a), false) => self.run != Some((a, true)),
+            _ => true,
+        }
+    }
+
+    /// Records a frame's analysed faces (after [`Self::needs`]).
+    pub fn record(&mut self, action: Option<LivenessAction>, light: bool, faces: &[AnalyzedFace]) {
+        let [one] = faces else { return };
+        let descriptor = one.analysis.descriptor;
+        match (action, light) {
+            (_, true) => self.run = None,
+            (None, false) => {
+                self.run = None;
+                self.neutral.push(descriptor);
+            }
+            (Some(a), false) => {
+                let bound = liveness_config().same_person_segment;
+                let witnessed = self.run.is_some_and(|(b, w)| b == a && w)
+                    || self.neutral.iter().any(|n| n.distance(&descriptor) <= bound);
+                self.run = Some((a, witnessed));
+            }
+        }
+    }
+}
 
 /// One capture as the server received it, analysed.
 #[derive(Debug, Clone, Copy)]
@@ -121,9 +185,16 @@ fn quality_problem(frames: &[AnalyzedFrame]) -> Option<(ReasonCode, Option<Liven
 /// (same person below `match_threshold`, the server's `face.match_threshold`).
 pub fn decide(capture: Capture<'_>, reference: &Descriptor, replay: &dyn ReplayStore, match_threshold: f32) -> Verdict {
     let liveness = liveness_config();
+    // With a light step, its frames are kept out of the action rules (checked below).
+    let split = capture.challenge.light.as_ref().map(|_| crate::light::split_frames(capture.frames));
+    let (frames, index): (&[AnalyzedFrame], Option<&[usize]>) = match &split {
+        Some(s) => (&s.action, Some(&s.action_index)),
+        None => (capture.frames, None),
+    };
+    let upload_frame = |i: usize| index.map_or(i, |ix| ix.get(i).copied().unwrap_or(i));
     let evaluated = realname_liveness::evaluate(
         IssuedChallenge { challenge: capture.challenge, issued_at_ms: capture.issued_at_ms },
-        Upload { nonce: capture.nonce, frames: capture.frames, received_at_ms: capture.received_at_ms },
+        Upload { nonce: capture.nonce, frames, received_at_ms: capture.received_at_ms },
         replay,
         &liveness,
     );
@@ -131,27 +202,35 @@ pub fn decide(capture: Capture<'_>, reference: &Descriptor, replay: &dyn ReplayS
         Ok(pass) => pass,
         Err(Rejection { reason, action, hint, detail }) => {
             if matches!(reason, ReasonCode::NoFace | ReasonCode::ActionNotSeen)
-                && let Some((reason, action, frame)) = quality_problem(capture.frames)
+                && let Some((reason, action, frame)) = quality_problem(frames)
             {
-                return Verdict::Fail { reason, action, frame: Some(frame), detail: Some(detail), hint: Some(hint) };
+                let frame = Some(upload_frame(frame));
+                return Verdict::Fail { reason, action, frame, detail: Some(detail), hint: Some(hint) };
             }
-            return Verdict::Fail { reason, action, frame: frame_of(&detail), detail: Some(detail), hint: Some(hint) };
+            let frame = frame_of(&detail).map(upload_frame);
+            return Verdict::Fail { reason, action, frame, detail: Some(detail), hint: Some(hint) };
         }
     };
-    if let Some((reason, action, frame)) = quality_problem(capture.frames) {
-        return Verdict::Fail { reason, action, frame: Some(frame), detail: None, hint: None };
+    let best_frame = upload_frame(pass.best_frame);
+    if let (Some(sequence), Some(split)) = (capture.challenge.light.as_ref(), &split)
+        && let Err(f) = crate::light::check_capture(&capture, sequence, split, best_frame, &liveness)
+    {
+        return Verdict::Fail { reason: f.reason, action: None, frame: f.frame, detail: f.detail, hint: Some(f.hint) };
     }
-    let Some([face]) = capture.frames.get(pass.best_frame).map(|f| f.faces.as_slice()) else {
+    if let Some((reason, action, frame)) = quality_problem(frames) {
+        return Verdict::Fail { reason, action, frame: Some(upload_frame(frame)), detail: None, hint: None };
+    }
+    let Some([face]) = capture.frames.get(best_frame).map(|f| f.faces.as_slice()) else {
         return Verdict::fail(ReasonCode::NoFace);
     };
     let distance = face.analysis.descriptor.distance(reference);
     if distance < match_threshold {
-        Verdict::Pass { distance, frame: pass.best_frame }
+        Verdict::Pass { distance, frame: best_frame }
     } else {
         Verdict::Fail {
             reason: ReasonCode::FaceMismatch,
             action: None,
-            frame: Some(pass.best_frame),
+            frame: Some(best_frame),
             detail: None,
             hint: None,
         }
@@ -159,14 +238,15 @@ pub fn decide(capture: Capture<'_>, reference: &Descriptor, replay: &dyn ReplayS
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::face::{FaceAnalyzer, ScriptedAnalyzer, ScriptedFrame};
     use realname_liveness::MemoryReplayStore;
 
     const T0: i64 = 1_750_000_000_000;
 
-    fn frame(f: ScriptedFrame, k: i64) -> AnalyzedFrame {
+    /// Scripted frame `f` analysed by the scripted analyzer, captured `k` × 100 ms after `T0`.
+    pub(crate) fn frame(f: ScriptedFrame, k: i64) -> AnalyzedFrame {
         let img = realname_face::decode_image(&f.to_png(), &realname_face::ImageLimits::default()).expect("decode");
         AnalyzedFrame {
             action: f.action,
@@ -237,6 +317,60 @@ mod tests {
             run(&ch, &ok, 1, &store),
             Verdict::Fail { reason: ReasonCode::ChallengeReplayed, detail: Some(RejectionDetail::NonceReused), .. }
         ));
+    }
+
+    /// `frames` as the tracked analysis leaves them: descriptors only where
+    /// [`DescriptorNeeds`] asks for them.
+    fn described_as_needed(frames: &[AnalyzedFrame]) -> (Vec<AnalyzedFrame>, usize) {
+        let mut needs = DescriptorNeeds::default();
+        let mut described = 0;
+        let lazy = frames
+            .iter()
+            .map(|f| {
+                let mut f = f.clone();
+                if needs.needs(f.action, f.light) {
+                    described += f.faces.len();
+                } else {
+                    f.faces.iter_mut().for_each(|face| face.analysis.descriptor = NOT_DESCRIBED);
+                }
+                needs.record(f.action, f.light, &f.faces);
+                f
+            })
+            .collect();
+        (lazy, described)
+    }
+
+    #[test]
+    fn descriptors_left_out_where_no_rule_reads_them_change_no_verdict() {
+        use LivenessAction::{Blink, OpenMouth, TurnLeft};
+        let ch = challenge(&[Blink, TurnLeft]);
+        let n = |p| ScriptedFrame::neutral(p);
+        let d = |p, a| ScriptedFrame::doing(p, a);
+        let none = ScriptedFrame { person: 1, action: Some(Blink), faces: 0 };
+        let cases: Vec<(Vec<ScriptedFrame>, usize)> = vec![
+            // Genuine: both neutral frames and the first frame of each action.
+            (vec![n(1), n(1), d(1, Blink), d(1, Blink), d(1, Blink), d(1, TurnLeft), d(1, TurnLeft)], 4),
+            // Another person does the second action: no witness, all its frames described.
+            (vec![n(1), n(1), d(1, Blink), d(1, Blink), d(2, TurnLeft), d(2, TurnLeft), d(2, TurnLeft)], 6),
+            // The swap inside an action: the rule passes the segment either way.
+            (vec![n(1), n(1), d(1, Blink), d(2, Blink), d(1, TurnLeft), d(1, TurnLeft)], 4),
+            // The segment starts with someone else, then the person: described until the witness.
+            (vec![n(1), n(1), d(2, Blink), d(1, Blink), d(2, Blink), d(1, TurnLeft)], 5),
+            // A faceless frame inside a segment does not break it; a wrong action fails.
+            (vec![n(1), n(1), d(1, Blink), none, d(1, Blink), d(1, OpenMouth), d(1, TurnLeft)], 5),
+            // Neutral frames after the actions: described (references and the ID match).
+            (vec![d(1, Blink), d(1, Blink), n(1), d(1, TurnLeft), n(1), d(1, TurnLeft)], 6),
+        ];
+        for (k, (script, expect_described)) in cases.into_iter().enumerate() {
+            let frames: Vec<AnalyzedFrame> = script.iter().enumerate().map(|(i, f)| frame(*f, i as i64)).collect();
+            let (lazy, described) = described_as_needed(&frames);
+            assert_eq!(described, expect_described, "case {k}");
+            for reference in [1, 2] {
+                let full = run(&ch, &frames, reference, &MemoryReplayStore::default());
+                let left_out = run(&ch, &lazy, reference, &MemoryReplayStore::default());
+                assert_eq!(full, left_out, "case {k}, reference {reference}");
+            }
+        }
     }
 
     #[test]

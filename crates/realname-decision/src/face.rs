@@ -19,6 +19,7 @@ use realname_liveness::AnalyzedFace;
 use realname_protocol::api::LivenessAction;
 
 use crate::profile::{Stage, timed};
+use crate::tracking::BoxFraming;
 
 /// Detector score for captured frames. face-api's 0.5 loses genuine faces the liveness data
 /// shows: the dim `lestari_real` face (SSD 0.31–0.60) and blink frames (`eyeryhthm_7blinks`
@@ -56,17 +57,45 @@ pub trait FaceAnalyzer: Send + Sync + std::fmt::Debug {
     }
 
     /// The face of `previous` followed into the next captured frame without the detector
-    /// ([`crate::upload::AnalysisMode::Tracked`]): `Some` only when the face there is still
-    /// within [`crate::tracking::TRACK_MAX_DISTANCE`] of `anchor` (the previous frame's
-    /// descriptor) and no other face is seen; `None` sends the frame to the detector.
-    /// Default: never (every frame is detected).
+    /// ([`crate::upload::AnalysisMode::Tracked`]), its box drawn as the detector last drew it
+    /// (`framing`): `Some` only when the face there is still within
+    /// [`crate::tracking::TRACK_MAX_DISTANCE`] of `anchor` (the previous frame's descriptor)
+    /// and no other face is seen; `None` sends the frame to the detector. Default: never
+    /// (every frame is detected).
+    ///
+    /// `describe: false` lets the face come back [`crate::decision::NOT_DESCRIBED`] (no rule reads
+    /// its descriptor) when the gate confirms it; the descriptor is still computed and checked
+    /// against `anchor` when the gate does not see the face, and always when `strict`.
     fn follow_face(
         &self,
         _image: &RgbImage,
         _previous: &FaceAnalysis,
+        _framing: &BoxFraming,
         _anchor: &Descriptor,
+        _describe: bool,
+        _strict: bool,
     ) -> Result<Option<AnalyzedFace>, FaceError> {
         Ok(None)
+    }
+
+    /// A face to start following in a captured frame without the SSD detector
+    /// ([`crate::tracking::start_in`]), framed by `framing`: `Some` only when a cheaper detector
+    /// sees exactly one face; `None` sends the frame to [`Self::analyze_for_liveness`]. Default:
+    /// never. `describe` as for [`Self::follow_face`].
+    fn start_face(
+        &self,
+        _image: &RgbImage,
+        _framing: &BoxFraming,
+        _describe: bool,
+    ) -> Result<Option<AnalyzedFace>, FaceError> {
+        Ok(None)
+    }
+
+    /// The descriptor of `face` (found in `image` by this analyzer) as its analysis computes it,
+    /// for a face left [`crate::decision::NOT_DESCRIBED`]. Default: the image analysed again,
+    /// the first face's descriptor.
+    fn describe(&self, image: &RgbImage, _face: &FaceAnalysis) -> Result<Descriptor, FaceError> {
+        Ok(self.analyze(image)?.first().map_or(crate::decision::NOT_DESCRIBED, |f| f.descriptor))
     }
 }
 
@@ -157,9 +186,30 @@ impl FaceAnalyzer for EngineAnalyzer {
         &self,
         image: &RgbImage,
         previous: &FaceAnalysis,
+        framing: &BoxFraming,
         anchor: &Descriptor,
+        describe: bool,
+        strict: bool,
     ) -> Result<Option<AnalyzedFace>, FaceError> {
-        crate::tracking::follow_in(&self.engine, image, previous, anchor)
+        crate::tracking::follow_in(&self.engine, image, previous, framing, anchor, describe, strict)
+    }
+
+    fn start_face(
+        &self,
+        image: &RgbImage,
+        framing: &BoxFraming,
+        describe: bool,
+    ) -> Result<Option<AnalyzedFace>, FaceError> {
+        crate::tracking::start_in(&self.engine, image, framing, describe)
+    }
+
+    /// The aligned crop of the face's landmarks, with the landmark net's crop of its box (what
+    /// [`Self::analyze_detection`], [`crate::tracking::follow_in`] and
+    /// [`crate::tracking::track_in`] compute).
+    fn describe(&self, image: &RgbImage, face: &FaceAnalysis) -> Result<Descriptor, FaceError> {
+        let lm_crop = FaceEngine::landmark_crop(image, &face.detection)?;
+        let crop = FaceEngine::descriptor_crop(image, &face.landmarks, Some(lm_crop))?;
+        timed(Stage::Descriptor, || self.engine.descriptor_in_crop(image, crop))
     }
 }
 

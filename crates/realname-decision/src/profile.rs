@@ -10,8 +10,12 @@ use std::time::Duration;
 pub enum Stage {
     /// JPEG/PNG decoding (timed by the caller that decodes).
     Decode,
+    /// The frame's pixel hash (repeated frames, replay prints: [`crate::upload::UploadAnalyzer`]).
+    Prints,
     /// The SSD detector.
     Detect,
+    /// The tiny detector that starts a track without the SSD detector.
+    Start,
     /// The cheap detector that looks for a second face beside a followed one.
     Gate,
     /// The 68-landmark net.
@@ -26,9 +30,11 @@ pub enum Stage {
 
 impl Stage {
     /// Every stage, in pipeline order.
-    pub const ALL: [Stage; 7] = [
+    pub const ALL: [Stage; 9] = [
         Stage::Decode,
+        Stage::Prints,
         Stage::Detect,
+        Stage::Start,
         Stage::Gate,
         Stage::Landmarks,
         Stage::Descriptor,
@@ -40,7 +46,9 @@ impl Stage {
     pub fn name(self) -> &'static str {
         match self {
             Stage::Decode => "decode",
+            Stage::Prints => "pixel hash",
             Stage::Detect => "detect (SSD)",
+            Stage::Start => "start (tiny)",
             Stage::Gate => "gate (tiny)",
             Stage::Landmarks => "landmarks",
             Stage::Descriptor => "descriptor",
@@ -54,9 +62,9 @@ impl Stage {
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct StageTimes {
     /// CPU time per stage, indexed like [`Stage::ALL`].
-    pub cpu: [Duration; 7],
+    pub cpu: [Duration; 9],
     /// Calls per stage.
-    pub calls: [u32; 7],
+    pub calls: [u32; 9],
 }
 
 impl StageTimes {

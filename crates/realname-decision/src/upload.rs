@@ -7,15 +7,21 @@
 //! - **tracked** (the server's path): the detector on the first frame, then the face followed
 //!   with the landmark net ([`FaceAnalyzer::follow_face`]), back to the detector when the
 //!   follow fails (another person, another face, a jump) and at least every
-//!   [`REDETECT_STRIDE`] frames. The rules ([`crate::decide`]) are the same for both.
+//!   [`REDETECT_STRIDE`] frames; with the frames' tags ([`UploadAnalyzer::tagged_frame`]) the
+//!   recognition net runs on a followed face only where a rule reads its descriptor
+//!   ([`crate::decision::DescriptorNeeds`]). The rules ([`crate::decide`]) are the same for both.
 //!
 //! One frame is held at a time: the caller decodes a frame, hands it over and drops it.
 
 use image::RgbImage;
 use realname_face::{Descriptor, FaceAnalysis, FaceError};
-use realname_liveness::AnalyzedFace;
+use realname_liveness::{AnalyzedFace, ReplayStore};
+use realname_protocol::api::LivenessAction;
 
+use crate::decision::{DescriptorNeeds, is_described};
 use crate::face::FaceAnalyzer;
+use crate::profile::{Stage, timed};
+use crate::tracking::BoxFraming;
 
 /// How the frames of an upload are analysed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -28,8 +34,11 @@ pub enum AnalysisMode {
 }
 
 /// The detector runs again after this many followed frames even when following works (a
-/// bound on how long a drift can last).
-pub const REDETECT_STRIDE: usize = 6;
+/// bound on how long a drift can last). Each followed box is framed afresh around the face's
+/// landmarks ([`crate::tracking::BoxFraming`]) and confirmed by the gate (or else checked
+/// against the track's last descriptor) on every frame, so drift does not add up; 15 followed frames is a
+/// whole upload under the server's default 16-frame limit (one SSD run when following holds).
+pub const REDETECT_STRIDE: usize = 15;
 
 /// Analyses the frames of one upload, in upload order.
 #[derive(Debug)]
@@ -37,32 +46,173 @@ pub struct UploadAnalyzer<'a> {
     analyzer: &'a dyn FaceAnalyzer,
     mode: AnalysisMode,
     tracker: FrameTracker,
-    /// The face to follow into the next frame and the descriptor it must stay close to (the
-    /// previous frame's).
-    follow: Option<(FaceAnalysis, Descriptor)>,
+    /// The face to follow into the next frame.
+    follow: Option<FaceAnalysis>,
+    /// The track's last computed descriptor: a followed face the gate does not confirm must
+    /// stay close to it.
+    anchor: Option<Descriptor>,
+    /// Which frames the rules read descriptors of ([`Self::tagged_frame`]).
+    needs: DescriptorNeeds,
+    /// The upload has a light step: analysed as before the tiny start and the gate's confirmation.
+    strict: bool,
+    /// How the detector framed the followed face when it last detected it.
+    framing: Option<BoxFraming>,
     followed_since_detection: usize,
+    /// The analyses of the frames so far by pixel hash (tracked mode): a frame identical to an
+    /// earlier one gets that frame's analysis again.
+    seen: Vec<(u64, Vec<AnalyzedFace>)>,
+    /// Every frame's pixel hash, in upload order ([`Self::replay_store`]).
+    prints: Vec<u64>,
+}
+
+/// A hash of an image's size and pixels (FNV-style over 8-byte words).
+fn pixel_hash(image: &RgbImage) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ (u64::from(image.width()) << 32 | u64::from(image.height()));
+    let raw = image.as_raw();
+    let mut words = raw.chunks_exact(8);
+    for w in &mut words {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(w);
+        h = (h ^ u64::from_le_bytes(b)).wrapping_mul(0x0100_0000_01b3).rotate_left(29);
+    }
+    for &b in words.remainder() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h
 }
 
 impl<'a> UploadAnalyzer<'a> {
     /// A new upload.
     pub fn new(analyzer: &'a dyn FaceAnalyzer, mode: AnalysisMode) -> Self {
-        Self { analyzer, mode, tracker: FrameTracker::default(), follow: None, followed_since_detection: 0 }
+        Self {
+            analyzer,
+            mode,
+            tracker: FrameTracker::default(),
+            follow: None,
+            anchor: None,
+            needs: DescriptorNeeds::default(),
+            strict: false,
+            framing: None,
+            followed_since_detection: 0,
+            seen: Vec::new(),
+            prints: Vec::new(),
+        }
     }
 
-    /// The faces of the next frame of the upload, with their image evidence.
+    /// `store` as the rules should see it for this upload: claiming the frames' fingerprints
+    /// also claims the frames' pixel hashes. The analyses' fingerprints
+    /// ([`realname_liveness::fingerprint`]) are path-independent only when every frame goes
+    /// through the detector: a followed frame's landmarks and descriptor depend on the frame
+    /// before, so a frame of an earlier upload re-sent behind another first frame would no
+    /// longer be recognised (measured: `lp_d18`'s genuine upload re-sent without its first
+    /// frame under a new nonce passed in tracked mode, `challenge_replayed` in exhaustive mode).
+    /// The pixel hash recognises it wherever it stands, as the exhaustive analysis did.
+    pub fn replay_store<'s>(&self, store: &'s dyn ReplayStore) -> FramePrints<'s> {
+        FramePrints::new(store, self.frame_prints())
+    }
+
+    /// The frames' pixel hashes so far, in upload order (to build [`FramePrints`] after the
+    /// analyzer is gone, e.g. on another blocking task).
+    pub fn frame_prints(&self) -> Vec<u64> {
+        self.prints.clone()
+    }
+
+    /// The faces of the next frame of the upload, with their image evidence; every face
+    /// described (the frame's tag is not known: any rule may read its descriptor).
+    ///
+    /// Tracked mode keeps what the exhaustive analysis guarantees the duplicate rule: identical
+    /// frames are analysed identically (a still uploaded again and again has one fingerprint,
+    /// wherever the follow was), because a repeated frame gets its first analysis back.
     pub fn frame(&mut self, image: &RgbImage) -> Result<Vec<AnalyzedFace>, FaceError> {
+        self.next(image, true)
+    }
+
+    /// The faces of the next frame, tagged `action` (`light`: captured during the light step),
+    /// as [`Self::frame`]; in tracked mode a followed face is described only when a rule reads
+    /// its descriptor ([`DescriptorNeeds`]), otherwise it carries
+    /// [`crate::decision::NOT_DESCRIBED`].
+    pub fn tagged_frame(
+        &mut self,
+        image: &RgbImage,
+        action: Option<LivenessAction>,
+        light: bool,
+    ) -> Result<Vec<AnalyzedFace>, FaceError> {
+        // An upload with a light step is analysed as before the tiny start and the gate's
+        // confirmation (SSD start, every face described and checked against the track's
+        // descriptor): with them, `realname verify` with lp_d5's frames and a light step ended
+        // `action_not_seen` (the CLI's `verify_with_a_light_sequence`), not yet understood.
+        self.strict |= light;
+        let describe = self.strict || self.needs.needs(action, light);
+        let faces = self.next(image, describe)?;
+        self.needs.record(action, light, &faces);
+        Ok(faces)
+    }
+
+    fn next(&mut self, image: &RgbImage, describe: bool) -> Result<Vec<AnalyzedFace>, FaceError> {
+        let hash = timed(Stage::Prints, || pixel_hash(image));
+        self.prints.push(hash);
+        if self.mode == AnalysisMode::Exhaustive {
+            return self.analyse(image, true);
+        }
+        if let Some(at) = self.seen.iter().position(|(h, _)| *h == hash) {
+            if describe {
+                // First seen where no rule read its descriptor: the same face, described now.
+                for face in &mut self.seen[at].1 {
+                    if !is_described(&face.analysis.descriptor) {
+                        face.analysis.descriptor = self.analyzer.describe(image, &face.analysis)?;
+                    }
+                }
+            }
+            let faces = self.seen[at].1.clone();
+            if let [one] = faces.as_slice() {
+                self.follow_from(one.analysis);
+            }
+            return Ok(faces);
+        }
+        let faces = self.analyse(image, describe)?;
+        self.seen.push((hash, faces.clone()));
+        Ok(faces)
+    }
+
+    /// Follows `face` into the next frame; its descriptor becomes the track's anchor when it
+    /// was computed (otherwise the anchor stays the track's last descriptor).
+    fn follow_from(&mut self, mut face: FaceAnalysis) {
+        if is_described(&face.descriptor) {
+            self.anchor = Some(face.descriptor);
+        } else if let Some(anchor) = self.anchor {
+            // Tracking into a faceless frame compares with the face's latest descriptor.
+            face.descriptor = anchor;
+        }
+        self.follow = Some(face);
+        self.tracker.last = Some(face);
+    }
+
+    fn analyse(&mut self, image: &RgbImage, describe: bool) -> Result<Vec<AnalyzedFace>, FaceError> {
         if self.mode == AnalysisMode::Tracked
             && self.followed_since_detection < REDETECT_STRIDE
-            && let Some((previous, anchor)) = &self.follow
-            && let Some(face) = self.analyzer.follow_face(image, previous, anchor)?
+            && let Some(previous) = &self.follow
+            && let Some(anchor) = &self.anchor
+            && let Some(framing) = &self.framing
+            && let Some(face) = self.analyzer.follow_face(image, previous, framing, anchor, describe, self.strict)?
         {
             // Frame to frame: a turning head drifts far from the frontal face within a second
             // (the rules' per-segment bound is for that), but little between two frames.
-            self.follow = Some((face.analysis, face.analysis.descriptor));
             // A later frame where the detector finds nothing is tracked from here, the face's
             // latest place.
-            self.tracker.last = Some(face.analysis);
+            self.follow_from(face.analysis);
             self.followed_since_detection += 1;
+            return Ok(vec![face]);
+        }
+        if self.mode == AnalysisMode::Tracked
+            && !self.strict
+            && self.follow.is_none()
+            && let Some(face) = self.analyzer.start_face(image, &BoxFraming::TYPICAL, describe)?
+        {
+            // No track yet (or none left after a frame without one face): the tiny detector
+            // starts one when it sees exactly one face.
+            self.framing = Some(BoxFraming::TYPICAL);
+            self.follow_from(face.analysis);
+            self.followed_since_detection = 0;
             return Ok(vec![face]);
         }
         let mut faces = match self.mode {
@@ -72,13 +222,56 @@ impl<'a> UploadAnalyzer<'a> {
         let detected = faces.len();
         self.tracker.complete(self.analyzer, image, &mut faces)?;
         self.followed_since_detection = 0;
-        self.follow = match faces.as_slice() {
+        match faces.as_slice() {
             // A detected face, or one tracked into a faceless frame (today's tracking), is
             // followed into the next frame.
-            [one] if detected <= 1 => Some((one.analysis, one.analysis.descriptor)),
-            _ => None,
-        };
+            [one] if detected <= 1 => {
+                let face = one.analysis;
+                self.follow_from(face);
+            }
+            _ => {
+                self.follow = None;
+                self.anchor = None;
+            }
+        }
+        match faces.as_slice() {
+            // A face tracked into a faceless frame keeps the framing of its detection.
+            [one] if detected == 1 => self.framing = BoxFraming::of(&one.analysis.detection, &one.analysis.landmarks),
+            [_] => {}
+            _ => self.framing = None,
+        }
         Ok(faces)
+    }
+}
+
+/// A [`ReplayStore`] that claims an upload's frame pixel hashes with its fingerprints
+/// ([`UploadAnalyzer::replay_store`]).
+pub struct FramePrints<'s> {
+    store: &'s dyn ReplayStore,
+    prints: Vec<u64>,
+}
+
+impl<'s> FramePrints<'s> {
+    /// `store`, claiming `prints` (from [`UploadAnalyzer::frame_prints`]) with the fingerprints.
+    pub fn new(store: &'s dyn ReplayStore, prints: Vec<u64>) -> Self {
+        Self { store, prints }
+    }
+}
+
+impl std::fmt::Debug for FramePrints<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FramePrints").field("frames", &self.prints.len()).finish_non_exhaustive()
+    }
+}
+
+impl ReplayStore for FramePrints<'_> {
+    fn claim_nonce(&self, nonce: &str) -> bool {
+        self.store.claim_nonce(nonce)
+    }
+
+    fn claim_frames(&self, fingerprints: &[u64]) -> bool {
+        let all: Vec<u64> = fingerprints.iter().chain(&self.prints).copied().collect();
+        self.store.claim_frames(&all)
     }
 }
 
@@ -162,6 +355,35 @@ mod tests {
         assert_eq!(counts, vec![0, 1, 1, 1, 2, 0]);
         // Both followed frames start from the detected face, not from a tracked one.
         assert_eq!(*analyzer.asked.lock().expect("lock"), vec![10.0, 10.0]);
+    }
+
+    /// Counts the frames it analyses.
+    #[derive(Debug, Default)]
+    struct Counting {
+        calls: Mutex<usize>,
+    }
+
+    impl FaceAnalyzer for Counting {
+        fn analyze(&self, image: &RgbImage) -> Result<Vec<FaceAnalysis>, FaceError> {
+            if let Ok(mut n) = self.calls.lock() {
+                *n += 1;
+            }
+            ScriptedAnalyzer.analyze(image)
+        }
+    }
+
+    #[test]
+    fn a_repeated_frame_gets_its_first_analysis_back_in_tracked_mode() {
+        let (a, b) = (image(1), image(1));
+        for (mode, calls) in [(AnalysisMode::Tracked, 2), (AnalysisMode::Exhaustive, 3)] {
+            let analyzer = Counting::default();
+            let mut upload = UploadAnalyzer::new(&analyzer, mode);
+            let first = upload.frame(&a).expect("a");
+            upload.frame(&b).expect("b");
+            let again = upload.frame(&a).expect("a again");
+            assert_eq!(again[0].analysis, first[0].analysis, "{mode:?}");
+            assert_eq!(*analyzer.calls.lock().expect("lock"), calls, "{mode:?}");
+        }
     }
 
     #[test]

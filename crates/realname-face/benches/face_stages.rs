@@ -7,8 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use criterion::measurement::{Measurement, ValueFormatter};
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::Measurement;
+use criterion::{Criterion, criterion_group, criterion_main};
 use realname_face::{DetectOptions, EngineConfig, FaceEngine, ImageLimits, LandmarkNet, RgbImage, decode_image};
 
 fn dirs() -> (PathBuf, PathBuf) {
@@ -33,55 +33,10 @@ fn frame(images: &Path) -> RgbImage {
     image::imageops::crop_imm(&src, x0, 0, 640, 480).to_image()
 }
 
-/// Criterion measurement of the calling thread's CPU time (`REALNAME_BENCH_CLOCK=cpu`): on a
-/// shared, oversubscribed machine wall time mostly measures the other processes.
-struct ThreadCpu;
-
-struct NsFormatter;
-
-impl ValueFormatter for NsFormatter {
-    fn scale_values(&self, typical: f64, values: &mut [f64]) -> &'static str {
-        let (div, unit) = if typical >= 1e6 {
-            (1e6, "ms cpu")
-        } else if typical >= 1e3 {
-            (1e3, "µs cpu")
-        } else {
-            (1.0, "ns cpu")
-        };
-        values.iter_mut().for_each(|v| *v /= div);
-        unit
-    }
-    fn scale_throughputs(&self, _typical: f64, _t: &Throughput, values: &mut [f64]) -> &'static str {
-        values.iter_mut().for_each(|v| *v = 1e9 / *v);
-        "per cpu-s"
-    }
-    fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
-        "ns"
-    }
-}
-
-impl Measurement for ThreadCpu {
-    type Intermediate = cpu_time::ThreadTime;
-    type Value = Duration;
-    fn start(&self) -> Self::Intermediate {
-        cpu_time::ThreadTime::now()
-    }
-    fn end(&self, i: Self::Intermediate) -> Self::Value {
-        i.elapsed()
-    }
-    fn add(&self, a: &Duration, b: &Duration) -> Duration {
-        *a + *b
-    }
-    fn zero(&self) -> Duration {
-        Duration::ZERO
-    }
-    fn to_f64(&self, v: &Duration) -> f64 {
-        v.as_nanos() as f64
-    }
-    fn formatter(&self) -> &dyn ValueFormatter {
-        &NsFormatter
-    }
-}
+// Criterion measurement of the calling thread's CPU time (`REALNAME_BENCH_CLOCK=cpu`).
+#[path = "support/thread_cpu.rs"]
+mod thread_cpu;
+use thread_cpu::ThreadCpu;
 
 /// Multiply-adds ×2 of every conv and the FC of the recognition net (150×150 input).
 fn recognition_flops() -> f64 {

@@ -6,7 +6,7 @@
 use candle_core::Tensor;
 
 use crate::geometry::CropRect;
-use crate::ops::{Act, Fmap, Pad, add_assign, apply_act, channel_affine, conv2d, dense, depthwise3x3, global_mean};
+use crate::ops::{Act, Affine, Fmap, Pad, add_assign, apply_act, conv2d_affine, dense, depthwise3x3, global_mean};
 use crate::preprocess::{FACE_NORM, Padding, normalise, resize_padded};
 use crate::weights::ModelWeights;
 use crate::{FaceError, RgbImage};
@@ -33,9 +33,7 @@ impl SeparableConv {
     /// Depthwise 3×3 SAME (stride `s`), pointwise, + bias; no activation.
     fn forward(&self, x: &Fmap, s: usize) -> Result<Fmap, FaceError> {
         let d = depthwise3x3(x, &self.depthwise_filter, s, Pad::same(x.h, x.w, 3, s));
-        let mut p = conv2d(&d, &self.pointwise_filter, 1, 1, Pad::NONE)?;
-        channel_affine(&mut p, Some(&self.bias), None, None, Act::None);
-        Ok(p)
+        conv2d_affine(&d, &self.pointwise_filter, 1, 1, Pad::NONE, Some(Affine::bias(&self.bias, Act::None)))
     }
 }
 
@@ -76,9 +74,7 @@ impl DenseBlock {
     fn forward(&self, x: &Fmap) -> Result<Fmap, FaceError> {
         let mut o1 = match &self.conv0 {
             FirstConv::Full { filters, bias } => {
-                let mut y = conv2d(x, filters, 3, 2, Pad::same(x.h, x.w, 3, 2))?;
-                channel_affine(&mut y, Some(bias), None, None, Act::None);
-                y
+                conv2d_affine(x, filters, 3, 2, Pad::same(x.h, x.w, 3, 2), Some(Affine::bias(bias, Act::None)))?
             }
             FirstConv::Separable(sep) => sep.forward(x, 2)?,
         };

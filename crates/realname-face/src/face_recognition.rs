@@ -5,7 +5,7 @@
 use candle_core::Tensor;
 
 use crate::geometry::{CropRect, clip_and_floor};
-use crate::ops::{Act, Fmap, Pad, add_assign, avg_pool_valid, channel_affine, conv2d, dense, global_mean, max_pool};
+use crate::ops::{Act, Affine, Fmap, Pad, add_assign, avg_pool_valid, conv2d_affine, dense, global_mean, max_pool};
 use crate::preprocess::{FACE_NORM, Padding, normalise, resize_padded};
 use crate::weights::ModelWeights;
 use crate::{FaceError, RgbImage};
@@ -35,9 +35,9 @@ impl ConvLayer {
     }
 
     fn forward(&self, x: &Fmap, stride: usize, pad: Pad, act: Act) -> Result<Fmap, FaceError> {
-        let mut y = conv2d(x, &self.filters, self.k, stride, pad)?;
-        channel_affine(&mut y, Some(&self.bias), Some(&self.scale_weights), Some(&self.scale_biases), act);
-        Ok(y)
+        let affine =
+            Affine { bias: Some(&self.bias), mul: Some(&self.scale_weights), add: Some(&self.scale_biases), act };
+        conv2d_affine(x, &self.filters, self.k, stride, pad, Some(affine))
     }
 }
 

@@ -32,6 +32,14 @@ pub(crate) const FACE_NORM: Normalise = Normalise { mean: [122.782, 117.001, 104
 /// Resized (not yet normalised) `size × size × 3` input of a net, plus the geometry needed to
 /// undo the padding.
 pub(crate) fn resize_padded(image: &RgbImage, crop: CropRect, size: usize, padding: Padding) -> Fmap {
+    crate::ops::vectorised(
+        #[inline(always)]
+        || resize_kernel(image, crop, size, padding),
+    )
+}
+
+#[inline(always)]
+fn resize_kernel(image: &RgbImage, crop: CropRect, size: usize, padding: Padding) -> Fmap {
     let (cw, ch) = (crop.width as usize, crop.height as usize);
     let side = cw.max(ch);
     let diff = side - cw.min(ch);

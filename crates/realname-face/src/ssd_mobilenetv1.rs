@@ -5,7 +5,7 @@
 use candle_core::Tensor;
 
 use crate::geometry::non_max_suppression;
-use crate::ops::{Act, Fmap, Pad, channel_affine, conv2d, depthwise3x3};
+use crate::ops::{Act, Affine, Fmap, Pad, conv2d_affine, depthwise3x3_affine};
 use crate::preprocess::{Padding, SSD_NORM, full_rect, normalise, resize_padded};
 use crate::weights::ModelWeights;
 use crate::{BoundingBox, Detection, FaceError, RgbImage};
@@ -43,9 +43,7 @@ impl PointwiseLayer {
 
     fn forward(&self, x: &Fmap) -> Result<Fmap, FaceError> {
         let pad = if self.k == 1 { Pad::NONE } else { Pad::same(x.h, x.w, self.k, self.stride) };
-        let mut y = conv2d(x, &self.weights, self.k, self.stride, pad)?;
-        channel_affine(&mut y, Some(&self.offset), None, None, Act::Relu6);
-        Ok(y)
+        conv2d_affine(x, &self.weights, self.k, self.stride, pad, Some(Affine::bias(&self.offset, Act::Relu6)))
     }
 }
 
@@ -75,10 +73,9 @@ impl DepthwiseLayer {
     }
 
     fn forward(&self, x: &Fmap) -> Fmap {
-        let mut y = depthwise3x3(x, &self.weights, self.stride, Pad::same(x.h, x.w, 3, self.stride));
         let neg_mean: Vec<f32> = self.mean.iter().map(|m| -m).collect();
-        channel_affine(&mut y, Some(&neg_mean), Some(&self.mul), Some(&self.beta), Act::Relu6);
-        y
+        let affine = Affine { bias: Some(&neg_mean), mul: Some(&self.mul), add: Some(&self.beta), act: Act::Relu6 };
+        depthwise3x3_affine(x, &self.weights, self.stride, Pad::same(x.h, x.w, 3, self.stride), Some(affine))
     }
 }
 
@@ -113,11 +110,10 @@ impl BoxPredictor {
 
     /// `([h·w·a, 4] box encodings, [h·w·a, 3] class logits)`, flat.
     fn forward(&self, x: &Fmap) -> Result<(Vec<f32>, Vec<f32>), FaceError> {
-        let mut b = conv2d(x, &self.box_weights, 1, 1, Pad::NONE)?;
-        channel_affine(&mut b, Some(&self.box_biases), None, None, Act::None);
-        let mut c = conv2d(x, &self.class_weights, 1, 1, Pad::NONE)?;
-        channel_affine(&mut c, Some(&self.class_biases), None, None, Act::None);
-        Ok((b.data, c.data))
+        let b = conv2d_affine(x, &self.box_weights, 1, 1, Pad::NONE, Some(Affine::bias(&self.box_biases, Act::None)))?;
+        let c =
+            conv2d_affine(x, &self.class_weights, 1, 1, Pad::NONE, Some(Affine::bias(&self.class_biases, Act::None)))?;
+        Ok((b.into_data(), c.into_data()))
     }
 }
 

@@ -5,7 +5,7 @@
 use candle_core::Tensor;
 
 use crate::geometry::non_max_suppression;
-use crate::ops::{Act, Fmap, Pad, channel_affine, conv2d, depthwise3x3, max_pool};
+use crate::ops::{Act, Affine, Fmap, Pad, conv2d_affine, depthwise3x3, max_pool};
 use crate::preprocess::{Padding, TINY_NORM, full_rect, normalise, resize_padded};
 use crate::weights::ModelWeights;
 use crate::{BoundingBox, Detection, FaceError, RgbImage};
@@ -32,9 +32,7 @@ impl SeparableConv {
     /// Zero-pad 1, depthwise 3×3 VALID, pointwise, + bias, leaky ReLU.
     fn forward(&self, x: &Fmap) -> Result<Fmap, FaceError> {
         let d = depthwise3x3(x, &self.depthwise_filter, 1, Pad::ONE);
-        let mut p = conv2d(&d, &self.pointwise_filter, 1, 1, Pad::NONE)?;
-        channel_affine(&mut p, Some(&self.bias), None, None, Act::Leaky);
-        Ok(p)
+        conv2d_affine(&d, &self.pointwise_filter, 1, 1, Pad::NONE, Some(Affine::bias(&self.bias, Act::Leaky)))
     }
 }
 
@@ -65,17 +63,21 @@ impl TinyFaceDetector {
 
     /// Raw `G × G × 25` output for a normalised `S × S × 3` input.
     pub fn forward(&self, input: &Fmap) -> Result<Fmap, FaceError> {
-        let mut x = conv2d(input, &self.conv0_filters, 3, 1, Pad::NONE)?;
-        channel_affine(&mut x, Some(&self.conv0_bias), None, None, Act::Leaky);
+        let mut x = conv2d_affine(
+            input,
+            &self.conv0_filters,
+            3,
+            1,
+            Pad::NONE,
+            Some(Affine::bias(&self.conv0_bias, Act::Leaky)),
+        )?;
         x = max_pool(&x, 2, 2, Pad::same(x.h, x.w, 2, 2));
         for (i, conv) in self.convs.iter().enumerate() {
             x = conv.forward(&x)?;
             let s = if i < 4 { 2 } else { 1 };
             x = max_pool(&x, 2, s, Pad::same(x.h, x.w, 2, s));
         }
-        let mut out = conv2d(&x, &self.conv8_filters, 1, 1, Pad::NONE)?;
-        channel_affine(&mut out, Some(&self.conv8_bias), None, None, Act::None);
-        Ok(out)
+        conv2d_affine(&x, &self.conv8_filters, 1, 1, Pad::NONE, Some(Affine::bias(&self.conv8_bias, Act::None)))
     }
 
     /// Preprocessed network input (pad bottom/right, resize, normalise).

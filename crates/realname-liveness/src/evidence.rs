@@ -47,6 +47,10 @@ pub struct FaceImageEvidence {
     pub eye_edges: f32,
     /// The passive networks' scores, when they were run.
     pub passive: Option<PassiveScores>,
+    /// The light check's region means of the frame around this face
+    /// ([`crate::light::measure_regions`]; `None` in analyses recorded before it existed).
+    #[serde(default)]
+    pub light: Option<crate::light::RegionMeans>,
 }
 
 fn grey(image: &RgbImage, x: f32, y: f32) -> f32 {
@@ -126,7 +130,8 @@ pub fn measure_face(
         Some(n) => Some(n.score(image, &face.detection.bbox)?),
         None => None,
     };
-    Ok(FaceImageEvidence { thumb, eye_contrast: contrast, eye_darkness: darkness, eye_edges, passive })
+    let light = crate::light::measure_regions(image, &face.landmarks);
+    Ok(FaceImageEvidence { thumb, eye_contrast: contrast, eye_darkness: darkness, eye_edges, passive, light })
 }
 
 /// Side of the grid sampled around each eye for [`eye_edges`].

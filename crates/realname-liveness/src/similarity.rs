@@ -26,19 +26,53 @@ pub struct SimilarityPrint {
     pub frame: u64,
 }
 
-/// Hamming-distance thresholds (measured: crate README, "Replay check by similarity").
+/// Hamming-distance thresholds for one frame, and how much of an upload must match one
+/// earlier upload to be a copy of it (measured: crate README, "Replay check by similarity").
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SimilarityConfig {
     /// Most differing face bits for "same capture".
     pub max_face_bits: u32,
     /// Most differing frame bits for "same capture".
     pub max_frame_bits: u32,
+    /// Share of an upload's frames (with a print) that must match frames of one earlier
+    /// upload, in the same order, for the upload to be a copy of it.
+    pub min_matched_share: f32,
+    /// And at least this many frames.
+    pub min_matched_frames: usize,
 }
 
 impl Default for SimilarityConfig {
     fn default() -> Self {
-        SimilarityConfig { max_face_bits: 10, max_frame_bits: 12 }
+        SimilarityConfig { max_face_bits: 10, max_frame_bits: 12, min_matched_share: 0.6, min_matched_frames: 4 }
     }
+}
+
+/// How many frames of `upload` match frames of `earlier` one to one and in the same order
+/// (the longest such pairing): a re-sent recording keeps its frames' order, while a person
+/// holding still in a new attempt matches many earlier frames in any order.
+pub fn matched_in_order(upload: &[SimilarityPrint], earlier: &[SimilarityPrint], config: &SimilarityConfig) -> usize {
+    // Longest common subsequence under "matches"; both sides are bounded by the upload
+    // limits (a few dozen frames), so the quadratic table is small.
+    let m = earlier.len();
+    let mut row = vec![0usize; m + 1];
+    for a in upload {
+        let mut diagonal = 0;
+        for (j, b) in earlier.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = if a.matches(b, config) { diagonal + 1 } else { above.max(row[j]) };
+            diagonal = above;
+        }
+    }
+    row[m]
+}
+
+/// Whether `upload` is a copy (re-sent, re-encoded, resized or cropped) of `earlier`.
+pub fn is_copy_of(upload: &[SimilarityPrint], earlier: &[SimilarityPrint], config: &SimilarityConfig) -> bool {
+    if upload.is_empty() {
+        return false;
+    }
+    let matched = matched_in_order(upload, earlier, config);
+    matched >= config.min_matched_frames && matched as f32 >= config.min_matched_share * upload.len() as f32
 }
 
 impl SimilarityPrint {
@@ -241,6 +275,30 @@ mod tests {
                 assert!(!prints[i].matches(&prints[j], &cfg), "{i} vs {j}: {:?}", prints[i].distance(&prints[j]));
             }
         }
+    }
+
+    #[test]
+    fn an_upload_is_a_copy_when_most_of_its_frames_match_in_order() {
+        let cfg = SimilarityConfig::default();
+        let print =
+            |k: u64| SimilarityPrint { face: k.wrapping_mul(0x9e37_79b9_7f4a_7c15), frame: k.rotate_left(17) ^ k };
+        let earlier: Vec<SimilarityPrint> = (1..=10).map(print).collect();
+        // The same frames with a bit flipped each (re-encoding noise): all ten match in order.
+        let noisy: Vec<SimilarityPrint> =
+            earlier.iter().map(|p| SimilarityPrint { face: p.face ^ 1, frame: p.frame ^ 2 }).collect();
+        assert_eq!(matched_in_order(&noisy, &earlier, &cfg), 10);
+        assert!(is_copy_of(&noisy, &earlier, &cfg));
+        // Reversed: one-to-one but in the opposite order, only one pair keeps the order.
+        let reversed: Vec<SimilarityPrint> = noisy.iter().rev().copied().collect();
+        assert_eq!(matched_in_order(&reversed, &earlier, &cfg), 1);
+        assert!(!is_copy_of(&reversed, &earlier, &cfg));
+        // Half the frames new: under the share.
+        let half: Vec<SimilarityPrint> = noisy[..5].iter().copied().chain((100..105).map(print)).collect();
+        assert_eq!(matched_in_order(&half, &earlier, &cfg), 5);
+        assert!(!is_copy_of(&half, &earlier, &cfg));
+        // Too few frames to tell, and nothing at all.
+        assert!(!is_copy_of(&noisy[..3], &earlier, &cfg));
+        assert!(!is_copy_of(&[], &earlier, &cfg));
     }
 
     #[test]

@@ -4,68 +4,16 @@
 //! (SQLite file and data key under `./data`, models under `./models`). Secrets are wrapped in
 //! [`Secret`] so that `Debug` output (and therefore any log line) never shows them.
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use realname_protocol::api::LivenessAction;
 use serde::{Deserialize, Serialize};
 
-/// A secret string: readable with [`Secret::expose`], redacted in `Debug`.
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
+pub use crate::settings::{ConfigError, Secret};
+use crate::settings::{EnvVar, env_var};
 
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret value. Never log it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-/// Which identity authority answers name ↔ ID checks and provides reference faces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AuthorityKind {
-    /// The local registry in the backend's own database (filled by `authority import`).
-    #[default]
-    Local,
-    /// A remote provider over HTTP (see [`AuthorityConfig`]).
-    Http,
-}
-
-/// Identity authority settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct AuthorityConfig {
-    /// `local` or `http`.
-    pub kind: AuthorityKind,
-    /// Base URL of the HTTP provider (`{url}/v1/check`, `{url}/v1/reference`).
-    pub url: Option<String>,
-    /// Bearer token for the HTTP provider.
-    pub api_key: Option<Secret>,
-    /// Per-request timeout, milliseconds.
-    pub timeout_ms: u64,
-    /// Retries after a failed request (timeouts and 5xx only).
-    pub retries: u32,
-}
-
-impl Default for AuthorityConfig {
-    fn default() -> Self {
-        Self { kind: AuthorityKind::Local, url: None, api_key: None, timeout_ms: 3000, retries: 2 }
-    }
-}
+pub use crate::flows::face::authority::{AuthorityConfig, AuthorityKind};
 
 /// Limits and thresholds of the face decision.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -94,6 +42,29 @@ pub struct FaceConfig {
     /// Captures allowed to wait for a worker; beyond that the upload is refused with 503
     /// `service_unavailable` and `Retry-After`, instead of queueing without bound.
     pub decision_queue: usize,
+    /// Issue a light sequence with every challenge (the companion flashes it from its own
+    /// screen, the decision checks the face's reflection; docs/security.md "Light step").
+    /// Off by default until its measured BPCER/APCER meet their goals (issue 15).
+    pub light_check: bool,
+    /// Most frames filmed during the light step one capture may add to `max_frames` (only when
+    /// `light_check` is on): a 4.5 s sequence at 10–14 fps.
+    pub max_light_frames: u32,
+    /// Refuse an upload that is a copy (re-encoded, resized, slightly cropped) of an earlier
+    /// upload of another session for the same ID number (docs/security.md "Replay check by
+    /// similarity"). The prints are recorded either way. Off by default: a person holding still
+    /// in the same place looks like a copy of their own earlier attempt in 37 % of measured
+    /// retries (crates/realname-liveness README), so a holder who comes back after a failed
+    /// session could be refused again and again; the light step is the default answer to
+    /// re-encoded recordings.
+    pub similarity_replay: bool,
+}
+
+impl FaceConfig {
+    /// Most frames in one upload: the action frames plus, with the light check on, the light
+    /// step's frames.
+    pub fn upload_frame_limit(&self) -> u32 {
+        self.max_frames + if self.light_check { self.max_light_frames } else { 0 }
+    }
 }
 
 impl Default for FaceConfig {
@@ -107,6 +78,9 @@ impl Default for FaceConfig {
             max_actions: 3,
             decision_workers: 0,
             decision_queue: 256,
+            light_check: false,
+            max_light_frames: 64,
+            similarity_replay: false,
         }
     }
 }
@@ -151,7 +125,7 @@ impl Default for LimitsConfig {
     }
 }
 
-pub use crate::partner::{PartnerKind, PartnersConfig};
+pub use crate::flows::partner::{PartnerKind, PartnersConfig};
 
 /// Which carrier directory answers the three-element check (name, ID number, phone owner).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -296,17 +270,17 @@ pub struct Config {
     /// Sent as `Authorization: Bearer <token>`, or typed once into `/admin/signin`.
     pub admin_token: Option<Secret>,
     /// Network settings (trusted reverse proxies).
-    pub server: crate::security::NetworkConfig,
+    pub server: crate::http::security::NetworkConfig,
     /// Operations endpoints (`/metrics` token, readiness timeout).
-    pub ops: crate::ops::OpsConfig,
+    pub ops: crate::http::ops::OpsConfig,
     /// Rate limits per IP, account, ID number and device.
     pub rate_limits: crate::ratelimit::RateLimitConfig,
     /// Retention of audit frames and the purge job.
     pub retention: crate::retention::RetentionConfig,
     /// Test-only settings.
     pub test: TestConfig,
-    /// Demo mode (`[demo]`, `REALNAME_DEMO`, `--demo`): demo identities, see [`crate::demo`].
-    pub demo: crate::demo::DemoConfig,
+    /// Demo mode (`[demo]`, `REALNAME_DEMO`, `--demo`): demo identities, see [`crate::flows::face::demo`].
+    pub demo: crate::flows::face::demo::DemoConfig,
 }
 
 impl Default for Config {
@@ -330,46 +304,14 @@ impl Default for Config {
             webhooks: crate::webhooks::WebhooksConfig::default(),
             email: crate::email::EmailConfig::default(),
             admin_token: None,
-            server: crate::security::NetworkConfig::default(),
-            ops: crate::ops::OpsConfig::default(),
+            server: crate::http::security::NetworkConfig::default(),
+            ops: crate::http::ops::OpsConfig::default(),
             rate_limits: crate::ratelimit::RateLimitConfig::default(),
             retention: crate::retention::RetentionConfig::default(),
             test: TestConfig::default(),
-            demo: crate::demo::DemoConfig::default(),
+            demo: crate::flows::face::demo::DemoConfig::default(),
         }
     }
-}
-
-/// Why the configuration cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The TOML file cannot be read.
-    #[error("cannot read config file {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// The TOML file is malformed.
-    #[error("invalid config file {path}: {source}")]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// The parse error.
-        source: toml::de::Error,
-    },
-    /// An environment variable has an unusable value.
-    #[error("invalid value of {var}: {reason}")]
-    Env {
-        /// The variable.
-        var: &'static str,
-        /// What is wrong.
-        reason: String,
-    },
-    /// The settings contradict each other or a rule.
-    #[error("invalid configuration: {0}")]
-    Invalid(String),
 }
 
 impl Config {
@@ -391,133 +333,15 @@ impl Config {
         toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.to_owned(), source })
     }
 
-    /// Overlays environment variables read through `get` (injected for tests).
+    /// Overlays environment variables read through `get` (injected for tests): [`ENV`], then
+    /// each section's own table.
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
-        fn parse<T: std::str::FromStr>(var: &'static str, v: &str) -> Result<T, ConfigError>
-        where
-            T::Err: fmt::Display,
-        {
-            v.trim().parse().map_err(|e: T::Err| ConfigError::Env { var, reason: e.to_string() })
-        }
-        if let Some(v) = get("REALNAME_LISTEN") {
-            self.listen = parse("REALNAME_LISTEN", &v)?;
-        }
-        if let Some(v) = get("REALNAME_PUBLIC_URL") {
-            self.public_url = Some(v);
-        }
-        if let Some(v) = get("DATABASE_URL") {
-            self.database_url = Some(Secret::new(v));
-        }
-        if let Some(v) = get("REALNAME_DATA_DIR") {
-            self.data_dir = PathBuf::from(v);
-        }
-        if let Some(v) = get("REALNAME_MODELS_DIR") {
-            self.models_dir = PathBuf::from(v);
-        }
-        if let Some(v) = get("REALNAME_DATA_KEY") {
-            self.data_key = Some(Secret::new(v));
-        }
-        if let Some(v) = get("REALNAME_DATA_KEY_FILE") {
-            self.data_key_file = Some(PathBuf::from(v));
-        }
-        if let Some(v) = get("REALNAME_SECURE_COOKIES") {
-            self.secure_cookies = Some(parse_bool("REALNAME_SECURE_COOKIES", &v)?);
-        }
-        if let Some(v) = get("REALNAME_AUTHORITY_URL") {
-            self.authority.kind = AuthorityKind::Http;
-            self.authority.url = Some(v);
-        }
-        if let Some(v) = get("REALNAME_AUTHORITY_API_KEY") {
-            self.authority.api_key = Some(Secret::new(v));
-        }
-        if let Some(v) = get("REALNAME_MATCH_THRESHOLD") {
-            self.face.match_threshold = parse("REALNAME_MATCH_THRESHOLD", &v)?;
-        }
-        if let Some(v) = get("REALNAME_DECISION_WORKERS") {
-            self.face.decision_workers = parse("REALNAME_DECISION_WORKERS", &v)?;
-        }
-        if let Some(v) = get("REALNAME_DECISION_QUEUE") {
-            self.face.decision_queue = parse("REALNAME_DECISION_QUEUE", &v)?;
-        }
-        if let Some(v) = get("REALNAME_QR_TTL_SECS") {
-            self.limits.qr_ttl_secs = parse("REALNAME_QR_TTL_SECS", &v)?;
-        }
-        if let Some(v) = get("REALNAME_SESSION_TTL_SECS") {
-            self.limits.session_ttl_secs = parse("REALNAME_SESSION_TTL_SECS", &v)?;
-        }
-        if let Some(v) = get("REALNAME_ATTEMPTS_PER_SESSION") {
-            self.limits.attempts_per_session = parse("REALNAME_ATTEMPTS_PER_SESSION", &v)?;
-        }
-        if let Some(v) = get("REALNAME_PARTNER_AUTHORIZE_URL") {
-            self.partners.kind = PartnerKind::Http;
-            self.partners.authorize_url = Some(v);
-        }
-        if let Some(v) = get("REALNAME_PARTNER_TOKEN_URL") {
-            self.partners.token_url = Some(v);
-        }
-        if let Some(v) = get("REALNAME_PARTNER_NAME") {
-            self.partners.name = v;
-        }
-        if let Some(v) = get("REALNAME_PARTNER_SECRET") {
-            self.partners.secret = Some(Secret::new(v));
-        }
-        if let Some(v) = get("REALNAME_CARRIER_URL") {
-            self.carrier.kind = CarrierKind::Http;
-            self.carrier.url = Some(v);
-        }
-        if let Some(v) = get("REALNAME_CARRIER_API_KEY") {
-            self.carrier.api_key = Some(Secret::new(v));
-        }
-        if let Some(v) = get("REALNAME_SMS_URL") {
-            self.sms.kind = SmsKind::Http;
-            self.sms.url = Some(v);
-        }
-        if let Some(v) = get("REALNAME_SMS_API_KEY") {
-            self.sms.api_key = Some(Secret::new(v));
-        }
-        if let Some(v) = get("REALNAME_SMS_TEMPLATE") {
-            self.sms.template = v;
-        }
-        if let Some(v) = get("REALNAME_SMS_CODE_TTL_SECS") {
-            self.sms.code_ttl_secs = parse("REALNAME_SMS_CODE_TTL_SECS", &v)?;
-        }
-        if let Some(v) = get("REALNAME_SMS_RESEND_AFTER_SECS") {
-            self.sms.resend_after_secs = parse("REALNAME_SMS_RESEND_AFTER_SECS", &v)?;
-        }
-        if let Some(v) = get("REALNAME_SMS_PER_PHONE_PER_HOUR") {
-            self.sms.per_phone_per_hour = parse("REALNAME_SMS_PER_PHONE_PER_HOUR", &v)?;
-        }
-        if let Some(v) = get("REALNAME_SMS_PER_ACCOUNT_PER_HOUR") {
-            self.sms.per_account_per_hour = parse("REALNAME_SMS_PER_ACCOUNT_PER_HOUR", &v)?;
-        }
-        if let Some(v) = get("REALNAME_SMS_PER_IP_PER_HOUR") {
-            self.sms.per_ip_per_hour = parse("REALNAME_SMS_PER_IP_PER_HOUR", &v)?;
-        }
+        crate::settings::apply_env(self, ENV, &get)?;
         self.webhooks.apply_env(&get)?;
         self.email.apply_env(&get)?;
-        if let Some(v) = get("REALNAME_ADMIN_TOKEN") {
-            self.admin_token = Some(Secret::new(v));
-        }
-        self.server.apply_env(&get);
+        self.server.apply_env(&get)?;
         self.ops.apply_env(&get)?;
         self.rate_limits.apply_env(&get)?;
-        if let Some(v) = get("REALNAME_TEST_MODE") {
-            self.test.test_mode = parse_bool("REALNAME_TEST_MODE", &v)?;
-        }
-        if let Some(v) = get("REALNAME_TEST_FIXED_CHALLENGE") {
-            let actions = v
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(|s| {
-                    LivenessAction::parse(s).ok_or_else(|| ConfigError::Env {
-                        var: "REALNAME_TEST_FIXED_CHALLENGE",
-                        reason: format!("unknown action {s:?}"),
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            self.test.fixed_challenge = Some(actions);
-        }
         self.retention.apply_env(&get)?;
         self.demo.apply_env(&get)?;
         Ok(())
@@ -596,6 +420,9 @@ impl Config {
         {
             return Err(ConfigError::Invalid("the fixed challenge has more than 3 actions".into()));
         }
+        if self.face.light_check && !(8..=128).contains(&self.face.max_light_frames) {
+            return Err(ConfigError::Invalid("face.max_light_frames must be within 8..=128".into()));
+        }
         if !(0.0..=2.0).contains(&self.face.match_threshold) {
             return Err(ConfigError::Invalid("face.match_threshold must be within 0..=2".into()));
         }
@@ -611,11 +438,11 @@ impl Config {
             (&self.ops.metrics_token, "REALNAME_METRICS_TOKEN (ops.metrics_token)"),
         ] {
             if let Some(t) = token
-                && t.expose().trim().chars().count() < crate::security::MIN_TOKEN_LEN
+                && t.expose().trim().chars().count() < crate::http::security::MIN_TOKEN_LEN
             {
                 return Err(ConfigError::Invalid(format!(
                     "{name} must be at least {} random characters; generate one with `openssl rand -hex 32`",
-                    crate::security::MIN_TOKEN_LEN
+                    crate::http::security::MIN_TOKEN_LEN
                 )));
             }
         }
@@ -652,12 +479,65 @@ impl Config {
     }
 }
 
-fn parse_bool(var: &'static str, v: &str) -> Result<bool, ConfigError> {
-    match v.trim().to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "on" => Ok(true),
-        "0" | "false" | "no" | "off" | "" => Ok(false),
-        other => Err(ConfigError::Env { var, reason: format!("expected a boolean, got {other:?}") }),
-    }
+/// The environment variables of the top-level settings, in the order they are applied.
+const ENV: &[EnvVar<Config>] = &[
+    env_var!("REALNAME_LISTEN", |c, v| c.listen = v.parse()?),
+    env_var!("REALNAME_PUBLIC_URL", |c, v| c.public_url = Some(v.text)),
+    env_var!("DATABASE_URL", |c, v| c.database_url = Some(v.secret())),
+    env_var!("REALNAME_DATA_DIR", |c, v| c.data_dir = v.path()),
+    env_var!("REALNAME_MODELS_DIR", |c, v| c.models_dir = v.path()),
+    env_var!("REALNAME_DATA_KEY", |c, v| c.data_key = Some(v.secret())),
+    env_var!("REALNAME_DATA_KEY_FILE", |c, v| c.data_key_file = Some(v.path())),
+    env_var!("REALNAME_SECURE_COOKIES", |c, v| c.secure_cookies = Some(v.bool()?)),
+    env_var!("REALNAME_AUTHORITY_URL", |c, v| {
+        c.authority.kind = AuthorityKind::Http;
+        c.authority.url = Some(v.text);
+    }),
+    env_var!("REALNAME_AUTHORITY_API_KEY", |c, v| c.authority.api_key = Some(v.secret())),
+    env_var!("REALNAME_MATCH_THRESHOLD", |c, v| c.face.match_threshold = v.parse()?),
+    env_var!("REALNAME_DECISION_WORKERS", |c, v| c.face.decision_workers = v.parse()?),
+    env_var!("REALNAME_DECISION_QUEUE", |c, v| c.face.decision_queue = v.parse()?),
+    env_var!("REALNAME_FACE_LIGHT_CHECK", |c, v| c.face.light_check = v.bool()?),
+    env_var!("REALNAME_FACE_SIMILARITY_REPLAY", |c, v| c.face.similarity_replay = v.bool()?),
+    env_var!("REALNAME_QR_TTL_SECS", |c, v| c.limits.qr_ttl_secs = v.parse()?),
+    env_var!("REALNAME_SESSION_TTL_SECS", |c, v| c.limits.session_ttl_secs = v.parse()?),
+    env_var!("REALNAME_ATTEMPTS_PER_SESSION", |c, v| c.limits.attempts_per_session = v.parse()?),
+    env_var!("REALNAME_PARTNER_AUTHORIZE_URL", |c, v| {
+        c.partners.kind = PartnerKind::Http;
+        c.partners.authorize_url = Some(v.text);
+    }),
+    env_var!("REALNAME_PARTNER_TOKEN_URL", |c, v| c.partners.token_url = Some(v.text)),
+    env_var!("REALNAME_PARTNER_NAME", |c, v| c.partners.name = v.text),
+    env_var!("REALNAME_PARTNER_SECRET", |c, v| c.partners.secret = Some(v.secret())),
+    env_var!("REALNAME_CARRIER_URL", |c, v| {
+        c.carrier.kind = CarrierKind::Http;
+        c.carrier.url = Some(v.text);
+    }),
+    env_var!("REALNAME_CARRIER_API_KEY", |c, v| c.carrier.api_key = Some(v.secret())),
+    env_var!("REALNAME_SMS_URL", |c, v| {
+        c.sms.kind = SmsKind::Http;
+        c.sms.url = Some(v.text);
+    }),
+    env_var!("REALNAME_SMS_API_KEY", |c, v| c.sms.api_key = Some(v.secret())),
+    env_var!("REALNAME_SMS_TEMPLATE", |c, v| c.sms.template = v.text),
+    env_var!("REALNAME_SMS_CODE_TTL_SECS", |c, v| c.sms.code_ttl_secs = v.parse()?),
+    env_var!("REALNAME_SMS_RESEND_AFTER_SECS", |c, v| c.sms.resend_after_secs = v.parse()?),
+    env_var!("REALNAME_SMS_PER_PHONE_PER_HOUR", |c, v| c.sms.per_phone_per_hour = v.parse()?),
+    env_var!("REALNAME_SMS_PER_ACCOUNT_PER_HOUR", |c, v| c.sms.per_account_per_hour = v.parse()?),
+    env_var!("REALNAME_SMS_PER_IP_PER_HOUR", |c, v| c.sms.per_ip_per_hour = v.parse()?),
+    env_var!("REALNAME_ADMIN_TOKEN", |c, v| c.admin_token = Some(v.secret())),
+    env_var!("REALNAME_TEST_MODE", |c, v| c.test.test_mode = v.bool()?),
+    env_var!("REALNAME_TEST_FIXED_CHALLENGE", |c, v| c.test.fixed_challenge = Some(fixed_challenge(&v)?)),
+];
+
+/// `REALNAME_TEST_FIXED_CHALLENGE`: comma-separated liveness actions.
+fn fixed_challenge(v: &crate::settings::EnvValue) -> Result<Vec<LivenessAction>, ConfigError> {
+    v.text
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| LivenessAction::parse(s).ok_or_else(|| v.invalid(format!("unknown action {s:?}"))))
+        .collect()
 }
 
 #[cfg(test)]
@@ -742,5 +622,37 @@ mod tests {
         c.validate().expect("32 characters");
         c.apply_env(env(&[("REALNAME_METRICS_TOKEN", "scrape-me")])).expect("env");
         assert!(c.validate().expect_err("short metrics token").to_string().contains("REALNAME_METRICS_TOKEN"));
+    }
+
+    // The sections gathered here, read from the whole file (their own tests are beside them).
+    #[test]
+    fn endpoints_come_from_the_toml_file_and_the_environment_overrides_one() {
+        let text = "[webhooks]\nmax_attempts = 4\nbackoff_base_ms = 500\n\n\
+                    [[webhooks.endpoints]]\nname = \"crm\"\nurl = \"https://crm.example.com/h\"\nsecret = \"whsec_crm_0123456789\"\n\n\
+                    [[webhooks.endpoints]]\nname = \"audit\"\nurl = \"http://10.0.0.5:9000/h\"\nsecret = \"whsec_audit_012345678\"\n";
+        let mut c: Config = toml::from_str(text).expect("toml");
+        assert_eq!(c.webhooks.max_attempts, 4);
+        assert_eq!(c.webhooks.backoff_cap_ms, crate::webhooks::WebhooksConfig::default().backoff_cap_ms);
+        let names: Vec<&str> = c.webhooks.endpoints.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["crm", "audit"]);
+        c.apply_env(|k| match k {
+            "REALNAME_WEBHOOK_NAME" => Some("crm".into()),
+            "REALNAME_WEBHOOK_URL" => Some("https://crm2.example.com/h".into()),
+            _ => None,
+        })
+        .expect("env");
+        c.validate().expect("valid");
+        let crm = c.webhooks.endpoints.iter().find(|e| e.name == "crm").expect("crm");
+        assert_eq!((crm.url.as_str(), crm.secret.expose()), ("https://crm2.example.com/h", "whsec_crm_0123456789"));
+        assert_eq!(c.webhooks.endpoints.len(), 2);
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("whsec_crm") && !debug.contains("whsec_audit"), "{debug}");
+        assert!(toml::from_str::<Config>("[webhooks]\nretries = 3\n").is_err(), "unknown keys are refused");
+    }
+
+    #[test]
+    fn the_retention_section_is_read_from_the_file() {
+        let toml: Config = toml::from_str("[retention]\nframes_ttl_secs = 60\n").expect("toml");
+        assert_eq!(toml.retention.frames_ttl_secs, Some(60));
     }
 }

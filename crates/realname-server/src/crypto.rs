@@ -1,5 +1,13 @@
 //! Keys and primitives: AES-256-GCM for personal data at rest, HMAC-SHA256 keyed hashes of ID
-//! numbers (the unique constraint), random tokens stored as SHA-256 hashes, argon2id passwords.
+//! numbers (the unique constraint), random tokens stored as SHA-256 hashes, argon2id passwords;
+//! the one HMAC constructor and the constant-time comparisons ([`mac`]) and bearer-token parsing
+//! ([`bearer`]) every other module uses.
+
+pub mod bearer;
+pub mod mac;
+
+pub use bearer::bearer_token;
+pub use mac::{HmacSha256, constant_time_eq, hmac_sha256, hmac_sha256_tag, same_secret};
 
 use std::path::Path;
 
@@ -9,11 +17,9 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
+use hmac::Mac as _;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-
-type HmacSha256 = Hmac<Sha256>;
 
 /// Why the data key cannot be used or a ciphertext cannot be opened.
 #[derive(Debug, thiserror::Error)]
@@ -76,7 +82,7 @@ impl DataKeys {
     /// Derives the purpose keys from a master key.
     pub fn from_master(master: &[u8; 32]) -> Self {
         let derive = |label: &[u8]| -> [u8; 32] {
-            let mut mac = <HmacSha256 as Mac>::new_from_slice(master).expect("HMAC takes any key length");
+            let mut mac = hmac_sha256(master);
             mac.update(b"realname/");
             mac.update(label);
             mac.finalize().into_bytes().into()
@@ -111,7 +117,7 @@ impl DataKeys {
     /// A public id of these keys (16 hex characters, one-way): recorded in the database so
     /// that a server given another key refuses to start instead of failing on every read.
     pub fn key_id(&self) -> String {
-        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.aes).expect("HMAC takes any key length");
+        let mut mac = hmac_sha256(&self.aes);
         mac.update(b"realname/key-id/");
         mac.update(&self.id_hmac);
         hex::encode(&mac.finalize().into_bytes()[..8])
@@ -165,14 +171,14 @@ impl DataKeys {
 
     /// Keyed hash of a normalised ID number: what the unique constraint is on.
     pub fn id_hash(&self, id_number: &str) -> Vec<u8> {
-        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.id_hmac).expect("HMAC takes any key length");
+        let mut mac = hmac_sha256(&self.id_hmac);
         mac.update(id_number.as_bytes());
         mac.finalize().into_bytes().to_vec()
     }
 
     /// The CSRF token belonging to a browser's CSRF cookie value.
     pub fn csrf_token(&self, cookie_value: &str) -> String {
-        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.csrf_hmac).expect("HMAC takes any key length");
+        let mut mac = hmac_sha256(&self.csrf_hmac);
         mac.update(cookie_value.as_bytes());
         URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
     }
@@ -180,7 +186,7 @@ impl DataKeys {
     /// Checks a submitted CSRF token in constant time.
     pub fn csrf_valid(&self, cookie_value: &str, submitted: &str) -> bool {
         let Ok(submitted) = URL_SAFE_NO_PAD.decode(submitted.trim()) else { return false };
-        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.csrf_hmac).expect("HMAC takes any key length");
+        let mut mac = hmac_sha256(&self.csrf_hmac);
         mac.update(cookie_value.as_bytes());
         mac.verify_slice(&submitted).is_ok()
     }

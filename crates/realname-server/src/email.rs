@@ -15,9 +15,9 @@ use async_trait::async_trait;
 use realname_protocol::ErrorCode;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ConfigError, Secret};
 use crate::crypto::{self, DataKeys};
 use crate::error::{ServerError, ServerResult};
+use crate::settings::{ConfigError, Secret, env_var};
 use crate::state::{AppState, Clock};
 use crate::store::trust::{ConfirmOutcome, SendWindow};
 use crate::store::{Account, Store, StoreError};
@@ -97,33 +97,29 @@ impl Default for EmailConfig {
     }
 }
 
+/// The e-mail environment variables.
+const ENV: &[crate::settings::EnvVar<EmailConfig>] = &[
+    env_var!("REALNAME_EMAIL_KIND", |c, v| {
+        c.kind = match v.text.as_str() {
+            "outbox" => MailerKind::Outbox,
+            "smtp" => MailerKind::Smtp,
+            _ => return Err(ConfigError::Invalid("REALNAME_EMAIL_KIND must be outbox or smtp".into())),
+        }
+    }),
+    env_var!("REALNAME_EMAIL_FROM", |c, v| c.from = v.text),
+    env_var!("REALNAME_SMTP_HOST", |c, v| c.smtp_host = Some(v.text)),
+    env_var!("REALNAME_SMTP_PORT", |c, v| {
+        c.smtp_port =
+            Some(v.text.parse().map_err(|_| ConfigError::Invalid("REALNAME_SMTP_PORT must be a port number".into()))?)
+    }),
+    env_var!("REALNAME_SMTP_USERNAME", |c, v| c.smtp_username = Some(v.text)),
+    env_var!("REALNAME_SMTP_PASSWORD", |c, v| c.smtp_password = Some(v.secret())),
+];
+
 impl EmailConfig {
     /// Overlays `REALNAME_EMAIL_*` / `REALNAME_SMTP_*`.
-    pub fn apply_env(&mut self, get: &impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
-        if let Some(v) = get("REALNAME_EMAIL_KIND") {
-            self.kind = match v.as_str() {
-                "outbox" => MailerKind::Outbox,
-                "smtp" => MailerKind::Smtp,
-                _ => return Err(ConfigError::Invalid("REALNAME_EMAIL_KIND must be outbox or smtp".into())),
-            };
-        }
-        if let Some(v) = get("REALNAME_EMAIL_FROM") {
-            self.from = v;
-        }
-        if let Some(v) = get("REALNAME_SMTP_HOST") {
-            self.smtp_host = Some(v);
-        }
-        if let Some(v) = get("REALNAME_SMTP_PORT") {
-            self.smtp_port =
-                Some(v.parse().map_err(|_| ConfigError::Invalid("REALNAME_SMTP_PORT must be a port number".into()))?);
-        }
-        if let Some(v) = get("REALNAME_SMTP_USERNAME") {
-            self.smtp_username = Some(v);
-        }
-        if let Some(v) = get("REALNAME_SMTP_PASSWORD") {
-            self.smtp_password = Some(Secret::new(v));
-        }
-        Ok(())
+    pub fn apply_env(&mut self, get: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        crate::settings::apply_env(self, ENV, get)
     }
 
     /// Checks the settings.

@@ -187,3 +187,8 @@ pub fn database_unreachable(e: &sqlx::Error) -> bool {
 
 /// Result alias for handlers.
 pub type ServerResult<T> = Result<T, ServerError>;
+/// Formats a lockout end for messages (UTC, minute precision).
+pub fn format_time(secs: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp(secs).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!("{:04}-{:02}-{:02} {:02}:{:02} UTC", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute())
+}

@@ -61,8 +61,19 @@ pub struct RotationReport {
     pub values: u64,
 }
 
+/// Why the configured data key cannot be used with this database.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyCheckError {
+    /// The database cannot be read or written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The database is under another key.
+    #[error(transparent)]
+    Key(#[from] CryptoError),
+}
+
 /// Records the key id on first start; refuses a key that is not the database's.
-pub async fn check_key_id(store: &dyn Store, keys: &DataKeys, now: i64) -> Result<(), crate::StartError> {
+pub async fn check_key_id(store: &dyn Store, keys: &DataKeys, now: i64) -> Result<(), KeyCheckError> {
     let configured = keys.key_id();
     let recorded = store.init_data_key_id(&configured, now).await?;
     if recorded != configured {

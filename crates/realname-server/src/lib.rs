@@ -5,37 +5,43 @@
 //! handle) → companion API ([`api`]: claim, confirm, capture) → `realname_decision` (face engine via
 //! `realname_decision::FaceAnalyzer`, `realname_liveness`) → [`store`] → server push ([`events`]) → PC page.
 
-pub mod api;
-pub mod authority;
 pub mod config;
 pub mod crypto;
-pub mod demo;
+pub mod directories;
 pub mod email;
 pub mod error;
 pub mod events;
+pub mod flows;
+pub mod http;
 pub mod key_rotation;
-pub mod mobile;
-pub mod ops;
-pub mod partner;
-pub mod partner_local;
+pub mod metrics;
 pub mod qr;
 pub mod queue;
 pub mod ratelimit;
 pub mod retention;
-pub mod security;
+pub mod settings;
 pub mod state;
 pub mod store;
-pub mod verification;
-pub mod web;
+pub mod upload_gate;
 pub mod webhooks;
+
+// The paths before the layering (`realname_server::web`, `::verification`, …) stay valid for
+// the tests and other crates; the server's own modules use the layered paths.
+pub use flows::face as verification;
+pub use flows::face::{authority, demo};
+pub use flows::mobile;
+pub use flows::partner;
+pub use flows::partner::local as partner_local;
+pub use http::{api, ops, security, web};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use authority::{HttpAuthority, IdentityAuthority, LocalRegistry};
 use config::{AuthorityKind, Config};
 use crypto::{DataKeys, KeySource};
+use directories::{CarrierDirectory, IdentityAuthority, PartnerDirectory, SmsGateway};
+use flows::face::authority::{HttpAuthority, LocalRegistry};
 use state::{AppState, Clock, Inner, SystemClock};
 use store::Store;
 use tokio::sync::oneshot;
@@ -64,13 +70,13 @@ pub enum StartError {
     Face(#[from] realname_face::FaceError),
     /// The identity authority cannot be set up.
     #[error(transparent)]
-    Authority(#[from] authority::AuthorityError),
+    Authority(#[from] directories::AuthorityError),
     /// The partner directory cannot be set up.
     #[error(transparent)]
-    Partner(#[from] partner::PartnerError),
+    Partner(#[from] directories::PartnerError),
     /// The carrier directory or SMS gateway cannot be set up.
     #[error(transparent)]
-    Channel(#[from] mobile::ChannelError),
+    Channel(#[from] directories::ChannelError),
     /// The mailer cannot be set up.
     #[error(transparent)]
     Mail(#[from] email::MailError),
@@ -88,6 +94,15 @@ pub enum StartError {
         /// The I/O error.
         source: std::io::Error,
     },
+}
+
+impl From<key_rotation::KeyCheckError> for StartError {
+    fn from(e: key_rotation::KeyCheckError) -> Self {
+        match e {
+            key_rotation::KeyCheckError::Store(e) => Self::Store(e),
+            key_rotation::KeyCheckError::Key(e) => Self::Key(e),
+        }
+    }
 }
 
 /// Parts that can be swapped (tests, demos); `None` = built from the configuration.
@@ -169,7 +184,7 @@ pub async fn build_state(config: Config, origin: String, services: Services) -> 
     let (partners, carrier, sms) = paths_services(&config, &store, &keys, &clock)?;
     let mailer = email::mailer(&config.email, &store, &keys, &clock)?;
     let secure_cookies = config.secure_cookies.unwrap_or_else(|| origin.starts_with("https://"));
-    let templates = web::templates::Templates::load().map_err(|e| StartError::Templates(e.to_string()))?;
+    http::web::templates::shared().map_err(StartError::Templates)?;
     key_rotation::check_key_id(&*store, &keys, clock.now()).await?;
     let changes = store.session_changes().await?;
     let decisions = queue::DecisionQueue::new(config.face.decision_workers, config.face.decision_queue);
@@ -188,11 +203,10 @@ pub async fn build_state(config: Config, origin: String, services: Services) -> 
         clock,
         origin,
         secure_cookies,
-        templates,
         shutdown: tokio::sync::watch::channel(false).0,
         instance: crypto::random_id(),
-        metrics: ops::Metrics::default(),
-        uploads: api::upload::UploadGate::default(),
+        metrics: metrics::Metrics::default(),
+        uploads: upload_gate::UploadGate::default(),
     }));
     if let Some(changes) = changes {
         tokio::spawn(relay_changes(state.clone(), changes));
@@ -208,12 +222,9 @@ fn paths_services(
     store: &Arc<dyn Store>,
     keys: &DataKeys,
     clock: &Arc<dyn Clock>,
-) -> Result<
-    (Arc<dyn partner::PartnerDirectory>, Arc<dyn mobile::CarrierDirectory>, Arc<dyn mobile::SmsGateway>),
-    StartError,
-> {
+) -> Result<(Arc<dyn PartnerDirectory>, Arc<dyn CarrierDirectory>, Arc<dyn SmsGateway>), StartError> {
     use config::{CarrierKind, PartnerKind, SmsKind};
-    let partners: Arc<dyn partner::PartnerDirectory> = match config.partners.kind {
+    let partners: Arc<dyn PartnerDirectory> = match config.partners.kind {
         PartnerKind::Local => {
             Arc::new(partner::LocalPartnerDirectory::new(Arc::clone(store), keys.clone(), Arc::clone(clock)))
         }
@@ -226,7 +237,7 @@ fn paths_services(
             config.partners.retries,
         )?),
     };
-    let carrier: Arc<dyn mobile::CarrierDirectory> = match config.carrier.kind {
+    let carrier: Arc<dyn CarrierDirectory> = match config.carrier.kind {
         CarrierKind::Local => Arc::new(mobile::LocalCarrierDirectory::new(Arc::clone(store), keys.clone())),
         CarrierKind::Http => Arc::new(mobile::HttpCarrierDirectory::new(
             config.carrier.url.as_deref().unwrap_or_default(),
@@ -235,7 +246,7 @@ fn paths_services(
             config.carrier.retries,
         )?),
     };
-    let sms: Arc<dyn mobile::SmsGateway> = match config.sms.kind {
+    let sms: Arc<dyn SmsGateway> = match config.sms.kind {
         SmsKind::Outbox => Arc::new(mobile::OutboxGateway::new(Arc::clone(store), keys.clone(), Arc::clone(clock))),
         SmsKind::Http => Arc::new(mobile::HttpSmsGateway::new(
             config.sms.url.as_deref().unwrap_or_default(),

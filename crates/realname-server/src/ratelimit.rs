@@ -18,10 +18,18 @@ use realname_protocol::ErrorCode;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ServerError;
-use crate::security::ClientAddr;
 use crate::state::AppState;
 use crate::store::StoreError;
-use crate::web::PageCtx;
+
+/// The window of the SMS rate limits, seconds.
+pub const SEND_WINDOW_SECS: i64 = 3600;
+
+/// The client's IP address: the socket's peer, or — when the peer is a trusted proxy — the
+/// right-most `X-Forwarded-For` entry that is not a trusted proxy. `unknown` when the request
+/// did not come over a socket (in-process tests). Resolved by its extractor in
+/// `http/security.rs`; the per-IP limits key on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientAddr(pub String);
 
 /// One limit: at most `max` hits per `window_secs`; `max = 0` turns it off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,7 +122,7 @@ impl RateLimitConfig {
 
     /// Overlays `REALNAME_RATE_LIMIT_<NAME>=<max>/<window_secs>` (e.g.
     /// `REALNAME_RATE_LIMIT_SIGNIN_FAILURES_PER_IP=50/900`).
-    pub fn apply_env(&mut self, get: &impl Fn(&str) -> Option<String>) -> Result<(), crate::config::ConfigError> {
+    pub fn apply_env(&mut self, get: &impl Fn(&str) -> Option<String>) -> Result<(), crate::settings::ConfigError> {
         for (name, limit) in self.named_mut() {
             let var = format!("REALNAME_RATE_LIMIT_{name}");
             if let Some(v) = get(&var) {
@@ -123,7 +131,7 @@ impl RateLimitConfig {
                     .split_once('/')
                     .and_then(|(m, w)| Some(Limit::new(m.trim().parse().ok()?, w.trim().parse().ok()?)));
                 *limit = parsed.ok_or_else(|| {
-                    crate::config::ConfigError::Invalid(format!("{var}: expected <max>/<window_secs>, got {v:?}"))
+                    crate::settings::ConfigError::Invalid(format!("{var}: expected <max>/<window_secs>, got {v:?}"))
                 })?;
             }
         }
@@ -131,11 +139,11 @@ impl RateLimitConfig {
     }
 
     /// Every window must be at least one second.
-    pub fn validate(&self) -> Result<(), crate::config::ConfigError> {
+    pub fn validate(&self) -> Result<(), crate::settings::ConfigError> {
         let mut copy = self.clone();
         for (name, limit) in copy.named_mut() {
             if limit.window_secs < 1 {
-                return Err(crate::config::ConfigError::Invalid(format!(
+                return Err(crate::settings::ConfigError::Invalid(format!(
                     "rate_limits.{}.window_secs must be >= 1",
                     name.to_ascii_lowercase()
                 )));
@@ -205,9 +213,11 @@ impl Scope {
         }
     }
 
-    fn limit(self, config: &crate::config::Config) -> Limit {
-        let c = &config.rate_limits;
-        let hourly = |max: u32| Limit::new(max, crate::mobile::SEND_WINDOW_SECS);
+    /// The limit of this scope: from `c`, and for the SMS sends from `sms_per_hour` (per phone,
+    /// per account, per IP: the `[sms]` section's hourly figures).
+    fn limit(self, c: &RateLimitConfig, sms_per_hour: [u32; 3]) -> Limit {
+        let [per_phone, per_account, per_ip] = sms_per_hour;
+        let hourly = |max: u32| Limit::new(max, SEND_WINDOW_SECS);
         match self {
             Self::SigninIp => c.signin_failures_per_ip,
             Self::SigninAccount => c.signin_failures_per_account,
@@ -222,9 +232,9 @@ impl Scope {
             Self::SignupIp => c.signups_per_ip,
             Self::SmsCodeAccount => c.sms_code_entries_per_account,
             Self::SmsCodeIp => c.sms_code_entries_per_ip,
-            Self::SmsPhone => hourly(config.sms.per_phone_per_hour),
-            Self::SmsAccount => hourly(config.sms.per_account_per_hour),
-            Self::SmsIp => hourly(config.sms.per_ip_per_hour),
+            Self::SmsPhone => hourly(per_phone),
+            Self::SmsAccount => hourly(per_account),
+            Self::SmsIp => hourly(per_ip),
         }
     }
 }
@@ -257,7 +267,7 @@ impl Refusal {
         match self {
             Self::Limited { until, .. } => ServerError::new(
                 ErrorCode::RateLimited,
-                format!("Too many attempts. Please try again after {}.", crate::verification::format_time(*until)),
+                format!("Too many attempts. Please try again after {}.", crate::error::format_time(*until)),
             )
             .with_detail(format!("until={until}")),
             Self::Store(e) => ServerError::unavailable(
@@ -268,27 +278,11 @@ impl Refusal {
         }
     }
 
-    fn retry_after_header(&self) -> Option<(header::HeaderName, HeaderValue)> {
+    pub fn retry_after_header(&self) -> Option<(header::HeaderName, HeaderValue)> {
         match self {
             Self::Limited { retry_after, .. } => Some((header::RETRY_AFTER, HeaderValue::from(*retry_after))),
             Self::Store(_) => None,
         }
-    }
-
-    /// The page `template` re-rendered with the error (its end time in the page language),
-    /// status 429 and `Retry-After`.
-    pub fn page(self, ctx: PageCtx, state: &AppState, template: &str, mut extra: serde_json::Value) -> Response {
-        let Self::Limited { .. } = &self else { return ctx.error_page(state, self.error()) };
-        let err = self.error();
-        err.log();
-        if let Some(obj) = extra.as_object_mut() {
-            obj.insert("error".into(), serde_json::to_value(err.body()).unwrap_or_default());
-        }
-        let mut response = ctx.render(state, StatusCode::TOO_MANY_REQUESTS, template, extra);
-        if let Some((name, value)) = self.retry_after_header() {
-            response.headers_mut().insert(name, value);
-        }
-        response
     }
 }
 
@@ -379,6 +373,11 @@ pub fn device_keys(op: Operation, client: &ClientAddr, device_id: &str) -> [(Sco
 }
 
 impl AppState {
+    fn limit(&self, scope: Scope) -> Limit {
+        let sms = &self.config.sms;
+        scope.limit(&self.config.rate_limits, [sms.per_phone_per_hour, sms.per_account_per_hour, sms.per_ip_per_hour])
+    }
+
     fn rate_key(&self, scope: Scope, value: &str) -> Vec<u8> {
         // Domain-separated from the ID number's own unique hash, which uses the same key.
         self.keys.id_hash(&format!("ratelimit\u{0}{}\u{0}{value}", scope.name()))
@@ -400,7 +399,7 @@ impl AppState {
     /// failures, checked before the attempt and counted with [`AppState::rate_hit`] after).
     pub async fn rate_check(&self, keys: &[(Scope, String)]) -> Result<(), Refusal> {
         for (scope, value) in keys {
-            let limit = scope.limit(&self.config);
+            let limit = self.limit(*scope);
             if limit.max == 0 {
                 continue;
             }
@@ -421,7 +420,7 @@ impl AppState {
         let mut refusal = None;
         let mut most = 0;
         for (scope, value) in keys {
-            let limit = scope.limit(&self.config);
+            let limit = self.limit(*scope);
             if limit.max == 0 {
                 continue;
             }
@@ -454,7 +453,7 @@ impl AppState {
 
     /// The current window's count of one counter (admin checks and tests).
     pub async fn rate_count(&self, scope: Scope, value: &str) -> Result<i64, StoreError> {
-        let (start, _) = self.window(scope.limit(&self.config));
+        let (start, _) = self.window(self.limit(scope));
         self.store.rate_limit_hits(&self.rate_key(scope, value), start).await
     }
 
@@ -462,7 +461,7 @@ impl AppState {
     pub async fn rate_hit(&self, keys: &[(Scope, String)]) -> Result<(), Refusal> {
         let mut refusal = None;
         for (scope, value) in keys {
-            let limit = scope.limit(&self.config);
+            let limit = self.limit(*scope);
             if limit.max == 0 {
                 continue;
             }

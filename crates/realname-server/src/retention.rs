@@ -13,6 +13,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::DataKeys;
+use crate::settings::env_var;
 use crate::state::AppState;
 use crate::store::Store;
 use crate::store::StoreError;
@@ -49,22 +50,21 @@ impl Default for RetentionConfig {
 impl RetentionConfig {
     /// Overlays `REALNAME_FRAMES_TTL_SECS` (empty or `off`: no retention) and
     /// `REALNAME_PURGE_INTERVAL_SECS`.
-    pub fn apply_env(&mut self, get: &impl Fn(&str) -> Option<String>) -> Result<(), crate::config::ConfigError> {
-        let parse = |var: &'static str, v: &str| {
-            v.trim().parse::<u64>().map_err(|e| crate::config::ConfigError::Env { var, reason: e.to_string() })
-        };
-        if let Some(v) = get("REALNAME_FRAMES_TTL_SECS") {
-            self.frames_ttl_secs = match v.trim() {
-                "" | "off" => None,
-                n => Some(parse("REALNAME_FRAMES_TTL_SECS", n)?),
-            };
-        }
-        if let Some(v) = get("REALNAME_PURGE_INTERVAL_SECS") {
-            self.purge_interval_secs = parse("REALNAME_PURGE_INTERVAL_SECS", &v)?;
-        }
-        Ok(())
+    pub fn apply_env(&mut self, get: &dyn Fn(&str) -> Option<String>) -> Result<(), crate::settings::ConfigError> {
+        crate::settings::apply_env(self, ENV, get)
     }
 }
+
+/// The retention environment variables.
+const ENV: &[crate::settings::EnvVar<RetentionConfig>] = &[
+    env_var!("REALNAME_FRAMES_TTL_SECS", |c, v| {
+        c.frames_ttl_secs = match v.text.trim() {
+            "" | "off" => None,
+            _ => Some(v.parse()?),
+        }
+    }),
+    env_var!("REALNAME_PURGE_INTERVAL_SECS", |c, v| c.purge_interval_secs = v.parse()?),
+];
 
 /// Frames of one capture held back for audit (only when retention is on).
 #[derive(Debug, Default)]
@@ -109,13 +109,15 @@ pub fn cutoffs(config: &RetentionConfig, session_ttl_secs: i64, now: i64) -> Pur
     }
 }
 
-/// Runs one purge of `store` now (the admin command).
+/// Runs one purge of `store` now (the admin command): `config` is the `[retention]` section,
+/// `session_ttl_secs` the face sessions' lifetime (`limits.session_ttl_secs`).
 pub async fn purge_store(
     store: &dyn Store,
-    config: &crate::config::Config,
+    config: &RetentionConfig,
+    session_ttl_secs: i64,
     now: i64,
 ) -> Result<PurgeReport, StoreError> {
-    let report = store.purge(cutoffs(&config.retention, config.limits.session_ttl_secs, now)).await?;
+    let report = store.purge(cutoffs(config, session_ttl_secs, now)).await?;
     // Rate-limit windows that have ended are never read again.
     let rate_limit_windows = store.purge_rate_limits(now).await?;
     tracing::info!(?report, rate_limit_windows, "purge done");
@@ -124,7 +126,8 @@ pub async fn purge_store(
 
 /// Runs one purge now (the server's job).
 pub async fn purge(state: &AppState) -> Result<PurgeReport, StoreError> {
-    purge_store(&*state.store, &state.config, state.now()).await
+    let config = &state.config;
+    purge_store(&*state.store, &config.retention, config.limits.session_ttl_secs, state.now()).await
 }
 
 /// The purge job: one purge every `purge_interval_secs` until the server shuts down.
@@ -160,8 +163,6 @@ mod tests {
         c.apply_env(&|v: &str| (v == "REALNAME_FRAMES_TTL_SECS").then(|| "off".to_owned())).expect("env");
         assert_eq!(c.frames_ttl_secs, None);
         assert!(c.apply_env(&|v: &str| (v == "REALNAME_PURGE_INTERVAL_SECS").then(|| "soon".to_owned())).is_err());
-        let toml: crate::config::Config = toml::from_str("[retention]\nframes_ttl_secs = 60\n").expect("toml");
-        assert_eq!(toml.retention.frames_ttl_secs, Some(60));
     }
 
     #[test]

@@ -5,13 +5,12 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use time::OffsetDateTime;
 
-use crate::authority::IdentityAuthority;
 use crate::config::Config;
 use crate::crypto::DataKeys;
+use crate::directories::{CarrierDirectory, IdentityAuthority, PartnerDirectory, SmsGateway};
 use crate::events::EventHub;
 use crate::face::SharedAnalyzer;
 use crate::store::Store;
-use crate::web::templates::Templates;
 
 /// Wall-clock time, injectable so tests can move past an expiry without sleeping.
 pub trait Clock: Send + Sync + std::fmt::Debug {
@@ -70,11 +69,11 @@ pub struct Inner {
     /// Identity authority.
     pub authority: Arc<dyn IdentityAuthority>,
     /// Partner directory (partner sync).
-    pub partners: Arc<dyn crate::partner::PartnerDirectory>,
+    pub partners: Arc<dyn PartnerDirectory>,
     /// Carrier directory (three-element check of the mobile method).
-    pub carrier: Arc<dyn crate::mobile::CarrierDirectory>,
+    pub carrier: Arc<dyn CarrierDirectory>,
     /// SMS gateway (one-time codes of the mobile method).
-    pub sms: Arc<dyn crate::mobile::SmsGateway>,
+    pub sms: Arc<dyn SmsGateway>,
     /// Mailer (e-mail confirmation links).
     pub mailer: Arc<dyn crate::email::Mailer>,
     /// Session event hub.
@@ -85,8 +84,6 @@ pub struct Inner {
     pub origin: String,
     /// Whether cookies get the `Secure` attribute.
     pub secure_cookies: bool,
-    /// Page templates.
-    pub templates: Templates,
     /// Set to `true` on shutdown: long-lived responses (SSE) end so the server can stop.
     pub shutdown: tokio::sync::watch::Sender<bool>,
     /// Random id of this server instance (for cross-instance notifications).
@@ -94,9 +91,9 @@ pub struct Inner {
     /// Bounded queue in front of the face engine.
     pub decisions: crate::queue::DecisionQueue,
     /// This instance's request and decision figures (`/metrics`).
-    pub metrics: crate::ops::Metrics,
+    pub metrics: crate::metrics::Metrics,
     /// Capture uploads being read (capped per device and in total).
-    pub uploads: crate::api::upload::UploadGate,
+    pub uploads: crate::upload_gate::UploadGate,
 }
 
 impl std::ops::Deref for AppState {

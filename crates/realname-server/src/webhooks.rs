@@ -18,12 +18,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hmac::{Hmac, Mac};
+use hmac::Mac as _;
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 
-use crate::config::{ConfigError, Secret};
 use crate::crypto::DataKeys;
+use crate::settings::{ConfigError, Secret, env_var};
 use crate::store::Store;
 use crate::store::webhooks::{AttemptOutcome, FinalOutcome, NewWebhookRow, WebhookAttempt, WebhookPlanner, WebhookRow};
 
@@ -87,14 +86,31 @@ impl Default for WebhooksConfig {
     }
 }
 
+/// The retry and worker environment variables (the endpoint's are read by
+/// [`WebhooksConfig::apply_env`] together).
+const ENV: &[crate::settings::EnvVar<WebhooksConfig>] = &[
+    env_var!("REALNAME_WEBHOOK_MAX_ATTEMPTS", |c, v| {
+        c.max_attempts = u32::try_from(v.parse::<u64>()?).unwrap_or(u32::MAX)
+    }),
+    env_var!("REALNAME_WEBHOOK_BACKOFF_BASE_MS", |c, v| c.backoff_base_ms = v.parse()?),
+    env_var!("REALNAME_WEBHOOK_BACKOFF_CAP_MS", |c, v| c.backoff_cap_ms = v.parse()?),
+    env_var!("REALNAME_WEBHOOK_TIMEOUT_MS", |c, v| c.timeout_ms = v.parse()?),
+    env_var!("REALNAME_WEBHOOK_POLL_INTERVAL_MS", |c, v| c.poll_interval_ms = v.parse()?),
+    env_var!("REALNAME_WEBHOOK_WORKER", |c, v| {
+        // Unlike the other switches, an empty value is refused here.
+        c.worker = match v.text.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => true,
+            "0" | "false" | "no" | "off" => false,
+            other => return Err(v.invalid(format!("expected a boolean, got {other:?}"))),
+        }
+    }),
+];
+
 impl WebhooksConfig {
     /// Overlays `REALNAME_WEBHOOK_*`: `_URL` and `_SECRET` add (or replace) the endpoint named
     /// `REALNAME_WEBHOOK_NAME` (default `default`); `_MAX_ATTEMPTS`, `_BACKOFF_BASE_MS`,
     /// `_BACKOFF_CAP_MS`, `_TIMEOUT_MS`, `_POLL_INTERVAL_MS`, `_WORKER` set the rest.
     pub fn apply_env(&mut self, get: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
-        fn num(var: &'static str, v: &str) -> Result<u64, ConfigError> {
-            v.trim().parse().map_err(|e: std::num::ParseIntError| ConfigError::Env { var, reason: e.to_string() })
-        }
         let url = get("REALNAME_WEBHOOK_URL");
         let secret = get("REALNAME_WEBHOOK_SECRET");
         if url.is_some() || secret.is_some() {
@@ -112,34 +128,7 @@ impl WebhooksConfig {
             }
             self.endpoints.push(endpoint);
         }
-        if let Some(v) = get("REALNAME_WEBHOOK_MAX_ATTEMPTS") {
-            self.max_attempts = u32::try_from(num("REALNAME_WEBHOOK_MAX_ATTEMPTS", &v)?).unwrap_or(u32::MAX);
-        }
-        if let Some(v) = get("REALNAME_WEBHOOK_BACKOFF_BASE_MS") {
-            self.backoff_base_ms = num("REALNAME_WEBHOOK_BACKOFF_BASE_MS", &v)?;
-        }
-        if let Some(v) = get("REALNAME_WEBHOOK_BACKOFF_CAP_MS") {
-            self.backoff_cap_ms = num("REALNAME_WEBHOOK_BACKOFF_CAP_MS", &v)?;
-        }
-        if let Some(v) = get("REALNAME_WEBHOOK_TIMEOUT_MS") {
-            self.timeout_ms = num("REALNAME_WEBHOOK_TIMEOUT_MS", &v)?;
-        }
-        if let Some(v) = get("REALNAME_WEBHOOK_POLL_INTERVAL_MS") {
-            self.poll_interval_ms = num("REALNAME_WEBHOOK_POLL_INTERVAL_MS", &v)?;
-        }
-        if let Some(v) = get("REALNAME_WEBHOOK_WORKER") {
-            self.worker = match v.trim().to_ascii_lowercase().as_str() {
-                "1" | "true" | "yes" | "on" => true,
-                "0" | "false" | "no" | "off" => false,
-                other => {
-                    return Err(ConfigError::Env {
-                        var: "REALNAME_WEBHOOK_WORKER",
-                        reason: format!("expected a boolean, got {other:?}"),
-                    });
-                }
-            };
-        }
-        Ok(())
+        crate::settings::apply_env(self, ENV, get)
     }
 
     /// Checks the endpoints and the retry settings.
@@ -202,7 +191,7 @@ pub fn new_event_id() -> String {
 }
 
 /// The JSON body of an event (masked name and ID number only).
-/// `demo`: the ID number is a demo identity's (`crate::demo`), verified in demo mode.
+/// `demo`: the ID number is a demo identity's (`crate::flows::face::demo`), verified in demo mode.
 pub fn event_body(
     event_id: &str,
     o: &FinalOutcome<'_>,
@@ -241,7 +230,7 @@ impl WebhookPlanner for Planner {
             .unwrap_or_else(|_| "?".into());
         let plain_id = self.keys.decrypt_string(o.id_enc).ok();
         let id = plain_id.as_deref().map_or_else(|| "?".into(), realname_protocol::mask::mask_id_number);
-        let demo = plain_id.as_deref().is_some_and(crate::demo::is_demo_id);
+        let demo = plain_id.as_deref().is_some_and(crate::store::demo::is_demo_id);
         let event_id = new_event_id();
         let (body, event_type) = event_body(&event_id, o, &name, &id, demo);
         self.endpoints
@@ -261,7 +250,7 @@ impl WebhookPlanner for Planner {
 
 /// The `v1` signature: hex HMAC-SHA256(secret, `"<timestamp>.<body>"`).
 pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    let mut mac = crate::crypto::hmac_sha256(secret.as_bytes());
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
@@ -318,7 +307,7 @@ pub fn verify_signature(
         return Err(SignatureError::Expired);
     }
     for c in candidates {
-        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+        let mut mac = crate::crypto::hmac_sha256(secret.as_bytes());
         mac.update(t.to_string().as_bytes());
         mac.update(b".");
         mac.update(body);
@@ -583,7 +572,7 @@ mod tests {
     #[test]
     fn the_signature_is_hmac_sha256_of_timestamp_dot_body() {
         // RFC 4231-style check against an independent computation of the same construction.
-        let mut mac = Hmac::<Sha256>::new_from_slice(b"key").expect("key");
+        let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(b"key").expect("key");
         mac.update(b"12.{}");
         assert_eq!(sign("key", 12, b"{}"), hex::encode(mac.finalize().into_bytes()));
         assert_ne!(sign("key", 13, b"{}"), sign("key", 12, b"{}"));
@@ -636,34 +625,6 @@ mod tests {
         assert!(c.apply_env(&|k| (k == "REALNAME_WEBHOOK_WORKER").then(|| "maybe".to_string())).is_err());
         c.apply_env(&|k| (k == "REALNAME_WEBHOOK_WORKER").then(|| "off".to_string())).expect("env");
         assert!(!c.worker);
-    }
-
-    #[test]
-    fn endpoints_come_from_the_toml_file_and_the_environment_overrides_one() {
-        let text = "[webhooks]\nmax_attempts = 4\nbackoff_base_ms = 500\n\n\
-                    [[webhooks.endpoints]]\nname = \"crm\"\nurl = \"https://crm.example.com/h\"\nsecret = \"whsec_crm_0123456789\"\n\n\
-                    [[webhooks.endpoints]]\nname = \"audit\"\nurl = \"http://10.0.0.5:9000/h\"\nsecret = \"whsec_audit_012345678\"\n";
-        let mut c: crate::config::Config = toml::from_str(text).expect("toml");
-        assert_eq!(c.webhooks.max_attempts, 4);
-        assert_eq!(c.webhooks.backoff_cap_ms, WebhooksConfig::default().backoff_cap_ms);
-        let names: Vec<&str> = c.webhooks.endpoints.iter().map(|e| e.name.as_str()).collect();
-        assert_eq!(names, ["crm", "audit"]);
-        c.apply_env(|k| match k {
-            "REALNAME_WEBHOOK_NAME" => Some("crm".into()),
-            "REALNAME_WEBHOOK_URL" => Some("https://crm2.example.com/h".into()),
-            _ => None,
-        })
-        .expect("env");
-        c.validate().expect("valid");
-        let crm = c.webhooks.endpoints.iter().find(|e| e.name == "crm").expect("crm");
-        assert_eq!((crm.url.as_str(), crm.secret.expose()), ("https://crm2.example.com/h", "whsec_crm_0123456789"));
-        assert_eq!(c.webhooks.endpoints.len(), 2);
-        let debug = format!("{c:?}");
-        assert!(!debug.contains("whsec_crm") && !debug.contains("whsec_audit"), "{debug}");
-        assert!(
-            toml::from_str::<crate::config::Config>("[webhooks]\nretries = 3\n").is_err(),
-            "unknown keys are refused"
-        );
     }
 
     #[test]

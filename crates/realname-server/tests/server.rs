@@ -12,6 +12,7 @@ mod server {
     mod hostile;
     mod identity_form;
     mod instances;
+    mod light;
     mod limits;
     mod outage;
     mod partner_oauth;
@@ -24,6 +25,7 @@ mod server {
     mod review_uploads;
     mod running;
     mod security;
+    mod similarity_replay;
     mod snapshots;
     mod webhooks;
 }

@@ -19,7 +19,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use realname_companion::{CompanionConfig, CompanionError, FaceObserver, PreparedClip};
+use realname_companion::{CompanionConfig, CompanionError, FaceObserver, LightScene, PreparedClip};
+
+/// Frames of a clip the light step's renderer lights (played back and forth at the clips'
+/// 10 fps).
+const LIGHT_SCENE_FRAMES: usize = 20;
 
 pub use self::identities::{IdentityArgs, write_identities};
 use self::people::{FlowKind, assign_kinds, parse_mix, read_people};
@@ -120,18 +124,34 @@ async fn run_inner(args: LoadArgs, out: &Output, config: CompanionConfig) -> Res
     paths.sort();
     paths.dedup();
     let mut clips = HashMap::new();
+    let mut scenes = HashMap::new();
     for path in paths {
-        let observer = observer.clone();
+        let clip_observer = observer.clone();
         let p = path.clone();
         let clip = tokio::task::spawn_blocking(move || {
             let source = realname_scan::ImageSequenceSource::open(&p, Some(1000.0), realname_scan::Playback::Once)
                 .map_err(|e| CompanionError::Camera(e.to_string()))?;
-            PreparedClip::load(Box::new(source), observer.as_ref(), 400, 1280)
+            PreparedClip::load(Box::new(source), clip_observer.as_ref(), 400, 1280)
         })
         .await
         .map_err(|e| (Exit::Camera, "camera".to_owned(), e.to_string()))?
         .map_err(|e| (Exit::Camera, e.code(), format!("{}: {e}", path.display())))?;
-        clips.insert(path, Arc::new(clip));
+        // The light step's scene: the clip's first frames and their faces, read now with the
+        // clip (before any PC session starts: read at a session's first light sequence, it
+        // would weigh on that session's timings). A session with a light sequence then only
+        // renders its response (the sequence is the server's, known from the claim on).
+        let p = path.clone();
+        let scene_observer = observer.clone();
+        let scene = tokio::task::spawn_blocking(move || {
+            let source = realname_scan::ImageSequenceSource::open(&p, Some(1000.0), realname_scan::Playback::Once)
+                .map_err(|e| CompanionError::Camera(e.to_string()))?;
+            LightScene::from_source(Box::new(source), scene_observer.as_ref(), LIGHT_SCENE_FRAMES, 10.0)
+        })
+        .await
+        .map_err(|e| (Exit::Camera, "camera".to_owned(), e.to_string()))?
+        .map_err(|e| (Exit::Camera, e.code(), format!("{}: {e}", path.display())))?;
+        clips.insert(path.clone(), Arc::new(clip));
+        scenes.insert(path, Arc::new(scene));
     }
 
     let api_http = reqwest::Client::builder()
@@ -142,6 +162,7 @@ async fn run_inner(args: LoadArgs, out: &Output, config: CompanionConfig) -> Res
         origin: origin.clone(),
         people,
         clips,
+        scenes,
         impostors: args.impostor_clips.clone(),
         password: args.password.clone(),
         email_prefix: args.email_prefix.clone().unwrap_or_else(|| format!("load{:08x}", rand::random::<u32>())),

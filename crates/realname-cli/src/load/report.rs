@@ -107,6 +107,7 @@ pub(super) fn build_report(origin: &str, args: &LoadArgs, results: &[UserResult]
             ("scan_to_claim", r.scan_to_claim_ms),
             ("capture_to_decision", r.capture_to_decision_ms),
             ("decision_to_pc", r.decision_to_pc_ms),
+            ("light_render", r.light_render_ms),
             ("flow_total", r.total_ms),
         ] {
             if let Some(v) = v {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt as _;
 use realname_companion::{
     Companion, CompanionConfig, CompanionError, ContextChoice, EventSink, FaceInput, FixedAnswers, FlowEvent,
-    FlowOutcome, MemoryStore, PreparedClip, QrInput,
+    FlowOutcome, LightScene, MemoryStore, PreparedClip, QrInput,
 };
 use serde::Serialize;
 
@@ -32,6 +32,9 @@ pub(super) struct UserResult {
     pub(super) scan_to_claim_ms: Option<f64>,
     pub(super) capture_to_decision_ms: Option<f64>,
     pub(super) decision_to_pc_ms: Option<f64>,
+    /// Rendering the light step's response (sessions with a light sequence; the generator's
+    /// own CPU, between the claim and the upload, not part of any server latency).
+    pub(super) light_render_ms: Option<f64>,
     pub(super) total_ms: Option<f64>,
 }
 
@@ -39,6 +42,8 @@ pub(super) struct Ctx {
     pub(super) origin: String,
     pub(super) people: Vec<Person>,
     pub(super) clips: HashMap<PathBuf, Arc<PreparedClip>>,
+    /// Each clip's light scene (rendered reflections of light sequences).
+    pub(super) scenes: HashMap<PathBuf, Arc<LightScene>>,
     pub(super) impostors: Vec<PathBuf>,
     pub(super) password: String,
     pub(super) email_prefix: String,
@@ -111,6 +116,8 @@ async fn user_flow(ctx: &Ctx, user: usize, kind: FlowKind, r: &mut UserResult) -
         _ => person.clip.clone(),
     };
     let clip = ctx.clips.get(&clip_path).cloned().ok_or_else(|| Failure("clip_missing".into()))?;
+    // The clip's face lit by the challenge's light sequence, when the server issues one.
+    let scene = ctx.scenes.get(&clip_path).cloned();
     // Each virtual user is its own capture: the server refuses frames it has seen in an
     // earlier upload (replay), so the shared recording gets a per-user, per-run sensor pattern.
     let clip = if kind == FlowKind::Cancel {
@@ -140,7 +147,8 @@ async fn user_flow(ctx: &Ctx, user: usize, kind: FlowKind, r: &mut UserResult) -
 
     // The companion signs in to the same account.
     let config = CompanionConfig { trusted_origins: vec![origin.clone()], ..CompanionConfig::default() };
-    let companion = Companion::new(config, Arc::new(MemoryStore::new()))?.with_http(ctx.api_http.clone());
+    let companion =
+        Companion::new(config, Arc::new(MemoryStore::new()))?.with_http(ctx.api_http.clone()).with_light_scene(scene);
     companion.login(origin, &email, &ctx.password).await?;
 
     // Identity form → QR page.
@@ -244,6 +252,7 @@ async fn user_flow(ctx: &Ctx, user: usize, kind: FlowKind, r: &mut UserResult) -
     match result {
         Ok(report) => {
             r.scan_to_claim_ms = Some(ms(scan_ms) + report.timings.claim_ms as f64);
+            r.light_render_ms = (report.timings.light_ms > 0).then_some(report.timings.light_ms as f64);
             if report.decision.is_some() {
                 r.capture_to_decision_ms = Some(report.timings.decision_ms as f64 / f64::from(report.attempts.max(1)));
             }

@@ -4,42 +4,14 @@
 use anyhow::{Context as _, Result};
 use realname_protocol::api::LivenessAction;
 
-use super::support::{Harness, clip, clip_frames, run_json};
+use super::support::{Harness, clip_frames, run_json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn load_with_50_users_loses_no_session() -> Result<()> {
     let h = Harness::start(&[LivenessAction::OpenMouth]).await?;
     let genuine = clip_frames("lp_d5", 1, 30, h.tmp.path())?;
     let impostor = clip_frames("eyeryhthm_7blinks", 10, 35, h.tmp.path())?;
-    let out = h.tmp.path().join("identities");
-    let (code, json) = run_json(
-        &mut h.cli(&[
-            "load-identities",
-            "--count",
-            "50",
-            "--photo",
-            &clip("lp_d5")?.join("0001.jpg").display().to_string(),
-            "--clip",
-            &genuine.display().to_string(),
-            "--out",
-            &out.display().to_string(),
-            "--seed",
-            "7",
-        ]),
-        None,
-    )
-    .await?;
-    assert_eq!(code, 0, "{json}");
-    let authority = std::fs::read_to_string(out.join("authority.csv"))?;
-    let people: Vec<(String, String)> = authority
-        .lines()
-        .skip(1)
-        .map(|l| {
-            let mut f = l.split(',');
-            (f.next().unwrap_or_default().to_owned(), f.next().unwrap_or_default().to_owned())
-        })
-        .collect();
-    h.register(&people, &clip("lp_d5")?.join("0001.jpg")).await?;
+    let out = h.load_identities(50, 7, &genuine).await?;
 
     let report = h.tmp.path().join("report.json");
     let (code, json) = run_json(

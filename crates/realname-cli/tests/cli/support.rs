@@ -63,6 +63,12 @@ pub struct Harness {
 impl Harness {
     /// Starts a server with the face models and a fixed liveness challenge.
     pub async fn start(challenge: &[LivenessAction]) -> Result<Self> {
+        Self::start_with(challenge, false).await
+    }
+
+    /// Like [`Harness::start`]; `light`: every challenge carries a light sequence and the
+    /// decision checks its reflection (`face.light_check`).
+    pub async fn start_with(challenge: &[LivenessAction], light: bool) -> Result<Self> {
         let tmp = tempfile::tempdir()?;
         let models = models_dir();
         if !models.join("tiny_face_detector_model-weights_manifest.json").is_file() {
@@ -81,6 +87,7 @@ impl Harness {
         config.models_dir = models;
         config.test.test_mode = true;
         config.test.fixed_challenge = Some(challenge.to_vec());
+        config.face.light_check = light;
         std::fs::create_dir_all(&config.data_dir)?;
         let server = realname_server::start(config).await.context("start server")?;
         let origin = server.url().trim_end_matches('/').to_owned();
@@ -108,6 +115,44 @@ impl Harness {
             bail!("authority import: {report:?}");
         }
         Ok(())
+    }
+
+    /// `realname load-identities` for `count` virtual users answering with the frames in
+    /// `clip_dir` (reference photo: lp_d5's first frame), registered with the authority;
+    /// returns the folder with `people.csv`.
+    pub async fn load_identities(&self, count: usize, seed: u64, clip_dir: &Path) -> Result<PathBuf> {
+        let out = self.tmp.path().join("identities");
+        let photo = clip("lp_d5")?.join("0001.jpg");
+        let (code, json) = run_json(
+            &mut self.cli(&[
+                "load-identities",
+                "--count",
+                &count.to_string(),
+                "--photo",
+                &photo.display().to_string(),
+                "--clip",
+                &clip_dir.display().to_string(),
+                "--out",
+                &out.display().to_string(),
+                "--seed",
+                &seed.to_string(),
+            ]),
+            None,
+        )
+        .await?;
+        if code != 0 {
+            bail!("load-identities exited with {code}: {json}");
+        }
+        let people: Vec<(String, String)> = std::fs::read_to_string(out.join("authority.csv"))?
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let mut f = l.split(',');
+                (f.next().unwrap_or_default().to_owned(), f.next().unwrap_or_default().to_owned())
+            })
+            .collect();
+        self.register(&people, &photo).await?;
+        Ok(out)
     }
 
     /// Environment for the CLI: file credential store in the temp folder, this server trusted.

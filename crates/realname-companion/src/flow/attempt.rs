@@ -3,12 +3,13 @@
 
 use std::time::Instant;
 
-use realname_protocol::api::{CaptureMetadata, ClaimResponse, ConfirmRequest, FrameMeta, Outcome};
+use realname_protocol::api::{ClaimResponse, ConfirmRequest, Outcome};
 
 use super::capture::{FaceFeed, FramePumpState};
 use super::clip::encode_selection;
 use super::events::{EventSink, FlowEvent, FlowOutcome, VerifyReport};
 use super::inputs::{ContextChoice, FaceInput, Prompter};
+use super::light::upload_metadata;
 use super::{CancellationToken, Companion, cancellable, elapsed_ms};
 use crate::client::AuthedClient;
 use crate::error::CompanionError;
@@ -84,11 +85,24 @@ impl Companion {
         let mut challenge = claim.challenge.clone();
         loop {
             let t = Instant::now();
-            let selection = self.capture(&challenge, &claim.upload_limits, &mut feed, events, cancel).await?;
+            let max_frames = usize::try_from(claim.upload_limits.max_frames).unwrap_or(16).max(2);
+            // The light step first (module `light`: why before the actions).
+            let mut light = match &challenge.light {
+                Some(sequence) => Some(self.light_step(sequence, max_frames, &mut feed, prompter, cancel).await?),
+                None => None,
+            };
+            let light_frames = light.as_ref().map_or(0, |l| l.frames.len());
+            report.timings.light_ms += elapsed_ms(t);
+            let action_frames = max_frames.saturating_sub(light_frames).max(2);
+            let selection = self.capture(&challenge, action_frames, &mut feed, events, cancel).await?;
             report.timings.capture_ms += elapsed_ms(t);
             if selection.is_empty() {
                 return Err(CompanionError::SourceEnded);
             }
+            if let (Some(l), Some(first)) = (light.as_mut(), selection.first()) {
+                l.end_before(first.captured_at_ms);
+            }
+            let (metadata, selection) = upload_metadata(&challenge.nonce, light, selection);
 
             let t = Instant::now();
             let limits = claim.upload_limits;
@@ -97,20 +111,6 @@ impl Companion {
                 tokio::task::spawn_blocking(move || encode_selection(&selection, &limits))
                     .await
                     .map_err(|e| CompanionError::Camera(format!("encoder stopped: {e}")))??
-            };
-            let metadata = CaptureMetadata {
-                nonce: challenge.nonce.clone(),
-                frames: selection
-                    .iter()
-                    .enumerate()
-                    .map(|(i, f)| FrameMeta {
-                        part: format!("frame{i}"),
-                        action: f.action,
-                        captured_at_ms: f.captured_at_ms,
-                        light: false,
-                    })
-                    .collect(),
-                light: None,
             };
             events.emit(FlowEvent::Uploading { frames: encoded.len() });
             report.frames_uploaded += encoded.len();

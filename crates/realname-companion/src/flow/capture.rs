@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use realname_protocol::api::{LivenessChallenge, UploadLimits};
+use realname_protocol::api::LivenessChallenge;
 use realname_scan::SourceError;
 
 use super::clip::{PreparedClip, UPLOAD_MAX_SIDE, fit};
@@ -15,18 +15,19 @@ use crate::liveness::{ChallengeTracker, ObservedFrame, SelectedFrame, TrackerEve
 use crate::pump::FramePump;
 
 impl Companion {
-    /// Runs one liveness challenge over the face frames and returns the frames to upload.
+    /// Runs one liveness challenge's actions over the face frames and returns at most
+    /// `max_frames` frames to upload.
     pub(super) async fn capture(
         &self,
         challenge: &LivenessChallenge,
-        limits: &UploadLimits,
+        max_frames: usize,
         feed: &mut FaceFeed,
         events: &EventSink,
         cancel: &CancellationToken,
     ) -> Result<Vec<SelectedFrame>, CompanionError> {
         let actions = challenge.actions.clone();
         let total = actions.len();
-        let max_frames = usize::try_from(limits.max_frames).unwrap_or(16).max(2);
+        let max_frames = max_frames.max(2);
         let lang = self.config.language;
         let mut thresholds = self.thresholds;
         let forward = |evs: Vec<TrackerEvent>| {

@@ -160,8 +160,10 @@ pub struct StepTimings {
     pub claim_ms: u64,
     /// Confirm request (after the answers).
     pub confirm_ms: u64,
-    /// Capturing frames.
+    /// Capturing frames (the light step included).
     pub capture_ms: u64,
+    /// The light step alone (0 when the challenge has none).
+    pub light_ms: u64,
     /// Upload until the decision.
     pub decision_ms: u64,
 }

@@ -12,6 +12,7 @@ mod capture;
 mod clip;
 mod events;
 mod inputs;
+mod light;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,6 +26,7 @@ use self::attempt::ClaimedSession;
 pub use self::clip::PreparedClip;
 pub use self::events::{EventSink, FlowEvent, FlowOutcome, StepTimings, VerifyReport};
 pub use self::inputs::{ContextChoice, FaceInput, FixedAnswers, Prompter, QrInput};
+pub use self::light::{ACTION_FRAMES, LightScene, light_frame_budget};
 use crate::client::{ApiClient, AuthedClient};
 use crate::config::{CompanionConfig, Mode, TrustedOrigins};
 use crate::credentials::{Credential, CredentialStore};
@@ -42,6 +44,7 @@ pub struct Companion {
     observer: Option<FaceObserver>,
     http: reqwest::Client,
     thresholds: Thresholds,
+    light_scene: Option<Arc<LightScene>>,
 }
 
 fn now_ms() -> i64 {
@@ -77,7 +80,7 @@ impl Companion {
             .user_agent(concat!("realname-companion/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| CompanionError::Network(e.to_string()))?;
-        Ok(Self { config, trusted, store, observer: None, http, thresholds: Thresholds::default() })
+        Ok(Self { config, trusted, store, observer: None, http, thresholds: Thresholds::default(), light_scene: None })
     }
 
     /// Shares an HTTP connection pool (many flows in one process).
@@ -98,6 +101,15 @@ impl Companion {
     #[must_use]
     pub fn with_thresholds(mut self, thresholds: Thresholds) -> Self {
         self.thresholds = thresholds;
+        self
+    }
+
+    /// Renders the light step's reflection on `scene` instead of asking the front end to show
+    /// it (frame sources that are not a live camera: folders, synthetic scenes, prepared
+    /// clips).
+    #[must_use]
+    pub fn with_light_scene(mut self, scene: Option<Arc<LightScene>>) -> Self {
+        self.light_scene = scene;
         self
     }
 
@@ -324,9 +336,10 @@ impl Companion {
         let after_claim = self.after_claim(&claimed, qr_pump, face, &mut report).await;
         match after_claim {
             Ok(()) => Ok(report),
-            Err(CompanionError::Cancelled) => {
-                // Tell the server, so the PC page stops waiting; bounded so a dead server
-                // cannot hold the cancellation up.
+            Err(e @ (CompanionError::Cancelled | CompanionError::LightUnavailable(_))) => {
+                // Tell the server, so the PC page stops waiting (also when the light step
+                // cannot be shown: no attempt is spent on an upload that would be refused);
+                // bounded so a dead server cannot hold the cancellation up.
                 let cancel_call = client.call(|api, bearer| {
                     let session = session.clone();
                     async move { api.cancel(&bearer, &session).await }
@@ -336,7 +349,7 @@ impl Companion {
                     Ok(Err(e)) => tracing::warn!(code = %e.code(), "server-side cancel failed"),
                     Err(_) => tracing::warn!("server-side cancel timed out"),
                 }
-                Err(CompanionError::Cancelled)
+                Err(e)
             }
             Err(e) => Err(e),
         }

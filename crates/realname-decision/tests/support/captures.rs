@@ -29,6 +29,9 @@ pub struct RecordedCapture {
     pub name: String,
     pub actions: Vec<LivenessAction>,
     pub frames: Vec<RecordedFrame>,
+    /// The ID photo the capture is compared with (JPEG); `None`: its own first single-face
+    /// frame (the comparison then passes for the presented person).
+    pub reference: Option<Vec<u8>>,
 }
 
 fn read(data: &Path, clip: &str, k: u32) -> Result<Vec<u8>> {
@@ -47,6 +50,46 @@ fn assemble(data: &Path, segments: &[(Option<LivenessAction>, &str, Vec<u32>)]) 
         }
     }
     Ok(out)
+}
+
+/// The desktop end-to-end test's wrong person (`tests/e2e/desktop.rs`,
+/// `desktop_wrong_person_shows_the_failure_and_attempts_left`): `lp_d18` answers "open mouth"
+/// from a folder of its frames 1–4 and 22–29 read at 5 fps, and the ID photo is `lp_d5`
+/// frame 1. The companion uploads its first neutral frame, then the two frames before the
+/// mouth opens and the open ones up to its third (`ChallengeTracker::capture`), re-encoded at
+/// JPEG quality 88. Today's decision says `face_mismatch`; the first tracked analysis lost the
+/// open mouth at the jump from frame 4 to 22 and said `action_not_seen`.
+fn desktop_wrong_person(data: &Path) -> Result<RecordedCapture> {
+    let mut frames = Vec::new();
+    for (i, (k, action)) in [(1, None), (3, Some(LivenessAction::OpenMouth)), (4, Some(LivenessAction::OpenMouth))]
+        .into_iter()
+        .chain((22..=24).map(|k| (k, Some(LivenessAction::OpenMouth))))
+        .enumerate()
+    {
+        let image = decode_image(&read(data, "lp_d18", k)?, &ImageLimits::default())?;
+        let mut bytes = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 88).encode_image(&image)?;
+        frames.push(RecordedFrame { action, captured_at_ms: harness::T0 + 500 + 200 * i as i64, bytes });
+    }
+    Ok(RecordedCapture {
+        kind: "wrong_person",
+        name: "desktop e2e: lp_d18 for lp_d5".into(),
+        actions: vec![LivenessAction::OpenMouth],
+        frames,
+        reference: Some(read(data, "lp_d5", 1)?),
+    })
+}
+
+/// Most frames uploaded per action: the companion's budget for a two-action challenge under
+/// the server's 16-frame limit (`(16 - 1) / 2`).
+pub const PER_ACTION: usize = 7;
+
+/// At most [`PER_ACTION`] of `frames`, spread evenly, first and last kept (as the companion picks).
+fn spread(frames: Vec<u32>) -> Vec<u32> {
+    if frames.len() <= PER_ACTION {
+        return frames;
+    }
+    (0..PER_ACTION).map(|i| frames[i * (frames.len() - 1) / (PER_ACTION - 1)]).collect()
 }
 
 /// Genuine two-action captures (one per live clip with two clean, different, successive
@@ -69,8 +112,8 @@ pub fn recorded(data: &Path, genuine: usize) -> Result<Vec<RecordedCapture>> {
             data,
             &[
                 (None, &clip.id, clip.neutral.clone()),
-                (Some(e1.action), &clip.id, harness::window(clip, e1)),
-                (Some(e2.action), &clip.id, harness::window(clip, e2)),
+                (Some(e1.action), &clip.id, spread(harness::window(clip, e1))),
+                (Some(e2.action), &clip.id, spread(harness::window(clip, e2))),
             ],
         )?;
         out.push(RecordedCapture {
@@ -78,6 +121,7 @@ pub fn recorded(data: &Path, genuine: usize) -> Result<Vec<RecordedCapture>> {
             name: format!("{} {}+{}", clip.id, e1.action.as_str(), e2.action.as_str()),
             actions: vec![e1.action, e2.action],
             frames,
+            reference: None,
         });
     }
     // Person swap: the first pair's last action performed by someone else.
@@ -91,8 +135,8 @@ pub fn recorded(data: &Path, genuine: usize) -> Result<Vec<RecordedCapture>> {
             data,
             &[
                 (None, &clip.id, clip.neutral.clone()),
-                (Some(e1.action), &clip.id, harness::window(clip, e1)),
-                (Some(e2.action), &donor.id, harness::window(donor, e)),
+                (Some(e1.action), &clip.id, spread(harness::window(clip, e1))),
+                (Some(e2.action), &donor.id, spread(harness::window(donor, e))),
             ],
         )?;
         out.push(RecordedCapture {
@@ -100,6 +144,7 @@ pub fn recorded(data: &Path, genuine: usize) -> Result<Vec<RecordedCapture>> {
             name: format!("{} → {}", clip.id, donor.id),
             actions: vec![e1.action, e2.action],
             frames,
+            reference: None,
         });
     }
     // A still: one neutral frame uploaded for every frame.
@@ -120,6 +165,7 @@ pub fn recorded(data: &Path, genuine: usize) -> Result<Vec<RecordedCapture>> {
             name: format!("{} frame {k}", clip.id),
             actions: vec![LivenessAction::Blink, LivenessAction::OpenMouth],
             frames,
+            reference: None,
         });
     }
     // A screen replay: the phone-screen part of zubair_fake cut into three segments.
@@ -137,7 +183,32 @@ pub fn recorded(data: &Path, genuine: usize) -> Result<Vec<RecordedCapture>> {
         name: "zubair_fake 22-63".into(),
         actions: vec![LivenessAction::TurnLeft, LivenessAction::Blink],
         frames,
+        reference: None,
     });
+    out.push(desktop_wrong_person(data)?);
+    Ok(out)
+}
+
+/// One genuine single-action capture per labelled event of every live clip, as
+/// `cargo xtask accuracy liveness` builds its genuine cases: the clip's neutral frames, then
+/// the event's window (at most 10 frames).
+pub fn single_actions(data: &Path) -> Result<Vec<RecordedCapture>> {
+    let mut out = Vec::new();
+    for clip in harness::live_clips(data)? {
+        for e in &clip.events {
+            let frames = assemble(
+                data,
+                &[(None, &clip.id, clip.neutral.clone()), (Some(e.action), &clip.id, harness::window(&clip, e))],
+            )?;
+            out.push(RecordedCapture {
+                kind: "genuine_one",
+                name: format!("{} {}@{}", clip.id, e.action.as_str(), e.start),
+                actions: vec![e.action],
+                frames,
+                reference: None,
+            });
+        }
+    }
     Ok(out)
 }
 
@@ -147,24 +218,50 @@ pub struct Decided {
     pub stages: StageTimes,
 }
 
-/// Decodes and analyses `capture` in `mode` and decides it against `reference` (or, without
+/// Decodes and analyses `capture` in `mode` and decides it against its ID photo (or, without
 /// one, against its own first single-face frame: the ID photo comparison then passes for the
-/// presented person and the figures measure the liveness rules).
-pub fn decide_capture(
+/// presented person and the figures measure the liveness rules). The ID photo's descriptor is
+/// not counted: the server computes it at enrolment.
+pub fn decide_capture(analyzer: &dyn FaceAnalyzer, mode: AnalysisMode, capture: &RecordedCapture) -> Result<Decided> {
+    decide_upload(analyzer, mode, capture, &MemoryReplayStore::default(), "nonce-1", 0)
+}
+
+/// `capture` uploaded and decided, then its frames re-sent without the first one under a new
+/// nonce to the same server (replay store): the second verdict. The exhaustive analysis
+/// recognises every re-sent frame (`challenge_replayed`).
+pub fn decide_resent(analyzer: &dyn FaceAnalyzer, mode: AnalysisMode, capture: &RecordedCapture) -> Result<Decided> {
+    let store = MemoryReplayStore::default();
+    decide_upload(analyzer, mode, capture, &store, "nonce-1", 0)?;
+    decide_upload(analyzer, mode, capture, &store, "nonce-2", 1)
+}
+
+fn decide_upload(
     analyzer: &dyn FaceAnalyzer,
     mode: AnalysisMode,
     capture: &RecordedCapture,
-    reference: Option<Descriptor>,
+    store: &MemoryReplayStore,
+    nonce: &str,
+    skip: usize,
 ) -> Result<Decided> {
+    let reference: Option<Descriptor> = match &capture.reference {
+        None => None,
+        Some(jpeg) => {
+            let photo = decode_image(jpeg, &ImageLimits::default())?;
+            match analyzer.analyze(&photo)?.as_slice() {
+                [one] => Some(one.descriptor),
+                faces => anyhow::bail!("the ID photo of {} shows {} faces", capture.name, faces.len()),
+            }
+        }
+    };
     let _ = profile::take();
     let mut upload = UploadAnalyzer::new(analyzer, mode);
     let mut frames = Vec::with_capacity(capture.frames.len());
-    for f in &capture.frames {
+    for f in &capture.frames[skip..] {
         let image = profile::timed(Stage::Decode, || decode_image(&f.bytes, &ImageLimits::default()))?;
         frames.push(AnalyzedFrame {
             action: f.action,
             captured_at_ms: f.captured_at_ms,
-            faces: upload.frame(&image)?,
+            faces: upload.tagged_frame(&image, f.action, false)?,
             light: false,
         });
     }
@@ -176,7 +273,7 @@ pub fn decide_capture(
     });
     let challenge = LivenessChallenge {
         actions: capture.actions.clone(),
-        nonce: "nonce-1".into(),
+        nonce: nonce.into(),
         deadline: time::OffsetDateTime::from_unix_timestamp(harness::T0 / 1000 + 120)
             .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
         light: None,
@@ -187,13 +284,13 @@ pub fn decide_capture(
             Capture {
                 challenge: &challenge,
                 issued_at_ms: harness::T0,
-                nonce: "nonce-1",
+                nonce,
                 frames: &frames,
                 received_at_ms: harness::T0 + 30_000,
                 light: None,
             },
             &reference,
-            &MemoryReplayStore::default(),
+            &upload.replay_store(store),
             realname_decision::MATCH_THRESHOLD,
         ),
     });

@@ -6,9 +6,10 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use image::ImageEncoder;
 use realname_face::{FaceAnalysis, RgbImage};
+use realname_liveness::similarity::{is_copy_of, matched_in_order};
 use realname_liveness::{SimilarityConfig, SimilarityPrint, similarity_print};
 
 use crate::data;
@@ -61,18 +62,14 @@ pub fn report(
         "\n## Replay check by similarity (`similarity_print`, face ≤ {} bits and frame ≤ {} bits of 64)\n",
         cfg.max_face_bits, cfg.max_frame_bits
     );
+    // Each clip's frames decoded and printed once, for the frame pairs and the uploads below.
+    let per_clip: Vec<Vec<Option<SimilarityPrint>>> =
+        clips.iter().map(|clip| clip_prints(clip, faces)).collect::<Result<_>>()?;
     // Prints of every one-face frame, per clip.
     let mut prints: Vec<(String, String, SimilarityPrint)> = Vec::new();
-    for clip in clips {
+    for (clip, clip_prints) in clips.iter().zip(&per_clip) {
         let person = clip.id.split('_').next().unwrap_or_default().to_string();
-        for f in &clip.files {
-            if let Some(face) = faces.get(f).and_then(|v| one(v)) {
-                let img = data::decode(f)?;
-                if let Some(p) = similarity_print(&img, &face.landmarks) {
-                    prints.push((clip.id.clone(), person.clone(), p));
-                }
-            }
-        }
+        prints.extend(clip_prints.iter().flatten().map(|p| (clip.id.clone(), person.clone(), *p)));
     }
     let (mut other_n, mut other_m, mut same_n, mut same_m) = (0usize, 0usize, 0usize, 0usize);
     let mut min_other = (64u32, 64u32);
@@ -115,10 +112,7 @@ pub fn report(
         println!("\nFalse matches by clip pair: {hits:?}");
     }
     // Robustness: every 15th one-face frame of the live clips, modified, re-detected.
-    if engine.is_none() {
-        *engine = Some(data::Faces::load()?);
-    }
-    let Some(engine) = engine.as_ref() else { return Ok(()) };
+    let engine = loaded(engine)?;
     let mut per_mod: BTreeMap<&'static str, (usize, usize, u32, u32)> = BTreeMap::new();
     let mut lost = 0usize;
     for clip in clips.iter().filter(|c| c.live) {
@@ -149,5 +143,96 @@ pub fn report(
         println!("| {name} | {n} | {ok} | {:.1} % | ({wf}, {wg}) |", 100.0 * ok as f64 / n.max(1) as f64);
     }
     println!("\n({lost} copies where the engine found no single face are left out.)");
+    uploads(clips, &per_clip, engine)
+}
+
+/// The engine, loaded on first use.
+fn loaded(engine: &mut Option<data::Faces>) -> Result<&data::Faces> {
+    if engine.is_none() {
+        *engine = Some(data::Faces::load()?);
+    }
+    engine.as_ref().context("face engine")
+}
+
+/// One print per frame of `clip` with one face, in order; `None` keeps a frame's place.
+fn clip_prints(
+    clip: &data::Clip,
+    faces: &BTreeMap<PathBuf, Vec<FaceAnalysis>>,
+) -> Result<Vec<Option<SimilarityPrint>>> {
+    clip.files
+        .iter()
+        .map(|f| match faces.get(f).and_then(|v| one(v)) {
+            Some(face) => Ok(similarity_print(&data::decode(f)?, &face.landmarks)),
+            None => Ok(None),
+        })
+        .collect()
+}
+
+/// Frames per simulated upload (the companion sends about this many action frames).
+const UPLOAD_FRAMES: usize = 15;
+
+/// The upload-level rule on real clips: a genuine retry (another stretch of the same
+/// recording: the same person, room, light and clothes minutes — here seconds — later) must
+/// not be taken for a copy of the first attempt, while a re-encoded, resized or cropped copy of
+/// an upload must be.
+fn uploads(clips: &[data::Clip], per_clip: &[Vec<Option<SimilarityPrint>>], engine: &data::Faces) -> Result<()> {
+    let cfg = SimilarityConfig::default();
+    println!(
+        "\n## Upload-level replay rule (a copy: ≥ {} frames and ≥ {:.0} % of the upload matching one earlier upload in order; {UPLOAD_FRAMES}-frame uploads)\n",
+        cfg.min_matched_frames,
+        cfg.min_matched_share * 100.0
+    );
+    println!(
+        "| clip | genuine retry pairs | taken for a copy | highest share matched | copies | recognised | lowest share matched |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    let (mut pairs, mut false_copies, mut copies, mut found) = (0usize, 0usize, 0usize, 0usize);
+    for (clip, prints) in clips.iter().zip(per_clip).filter(|(c, _)| c.live) {
+        let window =
+            |a: usize| -> Vec<SimilarityPrint> { prints[a..a + UPLOAD_FRAMES].iter().flatten().copied().collect() };
+        let starts: Vec<usize> = (0..prints.len().saturating_sub(UPLOAD_FRAMES - 1)).step_by(5).collect();
+        let (mut n, mut fc, mut high) = (0usize, 0usize, 0f32);
+        for &a in &starts {
+            for &b in starts.iter().filter(|&&b| b >= a + UPLOAD_FRAMES) {
+                let (first, retry) = (window(a), window(b));
+                if retry.is_empty() {
+                    continue;
+                }
+                n += 1;
+                let share = matched_in_order(&retry, &first, &cfg) as f32 / retry.len() as f32;
+                high = high.max(share);
+                fc += usize::from(is_copy_of(&retry, &first, &cfg));
+            }
+        }
+        // Copies: a few uploads of the clip, every frame modified alike, landmarks re-detected.
+        let (mut cn, mut cf, mut low) = (0usize, 0usize, 1f32);
+        for &a in starts.iter().step_by(6) {
+            let original = window(a);
+            if original.len() < cfg.min_matched_frames {
+                continue;
+            }
+            let mut by_mod: BTreeMap<&'static str, Vec<SimilarityPrint>> = BTreeMap::new();
+            for f in &clip.files[a..a + UPLOAD_FRAMES] {
+                for (name, m) in modified(&data::decode(f)?)? {
+                    let found = engine.analyze(&m)?;
+                    let entry = by_mod.entry(name).or_default();
+                    if let Some(p) = one(&found).and_then(|fc| similarity_print(&m, &fc.landmarks)) {
+                        entry.push(p);
+                    }
+                }
+            }
+            for copy in by_mod.values() {
+                cn += 1;
+                let share = matched_in_order(copy, &original, &cfg) as f32 / copy.len().max(1) as f32;
+                low = low.min(share);
+                cf += usize::from(is_copy_of(copy, &original, &cfg));
+            }
+        }
+        println!("| {} | {n} | {fc} | {:.0} % | {cn} | {cf} | {:.0} % |", clip.id, high * 100.0, low * 100.0);
+        (pairs, false_copies, copies, found) = (pairs + n, false_copies + fc, copies + cn, found + cf);
+    }
+    println!(
+        "\nGenuine retries taken for a copy: {false_copies}/{pairs}; copies recognised: {found}/{copies} (JPEG q50, resized 0.6x/1.3x, cropped 5 %/8 %)."
+    );
     Ok(())
 }

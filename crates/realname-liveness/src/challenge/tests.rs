@@ -49,6 +49,7 @@ fn face(who: u8, k: usize, f: impl FnOnce(&mut FaceSignals)) -> AnalyzedFace {
             eye_darkness: 0.1,
             eye_edges: 0.08,
             passive: None,
+            light: None,
         }),
     }
 }

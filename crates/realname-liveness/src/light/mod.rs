@@ -7,9 +7,10 @@
 //! - [`sequence`] — the issued sequence (palette, holds, photosensitivity rules, nonce) and
 //!   the companion's paint report.
 //! - [`regions`] — the skin, surroundings and background regions of a frame.
-//! - [`reflect`] — the decision.
+//! - [`reflect`] — the decision (its regressions in `fit`).
 //! - [`render`] — the physically modelled renderer the evaluation and tests use.
 
+mod fit;
 pub mod reflect;
 pub mod regions;
 pub mod render;

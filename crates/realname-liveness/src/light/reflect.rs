@@ -8,7 +8,12 @@
 //! the difference; light from our display reaching a real face (close to the screen) and
 //! hardly the room behind it does not. For each candidate latency the signal is regressed
 //! on the display's own channel value integrated over the exposure (plus a constant and a
-//! linear drift); the pooled correlation and slopes decide. Thresholds: crate README.
+//! linear drift) — the full fit — and, with the per-frame mean of the three channels removed
+//! from signal and display, the chromatic fit, where head motion under the room's light and
+//! exposure changes cancel. The correlations decide whether the face responds; the chromatic
+//! responses of the zones around the head, of dark against bright skin and of the darker
+//! background decide whether the light was reflected by a face or added on top of an image.
+//! Thresholds: crate README.
 
 // Per-channel loops index several parallel [f32; 3] arrays at once; an index reads clearer.
 #![allow(clippy::needless_range_loop)]
@@ -17,6 +22,7 @@ use image::RgbImage;
 use realname_face::Landmarks68;
 use serde::{Deserialize, Serialize};
 
+use super::fit::{Fit, chroma_fit, chroma_rows, fit, projected_share};
 use super::regions::{RegionMeans, measure_regions};
 use super::sequence::{LightPresentation, LightSequence, NEUTRAL_GREY, linear_rgb};
 
@@ -39,21 +45,47 @@ pub struct LightConfig {
     pub min_background_samples: usize,
     /// Pooled correlation of the face signal with the issued sequence needed.
     pub min_correlation: f32,
+    /// Correlation of the chromatic fit (each channel minus the mean of the three, which
+    /// cancels head motion under the room's light and exposure changes) needed.
+    pub min_chroma_correlation: f32,
     /// Mean relative brightening of the face per unit of linear display channel needed.
     pub min_gain: f32,
     /// Largest response of a zone around the head relative to the face's (a flat screen or
     /// paper responds as much around the face as on it).
     pub max_surround_ratio: f32,
-    /// Largest response of the darker half of the skin relative to the brighter half. Light
-    /// reflected by skin is proportional to the skin's own brightness (the same relative
-    /// change on dark and bright skin, less on the darker, turned-away parts); a uniform
-    /// glare added on top of an image changes dark pixels relatively more.
-    pub max_dark_ratio: f32,
+    /// Largest [`LightMeasurement::added_share`] (0 reflected, 1 added). Light reflected by
+    /// skin is proportional to the skin's own brightness (the same relative change on dark
+    /// and bright skin); a uniform glare added on top of an image changes dark pixels
+    /// relatively more.
+    pub max_added_share: f32,
+    /// Largest [`LightMeasurement::chroma_background_added`]: the darker half of the
+    /// background responding beyond the brighter half, as a share of the face's response.
+    pub max_background_added: f32,
     /// Face clipped share or background luma above which a missing response is reported as
     /// too bright (advice only: both are rejections).
     pub bright_clipped_share: f32,
     /// See [`LightConfig::bright_clipped_share`].
     pub bright_background_luma: f32,
+}
+
+impl LightConfig {
+    /// Does the face respond in step? The full fit (all channels, white and dim steps too)
+    /// or the chromatic fit (head motion and exposure cancel) correlates enough, with a gain.
+    pub fn responds(&self, m: &LightMeasurement) -> bool {
+        let chroma_gain = m.chroma_gain.iter().sum::<f32>() / 3.0;
+        (m.correlation >= self.min_correlation && m.gain >= self.min_gain)
+            || (m.chroma_correlation >= self.min_chroma_correlation && chroma_gain >= self.min_gain)
+    }
+
+    /// The whole acceptance rule on a measurement: responds, the zones around the head do
+    /// not respond alike, and dark skin does not respond relatively more than bright skin
+    /// (both on the chromatic fit).
+    pub fn accepts(&self, m: &LightMeasurement) -> bool {
+        self.responds(m)
+            && m.chroma_surround.is_none_or(|s| s <= self.max_surround_ratio)
+            && m.added_share <= self.max_added_share
+            && m.chroma_background_added <= self.max_background_added
+    }
 }
 
 impl Default for LightConfig {
@@ -67,9 +99,11 @@ impl Default for LightConfig {
             min_face_share: 0.7,
             min_background_samples: 60,
             min_correlation: 0.73,
+            min_chroma_correlation: 0.76,
             min_gain: 0.02,
-            max_surround_ratio: 0.8,
-            max_dark_ratio: 1.3,
+            max_surround_ratio: 0.15,
+            max_added_share: 0.5,
+            max_background_added: 0.7,
             bright_clipped_share: 0.05,
             bright_background_luma: 0.8,
         }
@@ -166,6 +200,47 @@ pub struct LightMeasurement {
     pub face_clipped: f32,
     /// Median background luma.
     pub background_luma: f32,
+    /// Best latency of the chromatic fit (channel signals minus their mean) in the window.
+    #[serde(default)]
+    pub chroma_lag_ms: i64,
+    /// Correlation of the chromatic fit at that latency.
+    #[serde(default)]
+    pub chroma_correlation: f32,
+    /// Its per-channel slopes.
+    #[serde(default)]
+    pub chroma_gain: [f32; 3],
+    /// Best chromatic correlation outside the window, with its latency.
+    #[serde(default)]
+    pub chroma_outside: (i64, f32),
+    /// Response of the cheeks relative to the nose and forehead (a frontal display lights a
+    /// 3-D face's sides at a grazing angle; a flat image evenly).
+    #[serde(default)]
+    pub side_ratio: f32,
+    /// Response of the background's darker half relative to its brighter half, as a share of
+    /// the face's response (light added on top of an image raises dark pixels more).
+    #[serde(default)]
+    pub background_added: f32,
+    /// The largest share of the face's chromatic response that a zone around the head
+    /// carries: the zone's chromatic signal projected on the face's fitted response, less two
+    /// standard errors (a flat screen or sheet carries all of it, ≈ 1; a face's surroundings
+    /// little; a noisy capture is not taken for a responding one).
+    #[serde(default)]
+    pub chroma_surround: Option<f32>,
+    /// [`LightMeasurement::dark_ratio`] on the chromatic fit.
+    #[serde(default)]
+    pub chroma_dark_ratio: f32,
+    /// Median brightness of the brighter half of the skin over the darker half (linear luma).
+    #[serde(default)]
+    pub skin_contrast: f32,
+    /// `ln(chroma_dark_ratio) / ln(skin_contrast)`: 0 when dark and bright skin respond
+    /// alike (reflected light scales with the skin's own brightness), 1 or more when the
+    /// response goes with 1/brightness (light added on top of an image), shrunk towards 0
+    /// when the skin contrast is small and the comparison carries little information.
+    #[serde(default)]
+    pub added_share: f32,
+    /// [`LightMeasurement::background_added`] on the chromatic fit.
+    #[serde(default)]
+    pub chroma_background_added: f32,
 }
 
 /// Which rule rejected, with its measurement.
@@ -220,11 +295,11 @@ pub struct LightRejection {
     /// The rule.
     pub detail: LightDetail,
     /// Measurements, when the analysis got that far.
-    pub measurement: Option<LightMeasurement>,
+    pub measurement: Option<Box<LightMeasurement>>,
 }
 
 fn rejection(reason: LightReason, hint: LightHint, detail: LightDetail, m: Option<LightMeasurement>) -> LightRejection {
-    LightRejection { reason, hint, detail, measurement: m }
+    LightRejection { reason, hint, detail, measurement: m.map(Box::new) }
 }
 
 /// Reduces the frames and decides ([`measure_regions`] then [`decide_light`]).
@@ -276,57 +351,17 @@ impl Display {
     }
 }
 
-/// Least squares of `y` on `[1, t, x]`: (slope of x, residual SS, SS about the [1, t] fit).
-fn regress(t: &[f32], x: &[f32], y: &[f32]) -> (f32, f32, f32) {
-    let n = y.len() as f32;
-    let mean = |v: &[f32]| v.iter().sum::<f32>() / n;
-    let (mt, mx, my) = (mean(t), mean(x), mean(y));
-    let (mut stt, mut stx, mut sxx, mut sty, mut sxy, mut syy) = (0f32, 0f32, 0f32, 0f32, 0f32, 0f32);
-    for i in 0..y.len() {
-        let (dt, dx, dy) = (t[i] - mt, x[i] - mx, y[i] - my);
-        stt += dt * dt;
-        stx += dt * dx;
-        sxx += dx * dx;
-        sty += dt * dy;
-        sxy += dx * dy;
-        syy += dy * dy;
-    }
-    // Partial out the drift t from x and y.
-    let (bt_x, bt_y) = if stt > 0.0 { (stx / stt, sty / stt) } else { (0.0, 0.0) };
-    let sxx_r = sxx - bt_x * stx;
-    let sxy_r = sxy - bt_x * sty;
-    let syy_r = (syy - bt_y * sty).max(0.0);
-    if sxx_r <= 1e-9 {
-        return (0.0, syy_r, syy_r);
-    }
-    let beta = sxy_r / sxx_r;
-    (beta, (syy_r - beta * sxy_r).max(0.0), syy_r)
-}
+/// Noise scale of `ln(skin_contrast)` below which the dark/bright comparison carries little
+/// information (the skin halves barely differ, so reflected and added light look alike).
+const CONTRAST_NOISE: f32 = 0.14; // ≈ ln 1.15
 
-struct Fit {
-    correlation: f32,
-    slopes: [f32; 3],
-    sst: f32,
-}
-
-fn fit(t: &[f32], xs: &[[f32; 3]], ys: &[[f32; 3]]) -> Fit {
-    let (mut ssr, mut sst) = (0f32, 0f32);
-    let mut slopes = [0f32; 3];
-    for c in 0..3 {
-        let x: Vec<f32> = xs.iter().map(|v| v[c]).collect();
-        let y: Vec<f32> = ys.iter().map(|v| v[c]).collect();
-        let (beta, r, s) = regress(t, &x, &y);
-        sst += s;
-        // Light only adds: a negative slope explains nothing.
-        if beta > 0.0 {
-            ssr += r;
-            slopes[c] = beta;
-        } else {
-            ssr += s;
-        }
-    }
-    let r2 = if sst > 0.0 { 1.0 - ssr / sst } else { 0.0 };
-    Fit { correlation: r2.max(0.0).sqrt(), slopes, sst }
+/// [`LightMeasurement::added_share`]: the slope `k` of `ln(dark ratio) = k · ln(contrast)`
+/// (0 reflected, 1 added), estimated with a shrinkage towards 0 of scale [`CONTRAST_NOISE`],
+/// `ln r · ln c / (ln² c + s²)`: on contrasted skin the plain ratio `ln r / ln c`, on flat
+/// skin down-weighted in step with how little the test can tell there.
+fn added_share(dark_ratio: f32, skin_contrast: f32) -> f32 {
+    let (r, c) = (dark_ratio.max(1e-3).ln(), skin_contrast.max(1.0).ln());
+    r * c / (c * c + CONTRAST_NOISE * CONTRAST_NOISE)
 }
 
 fn median(mut v: Vec<f32>) -> f32 {
@@ -432,7 +467,6 @@ pub fn decide_light(
         }
         lag += 20;
     }
-    let positive: Vec<f32> = in_window.slopes.iter().copied().filter(|b| *b > 0.0).collect();
     let gain = in_window.slopes.iter().sum::<f32>() / 3.0;
     let xs = xs_at(lag_ms);
     let mut surround: Option<f32> = None;
@@ -464,6 +498,77 @@ pub fn decide_light(
         1.0
     };
     let activity = (in_window.sst / (3.0 * used.len() as f32)).sqrt();
+    // The chromatic fit, its own best latency in and outside the window.
+    let (mut chroma, mut chroma_outside) = ((0i64, 0f32, [0f32; 3]), (0i64, 0f32));
+    let mut lag = -600;
+    while lag <= 2_000 {
+        let f = chroma_fit(&t, &xs_at(lag), &ys);
+        if lag >= config.lag_min_ms && lag <= config.lag_max_ms {
+            if f.correlation > chroma.1 {
+                chroma = (lag, f.correlation, f.slopes);
+            }
+        } else if (lag < config.lag_min_ms - 60 || lag > config.lag_max_ms + 60) && f.correlation > chroma_outside.1 {
+            chroma_outside = (lag, f.correlation);
+        }
+        // 10 ms steps in the window, 20 ms outside it (as the full fit).
+        lag += if lag >= config.lag_min_ms - 10 && lag < config.lag_max_ms { 10 } else { 20 };
+    }
+    // Responses of the skin patches and of the background's darker half relative to its
+    // brighter half, at the chosen latency, as shares of the face's.
+    let response = |signal: &dyn Fn(&RegionMeans) -> [f32; 3]| -> f32 {
+        let sy: Vec<[f32; 3]> = used.iter().map(|(_, r)| signal(r)).collect();
+        let f = fit(&t, &xs, &sy);
+        let sum: f32 = (0..3).filter(|&c| in_window.slopes[c] > 0.0).map(|c| f.slopes[c]).sum();
+        if face_sum > 1e-4 { sum / face_sum } else { 0.0 }
+    };
+    let patch = |p: usize| {
+        move |r: &RegionMeans| -> [f32; 3] { std::array::from_fn(|c| ln(r.patches[p][c]) - ln(r.background[c])) }
+    };
+    let has_patches = used.iter().all(|(_, r)| r.patches.iter().all(|p| p.iter().any(|v| *v > 0.0)));
+    let (sides, centre) = if has_patches {
+        ((response(&patch(0)) + response(&patch(1))) / 2.0, (response(&patch(2)) + response(&patch(3))) / 2.0)
+    } else {
+        (0.0, 0.0)
+    };
+    let background_added = response(&|r: &RegionMeans| {
+        std::array::from_fn(|c| ln(r.background_halves[0][c]) - ln(r.background_halves[1][c]))
+    });
+    // The same relative measures on the chromatic fit (head motion cancels there too).
+    let xs_c = xs_at(chroma.0);
+    let chroma_sum: f32 = chroma.2.iter().sum();
+    let chroma_response = |signal: &dyn Fn(&RegionMeans) -> [f32; 3]| -> f32 {
+        let sy: Vec<[f32; 3]> = used.iter().map(|(_, r)| signal(r)).collect();
+        let f = chroma_fit(&t, &xs_c, &sy);
+        let sum: f32 = (0..3).filter(|&c| chroma.2[c] > 0.0).map(|c| f.slopes[c]).sum();
+        if chroma_sum > 1e-4 { sum / chroma_sum } else { 0.0 }
+    };
+    // The zones around the head: how much of the face's own chromatic response each carries
+    // (projected on it, less two standard errors).
+    let face_chroma = chroma_fit(&t, &xs_c, &ys);
+    let mut chroma_surround: Option<f32> = None;
+    for z in 0..4 {
+        if used.iter().all(|(_, r)| r.zones[z].is_some()) {
+            let zy: Vec<[f32; 3]> = used
+                .iter()
+                .map(|(_, r)| {
+                    let zm = r.zones[z].unwrap_or(r.background);
+                    std::array::from_fn(|c| ln(zm[c]) - ln(r.background[c]))
+                })
+                .collect();
+            let ratio = projected_share(&face_chroma, &chroma_rows(&t, &zy));
+            chroma_surround = Some(chroma_surround.map_or(ratio, |s: f32| s.max(ratio)));
+        }
+    }
+    let half = |pick: fn(&RegionMeans) -> [f32; 3]| {
+        move |r: &RegionMeans| -> [f32; 3] { std::array::from_fn(|c| ln(pick(r)[c]) - ln(r.background[c])) }
+    };
+    let (cd, cb) = (chroma_response(&half(|r| r.face_dark)), chroma_response(&half(|r| r.face_bright)));
+    let chroma_dark_ratio = if cb > 1e-4 { cd / cb } else { 10.0 };
+    let chroma_background_added = chroma_response(&|r: &RegionMeans| {
+        std::array::from_fn(|c| ln(r.background_halves[0][c]) - ln(r.background_halves[1][c]))
+    });
+    let luma = |v: [f32; 3]| 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2];
+    let skin_contrast = median(used.iter().map(|(_, r)| luma(r.face_bright) / luma(r.face_dark).max(1e-4)).collect());
     let m = LightMeasurement {
         frames: used.len(),
         lag_ms,
@@ -475,19 +580,33 @@ pub fn decide_light(
         outside,
         face_activity: activity,
         face_clipped: median(used.iter().map(|(_, r)| r.face_clipped).collect()),
+        chroma_lag_ms: chroma.0,
+        chroma_correlation: chroma.1,
+        chroma_gain: chroma.2,
+        chroma_outside,
+        side_ratio: if centre > 1e-4 { sides / centre } else { 0.0 },
+        background_added,
+        chroma_surround,
+        chroma_dark_ratio,
+        skin_contrast,
+        added_share: added_share(chroma_dark_ratio, skin_contrast),
+        chroma_background_added,
         background_luma: median(used.iter().map(|(_, r)| r.background_luma).collect()),
     };
     tracing::debug!(lag_ms, correlation = m.correlation, gain, surround = ?m.surround_ratio, "light check measured");
-    let responds = m.correlation >= config.min_correlation && gain >= config.min_gain && !positive.is_empty();
-    if responds {
-        if let Some(ratio) = m.surround_ratio.filter(|r| *r > config.max_surround_ratio) {
+    if config.responds(&m) {
+        if let Some(ratio) = m.chroma_surround.filter(|r| *r > config.max_surround_ratio) {
             return Err(rejection(R::LightNotReflected, H::FaceTheScreen, D::SurroundingsAlike { ratio }, Some(m)));
         }
-        if m.dark_ratio > config.max_dark_ratio {
-            let ratio = m.dark_ratio;
+        if m.added_share > config.max_added_share || m.chroma_background_added > config.max_background_added {
+            let ratio = m.chroma_dark_ratio;
             return Err(rejection(R::LightNotReflected, H::FaceTheScreen, D::AddedNotReflected { ratio }, Some(m)));
         }
         return Ok(m);
+    }
+    if m.chroma_outside.1 >= config.min_chroma_correlation && m.chroma_outside.1 > m.chroma_correlation + 0.1 {
+        let lag_ms = m.chroma_outside.0;
+        return Err(rejection(R::LightOutOfStep, H::FaceTheScreen, D::LagOutsideWindow { lag_ms }, Some(m)));
     }
     if m.outside.1 >= config.min_correlation && m.outside.1 > m.correlation + 0.1 {
         let lag_ms = m.outside.0;
@@ -500,4 +619,19 @@ pub fn decide_light(
         return Err(rejection(R::LightOutOfStep, H::FaceTheScreen, D::NotInStep, Some(m)));
     }
     Err(rejection(R::LightNotReflected, H::FaceTheScreen, D::NoResponse, Some(m)))
+}
+
+#[cfg(test)]
+mod added_share_tests {
+    use super::added_share;
+
+    #[test]
+    fn plain_ratio_on_contrasted_skin_shrunk_on_flat_skin() {
+        // Contrasted skin (c = 2): added light (r = c) reads close to 1, reflected (r = 1) 0.
+        assert!((added_share(2.0, 2.0) - 1.0).abs() < 0.05);
+        assert!(added_share(1.0, 2.0).abs() < 1e-6);
+        // Flat skin (c = 1.05): the same dark/bright response ratio says much less.
+        assert!(added_share(1.1, 1.05) < 0.5 * (1.1f32.ln() / 1.05f32.ln()));
+        assert!(added_share(1.1, 1.0).abs() < 1e-6);
+    }
 }

@@ -61,6 +61,29 @@ pub struct RegionMeans {
     pub face_clipped: f32,
     /// Mean sRGB luma of the background, 0..=1 (a bright window behind the person).
     pub background_luma: f32,
+    /// Trimmed means of the skin patches by place: left cheek, right cheek, nose, forehead
+    /// (the Lambertian centre/side contrast of a 3-D face; zeros in older records).
+    #[serde(default)]
+    pub patches: [[f32; 3]; 4],
+    /// Means of the darker and the brighter half of the background samples (by luma): light
+    /// added on top of an image raises the darker half relatively more.
+    #[serde(default)]
+    pub background_halves: [[f32; 3]; 2],
+}
+
+/// Patch of each skin triangle (index into [`RegionMeans::patches`]).
+const TRIANGLE_PATCH: [usize; 9] = [0, 0, 0, 1, 1, 1, 2, 3, 3];
+
+/// Trimmed ([`TRIM`] of the luma order at each end) mean of `(luma, linear)` samples.
+fn trimmed_mean(samples: &mut [(f32, [f32; 3])]) -> [f32; 3] {
+    samples.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let cut = (samples.len() as f32 * TRIM) as usize;
+    let kept = &samples[cut..samples.len() - cut];
+    let mut m = [0f32; 3];
+    for s in kept {
+        (0..3).for_each(|c| m[c] += s.1[c]);
+    }
+    m.map(|v| v / kept.len().max(1) as f32)
 }
 
 fn lut() -> &'static [f32; 256] {
@@ -157,7 +180,8 @@ fn rect_mean(img: &RgbImage, r: [f32; 4], nx: usize, ny: usize, lut: &[f32; 256]
 pub fn measure_regions(img: &RgbImage, lm: &Landmarks68) -> Option<RegionMeans> {
     let lut = lut();
     let mut skin: Vec<(f32, [f32; 3], bool)> = Vec::with_capacity(SKIN_TRIANGLES.len() * 50);
-    for tri in SKIN_TRIANGLES {
+    let mut by_patch: [Vec<(f32, [f32; 3])>; 4] = Default::default();
+    for (t, tri) in SKIN_TRIANGLES.into_iter().enumerate() {
         let v = tri.map(|i| landmark_point(lm, i));
         let c = ((v[0].0 + v[1].0 + v[2].0) / 3.0, (v[0].1 + v[1].1 + v[2].1) / 3.0);
         let v = v.map(|p| (c.0 + SHRINK * (p.0 - c.0), c.1 + SHRINK * (p.1 - c.1)));
@@ -170,6 +194,7 @@ pub fn measure_regions(img: &RgbImage, lm: &Landmarks68) -> Option<RegionMeans> 
                     let luma = 0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2]);
                     let lin = [lut[p[0] as usize], lut[p[1] as usize], lut[p[2] as usize]];
                     skin.push((luma, lin, p.iter().any(|&v| v >= 250)));
+                    by_patch[TRIANGLE_PATCH[t]].push((luma, lin));
                 }
             }
         }
@@ -208,6 +233,7 @@ pub fn measure_regions(img: &RgbImage, lm: &Landmarks68) -> Option<RegionMeans> 
     let (w, h) = (img.width() as f32, img.height() as f32);
     let mut bg = [0f32; 3];
     let mut bg_luma = 0f32;
+    let mut bg_samples: Vec<(f32, [f32; 3])> = Vec::with_capacity(gw * gh);
     let mut n = 0usize;
     for j in 0..gh {
         let y = h * (j as f32 + 0.5) / gh as f32;
@@ -217,15 +243,32 @@ pub fn measure_regions(img: &RgbImage, lm: &Landmarks68) -> Option<RegionMeans> 
                 continue;
             }
             if let Some(p) = pixel(img, x, y) {
+                let lin = [lut[p[0] as usize], lut[p[1] as usize], lut[p[2] as usize]];
                 for c in 0..3 {
-                    bg[c] += lut[p[c] as usize];
+                    bg[c] += lin[c];
                 }
-                bg_luma += (0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2])) / 255.0;
+                let luma = (0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2])) / 255.0;
+                bg_luma += luma;
+                bg_samples.push((luma, lin));
                 n += 1;
             }
         }
     }
     let nf = n.max(1) as f32;
+    let mid = bg_samples.len() / 2;
+    if mid > 0 {
+        bg_samples.select_nth_unstable_by(mid, |a, b| a.0.total_cmp(&b.0));
+    }
+    let (dark, bright) = bg_samples.split_at(mid);
+    let half_mean = |part: &[(f32, [f32; 3])]| -> [f32; 3] {
+        let mut m = [0f32; 3];
+        for s in part {
+            (0..3).for_each(|c| m[c] += s.1[c]);
+        }
+        m.map(|v| v / part.len().max(1) as f32)
+    };
+    let background_halves = [half_mean(dark), half_mean(bright)];
+    let patches = by_patch.map(|mut v| if v.is_empty() { face } else { trimmed_mean(&mut v) });
     Some(RegionMeans {
         face,
         face_dark,
@@ -235,5 +278,7 @@ pub fn measure_regions(img: &RgbImage, lm: &Landmarks68) -> Option<RegionMeans> 
         background_samples: n,
         face_clipped: clipped,
         background_luma: bg_luma / nf,
+        patches,
+        background_halves,
     })
 }

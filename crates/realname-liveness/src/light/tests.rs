@@ -126,3 +126,35 @@ fn check_light_reads_the_frames_itself() {
         .collect();
     assert!(check_light(&seq, &pres, &light, &LightConfig::default()).is_ok());
 }
+
+/// Head motion under the room's light changes the skin's brightness in every channel alike,
+/// frame by frame: the full fit loses the response in it, the chromatic fit does not.
+#[test]
+fn achromatic_motion_is_cancelled_by_the_chromatic_fit() {
+    let mut passed = 0;
+    for seed in 0..4 {
+        let (seq, pres, mut frames) = capture(&Scenario::Genuine, seed);
+        for (i, f) in frames.iter_mut().enumerate() {
+            // A ±25 % shading wobble, different every frame, equal in R, G and B.
+            let k = 1.0 + 0.25 * ((i as f32 * 2.399).sin());
+            if let Some(r) = f.regions.as_mut() {
+                for v in [&mut r.face, &mut r.face_dark, &mut r.face_bright] {
+                    *v = v.map(|c| c * k);
+                }
+                for p in &mut r.patches {
+                    *p = p.map(|c| c * k);
+                }
+            }
+        }
+        let config = LightConfig::default();
+        match decide_light(&seq, &pres, &frames, &config) {
+            Ok(m) => {
+                assert!(m.chroma_correlation >= config.min_chroma_correlation, "seed {seed}: {m:?}");
+                assert!(m.correlation < m.chroma_correlation, "seed {seed}: {m:?}");
+                passed += 1;
+            }
+            Err(e) => panic!("seed {seed}: {e:?}"),
+        }
+    }
+    assert_eq!(passed, 4);
+}

@@ -82,7 +82,7 @@ pub struct PurgeReport {
     pub audit_frames: u64,
     /// Used liveness challenge nonces.
     pub liveness_nonces: u64,
-    /// Liveness frame fingerprints.
+    /// Liveness frame fingerprints (exact and similarity prints).
     pub liveness_frame_prints: u64,
     /// Expired browser sessions.
     pub web_sessions: u64,
@@ -183,7 +183,9 @@ macro_rules! impl_maintenance_store {
                 Ok($crate::store::maintenance::PurgeReport {
                     audit_frames: run("DELETE FROM audit_frames WHERE expires_at <= $1", c.now).await?,
                     liveness_nonces: run("DELETE FROM liveness_nonces WHERE used_at < $1", c.nonces_before).await?,
-                    liveness_frame_prints: run("DELETE FROM liveness_frame_prints WHERE seen_at < $1", c.frame_prints_before).await?,
+                    // Both kinds of frame print (exact and similarity, migration 0010).
+                    liveness_frame_prints: run("DELETE FROM liveness_frame_prints WHERE seen_at < $1", c.frame_prints_before).await?
+                        + run("DELETE FROM liveness_similarity_prints WHERE seen_at < $1", c.frame_prints_before).await?,
                     web_sessions: run("DELETE FROM web_sessions WHERE expires_at <= $1", c.now).await?,
                     device_tokens: run("DELETE FROM device_tokens WHERE expires_at <= $1", c.now).await?,
                 })

@@ -10,10 +10,12 @@
 
 pub mod demo;
 pub mod hardening;
+pub mod kinds;
 pub mod maintenance;
+pub mod methods;
 pub mod ops;
-pub mod paths;
 pub mod postgres;
+pub mod similarity;
 mod sql;
 pub mod sqlite;
 pub mod trust;
@@ -99,8 +101,8 @@ pub struct WebSession {
 pub struct Device {
     /// Random id.
     pub id: String,
-    /// `personal` or `station`.
-    pub kind: String,
+    /// Personal app or kiosk station.
+    pub kind: DeviceKind,
     /// Shown on the PC page ("scanned by …").
     pub name: String,
     /// Free text.
@@ -113,16 +115,13 @@ pub struct Device {
     pub revoked_at: Option<i64>,
 }
 
-/// Device kind `personal`.
-pub const DEVICE_PERSONAL: &str = "personal";
-/// Device kind `station`.
-pub const DEVICE_STATION: &str = "station";
+pub use kinds::{DeviceKind, TokenKind};
 
 /// A stored companion token (the token itself is only kept hashed).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct DeviceToken {
-    /// `access` or `refresh`.
-    pub kind: String,
+    /// Access or refresh token.
+    pub kind: TokenKind,
     /// The device.
     pub device_id: String,
     /// The account it acts for.
@@ -207,8 +206,8 @@ pub struct FaceSession {
     pub decided_at: Option<i64>,
     /// The last capture decision.
     pub last_decision: Option<Decision>,
-    /// Stable error code of a failure that is not a face decision (e.g. `id_already_verified`).
-    pub failure_code: Option<String>,
+    /// Why the session failed when it was not a face decision.
+    pub failure_code: Option<FailureCode>,
 }
 
 impl fmt::Debug for FaceSession {
@@ -254,13 +253,14 @@ impl fmt::Debug for VerifiedIdentity {
 /// The storage interface of the backend. One implementation per database engine.
 #[async_trait]
 pub trait Store:
-    paths::PathsStore
+    methods::PathsStore
     + webhooks::WebhookStore
     + ops::OpsStore
     + maintenance::MaintenanceStore
     + hardening::HardeningStore
     + trust::TrustStore
     + demo::DemoStore
+    + similarity::SimilarityStore
     + Send
     + Sync
     + fmt::Debug
@@ -387,6 +387,42 @@ pub fn state_name(state: SessionState) -> &'static str {
         SessionState::Failed => "failed",
         SessionState::Expired => "expired",
         SessionState::Cancelled => "cancelled",
+    }
+}
+
+/// Why a face session failed outside a face decision. Stored in `face_sessions.failure_code`
+/// as the text of the matching [`realname_protocol::ErrorCode`] (the column's values stay).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureCode {
+    /// The ID number is verified on another account ("one ID number, one account").
+    IdAlreadyVerified,
+    /// This account was verified meanwhile (another session or method).
+    AccountAlreadyVerified,
+    /// The code typed at a kiosk station was wrong too many times.
+    StationCodeInvalid,
+}
+
+impl FailureCode {
+    /// The error code a client sees.
+    pub fn error_code(self) -> realname_protocol::ErrorCode {
+        match self {
+            Self::IdAlreadyVerified => realname_protocol::ErrorCode::IdAlreadyVerified,
+            Self::AccountAlreadyVerified => realname_protocol::ErrorCode::AccountAlreadyVerified,
+            Self::StationCodeInvalid => realname_protocol::ErrorCode::StationCodeInvalid,
+        }
+    }
+
+    /// The stored text (the error code's).
+    pub fn as_str(self) -> &'static str {
+        self.error_code().as_str()
+    }
+
+    /// Reads the stored text.
+    pub fn parse(s: &str) -> Result<Self, StoreError> {
+        [Self::IdAlreadyVerified, Self::AccountAlreadyVerified, Self::StationCodeInvalid]
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| StoreError::Corrupt(format!("failure code {s:?}")))
     }
 }
 

@@ -5,8 +5,9 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use super::demo::impl_demo_store;
 use super::hardening::impl_hardening_store;
 use super::maintenance::impl_maintenance_store;
+use super::methods::impl_paths_store;
 use super::ops::impl_ops_store;
-use super::paths::impl_paths_store;
+use super::similarity::impl_similarity_store;
 use super::sql::impl_store;
 use super::trust::impl_trust_store;
 use super::webhooks::impl_webhook_store;
@@ -25,6 +26,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (7, "partner_oauth_email", include_str!("../../migrations/postgres/0007_partner_oauth_email.sql")),
     (8, "hardening", include_str!("../../migrations/postgres/0008_hardening.sql")),
     (9, "demo", include_str!("../../migrations/postgres/0009_demo.sql")),
+    (10, "similarity_prints", include_str!("../../migrations/postgres/0010_similarity_prints.sql")),
 ];
 
 /// PostgreSQL storage.
@@ -85,5 +87,6 @@ impl_trust_store!(PgStore, sqlx::Postgres);
 impl_webhook_store!(PgStore, sqlx::Postgres, "FOR UPDATE SKIP LOCKED");
 impl_ops_store!(PgStore, sqlx::Postgres);
 impl_hardening_store!(PgStore);
+impl_similarity_store!(PgStore);
 impl_demo_store!(PgStore, sqlx::Postgres);
 impl_maintenance_store!(PgStore, sqlx::Postgres);

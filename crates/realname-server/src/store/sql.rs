@@ -74,7 +74,7 @@ impl TryFrom<FaceSessionRow> for FaceSession {
             confirmed_at: r.confirmed_at,
             decided_at: r.decided_at,
             last_decision,
-            failure_code: r.failure_code,
+            failure_code: r.failure_code.as_deref().map(super::FailureCode::parse).transpose()?,
         })
     }
 }
@@ -177,7 +177,7 @@ macro_rules! impl_store {
             async fn insert_device(&self, d: &Device, credential_hash: Option<&[u8]>) -> Result<(), StoreError> {
                 sqlx::query("INSERT INTO devices (id, kind, name, platform, account_id, credential_hash, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
                     .bind(&d.id)
-                    .bind(&d.kind)
+                    .bind(d.kind.as_str())
                     .bind(&d.name)
                     .bind(&d.platform)
                     .bind(&d.account_id)
@@ -213,7 +213,7 @@ macro_rules! impl_store {
             async fn insert_token(&self, token_hash: &[u8], t: &DeviceToken, now: i64) -> Result<(), StoreError> {
                 sqlx::query("INSERT INTO device_tokens (token_hash, kind, device_id, account_id, created_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
                     .bind(token_hash)
-                    .bind(&t.kind)
+                    .bind(t.kind.as_str())
                     .bind(&t.device_id)
                     .bind(&t.account_id)
                     .bind(now)
@@ -307,7 +307,7 @@ macro_rules! impl_store {
                     .bind(s.confirmed_at)
                     .bind(s.decided_at)
                     .bind(decision)
-                    .bind(&s.failure_code)
+                    .bind(s.failure_code.map($crate::store::FailureCode::as_str))
                     .execute(&self.pool)
                     .await
                     .map_err(classify)?;
@@ -369,26 +369,7 @@ macro_rules! impl_store {
                     tx.rollback().await?;
                     return Ok(false);
                 }
-                sqlx::query("INSERT INTO verified_identities (id_hash, account_id, session_id, id_enc, name_enc, method, verified_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-                    .bind(&v.id_hash)
-                    .bind(&v.account_id)
-                    .bind(&v.session_id)
-                    .bind(&v.id_enc)
-                    .bind(&v.name_enc)
-                    .bind(&v.method)
-                    .bind(v.verified_at)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(classify)?;
-                sqlx::query("UPDATE accounts SET verified_at = $2 WHERE id = $1")
-                    .bind(&v.account_id)
-                    .bind(v.verified_at)
-                    .execute(&mut *tx)
-                    .await?;
-                let rows = $crate::store::webhooks::plan(&self.webhooks, Some($crate::store::webhooks::passed_outcome(v)));
-                Self::insert_webhooks(&mut tx, &rows).await?;
-                tx.commit().await.map_err(classify)?;
-                Ok(true)
+                self.commit_verified_identity(tx, v).await
             }
 
             async fn verified_identity_of_account(&self, account_id: &str) -> Result<Option<VerifiedIdentity>, StoreError> {
@@ -471,6 +452,38 @@ macro_rules! impl_store {
         }
 
         impl $store {
+            /// "One ID number, one account": the write every method ends with, in the caller's
+            /// transaction, then committed. Inserts the verified identity (the unique keys on
+            /// `id_hash` and `account_id` refuse a second one: `Constraint::IdentityIdHash` /
+            /// `Constraint::IdentityAccount`), marks the account verified and plans the
+            /// completion webhooks. `Ok(true)` once committed.
+            pub(crate) async fn commit_verified_identity(
+                &self,
+                mut tx: sqlx::Transaction<'_, $db>,
+                v: &VerifiedIdentity,
+            ) -> Result<bool, StoreError> {
+                sqlx::query("INSERT INTO verified_identities (id_hash, account_id, session_id, id_enc, name_enc, method, verified_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                    .bind(&v.id_hash)
+                    .bind(&v.account_id)
+                    .bind(&v.session_id)
+                    .bind(&v.id_enc)
+                    .bind(&v.name_enc)
+                    .bind(&v.method)
+                    .bind(v.verified_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(classify)?;
+                sqlx::query("UPDATE accounts SET verified_at = $2 WHERE id = $1")
+                    .bind(&v.account_id)
+                    .bind(v.verified_at)
+                    .execute(&mut *tx)
+                    .await?;
+                let rows = $crate::store::webhooks::plan(&self.webhooks, Some($crate::store::webhooks::passed_outcome(v)));
+                Self::insert_webhooks(&mut tx, &rows).await?;
+                tx.commit().await.map_err(classify)?;
+                Ok(true)
+            }
+
             /// Writes `s` over the stored session if the stored version is still `s.version`
             /// (optimistic locking); `false` when another writer got there first. Shared by
             /// plain updates and the verification transaction.
@@ -494,7 +507,7 @@ macro_rules! impl_store {
                     .bind(s.confirmed_at)
                     .bind(s.decided_at)
                     .bind(decision)
-                    .bind(&s.failure_code)
+                    .bind(s.failure_code.map($crate::store::FailureCode::as_str))
                     .bind(s.expires_at)
                     .execute(executor)
                     .await

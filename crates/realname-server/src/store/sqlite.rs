@@ -9,8 +9,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use super::demo::impl_demo_store;
 use super::hardening::impl_hardening_store;
 use super::maintenance::impl_maintenance_store;
+use super::methods::impl_paths_store;
 use super::ops::impl_ops_store;
-use super::paths::impl_paths_store;
+use super::similarity::impl_similarity_store;
 use super::sql::impl_store;
 use super::trust::impl_trust_store;
 use super::webhooks::impl_webhook_store;
@@ -29,6 +30,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (7, "partner_oauth_email", include_str!("../../migrations/sqlite/0007_partner_oauth_email.sql")),
     (8, "hardening", include_str!("../../migrations/sqlite/0008_hardening.sql")),
     (9, "demo", include_str!("../../migrations/sqlite/0009_demo.sql")),
+    (10, "similarity_prints", include_str!("../../migrations/sqlite/0010_similarity_prints.sql")),
 ];
 
 /// SQLite storage.
@@ -65,5 +67,6 @@ impl_trust_store!(SqliteStore, sqlx::Sqlite);
 impl_webhook_store!(SqliteStore, sqlx::Sqlite, "");
 impl_ops_store!(SqliteStore, sqlx::Sqlite);
 impl_hardening_store!(SqliteStore);
+impl_similarity_store!(SqliteStore);
 impl_demo_store!(SqliteStore, sqlx::Sqlite);
 impl_maintenance_store!(SqliteStore, sqlx::Sqlite);

@@ -10,7 +10,7 @@ use std::fmt;
 use async_trait::async_trait;
 
 use super::StoreError;
-use super::paths::PartnerRecord;
+use super::methods::PartnerRecord;
 
 /// A pending *Authorize Now*: what the callback needs to finish it.
 #[derive(Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -210,8 +210,8 @@ macro_rules! impl_trust_store {
                 &self,
                 partner: &str,
                 login: &str,
-            ) -> Result<Option<($crate::store::paths::PartnerRecord, Option<String>)>, StoreError> {
-                let record = sqlx::query_as::<$db, $crate::store::paths::PartnerRecord>(
+            ) -> Result<Option<($crate::store::methods::PartnerRecord, Option<String>)>, StoreError> {
+                let record = sqlx::query_as::<$db, $crate::store::methods::PartnerRecord>(
                     "SELECT partner, account_key, name_enc, id_enc, verified_at, imported_at FROM partner_records WHERE partner = $1 AND account_key = $2",
                 )
                 .bind(partner)

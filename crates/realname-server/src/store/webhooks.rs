@@ -144,7 +144,7 @@ pub(crate) fn face_outcome(s: &super::FaceSession) -> Option<FinalOutcome<'_>> {
         SessionState::Cancelled => "cancelled",
         _ => return None,
     };
-    let reason = s.failure_code.clone().or_else(|| {
+    let reason = s.failure_code.map(|c| c.as_str().to_owned()).or_else(|| {
         s.last_decision
             .as_ref()
             .filter(|_| s.state == SessionState::Failed)

@@ -10,7 +10,7 @@ use realname_protocol::ErrorCode;
 use realname_server::config::Secret;
 use realname_server::ratelimit::{Limit, Scope};
 use realname_server::store::hardening::HardeningStore;
-use realname_server::store::paths::PathsStore;
+use realname_server::store::methods::PathsStore;
 use tower::ServiceExt as _;
 
 use super::paths::{enter_code, import_carrier, latest_code, start_mobile};

@@ -134,5 +134,9 @@ async fn parallel_failing_captures_over_several_sessions_stay_under_the_lockout(
     }
     // And the account is now locked.
     let form = pc.submit_identity("张三", &id).await;
-    assert_eq!(form.page_error_code().as_deref(), Some("locked_out"));
+    assert_eq!(
+        form.page_error_code().as_deref(),
+        Some("locked_out"),
+        "{failures} failures recorded, {decided} decided: {results:?}"
+    );
 }

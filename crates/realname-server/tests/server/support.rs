@@ -156,9 +156,21 @@ impl TestApp {
         analyzer: realname_server::face::SharedAnalyzer,
         challenge: Vec<LivenessAction>,
     ) -> Self {
+        Self::with_real_analyzer_and(analyzer, challenge, |_| {}).await
+    }
+
+    /// [`Self::with_real_analyzer`] with more configuration.
+    pub async fn with_real_analyzer_and(
+        analyzer: realname_server::face::SharedAnalyzer,
+        challenge: Vec<LivenessAction>,
+        configure: impl FnOnce(&mut Config),
+    ) -> Self {
         let holder = std::sync::Mutex::new(Some(analyzer));
         Self::build(
-            |c| c.test.fixed_challenge = Some(challenge),
+            |c| {
+                c.test.fixed_challenge = Some(challenge);
+                configure(c);
+            },
             move || holder.lock().expect("lock").take().expect("once"),
         )
         .await
@@ -559,14 +571,20 @@ impl Device<'_> {
         frames: &[(Option<LivenessAction>, Vec<u8>)],
         times: &[i64],
     ) -> Result<Decision, ApiError> {
-        let boundary = "realname-test-boundary-7MA4YWxkTrZu0gW";
         let meta = serde_json::json!({
             "nonce": nonce,
             "frames": frames.iter().zip(times).enumerate().map(|(i, ((a, _), t))| serde_json::json!({ "part": format!("frame{i}"), "action": a, "captured_at_ms": t })).collect::<Vec<_>>(),
         });
+        let parts: Vec<&[u8]> = frames.iter().map(|(_, bytes)| bytes.as_slice()).collect();
+        self.try_capture_with(session, &meta, &parts).await
+    }
+
+    /// Uploads `meta` as the metadata part and `parts` as `frame0`, `frame1`, … in order.
+    pub async fn try_capture_with(&self, session: &str, meta: &Value, parts: &[&[u8]]) -> Result<Decision, ApiError> {
+        let boundary = "realname-test-boundary-7MA4YWxkTrZu0gW";
         let mut body = Vec::new();
         body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"metadata\"\r\nContent-Type: application/json\r\n\r\n{meta}\r\n").as_bytes());
-        for (i, (_, bytes)) in frames.iter().enumerate() {
+        for (i, bytes) in parts.iter().enumerate() {
             body.extend_from_slice(
                 format!("--{boundary}\r\nContent-Disposition: form-data; name=\"frame{i}\"; filename=\"frame{i}.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n").as_bytes(),
             );

@@ -313,6 +313,11 @@ async fn events_survive_a_restart_and_a_dead_workers_lease_and_resend_repeats_th
     let again = receiver.got()[1].clone();
     assert_eq!((again.event_id.as_str(), again.body.as_slice()), (event.as_str(), first.body.as_slice()));
     webhooks::verify_signature(SECRET, &again.signature, &again.body, now(), 300).expect("signed");
+    // The worker logs an attempt after the receiver has answered: wait for the log row.
+    wait_until("the resend logged", || async {
+        rs.webhook_attempts(&event).await.expect("log").iter().filter(|a| a.status_code == Some(200)).count() >= 2
+    })
+    .await;
     let log = rs.webhook_attempts(&event).await.expect("log");
     assert_eq!(log.iter().filter(|a| a.status_code == Some(200)).count(), 2, "{log:?}");
     restarted.shutdown.send_replace(true);

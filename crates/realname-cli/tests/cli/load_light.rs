@@ -1,0 +1,40 @@
+//! `realname load` against a server that issues light sequences (`face.light_check`): each
+//! virtual user renders its response to its own challenge's sequence (the clip's scene read
+//! before any PC session starts) and passes the server's light check.
+
+use anyhow::{Context as _, Result};
+use realname_protocol::api::LivenessAction;
+
+use super::support::{Harness, clip_frames, run_json};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_with_the_light_check_on_passes_every_genuine_user() -> Result<()> {
+    let h = Harness::start_with(&[LivenessAction::OpenMouth], true).await?;
+    let genuine = clip_frames("lp_d5", 1, 30, h.tmp.path())?;
+    let out = h.load_identities(3, 11, &genuine).await?;
+
+    let (code, json) = run_json(
+        &mut h.cli(&[
+            "load",
+            "--people",
+            &out.join("people.csv").display().to_string(),
+            "--users",
+            "3",
+            "--concurrency",
+            "3",
+            "--mix",
+            "genuine=100",
+        ]),
+        None,
+    )
+    .await?;
+    assert_eq!(json["users"], 3, "{json:#}");
+    assert_eq!(json["lost_sessions"], 0, "lost: {:#}", json["lost"]);
+    assert_eq!(json["by_kind"]["genuine"]["passed"], 3, "{:#}", json["by_kind"]);
+    // Every user rendered a light response (the server issued a sequence to each).
+    let render = &json["steps"]["light_render"];
+    assert_eq!(render["count"], 3, "{json:#}");
+    assert!(render["p50_ms"].as_f64().context("p50")? > 0.0, "{render}");
+    assert_eq!(code, 0, "{:#}", json["errors_by_code"]);
+    Ok(())
+}
