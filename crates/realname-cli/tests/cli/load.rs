@@ -8,6 +8,10 @@ use super::support::{Harness, clip_frames, run_json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn load_with_50_users_loses_no_session() -> Result<()> {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     let h = Harness::start(&[LivenessAction::OpenMouth]).await?;
     let genuine = clip_frames("lp_d5", 1, 30, h.tmp.path())?;
     let impostor = clip_frames("eyeryhthm_7blinks", 10, 35, h.tmp.path())?;
@@ -35,7 +39,17 @@ async fn load_with_50_users_loses_no_session() -> Result<()> {
     .await?;
     assert_eq!(json["users"], 50, "{json:#}");
     assert_eq!(json["started_sessions"], 50, "{:#}", json["errors_by_code"]);
-    assert_eq!(json["lost_sessions"], 0, "lost: {:#}", json["lost"]);
+    // Keep the report for docs/benchmarks-load.md (or a failure's inspection) when asked to.
+    if let Some(keep) = std::env::var_os("REALNAME_KEEP_LOAD_REPORT") {
+        std::fs::copy(&report, keep)?;
+    }
+    let lost: Vec<_> = json["results"]
+        .as_array()
+        .context("results")?
+        .iter()
+        .filter(|r| r["started_session"] == true && r["pc_final_state"].is_null())
+        .collect();
+    assert_eq!(json["lost_sessions"], 0, "lost: {lost:#?}");
     assert_eq!(json["by_kind"]["genuine"]["passed"], 40, "{:#}", json["by_kind"]);
     assert_eq!(json["by_kind"]["cancel"]["cancelled"], 5, "{:#}", json["by_kind"]);
     assert!(json["by_kind"]["wrong"].get("passed").is_none(), "{:#}", json["by_kind"]);
@@ -46,9 +60,5 @@ async fn load_with_50_users_loses_no_session() -> Result<()> {
     assert!(json["verifications_per_s"].as_f64().context("throughput")? > 0.0);
     assert_eq!(code, 0, "{:#}", json["errors_by_code"]);
     assert!(report.is_file(), "the JSON report is written");
-    // Keep the report for docs/benchmarks-load.md when asked to.
-    if let Some(keep) = std::env::var_os("REALNAME_KEEP_LOAD_REPORT") {
-        std::fs::copy(&report, keep)?;
-    }
     Ok(())
 }

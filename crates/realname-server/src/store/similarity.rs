@@ -59,15 +59,10 @@ macro_rules! impl_similarity_store {
             ) -> Result<Vec<Vec<realname_liveness::SimilarityPrint>>, StoreError> {
                 use $crate::store::similarity::{SIMILARITY_SCAN_LIMIT, from_column, to_column};
                 let mut tx = self.pool.begin().await?;
-                let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
-                    "SELECT upload_id, frame_no, face, frame FROM liveness_similarity_prints WHERE id_hash = $1 AND session_id <> $2 \
-                     ORDER BY seen_at DESC LIMIT $3",
-                )
-                .bind(id_hash)
-                .bind(session_id)
-                .bind(SIMILARITY_SCAN_LIMIT)
-                .fetch_all(&mut *tx)
-                .await?;
+                // Writes first: SQLite then takes the write lock at the first statement and waits
+                // its busy timeout for another writer; a transaction that read first cannot take
+                // it once someone else committed ("database is locked" at once). The rows written
+                // here are this session's, which the read leaves out.
                 for (i, p) in prints.iter().enumerate() {
                     sqlx::query("INSERT INTO liveness_similarity_prints (id_hash, session_id, upload_id, frame_no, face, frame, seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
                         .bind(id_hash)
@@ -80,6 +75,15 @@ macro_rules! impl_similarity_store {
                         .execute(&mut *tx)
                         .await?;
                 }
+                let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+                    "SELECT upload_id, frame_no, face, frame FROM liveness_similarity_prints WHERE id_hash = $1 AND session_id <> $2 \
+                     ORDER BY seen_at DESC LIMIT $3",
+                )
+                .bind(id_hash)
+                .bind(session_id)
+                .bind(SIMILARITY_SCAN_LIMIT)
+                .fetch_all(&mut *tx)
+                .await?;
                 tx.commit().await?;
                 let mut uploads: std::collections::BTreeMap<String, Vec<(i64, realname_liveness::SimilarityPrint)>> =
                     std::collections::BTreeMap::new();

@@ -85,3 +85,32 @@ async fn one_id_number_verifies_one_account_even_when_racing() {
     let verified = app.state.store.list_verified_identities(10).await.expect("list");
     assert_eq!(verified.len(), 1);
 }
+
+/// Many captures of one ID number record their similarity prints at once (a load test's
+/// genuine users share a few identities): every claim succeeds. On SQLite a transaction that
+/// reads before it writes cannot take the write lock once another writer has committed after
+/// its read ("database is locked", no busy wait), so the claim must write first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_similarity_claims_for_one_id_all_succeed() {
+    let app = TestApp::new().await;
+    let id_hash = [7u8; 32];
+    let prints: Vec<realname_liveness::SimilarityPrint> = (0..16u64)
+        .map(|k| realname_liveness::SimilarityPrint { face: k.wrapping_mul(0x9e37_79b9_7f4a_7c15), frame: !k })
+        .collect();
+    let tasks = (0..24).map(|i| {
+        let (store, prints) = (app.state.store.clone(), prints.clone());
+        tokio::spawn(async move {
+            store
+                .claim_similarity_prints(&id_hash, &format!("session-{i}"), &format!("upload-{i}"), &prints, 1_000)
+                .await
+        })
+    });
+    let results = futures::future::join_all(tasks).await;
+    let failed: Vec<String> =
+        results.into_iter().filter_map(|r| r.expect("task").err()).map(|e| e.to_string()).collect();
+    assert!(failed.is_empty(), "{} of 24 claims failed: {failed:?}", failed.len());
+    // Every upload was recorded: a later session sees all 24.
+    let seen =
+        app.state.store.claim_similarity_prints(&id_hash, "later", "upload-later", &[], 2_000).await.expect("claim");
+    assert_eq!(seen.len(), 24);
+}
