@@ -67,6 +67,8 @@ const HTTP: &[&str] = &["http", "web", "api", "security", "ops"];
 const FLOWS: &[&str] = &["flows", "verification", "authority", "demo", "mobile", "partner", "partner_local"];
 /// The configuration that gathers the features' sections.
 const CONFIG: &[&str] = &["config"];
+/// The composition (`AppState`): services and flows are handed their parts, never the whole.
+const STATE: &[&str] = &["state"];
 
 /// The server's layers, top to bottom: `http/` → `flows/` → the services (`state`, `ratelimit`,
 /// `retention`, `webhooks`, `email`, `events`, `metrics`, `queue`, `upload_gate`, `qr`, `error`,
@@ -83,10 +85,11 @@ const LAYERS: &[(&str, May)] = &[
     ("crates/realname-server/src/directories/", May::Only(&["directories", "store", "crypto", "settings", "face"])),
     // Services under the flows: no page, no route, no flow.
     ("crates/realname-server/src/state.rs", May::Not(&[HTTP, FLOWS])),
-    ("crates/realname-server/src/ratelimit.rs", May::Not(&[HTTP, FLOWS, CONFIG])),
+    ("crates/realname-server/src/clock.rs", May::Only(&["clock"])),
+    ("crates/realname-server/src/ratelimit.rs", May::Not(&[HTTP, FLOWS, CONFIG, STATE])),
     ("crates/realname-server/src/retention.rs", May::Not(&[HTTP, FLOWS, CONFIG])),
     ("crates/realname-server/src/webhooks.rs", May::Not(&[HTTP, FLOWS, CONFIG])),
-    ("crates/realname-server/src/email.rs", May::Not(&[HTTP, FLOWS, CONFIG])),
+    ("crates/realname-server/src/email.rs", May::Not(&[HTTP, FLOWS, CONFIG, STATE])),
     ("crates/realname-server/src/events.rs", May::Only(&["events"])),
     ("crates/realname-server/src/metrics.rs", May::Only(&["metrics"])),
     ("crates/realname-server/src/queue.rs", May::Only(&["queue", "error"])),
@@ -96,7 +99,7 @@ const LAYERS: &[(&str, May)] = &[
     ("crates/realname-server/src/key_rotation.rs", May::Only(&["key_rotation", "crypto", "store", "settings"])),
     // The flows use the services, the directories and the store; never the HTTP layer (also
     // not through the old top-level names `lib.rs` re-exports for other crates).
-    ("crates/realname-server/src/flows/", May::Not(&[HTTP])),
+    ("crates/realname-server/src/flows/", May::Not(&[HTTP, STATE])),
     // `config.rs` gathers the sections defined beside their features; those features take
     // `Secret` and `ConfigError` from `settings`, never `config` back (no import circle).
     ("crates/realname-server/src/http/security.rs", May::Not(&[CONFIG])),

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::crypto::{self, DataKeys};
 use crate::error::{ServerError, ServerResult};
 use crate::settings::{ConfigError, Secret, env_var};
-use crate::state::{AppState, Clock};
+use crate::clock::Clock;
 use crate::store::trust::{ConfirmOutcome, SendWindow};
 use crate::store::{Account, Store, StoreError};
 
@@ -309,7 +309,27 @@ pub fn link_in(text: &str) -> Option<String> {
     text.split_whitespace().find(|w| w.contains(CONFIRM_PATH) && w.contains("token=")).map(str::to_owned)
 }
 
-impl AppState {
+/// E-mail confirmation links: sending, the resend wait, confirming (cheap to clone; put
+/// together in `lib.rs`).
+#[derive(Debug, Clone)]
+pub struct Confirmations {
+    store: Arc<dyn Store>,
+    mailer: Arc<dyn Mailer>,
+    clock: Arc<dyn Clock>,
+    origin: String,
+    config: EmailConfig,
+}
+
+impl Confirmations {
+    /// Confirmations sent through `mailer` with links to `origin`.
+    pub fn new(store: Arc<dyn Store>, mailer: Arc<dyn Mailer>, clock: Arc<dyn Clock>, origin: String, config: EmailConfig) -> Self {
+        Self { store, mailer, clock, origin, config }
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
     /// Whether the account's e-mail address is confirmed.
     pub async fn email_confirmed(&self, account: &Account) -> ServerResult<bool> {
         Ok(self.store.email_confirmed_at(&account.id).await?.is_some())
@@ -318,7 +338,7 @@ impl AppState {
     /// Sends a confirmation link to the account's address, within the resend wait and the
     /// daily number.
     pub async fn send_confirmation(&self, account: &Account) -> ServerResult<()> {
-        let cfg = &self.config.email;
+        let cfg = &self.config;
         let now = self.now();
         let token = crypto::random_token(TOKEN_PREFIX);
         let window =

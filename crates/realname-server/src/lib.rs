@@ -5,6 +5,7 @@
 //! handle) → companion API ([`api`]: claim, confirm, capture) → `realname_decision` (face engine via
 //! `realname_decision::FaceAnalyzer`, `realname_liveness`) → [`store`] → server push ([`events`]) → PC page.
 
+pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod directories;
@@ -188,6 +189,53 @@ pub async fn build_state(config: Config, origin: String, services: Services) -> 
     key_rotation::check_key_id(&*store, &keys, clock.now()).await?;
     let changes = store.session_changes().await?;
     let decisions = queue::DecisionQueue::new(config.face.decision_workers, config.face.decision_queue);
+    // The services, each with the parts it uses.
+    let config = Arc::new(config);
+    let events = Arc::new(events::EventHub::default());
+    let metrics = Arc::new(metrics::Metrics::default());
+    let instance = crypto::random_id();
+    let core = flows::core::FlowCore {
+        store: Arc::clone(&store),
+        keys: keys.clone(),
+        clock: Arc::clone(&clock),
+        config: Arc::clone(&config),
+        authority: Arc::clone(&authority),
+    };
+    let limiter = ratelimit::RateLimiter::new(
+        Arc::clone(&store),
+        keys.clone(),
+        Arc::clone(&clock),
+        Arc::clone(&metrics),
+        config.rate_limits.clone(),
+        [config.sms.per_phone_per_hour, config.sms.per_account_per_hour, config.sms.per_ip_per_hour],
+    );
+    let email = email::Confirmations::new(
+        Arc::clone(&store),
+        Arc::clone(&mailer),
+        Arc::clone(&clock),
+        origin.clone(),
+        config.email.clone(),
+    );
+    let face = flows::face::FaceFlow {
+        core: core.clone(),
+        analyzer: Arc::clone(&analyzer),
+        events: Arc::clone(&events),
+        decisions: decisions.clone(),
+        origin: origin.clone(),
+        instance: instance.clone(),
+    };
+    let partner = flows::partner::PartnerFlow {
+        core: core.clone(),
+        partners: Arc::clone(&partners),
+        email: email.clone(),
+        origin: origin.clone(),
+    };
+    let mobile = flows::mobile::MobileFlow {
+        core,
+        carrier: Arc::clone(&carrier),
+        sms: Arc::clone(&sms),
+        limiter: limiter.clone(),
+    };
     let state = AppState(Arc::new(Inner {
         decisions,
         config,
@@ -199,14 +247,19 @@ pub async fn build_state(config: Config, origin: String, services: Services) -> 
         carrier,
         sms,
         mailer,
-        events: events::EventHub::default(),
+        events,
         clock,
         origin,
         secure_cookies,
         shutdown: tokio::sync::watch::channel(false).0,
-        instance: crypto::random_id(),
-        metrics: metrics::Metrics::default(),
+        instance,
+        metrics,
         uploads: upload_gate::UploadGate::default(),
+        face,
+        partner,
+        mobile,
+        limiter,
+        email,
     }));
     if let Some(changes) = changes {
         tokio::spawn(relay_changes(state.clone(), changes));
@@ -266,7 +319,7 @@ async fn relay_changes(state: AppState, mut changes: store::SessionChanges) {
             next = changes.next() => match next {
                 Some((instance, id)) if instance != state.instance => {
                     if let Ok(Some(s)) = state.store.face_session(&id).await {
-                        state.events.publish(&id, state.event_of(&s));
+                        state.events.publish(&id, state.face.event_of(&s));
                     }
                 }
                 Some(_) => {}
@@ -281,7 +334,7 @@ async fn relay_changes(state: AppState, mut changes: store::SessionChanges) {
                     }
                     for id in state.events.watched() {
                         if let Ok(Some(s)) = state.store.face_session(&id).await {
-                            state.events.publish(&id, state.event_of(&s));
+                            state.events.publish(&id, state.face.event_of(&s));
                         }
                     }
                     tracing::info!("session change listener reconnected");

@@ -8,7 +8,7 @@
 //! header; pages show the end of the lockout in the page language. A fixed window can let
 //! up to twice `max` through around a window boundary; the limits are sized with that in mind.
 //! Limits on guessable or expensive steps (passwords, admin tokens, sign-ups, SMS sends) use
-//! [`AppState::rate_attempt`]: counted *before* the step in one statement per counter, so
+//! [`RateLimiter::rate_attempt`]: counted *before* the step in one statement per counter, so
 //! concurrent requests cannot all pass a check that only the first few should. IPv6 clients
 //! are counted per /64 ([`ip_key`]).
 
@@ -18,8 +18,12 @@ use realname_protocol::ErrorCode;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ServerError;
-use crate::state::AppState;
-use crate::store::StoreError;
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::crypto::DataKeys;
+use crate::metrics::Metrics;
+use crate::store::{Store, StoreError};
 
 /// The window of the SMS rate limits, seconds.
 pub const SEND_WINDOW_SECS: i64 = 3600;
@@ -372,10 +376,38 @@ pub fn device_keys(op: Operation, client: &ClientAddr, device_id: &str) -> [(Sco
     }
 }
 
-impl AppState {
+/// The rate limits, counted in the store (cheap to clone; put together in `lib.rs`).
+#[derive(Debug, Clone)]
+pub struct RateLimiter {
+    store: Arc<dyn Store>,
+    keys: DataKeys,
+    clock: Arc<dyn Clock>,
+    metrics: Arc<Metrics>,
+    limits: RateLimitConfig,
+    /// The SMS limits (per phone, per account, per IP and hour), from the mobile path's section.
+    sms_per_hour: [u32; 3],
+}
+
+impl RateLimiter {
+    /// A limiter with `limits` and the mobile path's hourly SMS limits (per phone, per
+    /// account, per IP).
+    pub fn new(
+        store: Arc<dyn Store>,
+        keys: DataKeys,
+        clock: Arc<dyn Clock>,
+        metrics: Arc<Metrics>,
+        limits: RateLimitConfig,
+        sms_per_hour: [u32; 3],
+    ) -> Self {
+        Self { store, keys, clock, metrics, limits, sms_per_hour }
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
     fn limit(&self, scope: Scope) -> Limit {
-        let sms = &self.config.sms;
-        scope.limit(&self.config.rate_limits, [sms.per_phone_per_hour, sms.per_account_per_hour, sms.per_ip_per_hour])
+        scope.limit(&self.limits, self.sms_per_hour)
     }
 
     fn rate_key(&self, scope: Scope, value: &str) -> Vec<u8> {
@@ -396,7 +428,7 @@ impl AppState {
     }
 
     /// Refuses if any of the counters is already at its limit; counts nothing (for limits on
-    /// failures, checked before the attempt and counted with [`AppState::rate_hit`] after).
+    /// failures, checked before the attempt and counted with [`RateLimiter::rate_hit`] after).
     pub async fn rate_check(&self, keys: &[(Scope, String)]) -> Result<(), Refusal> {
         for (scope, value) in keys {
             let limit = self.limit(*scope);
@@ -439,7 +471,7 @@ impl AppState {
                 refusal = Some(self.refused(*scope, end));
             }
         }
-        let attempt = Attempt { state: self.clone(), counted, hits: most };
+        let attempt = Attempt { store: Arc::clone(&self.store), counted, hits: most };
         match refusal {
             Some(r) => {
                 // Refused attempts do not run, so they do not count: the counters stay at
@@ -496,10 +528,10 @@ mod tests {
     }
 }
 
-/// An attempt counted by [`AppState::rate_attempt`].
+/// An attempt counted by [`RateLimiter::rate_attempt`].
 #[derive(Debug)]
 pub struct Attempt {
-    state: AppState,
+    store: Arc<dyn Store>,
     counted: Vec<(Vec<u8>, i64)>,
     hits: i64,
 }
@@ -518,7 +550,7 @@ impl Attempt {
     async fn give_back(&self) {
         for (key, start) in &self.counted {
             if let Err(e) =
-                crate::store::hardening::HardeningStore::rate_limit_refund(&*self.state.store, key, *start).await
+                crate::store::hardening::HardeningStore::rate_limit_refund(&*self.store, key, *start).await
             {
                 // Worst case the attempt stays counted: stricter, never looser.
                 tracing::warn!(error = %e, "could not give a rate-limit hit back");

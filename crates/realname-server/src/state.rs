@@ -1,7 +1,6 @@
 //! The application state shared by every handler, and the injectable clock.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 
 use time::OffsetDateTime;
 
@@ -12,44 +11,7 @@ use crate::events::EventHub;
 use crate::face::SharedAnalyzer;
 use crate::store::Store;
 
-/// Wall-clock time, injectable so tests can move past an expiry without sleeping.
-pub trait Clock: Send + Sync + std::fmt::Debug {
-    /// Now, Unix seconds.
-    fn now(&self) -> i64;
-}
-
-/// The system clock.
-#[derive(Debug, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> i64 {
-        OffsetDateTime::now_utc().unix_timestamp()
-    }
-}
-
-/// A clock that starts at the system time and moves only when told (tests).
-#[derive(Debug)]
-pub struct ManualClock(AtomicI64);
-
-impl Default for ManualClock {
-    fn default() -> Self {
-        Self(AtomicI64::new(SystemClock.now()))
-    }
-}
-
-impl ManualClock {
-    /// Moves the clock forward.
-    pub fn advance(&self, secs: i64) {
-        self.0.fetch_add(secs, Ordering::SeqCst);
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
-    }
-}
+pub use crate::clock::{Clock, ManualClock, SystemClock};
 
 /// Everything a handler needs; cheap to clone.
 #[derive(Debug, Clone)]
@@ -59,7 +21,7 @@ pub struct AppState(pub(crate) Arc<Inner>);
 #[derive(Debug)]
 pub struct Inner {
     /// Configuration.
-    pub config: Config,
+    pub config: Arc<Config>,
     /// Storage.
     pub store: Arc<dyn Store>,
     /// Data keys.
@@ -77,7 +39,7 @@ pub struct Inner {
     /// Mailer (e-mail confirmation links).
     pub mailer: Arc<dyn crate::email::Mailer>,
     /// Session event hub.
-    pub events: EventHub,
+    pub events: Arc<EventHub>,
     /// Clock.
     pub clock: Arc<dyn Clock>,
     /// The origin put into QR codes (`scheme://host:port`).
@@ -91,9 +53,19 @@ pub struct Inner {
     /// Bounded queue in front of the face engine.
     pub decisions: crate::queue::DecisionQueue,
     /// This instance's request and decision figures (`/metrics`).
-    pub metrics: crate::metrics::Metrics,
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// Capture uploads being read (capped per device and in total).
     pub uploads: crate::upload_gate::UploadGate,
+    /// The face-verification flow.
+    pub face: crate::flows::face::FaceFlow,
+    /// The partner-sync path.
+    pub partner: crate::flows::partner::PartnerFlow,
+    /// The mobile path.
+    pub mobile: crate::flows::mobile::MobileFlow,
+    /// Rate limits.
+    pub limiter: crate::ratelimit::RateLimiter,
+    /// E-mail confirmations.
+    pub email: crate::email::Confirmations,
 }
 
 impl std::ops::Deref for AppState {
@@ -111,9 +83,6 @@ impl AppState {
 
     /// Today's date (UTC+8, the ID numbers' civil calendar), for "birth date in the future".
     pub fn today(&self) -> time::Date {
-        OffsetDateTime::from_unix_timestamp(self.now())
-            .unwrap_or(OffsetDateTime::UNIX_EPOCH)
-            .to_offset(time::macros::offset!(+8))
-            .date()
+        crate::clock::today(self.now())
     }
 }

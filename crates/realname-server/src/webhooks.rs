@@ -513,7 +513,7 @@ async fn expiry_sweep(state: crate::state::AppState) {
         match state.store.overdue_face_sessions(state.now(), 100).await {
             Ok(ids) => {
                 for id in ids {
-                    if let Err(e) = state.load_session(&id).await {
+                    if let Err(e) = state.face.load_session(&id).await {
                         tracing::debug!(session = %id, code = %e.code, "expiry sweep could not expire a session");
                     }
                 }

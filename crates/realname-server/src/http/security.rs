@@ -25,7 +25,7 @@ use serde_json::json;
 use crate::crypto::{HmacSha256, bearer_token, hmac_sha256, same_secret};
 use crate::error::ServerError;
 use crate::http::HttpState;
-use crate::http::web::PageCtx;
+use crate::http::web::{OrErrorPage as _, PageCtx, PageResult};
 use crate::state::AppState;
 
 /// The policy of every response (pages, API, static files).
@@ -247,7 +247,7 @@ pub async fn check_counted(
     wrong: &str,
 ) -> Result<(), ServerError> {
     let keys = [(crate::ratelimit::Scope::AdminSigninIp, crate::ratelimit::ip_key(client))];
-    let attempt = state.rate_attempt(&keys).await?;
+    let attempt = state.limiter.rate_attempt(&keys).await?;
     if same_secret(given, expected) {
         attempt.succeeded().await;
         Ok(())
@@ -283,24 +283,23 @@ async fn admin_signin(
     client: ClientAddr,
     ctx: PageCtx,
     Form(form): Form<AdminSigninForm>,
-) -> Response {
+) -> PageResult {
     let Some(expected) = state.config.admin_token.clone() else {
-        return ServerError::new(ErrorCode::NotFound, "Not found.").into_response();
+        return Ok(ServerError::new(ErrorCode::NotFound, "Not found.").into_response());
     };
-    if let Err(e) = ctx.check_csrf(&state, &form.csrf) {
-        return ctx.error_page(&state, e);
-    }
+    ctx.check_csrf(&state, &form.csrf).or_error_page(&ctx, &state)?;
     let keys = [(crate::ratelimit::Scope::AdminSigninIp, crate::ratelimit::ip_key(&client))];
-    let attempt = match state.rate_attempt(&keys).await {
-        Ok(a) => a,
-        Err(refusal) => return ctx.refusal_page(&state, refusal, "admin_signin.html", json!({})),
-    };
+    let attempt = state
+        .rate_attempt(&keys)
+        .await
+        .map_err(|refusal| ctx.clone().refusal_page(&state, refusal, "admin_signin.html", json!({})))?;
     if same_secret(form.token.trim(), expected.expose()) {
         attempt.succeeded().await;
     } else {
         let err = ServerError::new(ErrorCode::Unauthorized, "The admin token is wrong.");
         err.log();
-        return ctx.render(&state, StatusCode::UNAUTHORIZED, "admin_signin.html", json!({ "error": err.body() }));
+        let extra = json!({ "error": err.body() });
+        return Ok(ctx.render(&state, StatusCode::UNAUTHORIZED, "admin_signin.html", extra));
     }
     tracing::info!("admin signed in");
     let expires = state.now() + ADMIN_COOKIE_TTL_SECS;
@@ -310,7 +309,7 @@ async fn admin_signin(
     c.set_path("/admin");
     c.set_secure(ctx.secure());
     c.set_max_age(time::Duration::seconds(ADMIN_COOKIE_TTL_SECS));
-    (ctx.jar.add(c), Redirect::to("/admin/sms-outbox")).into_response()
+    Ok((ctx.jar.add(c), Redirect::to("/admin/sms-outbox")).into_response())
 }
 
 #[cfg(test)]

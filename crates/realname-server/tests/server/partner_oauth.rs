@@ -323,7 +323,7 @@ async fn the_token_endpoint_refuses_reuse_expiry_wrong_verifier_redirect_and_cli
     let app = TestApp::new().await;
     let id = id_number("11010519900307123");
     import_partner(&app, "JD Mall", "zhangsan-jd", "张三", &id).await;
-    let secret = realname_server::partner_local::client_secret(&app.state);
+    let secret = realname_server::partner_local::client_secret(&app.state.partner);
     let mut b = app.browser();
     let client = Client::new(7);
 

@@ -138,13 +138,13 @@ async fn concurrent_code_guesses_get_no_more_than_the_allowed_tries() {
     let stale = PathsStore::sms_challenge(&*app.state.store, challenge_id).await.expect("load").expect("challenge");
     let wrong: Vec<String> =
         (0..199).map(|i| format!("{:06}", (code.parse::<u32>().expect("digits") + 1 + i) % 1_000_000)).collect();
-    let results = futures::future::join_all(wrong.iter().map(|w| app.state.enter_mobile_code(&stale, w))).await;
+    let results = futures::future::join_all(wrong.iter().map(|w| app.state.mobile.enter_mobile_code(&stale, w))).await;
     let codes: Vec<ErrorCode> = results.into_iter().map(|r| r.expect_err("wrong code").code).collect();
     let wrong_answers = codes.iter().filter(|c| **c == ErrorCode::SmsCodeWrong).count();
     assert_eq!(wrong_answers, 4, "5 tries: 4 'wrong' answers, then exhausted");
     assert!(codes.iter().all(|c| matches!(c, ErrorCode::SmsCodeWrong | ErrorCode::SmsCodeExhausted)), "{codes:?}");
     // The 200th guess is the right code: the tries are spent, so it must not verify.
-    let right = app.state.enter_mobile_code(&stale, &code).await;
+    let right = app.state.mobile.enter_mobile_code(&stale, &code).await;
     assert_eq!(right.expect_err("no try left").code, ErrorCode::SmsCodeExhausted);
     assert!(
         PathsStore::sms_challenge(&*app.state.store, challenge_id).await.expect("load").expect("c").state != "verified"
@@ -188,7 +188,7 @@ async fn concurrent_submissions_send_one_code_and_reserve_the_hourly_limits() {
         &app.state.keys,
         &realname_server::mobile::MobileNumber::parse(PHONE).expect("phone"),
     ));
-    let reserved = app.state.rate_count(Scope::SmsPhone, &phone_key).await.expect("count");
+    let reserved = app.state.limiter.rate_count(Scope::SmsPhone, &phone_key).await.expect("count");
     assert!(reserved <= 5, "{reserved} reservations");
 }
 
@@ -207,7 +207,7 @@ async fn concurrent_wrong_passwords_are_checked_no_more_than_the_limit() {
     assert!(count(&statuses, StatusCode::UNAUTHORIZED) <= 10, "{statuses:?}");
     assert_eq!(count(&statuses, StatusCode::UNAUTHORIZED) + count(&statuses, StatusCode::TOO_MANY_REQUESTS), 200);
     // The count stays at the passwords actually checked (old code: one per request, 200).
-    let checked = app.state.rate_count(Scope::SigninAccount, "victim@example.com").await.expect("count");
+    let checked = app.state.limiter.rate_count(Scope::SigninAccount, "victim@example.com").await.expect("count");
     assert_eq!(checked, 10, "passwords checked");
     // The right password is refused now too, and a success does not use up the allowance.
     assert_eq!(

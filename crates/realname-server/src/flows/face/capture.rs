@@ -19,10 +19,10 @@ use realname_protocol::{ErrorCode, ResidentId};
 use super::{Caller, StoreReplay, UploadedFrame, failure_message, reason_message};
 use crate::decision::{self, Capture, Verdict};
 use crate::error::{ServerError, ServerResult};
-use crate::state::AppState;
+use crate::flows::core::FlowCore;
 use crate::store::{Constraint, FaceSession, FailureCode, StoreError, VerifiedIdentity};
 
-impl AppState {
+impl super::FaceFlow {
     /// Decides on an uploaded capture.
     pub async fn capture(
         &self,
@@ -42,11 +42,11 @@ impl AppState {
         if challenge.nonce != nonce {
             return Err(ServerError::new(ErrorCode::NonceInvalid, "The challenge nonce is not the current one."));
         }
-        if self.now() >= challenge.deadline.unix_timestamp() {
+        if self.core.now() >= challenge.deadline.unix_timestamp() {
             return Err(ServerError::new(ErrorCode::ChallengeExpired, "The time for the face scan has run out."));
         }
-        if let Some(until) = self.lockout_until(&s.account_id, &s.id_hash).await? {
-            return Err(Self::locked_out_error(until));
+        if let Some(until) = self.core.lockout_until(&s.account_id, &s.id_hash).await? {
+            return Err(FlowCore::locked_out_error(until));
         }
         let limits = self.upload_limits();
         if frames.is_empty() || frames.len() > limits.max_frames as usize {
@@ -55,15 +55,15 @@ impl AppState {
                 format!("A capture has 1 to {} frames.", limits.max_frames),
             ));
         }
-        let id = ResidentId::parse(&self.keys.decrypt_string(&s.id_enc)?, self.today())
+        let id = ResidentId::parse(&self.core.keys.decrypt_string(&s.id_enc)?, self.core.today())
             .map_err(|_| ServerError::internal("stored ID number no longer parses"))?;
-        let reference = self.authority.reference(&id).await.map_err(|e| {
+        let reference = self.core.authority.reference(&id).await.map_err(|e| {
             ServerError::unavailable(ErrorCode::AuthorityUnavailable, "The identity authority cannot be reached.", e)
         })?;
         // Held through analysis and decision: both are CPU-bound.
         let _slot = self.decisions.admit().await?;
         // Only a reference (no copy) and only when retention is on; stored once decided.
-        let audit = crate::retention::AuditFrames::keep(&self.config.retention, frames.iter().map(|f| &f.bytes));
+        let audit = crate::retention::AuditFrames::keep(&self.core.config.retention, frames.iter().map(|f| &f.bytes));
         let (analyzed, prints, similar) = self.analyze_frames(frames, limits).await?;
         let session_id = s.id.clone();
         let Some(reference) = reference else {
@@ -74,13 +74,13 @@ impl AppState {
         // The challenge was issued at the claim or at the last retry decision; its deadline is
         // that moment plus the capture window (or the session's end, whichever is first).
         let deadline = challenge.deadline.unix_timestamp();
-        let issued_at = (deadline - self.config.limits.capture_window_secs).max(s.claimed_at.unwrap_or(s.created_at));
-        let now = self.now();
+        let issued_at = (deadline - self.core.config.limits.capture_window_secs).max(s.claimed_at.unwrap_or(s.created_at));
+        let now = self.core.now();
         let upload_id = crate::crypto::random_id();
-        let earlier = self.store.claim_similarity_prints(&s.id_hash, &s.id, &upload_id, &similar, now).await?;
+        let earlier = self.core.store.claim_similarity_prints(&s.id_hash, &s.id, &upload_id, &similar, now).await?;
         let config = SimilarityConfig::default();
         let copy = earlier.iter().any(|upload| is_copy_of(&similar, upload, &config));
-        let similar_replay = copy && self.config.face.similarity_replay;
+        let similar_replay = copy && self.core.config.face.similarity_replay;
         if copy {
             // Refused only with face.similarity_replay on; logged either way.
             tracing::info!(
@@ -90,8 +90,8 @@ impl AppState {
                 "a copy of an earlier upload of another session"
             );
         }
-        let replay = StoreReplay::new(Arc::clone(&self.store), tokio::runtime::Handle::current(), now);
-        let face_config = self.config.face.clone();
+        let replay = StoreReplay::new(Arc::clone(&self.core.store), tokio::runtime::Handle::current(), now);
+        let face_config = self.core.config.face.clone();
         let nonce = nonce.to_owned();
         let (verdict, replay) = tokio::task::spawn_blocking(move || {
             let capture = Capture {
@@ -177,7 +177,7 @@ impl AppState {
     }
 
     async fn apply_verdict(&self, mut s: FaceSession, verdict: Verdict) -> ServerResult<Decision> {
-        let now = self.now();
+        let now = self.core.now();
         match verdict {
             Verdict::Pass { distance, frame } => {
                 tracing::info!(session = %s.id, distance, frame, "face verification passed");
@@ -202,7 +202,7 @@ impl AppState {
                     method: s.method.clone(),
                     verified_at: now,
                 };
-                match self.store.complete_verification(&done, &identity).await {
+                match self.core.store.complete_verification(&done, &identity).await {
                     Ok(true) => {
                         done.version += 1;
                         self.publish(&done);
@@ -222,7 +222,7 @@ impl AppState {
                         s.state = SessionState::Failed;
                         s.decided_at = Some(now);
                         s.failure_code = Some(failure);
-                        if self.store.update_face_session(&s).await? {
+                        if self.core.store.update_face_session(&s).await? {
                             s.version += 1;
                             self.publish(&s);
                         }
@@ -252,11 +252,11 @@ impl AppState {
                     s.challenge = next;
                 }
                 s.last_decision = Some(decision.clone());
-                if !self.store.update_face_session(&s).await? {
+                if !self.core.store.update_face_session(&s).await? {
                     return Err(ServerError::new(ErrorCode::SessionState, "The session changed meanwhile; try again."));
                 }
                 s.version += 1;
-                self.store.record_failure(&s.account_id, &s.id_hash, now).await?;
+                self.core.store.record_failure(&s.account_id, &s.id_hash, now).await?;
                 self.publish(&s);
                 Ok(decision)
             }

@@ -24,10 +24,11 @@ use crate::crypto::{self, random_bytes};
 use crate::error::{ID_ALREADY_VERIFIED_MESSAGE, ServerError, ServerResult};
 use crate::events::SessionEvent;
 use crate::flows::face::authority::AuthorityVerdict;
-use crate::state::AppState;
+use crate::flows::core::FlowCore;
 use crate::store::{Account, Device, FaceSession, StoreError, WebSession};
 
 pub mod authority;
+mod admission;
 mod capture;
 pub mod demo;
 mod messages;
@@ -171,152 +172,25 @@ fn ts(secs: i64) -> OffsetDateTime {
 
 pub use crate::error::format_time;
 
-impl AppState {
-    /// The lockout end if the account or the ID number has too many failures today.
-    ///
-    /// Policy: every failure (a name or phone that does not match the ID number, a code
-    /// entered wrongly too often, a failed face decision) counts against the account that
-    /// made it. Only failed *face decisions* count against the ID number across accounts:
-    /// mismatching names need no face, so counting them per ID number would let anyone lock
-    /// a person out with a few throwaway accounts.
-    pub async fn lockout_until(&self, account_id: &str, id_hash: &[u8]) -> Result<Option<i64>, StoreError> {
-        use crate::store::hardening::{FAILURE_FACE, HardeningStore};
-        let since = self.now() - FAILURE_WINDOW_SECS;
-        let limits = &self.config.limits;
-        let mut until = None;
-        for (times, limit) in [
-            // Reservations of face attempts in flight are left out here: they count only when
-            // another attempt reserves its place (`api::upload`).
-            (
-                HardeningStore::settled_failures_of_account(&*self.store, account_id, since).await?,
-                limits.failures_per_account_per_day,
-            ),
-            (
-                HardeningStore::failures_of_id_kind(&*self.store, id_hash, FAILURE_FACE, since).await?,
-                limits.failures_per_id_per_day,
-            ),
-        ] {
-            let limit = limit as usize;
-            if limit > 0 && times.len() >= limit {
-                // Locked until enough failures age out of the window to go below the limit.
-                let end = times[times.len() - limit] + FAILURE_WINDOW_SECS;
-                until = Some(until.map_or(end, |u: i64| u.max(end)));
-            }
-        }
-        Ok(until)
-    }
+/// The face-verification flow: sessions, QR handles, claim, confirm, cancel, capture (cheap to
+/// clone; put together in `lib.rs`).
+#[derive(Debug, Clone)]
+pub struct FaceFlow {
+    /// What every flow shares.
+    pub core: FlowCore,
+    /// Face engine.
+    pub analyzer: crate::face::SharedAnalyzer,
+    /// Session event hub.
+    pub events: Arc<crate::events::EventHub>,
+    /// Bounded queue in front of the face engine.
+    pub decisions: crate::queue::DecisionQueue,
+    /// The origin put into QR codes (`scheme://host:port`).
+    pub origin: String,
+    /// Random id of this server instance (for cross-instance notifications).
+    pub instance: String,
+}
 
-    /// Records a failure that says nothing about the ID number's holder (a name or phone that
-    /// does not match it, a code entered wrongly too often): it locks only this account.
-    pub(crate) async fn record_identity_failure(&self, account_id: &str, id_hash: &[u8]) -> Result<(), StoreError> {
-        use crate::store::hardening::{FAILURE_IDENTITY, HardeningStore};
-        HardeningStore::record_failure_kind(&*self.store, account_id, id_hash, FAILURE_IDENTITY, self.now()).await
-    }
-
-    pub(crate) fn locked_out_error(until: i64) -> ServerError {
-        ServerError::new(
-            ErrorCode::LockedOut,
-            format!("Too many failed verification attempts. Verification is locked until {}.", format_time(until)),
-        )
-        .with_detail(format!("until={until}"))
-    }
-
-    /// The identity form's name and ID number, or the error naming the field.
-    pub(crate) fn parse_identity_form(
-        &self,
-        name_input: &str,
-        id_input: &str,
-    ) -> Result<(PersonName, ResidentId), FormError> {
-        let name = PersonName::parse(name_input).map_err(|e| FormError {
-            field: Some("name"),
-            error: ServerError::new(ErrorCode::NameInvalid, e.to_string()).with_detail(e.code()),
-        })?;
-        let id = ResidentId::parse(id_input, self.today()).map_err(|e| FormError {
-            field: Some("id_number"),
-            error: ServerError::new(ErrorCode::IdNumberInvalid, e.to_string()).with_detail(e.code()),
-        })?;
-        Ok((name, id))
-    }
-
-    /// Every path's first rule: an account is verified at most once.
-    pub(crate) async fn ensure_account_unverified(&self, account_id: &str) -> ServerResult<()> {
-        if self.store.verified_identity_of_account(account_id).await?.is_some() {
-            return Err(ServerError::new(
-                ErrorCode::AccountAlreadyVerified,
-                "This account has completed real-name verification already.",
-            ));
-        }
-        Ok(())
-    }
-
-    /// Every path's ID rules: the number verifies no other account and is not locked out.
-    /// Returns its keyed hash.
-    pub(crate) async fn id_rules(&self, account_id: &str, id: &ResidentId) -> Result<Vec<u8>, FormError> {
-        let id_hash = self.id_lockout(account_id, id).await?;
-        self.ensure_id_unverified(&id_hash).await?;
-        Ok(id_hash)
-    }
-
-    /// The ID number's keyed hash, unless the account or the number is locked out.
-    pub(crate) async fn id_lockout(&self, account_id: &str, id: &ResidentId) -> Result<Vec<u8>, FormError> {
-        let id_hash = self.keys.id_hash(id.as_str());
-        if let Some(until) = self.lockout_until(account_id, &id_hash).await? {
-            return Err(Self::locked_out_error(until).into());
-        }
-        Ok(id_hash)
-    }
-
-    /// "This ID number verifies another account". Asked only after the authority confirmed
-    /// the name belongs to the number: answered earlier, it would tell anyone whether a
-    /// number they type is verified here (an existence oracle).
-    pub(crate) async fn ensure_id_unverified(&self, id_hash: &[u8]) -> Result<(), FormError> {
-        if self.store.verified_identity_by_id_hash(id_hash).await?.is_some() {
-            return Err(FormError {
-                field: Some("id_number"),
-                error: ServerError::new(ErrorCode::IdAlreadyVerified, ID_ALREADY_VERIFIED_MESSAGE),
-            });
-        }
-        Ok(())
-    }
-
-    /// The identity authority's name ↔ ID check shared by every path; a mismatch or an unknown
-    /// number counts as a failed attempt.
-    pub(crate) async fn authority_match(
-        &self,
-        account_id: &str,
-        id_hash: &[u8],
-        name: &PersonName,
-        id: &ResidentId,
-    ) -> Result<(), FormError> {
-        let verdict = self.authority.check(name, id).await.map_err(|e| {
-            ServerError::unavailable(
-                ErrorCode::AuthorityUnavailable,
-                "The identity authority cannot be reached. Please try again later.",
-                e,
-            )
-        })?;
-        match verdict {
-            AuthorityVerdict::Match => Ok(()),
-            AuthorityVerdict::Mismatch => {
-                self.record_identity_failure(account_id, id_hash).await?;
-                Err(FormError {
-                    field: None,
-                    error: ServerError::new(ErrorCode::IdentityMismatch, "The name and the ID number do not match."),
-                })
-            }
-            AuthorityVerdict::Unknown => {
-                self.record_identity_failure(account_id, id_hash).await?;
-                Err(FormError {
-                    field: Some("id_number"),
-                    error: ServerError::new(
-                        ErrorCode::IdentityUnknown,
-                        "The identity authority has no record of this ID number.",
-                    ),
-                })
-            }
-        }
-    }
-
+impl FaceFlow {
     /// Validates the identity form, checks the rules and the authority, and starts a session.
     pub async fn begin_verification(
         &self,
@@ -325,20 +199,20 @@ impl AppState {
         name_input: &str,
         id_input: &str,
     ) -> Result<FaceSession, FormError> {
-        let (name, id) = self.parse_identity_form(name_input, id_input)?;
-        self.ensure_account_unverified(&account.id).await?;
-        let id_hash = self.id_lockout(&account.id, &id).await?;
-        self.authority_match(&account.id, &id_hash, &name, &id).await?;
-        self.ensure_id_unverified(&id_hash).await?;
+        let (name, id) = self.core.parse_identity_form(name_input, id_input)?;
+        self.core.ensure_account_unverified(&account.id).await?;
+        let id_hash = self.core.id_lockout(&account.id, &id).await?;
+        self.core.authority_match(&account.id, &id_hash, &name, &id).await?;
+        self.core.ensure_id_unverified(&id_hash).await?;
         let session = self.waiting_session(
             account.id.clone(),
             web,
             id_hash,
-            self.keys.encrypt(id.as_str().as_bytes()),
-            self.keys.encrypt(name.as_str().as_bytes()),
+            self.core.keys.encrypt(id.as_str().as_bytes()),
+            self.core.keys.encrypt(name.as_str().as_bytes()),
             METHOD_FACE.into(),
         );
-        self.store.insert_face_session(&session).await?;
+        self.core.store.insert_face_session(&session).await?;
         tracing::info!(session = %session.id, "face session started");
         Ok(session)
     }
@@ -353,7 +227,7 @@ impl AppState {
         name_enc: Vec<u8>,
         method: String,
     ) -> FaceSession {
-        let now = self.now();
+        let now = self.core.now();
         FaceSession {
             id: crypto::random_id(),
             version: 1,
@@ -365,10 +239,10 @@ impl AppState {
             method,
             state: SessionState::Waiting,
             created_at: now,
-            expires_at: now + self.config.limits.session_ttl_secs,
+            expires_at: now + self.core.config.limits.session_ttl_secs,
             handle_hash: None,
             handle_expires_at: now,
-            attempts_left: i64::from(self.config.limits.attempts_per_session),
+            attempts_left: i64::from(self.core.config.limits.attempts_per_session),
             device_id: None,
             device_name: None,
             station_code: None,
@@ -386,11 +260,11 @@ impl AppState {
         if !old.state.is_final() || old.state == SessionState::Passed {
             return Err(ServerError::new(ErrorCode::SessionState, "This verification is not finished."));
         }
-        if self.store.verified_identity_by_id_hash(&old.id_hash).await?.is_some() {
+        if self.core.store.verified_identity_by_id_hash(&old.id_hash).await?.is_some() {
             return Err(ServerError::new(ErrorCode::IdAlreadyVerified, ID_ALREADY_VERIFIED_MESSAGE));
         }
-        if let Some(until) = self.lockout_until(&old.account_id, &old.id_hash).await? {
-            return Err(Self::locked_out_error(until));
+        if let Some(until) = self.core.lockout_until(&old.account_id, &old.id_hash).await? {
+            return Err(FlowCore::locked_out_error(until));
         }
         let session = self.waiting_session(
             old.account_id.clone(),
@@ -400,7 +274,7 @@ impl AppState {
             old.name_enc.clone(),
             old.method.clone(),
         );
-        self.store.insert_face_session(&session).await?;
+        self.core.store.insert_face_session(&session).await?;
         Ok(session)
     }
 
@@ -417,8 +291,8 @@ impl AppState {
             }
             let mut expired = session.clone();
             expired.state = SessionState::Expired;
-            expired.decided_at = Some(self.now());
-            if self.store.update_face_session(&expired).await? {
+            expired.decided_at = Some(self.core.now());
+            if self.core.store.update_face_session(&expired).await? {
                 expired.version += 1;
                 self.publish(&expired);
                 return Ok(expired);
@@ -432,7 +306,7 @@ impl AppState {
     }
 
     fn due_to_expire(&self, s: &FaceSession) -> bool {
-        let now = self.now();
+        let now = self.core.now();
         if s.state.is_final() {
             return false;
         }
@@ -442,7 +316,7 @@ impl AppState {
                 && s.challenge.as_ref().is_some_and(|c| now >= c.deadline.unix_timestamp()))
     }
 
-    /// The next moment at which [`AppState::load_session`] would expire the session.
+    /// The next moment at which [`FaceFlow::load_session`] would expire the session.
     pub fn next_deadline(&self, s: &FaceSession) -> Option<i64> {
         if s.state.is_final() {
             return None;
@@ -466,11 +340,11 @@ impl AppState {
                 return Err(ServerError::new(ErrorCode::SessionState, "This QR code was scanned already."));
             }
             let handle = QrHandle::from_bytes(random_bytes::<24>());
-            let now = self.now();
+            let now = self.core.now();
             s.handle_hash = Some(crypto::token_hash(handle.as_str()));
-            s.handle_expires_at = (now + self.config.limits.qr_ttl_secs).min(s.expires_at);
+            s.handle_expires_at = (now + self.core.config.limits.qr_ttl_secs).min(s.expires_at);
             let expires = s.handle_expires_at;
-            if self.store.update_face_session(&s).await? {
+            if self.core.store.update_face_session(&s).await? {
                 let payload = QrPayload::new(&self.origin, handle).map_err(ServerError::internal)?;
                 return Ok((payload, expires));
             }
@@ -499,7 +373,7 @@ impl AppState {
 
     fn publish(&self, s: &FaceSession) {
         self.events.publish(&s.id, self.event_of(s));
-        let (store, instance, id) = (Arc::clone(&self.store), self.instance.clone(), s.id.clone());
+        let (store, instance, id) = (Arc::clone(&self.core.store), self.instance.clone(), s.id.clone());
         tokio::spawn(async move {
             if let Err(e) = store.notify_session_changed(&instance, &id).await {
                 tracing::warn!(error = %e, "cannot notify other instances");
@@ -508,20 +382,20 @@ impl AppState {
     }
 
     fn new_challenge(&self, now: i64, session_expires: i64) -> LivenessChallenge {
-        let actions = match &self.config.test.fixed_challenge {
+        let actions = match &self.core.config.test.fixed_challenge {
             Some(fixed) => fixed.clone(),
-            None => random_actions(self.config.face.min_actions, self.config.face.max_actions, &mut rand::rngs::OsRng),
+            None => random_actions(self.core.config.face.min_actions, self.core.config.face.max_actions, &mut rand::rngs::OsRng),
         };
         use base64::Engine as _;
         use realname_liveness::light::GenerateLight as _;
         let nonce = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<16>());
         // A new sequence from the OS CSPRNG for every challenge, bound to its nonce and stored
         // with it: the decision checks the reflection against the stored copy only.
-        let light = self.config.face.light_check.then(|| realname_protocol::light::LightSequence::generate(&nonce));
+        let light = self.core.config.face.light_check.then(|| realname_protocol::light::LightSequence::generate(&nonce));
         LivenessChallenge {
             actions,
             nonce,
-            deadline: ts((now + self.config.limits.capture_window_secs).min(session_expires)),
+            deadline: ts((now + self.core.config.limits.capture_window_secs).min(session_expires)),
             light,
         }
     }
@@ -529,9 +403,9 @@ impl AppState {
     /// Upload limits told to the companion.
     pub fn upload_limits(&self) -> UploadLimits {
         UploadLimits {
-            max_frames: self.config.face.upload_frame_limit(),
-            max_frame_bytes: self.config.face.max_frame_bytes,
-            max_dimension: self.config.face.max_dimension,
+            max_frames: self.core.config.face.upload_frame_limit(),
+            max_frame_bytes: self.core.config.face.max_frame_bytes,
+            max_dimension: self.core.config.face.max_dimension,
         }
     }
 
@@ -540,7 +414,7 @@ impl AppState {
         let handle = QrHandle::parse(handle.trim())
             .map_err(|_| ServerError::new(ErrorCode::HandleUnknown, "This QR code is not valid."))?;
         let hash = crypto::token_hash(handle.as_str());
-        let Some(found) = self.store.face_session_by_handle(&hash).await? else {
+        let Some(found) = self.core.store.face_session_by_handle(&hash).await? else {
             return Err(ServerError::new(
                 ErrorCode::HandleUnknown,
                 "This QR code is not known. Scan the current code on the PC page.",
@@ -572,10 +446,10 @@ impl AppState {
                 "This verification was started by another account. Sign in to the account shown on the PC page.",
             ));
         }
-        if let Some(until) = self.lockout_until(&s.account_id, &s.id_hash).await? {
-            return Err(Self::locked_out_error(until));
+        if let Some(until) = self.core.lockout_until(&s.account_id, &s.id_hash).await? {
+            return Err(FlowCore::locked_out_error(until));
         }
-        let now = self.now();
+        let now = self.core.now();
         let device = caller.device();
         let challenge = self.new_challenge(now, s.expires_at);
         s.state = SessionState::Scanned;
@@ -584,7 +458,7 @@ impl AppState {
         s.station_code = matches!(caller, Caller::Station { .. }).then(crypto::station_code);
         s.claimed_at = Some(now);
         s.challenge = Some(challenge.clone());
-        if !self.store.update_face_session(&s).await? {
+        if !self.core.store.update_face_session(&s).await? {
             return Err(ServerError::new(ErrorCode::HandleUsed, "This QR code has been used already."));
         }
         s.version += 1;
@@ -599,8 +473,8 @@ impl AppState {
             session_id: s.id.clone(),
             context: MaskedContext {
                 account: realname_protocol::mask::mask_email(&account.email),
-                name: realname_protocol::mask::mask_name(&self.keys.decrypt_string(&s.name_enc)?),
-                id_number: realname_protocol::mask::mask_id_number(&self.keys.decrypt_string(&s.id_enc)?),
+                name: realname_protocol::mask::mask_name(&self.core.keys.decrypt_string(&s.name_enc)?),
+                id_number: realname_protocol::mask::mask_id_number(&self.core.keys.decrypt_string(&s.id_enc)?),
                 pc_started_at: ts(s.created_at),
                 requires_station_code: s.station_code.is_some(),
             },
@@ -661,10 +535,10 @@ impl AppState {
                     s.attempts_left -= 1;
                     if s.attempts_left <= 0 {
                         s.state = SessionState::Failed;
-                        s.decided_at = Some(self.now());
+                        s.decided_at = Some(self.core.now());
                         s.failure_code = Some(crate::store::FailureCode::StationCodeInvalid);
                     }
-                    if self.store.update_face_session(&s).await? {
+                    if self.core.store.update_face_session(&s).await? {
                         s.version += 1;
                         self.publish(&s);
                         return Err(ServerError::new(
@@ -677,8 +551,8 @@ impl AppState {
                 }
             }
             s.state = SessionState::InProgress;
-            s.confirmed_at = Some(self.now());
-            if self.store.update_face_session(&s).await? {
+            s.confirmed_at = Some(self.core.now());
+            if self.core.store.update_face_session(&s).await? {
                 s.version += 1;
                 self.publish(&s);
                 return Ok(self.status_of(&s));
@@ -694,8 +568,8 @@ impl AppState {
                 return Err(Self::state_error(&s));
             }
             s.state = SessionState::Cancelled;
-            s.decided_at = Some(self.now());
-            if self.store.update_face_session(&s).await? {
+            s.decided_at = Some(self.core.now());
+            if self.core.store.update_face_session(&s).await? {
                 s.version += 1;
                 tracing::info!(session = %s.id, "session cancelled on the device");
                 self.publish(&s);

@@ -22,7 +22,7 @@ pub use crate::directories::mobile::{
 use crate::error::{ID_ALREADY_VERIFIED_MESSAGE, ServerError, ServerResult};
 use crate::flows::face::FormError;
 use crate::flows::face::authority::{ImportReport, csv_records, parse_person, same_name};
-use crate::state::AppState;
+use crate::flows::core::FlowCore;
 use crate::store::methods::{CarrierRecord, SMS_PENDING, SMS_VERIFIED, SmsChallenge};
 use crate::store::{Account, Store, StoreError, VerifiedIdentity, WebSession};
 
@@ -164,12 +164,12 @@ impl CarrierDirectory for HttpCarrierDirectory {
 pub struct OutboxGateway {
     store: Arc<dyn Store>,
     keys: DataKeys,
-    clock: Arc<dyn crate::state::Clock>,
+    clock: Arc<dyn crate::clock::Clock>,
 }
 
 impl OutboxGateway {
     /// An outbox in `store`.
-    pub fn new(store: Arc<dyn Store>, keys: DataKeys, clock: Arc<dyn crate::state::Clock>) -> Self {
+    pub fn new(store: Arc<dyn Store>, keys: DataKeys, clock: Arc<dyn crate::clock::Clock>) -> Self {
         Self { store, keys, clock }
     }
 }
@@ -324,10 +324,24 @@ pub enum CodeOutcome {
     Verified,
 }
 
-impl AppState {
+/// The mobile path: the carrier's three-element check and a one-time SMS code (cheap to
+/// clone).
+#[derive(Debug, Clone)]
+pub struct MobileFlow {
+    /// What every flow shares.
+    pub core: FlowCore,
+    /// The carrier directory.
+    pub carrier: Arc<dyn CarrierDirectory>,
+    /// The SMS gateway.
+    pub sms: Arc<dyn SmsGateway>,
+    /// Rate limits (sends per phone, account and IP).
+    pub limiter: crate::ratelimit::RateLimiter,
+}
+
+impl MobileFlow {
     fn sms_text(&self, code: &str) -> String {
-        let minutes = (self.config.sms.code_ttl_secs + 59) / 60;
-        self.config.sms.template.replace("{code}", code).replace("{minutes}", &minutes.to_string())
+        let minutes = (self.core.config.sms.code_ttl_secs + 59) / 60;
+        self.core.config.sms.template.replace("{code}", code).replace("{minutes}", &minutes.to_string())
     }
 
     /// Reserves one send (and the carrier look-up before it) on the hourly per-phone,
@@ -341,7 +355,7 @@ impl AppState {
             (Scope::SmsAccount, account_id.to_owned()),
             (Scope::SmsIp, ip),
         ];
-        match self.rate_attempt(&keys).await {
+        match self.limiter.rate_attempt(&keys).await {
             Ok(_counted) => Ok(()),
             Err(crate::ratelimit::Refusal::Limited { scope, .. }) => {
                 let which = match scope {
@@ -362,9 +376,9 @@ impl AppState {
     /// Takes the phone's send slot: no other code goes to this phone for `resend_after_secs`.
     /// One conditional upsert, so of concurrent submissions only one sends.
     async fn take_phone_slot(&self, phone_hash: &[u8]) -> ServerResult<()> {
-        let now = self.now();
-        let wait = self.config.sms.resend_after_secs;
-        if crate::store::hardening::HardeningStore::reserve_sms_slot(&*self.store, phone_hash, now, now + wait).await? {
+        let now = self.core.now();
+        let wait = self.core.config.sms.resend_after_secs;
+        if crate::store::hardening::HardeningStore::reserve_sms_slot(&*self.core.store, phone_hash, now, now + wait).await? {
             Ok(())
         } else {
             Err(too_early(wait))
@@ -382,27 +396,27 @@ impl AppState {
         phone_input: &str,
         client_ip: &str,
     ) -> Result<SmsChallenge, FormError> {
-        let (name, id) = self.parse_identity_form(name_input, id_input)?;
+        let (name, id) = self.core.parse_identity_form(name_input, id_input)?;
         let phone = MobileNumber::parse(phone_input).map_err(|e| FormError {
             field: Some("phone"),
             error: ServerError::new(ErrorCode::PhoneInvalid, e.to_string()).with_detail(e.code()),
         })?;
-        self.ensure_account_unverified(&account.id).await?;
-        let id_hash = self.id_lockout(&account.id, &id).await?;
-        let phone_hash = phone_hash(&self.keys, &phone);
-        let ip_hash = ip_hash(&self.keys, client_ip);
+        self.core.ensure_account_unverified(&account.id).await?;
+        let id_hash = self.core.id_lockout(&account.id, &id).await?;
+        let phone_hash = phone_hash(&self.core.keys, &phone);
+        let ip_hash = ip_hash(&self.core.keys, client_ip);
         self.reserve_send(&phone_hash, &account.id, client_ip).await?;
-        self.authority_match(&account.id, &id_hash, &name, &id).await?;
-        self.ensure_id_unverified(&id_hash).await?;
+        self.core.authority_match(&account.id, &id_hash, &name, &id).await?;
+        self.core.ensure_id_unverified(&id_hash).await?;
         // A new form is no way around "resend only after N seconds" (a cheap early answer, after
         // the identity rules so that "ID already verified" is not hidden behind it; the
         // slot taken just before sending decides races).
         let recent = self
             .store
-            .sms_send_counts(&phone_hash, &account.id, &ip_hash, self.now() - self.config.sms.resend_after_secs)
+            .sms_send_counts(&phone_hash, &account.id, &ip_hash, self.core.now() - self.core.config.sms.resend_after_secs)
             .await?;
         if recent.phone > 0 {
-            return Err(too_early(self.config.sms.resend_after_secs).into());
+            return Err(too_early(self.core.config.sms.resend_after_secs).into());
         }
         let verdict = self.carrier.check(&phone, &name, &id).await.map_err(|e| {
             ServerError::unavailable(
@@ -413,7 +427,7 @@ impl AppState {
         })?;
         if verdict != CarrierVerdict::Match {
             // Counted against this account only: a wrong phone says nothing about the holder.
-            self.record_identity_failure(&account.id, &id_hash).await?;
+            self.core.record_identity_failure(&account.id, &id_hash).await?;
             let detail = if verdict == CarrierVerdict::Unknown { "phone_unknown" } else { "phone_other_person" };
             return Err(FormError {
                 field: Some("phone"),
@@ -425,26 +439,26 @@ impl AppState {
             });
         }
         self.take_phone_slot(&phone_hash).await?;
-        let now = self.now();
+        let now = self.core.now();
         let id_str = crypto::random_id();
         let code = new_code();
         let challenge = SmsChallenge {
-            code_hash: code_hash(&self.keys, &id_str, &code),
+            code_hash: code_hash(&self.core.keys, &id_str, &code),
             id: id_str,
             account_id: account.id.clone(),
             web_session_id: web.id.clone(),
             phone_hash,
-            phone_enc: self.keys.encrypt(phone.as_str().as_bytes()),
+            phone_enc: self.core.keys.encrypt(phone.as_str().as_bytes()),
             id_hash,
-            id_enc: self.keys.encrypt(id.as_str().as_bytes()),
-            name_enc: self.keys.encrypt(name.as_str().as_bytes()),
+            id_enc: self.core.keys.encrypt(id.as_str().as_bytes()),
+            name_enc: self.core.keys.encrypt(name.as_str().as_bytes()),
             sent_at: now,
-            expires_at: now + self.config.sms.code_ttl_secs,
-            wrong_left: i64::from(self.config.sms.max_wrong_entries),
+            expires_at: now + self.core.config.sms.code_ttl_secs,
+            wrong_left: i64::from(self.core.config.sms.max_wrong_entries),
             state: SMS_PENDING.into(),
             created_at: now,
         };
-        self.store.insert_sms_challenge(&challenge, &ip_hash).await?;
+        self.core.store.insert_sms_challenge(&challenge, &ip_hash).await?;
         self.sms.send(&phone, &self.sms_text(&code)).await.map_err(|e| {
             ServerError::unavailable(
                 ErrorCode::SmsUnavailable,
@@ -458,7 +472,7 @@ impl AppState {
 
     /// A challenge of this browser (same account and browser session).
     pub async fn own_sms_challenge(&self, account: &Account, web: &WebSession, id: &str) -> ServerResult<SmsChallenge> {
-        match self.store.sms_challenge(id).await? {
+        match self.core.store.sms_challenge(id).await? {
             Some(c) if c.account_id == account.id && c.web_session_id == web.id => Ok(c),
             _ => Err(ServerError::new(ErrorCode::NotFound, "No such verification code request.")),
         }
@@ -466,7 +480,7 @@ impl AppState {
 
     /// Seconds until a new code may be sent (0: now).
     pub fn resend_wait(&self, c: &SmsChallenge) -> i64 {
-        (c.sent_at + self.config.sms.resend_after_secs - self.now()).max(0)
+        (c.sent_at + self.core.config.sms.resend_after_secs - self.core.now()).max(0)
     }
 
     /// Sends a new code for a pending challenge, no earlier than `resend_after_secs` after the
@@ -479,21 +493,21 @@ impl AppState {
         if wait > 0 {
             return Err(too_early(wait));
         }
-        let ip_hash = ip_hash(&self.keys, client_ip);
+        let ip_hash = ip_hash(&self.core.keys, client_ip);
         self.reserve_send(&c.phone_hash, &c.account_id, client_ip).await?;
         self.take_phone_slot(&c.phone_hash).await?;
-        let now = self.now();
+        let now = self.core.now();
         let code = new_code();
         let mut next = c.clone();
-        next.code_hash = code_hash(&self.keys, &c.id, &code);
+        next.code_hash = code_hash(&self.core.keys, &c.id, &code);
         next.sent_at = now;
-        next.expires_at = now + self.config.sms.code_ttl_secs;
-        next.wrong_left = i64::from(self.config.sms.max_wrong_entries);
-        if !self.store.resend_sms_code(&next, now - self.config.sms.resend_after_secs, &ip_hash).await? {
+        next.expires_at = now + self.core.config.sms.code_ttl_secs;
+        next.wrong_left = i64::from(self.core.config.sms.max_wrong_entries);
+        if !self.core.store.resend_sms_code(&next, now - self.core.config.sms.resend_after_secs, &ip_hash).await? {
             // Another request resent first.
-            return Err(too_early(self.config.sms.resend_after_secs));
+            return Err(too_early(self.core.config.sms.resend_after_secs));
         }
-        let phone = MobileNumber::parse(&self.keys.decrypt_string(&c.phone_enc)?).map_err(ServerError::internal)?;
+        let phone = MobileNumber::parse(&self.core.keys.decrypt_string(&c.phone_enc)?).map_err(ServerError::internal)?;
         self.sms.send(&phone, &self.sms_text(&code)).await.map_err(|e| {
             ServerError::unavailable(
                 ErrorCode::SmsUnavailable,
@@ -510,7 +524,7 @@ impl AppState {
         if c.state == SMS_VERIFIED {
             return Ok(CodeOutcome::Verified);
         }
-        if self.now() >= c.expires_at {
+        if self.core.now() >= c.expires_at {
             return Err(ServerError::new(
                 ErrorCode::SmsCodeExpired,
                 "The verification code has expired. Request a new code.",
@@ -522,13 +536,13 @@ impl AppState {
         // A try is spent *before* the code is compared, in one conditional statement: `c` may
         // be a copy loaded before concurrent guesses spent the last tries.
         let Some(left) =
-            crate::store::hardening::HardeningStore::spend_sms_try(&*self.store, &c.id, self.now()).await?
+            crate::store::hardening::HardeningStore::spend_sms_try(&*self.core.store, &c.id, self.core.now()).await?
         else {
             return Err(exhausted());
         };
         let entered = entered.trim();
         let well_formed = entered.len() == CODE_DIGITS && entered.bytes().all(|b| b.is_ascii_digit());
-        if !well_formed || !constant_time_eq(&code_hash(&self.keys, &c.id, entered), &c.code_hash) {
+        if !well_formed || !constant_time_eq(&code_hash(&self.core.keys, &c.id, entered), &c.code_hash) {
             if left > 0 {
                 return Err(ServerError::new(
                     ErrorCode::SmsCodeWrong,
@@ -536,12 +550,12 @@ impl AppState {
                 )
                 .with_detail(format!("tries_left={left}")));
             }
-            self.record_identity_failure(&c.account_id, &c.id_hash).await?;
+            self.core.record_identity_failure(&c.account_id, &c.id_hash).await?;
             return Err(exhausted());
         }
         // The rules again at the moment of verifying: the ID may have verified another
         // account since the code was sent (the unique key decides races).
-        if self.store.verified_identity_by_id_hash(&c.id_hash).await?.is_some() {
+        if self.core.store.verified_identity_by_id_hash(&c.id_hash).await?.is_some() {
             return Err(ServerError::new(ErrorCode::IdAlreadyVerified, ID_ALREADY_VERIFIED_MESSAGE));
         }
         let identity = VerifiedIdentity {
@@ -551,9 +565,9 @@ impl AppState {
             id_enc: c.id_enc.clone(),
             name_enc: c.name_enc.clone(),
             method: METHOD_MOBILE.into(),
-            verified_at: self.now(),
+            verified_at: self.core.now(),
         };
-        if !self.store.complete_direct_verification(Some(&c.id), &identity).await? {
+        if !self.core.store.complete_direct_verification(Some(&c.id), &identity).await? {
             return Err(ServerError::new(ErrorCode::SessionState, "This verification is finished."));
         }
         tracing::info!(challenge = %c.id, "verified by mobile phone");

@@ -11,7 +11,6 @@ use serde::{Deserialize, Serialize};
 use crate::crypto::{self, DataKeys};
 use crate::error::{ServerError, ServerResult};
 use crate::flows::partner::{PartnerError, PartnerVerification, TokenGrant, pkce_challenge};
-use crate::state::AppState;
 use crate::store::Store;
 use crate::store::trust::{CodeUse, PartnerAuthCode};
 
@@ -58,30 +57,30 @@ pub struct AuthorizeParams {
 }
 
 /// The client secret the stand-in checks token request signatures with.
-pub fn client_secret(state: &AppState) -> String {
-    match &state.config.partners.secret {
+pub fn client_secret(flow: &super::PartnerFlow) -> String {
+    match &flow.core.config.partners.secret {
         Some(s) => s.expose().to_owned(),
-        None => state.keys.csrf_token("partner-client-secret\n"),
+        None => flow.core.keys.csrf_token("partner-client-secret\n"),
     }
 }
 
 /// The redirect URIs the stand-in accepts for our client id.
-fn registered_redirects(state: &AppState) -> Vec<String> {
-    let mut list = vec![state.partner_redirect_uri()];
-    list.extend(state.config.partners.redirect_uris.iter().cloned());
+fn registered_redirects(flow: &super::PartnerFlow) -> Vec<String> {
+    let mut list = vec![flow.partner_redirect_uri()];
+    list.extend(flow.core.config.partners.redirect_uris.iter().cloned());
     list
 }
 
 /// Checks an authorization request. An unknown client or redirect URI is never redirected to
 /// (RFC 6749 §4.1.2.1): the error is shown on the stand-in's own page.
-pub async fn check_authorize(state: &AppState, partner: &str, p: &AuthorizeParams) -> ServerResult<()> {
-    if !state.store.partner_names().await?.iter().any(|n| n == partner) {
+pub async fn check_authorize(flow: &super::PartnerFlow, partner: &str, p: &AuthorizeParams) -> ServerResult<()> {
+    if !flow.core.store.partner_names().await?.iter().any(|n| n == partner) {
         return Err(ServerError::new(ErrorCode::NotFound, "No such partner."));
     }
-    if p.client_id != state.config.partners.client_id {
+    if p.client_id != flow.core.config.partners.client_id {
         return Err(ServerError::new(ErrorCode::PartnerClientInvalid, "Unknown client."));
     }
-    if !registered_redirects(state).contains(&p.redirect_uri) {
+    if !registered_redirects(flow).contains(&p.redirect_uri) {
         return Err(ServerError::new(
             ErrorCode::PartnerRedirectInvalid,
             "The redirect URI is not registered for this client.",
@@ -131,11 +130,11 @@ pub fn ticket_valid(
 }
 
 /// Checks a partner user's password (constant work for unknown logins).
-pub async fn sign_in(state: &AppState, partner: &str, login: &str, password: &str) -> ServerResult<bool> {
+pub async fn sign_in(flow: &super::PartnerFlow, partner: &str, login: &str, password: &str) -> ServerResult<bool> {
     let found = if login.is_empty() || login.chars().count() > 128 {
         None
     } else {
-        state.store.partner_login(partner, login).await?
+        flow.core.store.partner_login(partner, login).await?
     };
     let stored = found.and_then(|(_, hash)| hash).unwrap_or_else(|| crypto::dummy_password_hash().to_owned());
     let password = password.to_owned();
@@ -143,10 +142,10 @@ pub async fn sign_in(state: &AppState, partner: &str, login: &str, password: &st
 }
 
 /// After consent: a fresh single-use code for `login`, and the redirect back to the client.
-pub async fn issue_code(state: &AppState, partner: &str, login: &str, p: &AuthorizeParams) -> ServerResult<String> {
+pub async fn issue_code(flow: &super::PartnerFlow, partner: &str, login: &str, p: &AuthorizeParams) -> ServerResult<String> {
     let code = crypto::random_token("");
-    let now = state.now();
-    state
+    let now = flow.core.now();
+    flow.core
         .store
         .insert_partner_auth_code(&PartnerAuthCode {
             code_hash: crypto::token_hash(&code),
@@ -156,7 +155,7 @@ pub async fn issue_code(state: &AppState, partner: &str, login: &str, p: &Author
             redirect_uri: p.redirect_uri.clone(),
             code_challenge: p.code_challenge.clone(),
             created_at: now,
-            expires_at: now + state.config.partners.code_ttl_secs,
+            expires_at: now + flow.core.config.partners.code_ttl_secs,
             used_at: None,
         })
         .await?;

@@ -30,7 +30,8 @@ use crate::crypto::{self, DataKeys};
 pub use crate::directories::partner::{PartnerDirectory, PartnerError, PartnerVerification, TokenGrant};
 use crate::error::{ServerError, ServerResult};
 use crate::flows::face::authority::{ImportReport, csv_records, parse_person};
-use crate::state::{AppState, Clock};
+use crate::clock::Clock;
+use crate::flows::core::FlowCore;
 use crate::store::methods::{PartnerConsent, PartnerRecord};
 use crate::store::trust::PartnerAuthRequest;
 use crate::store::{Account, Store, StoreError, VerifiedIdentity, WebSession};
@@ -359,7 +360,21 @@ pub async fn import_partner_records(
     Ok(report)
 }
 
-impl AppState {
+/// The partner-sync path: the popup's offers, *Not Authorized Temporarily*, and the OAuth
+/// round trip with a partner that verified the person already (cheap to clone).
+#[derive(Debug, Clone)]
+pub struct PartnerFlow {
+    /// What every flow shares.
+    pub core: FlowCore,
+    /// The partner directory.
+    pub partners: Arc<dyn PartnerDirectory>,
+    /// E-mail confirmations (a partner's verification needs a confirmed address).
+    pub email: crate::email::Confirmations,
+    /// This server's origin (the OAuth redirect URI).
+    pub origin: String,
+}
+
+impl PartnerFlow {
     /// The partners to offer on the popup. A partner directory that fails is logged and
     /// treated as "none": manual verification stays possible.
     pub async fn partner_offers(&self) -> Vec<String> {
@@ -397,9 +412,9 @@ impl AppState {
             partner: clip(partner),
             shared: shared.into(),
             decision: decision.into(),
-            at: self.now(),
+            at: self.core.now(),
         };
-        self.store.insert_partner_consent(&consent).await?;
+        self.core.store.insert_partner_consent(&consent).await?;
         Ok(())
     }
 
@@ -411,8 +426,8 @@ impl AppState {
         web: &WebSession,
         partner: &str,
     ) -> ServerResult<String> {
-        self.ensure_account_unverified(&account.id).await?;
-        if !self.email_confirmed(account).await? {
+        self.core.ensure_account_unverified(&account.id).await?;
+        if !self.email.email_confirmed(account).await? {
             return Err(email_unconfirmed());
         }
         let not_offered = || {
@@ -427,8 +442,8 @@ impl AppState {
         let endpoint = self.partners.authorize_endpoint(partner, &self.origin).ok_or_else(not_offered)?;
         let state = crypto::random_token("");
         let verifier = URL_SAFE_NO_PAD.encode(crypto::random_bytes::<32>());
-        let now = self.now();
-        self.store
+        let now = self.core.now();
+        self.core.store
             .insert_partner_auth_request(&PartnerAuthRequest {
                 state_hash: crypto::token_hash(&state),
                 account_id: account.id.clone(),
@@ -436,13 +451,13 @@ impl AppState {
                 partner: partner.to_owned(),
                 code_verifier: verifier.clone(),
                 created_at: now,
-                expires_at: now + self.config.partners.request_ttl_secs,
+                expires_at: now + self.core.config.partners.request_ttl_secs,
             })
             .await?;
         let mut url = url::Url::parse(&endpoint).map_err(ServerError::internal)?;
         url.query_pairs_mut()
             .append_pair("response_type", "code")
-            .append_pair("client_id", &self.config.partners.client_id)
+            .append_pair("client_id", &self.core.config.partners.client_id)
             .append_pair("redirect_uri", &self.partner_redirect_uri())
             .append_pair("scope", SCOPE)
             .append_pair("state", &state)
@@ -477,7 +492,7 @@ impl AppState {
             .take_partner_auth_request(&crypto::token_hash(state), &web.id)
             .await?
             .ok_or_else(state_invalid)?;
-        if request.account_id != account.id || request.expires_at <= self.now() {
+        if request.account_id != account.id || request.expires_at <= self.core.now() {
             return Err(state_invalid());
         }
         if let Some(error) = error {
@@ -488,15 +503,15 @@ impl AppState {
         let code = code.filter(|c| !c.is_empty() && c.len() <= 200).ok_or_else(|| {
             ServerError::new(ErrorCode::PartnerCodeInvalid, "The partner did not send a valid authorization code.")
         })?;
-        self.ensure_account_unverified(&account.id).await?;
-        if !self.email_confirmed(account).await? {
+        self.core.ensure_account_unverified(&account.id).await?;
+        if !self.email.email_confirmed(account).await? {
             return Err(email_unconfirmed());
         }
         let grant = TokenGrant {
             grant_type: "authorization_code".into(),
             code: code.to_owned(),
             redirect_uri: self.partner_redirect_uri(),
-            client_id: self.config.partners.client_id.clone(),
+            client_id: self.core.config.partners.client_id.clone(),
             code_verifier: request.code_verifier.clone(),
         };
         let found = self.partners.exchange(&request.partner, &grant).await.map_err(|e| match e {
@@ -509,31 +524,31 @@ impl AppState {
                 other,
             ),
         })?;
-        let now = self.now();
+        let now = self.core.now();
         self.record_partner_decision(account, &request.partner, "authorized", SHARED_FIELDS).await?;
         // The partner's data is checked like typed data: it must be a valid ID number…
         let name = PersonName::parse(&found.name).map_err(|e| {
             ServerError::new(ErrorCode::NameInvalid, format!("The partner's name is not valid: {e}"))
                 .with_detail(e.code())
         })?;
-        let id = ResidentId::parse(&found.id_number, self.today()).map_err(|e| {
+        let id = ResidentId::parse(&found.id_number, self.core.today()).map_err(|e| {
             ServerError::new(ErrorCode::IdNumberInvalid, format!("The partner's ID number is not valid: {e}"))
                 .with_detail(e.code())
         })?;
         // …not verifying another account…
-        let id_hash = self.id_rules(&account.id, &id).await.map_err(|fe| fe.error)?;
+        let id_hash = self.core.id_rules(&account.id, &id).await.map_err(|fe| fe.error)?;
         // …and consistent at the identity authority.
-        self.authority_match(&account.id, &id_hash, &name, &id).await.map_err(|fe| fe.error)?;
+        self.core.authority_match(&account.id, &id_hash, &name, &id).await.map_err(|fe| fe.error)?;
         let identity = VerifiedIdentity {
             id_hash,
             account_id: account.id.clone(),
             session_id: crypto::random_id(),
-            id_enc: self.keys.encrypt(id.as_str().as_bytes()),
-            name_enc: self.keys.encrypt(name.as_str().as_bytes()),
+            id_enc: self.core.keys.encrypt(id.as_str().as_bytes()),
+            name_enc: self.core.keys.encrypt(name.as_str().as_bytes()),
             method: format!("{METHOD_PARTNER_PREFIX}{}", request.partner),
             verified_at: now,
         };
-        self.store.complete_direct_verification(None, &identity).await?;
+        self.core.store.complete_direct_verification(None, &identity).await?;
         tracing::info!(account = %account.id, "verified by partner sync");
         Ok(identity)
     }

@@ -164,7 +164,7 @@ async fn login(
     let email = req.email.trim().to_lowercase();
     let limits = crate::ratelimit::signin_keys(&client, &email);
     // Counted before the password is checked: concurrent guesses get no more than the limit.
-    let attempt = state.rate_attempt(&limits).await.map_err(IntoResponse::into_response)?;
+    let attempt = state.limiter.rate_attempt(&limits).await.map_err(IntoResponse::into_response)?;
     login_checked(&state, &req, &email, attempt).await.map(Json)
 }
 
@@ -259,8 +259,8 @@ async fn claim(
     ApiJson(req): ApiJson<ClaimRequest>,
 ) -> Result<Json<ClaimResponse>, Response> {
     let limits = crate::ratelimit::device_keys(crate::ratelimit::Operation::Claim, &client, &caller.device().id);
-    state.rate_hit(&limits).await.map_err(IntoResponse::into_response)?;
-    state.claim(&caller, &req.handle, &req.device).await.map(Json).map_err(IntoResponse::into_response)
+    state.limiter.rate_hit(&limits).await.map_err(IntoResponse::into_response)?;
+    state.face.claim(&caller, &req.handle, &req.device).await.map(Json).map_err(IntoResponse::into_response)
 }
 
 /// `GET /api/v1/companion/sessions/{id}`.
@@ -270,8 +270,8 @@ async fn session_status(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ServerResult<Json<SessionStatus>> {
-    let s = state.session_for_device(&caller, &id).await?;
-    Ok(Json(state.status_of(&s)))
+    let s = state.face.session_for_device(&caller, &id).await?;
+    Ok(Json(state.face.status_of(&s)))
 }
 
 /// `POST /api/v1/companion/sessions/{id}/confirm`.
@@ -282,7 +282,7 @@ async fn confirm(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<ConfirmRequest>,
 ) -> ServerResult<Json<SessionStatus>> {
-    Ok(Json(state.confirm(&caller, &id, req.consent, req.station_code.as_deref()).await?))
+    Ok(Json(state.face.confirm(&caller, &id, req.consent, req.station_code.as_deref()).await?))
 }
 
 /// `POST /api/v1/companion/sessions/{id}/cancel` ("Cancel — I did not start this").
@@ -292,7 +292,7 @@ async fn cancel(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ServerResult<Json<SessionStatus>> {
-    Ok(Json(state.cancel(&caller, &id).await?))
+    Ok(Json(state.face.cancel(&caller, &id).await?))
 }
 
 /// `POST /api/v1/companion/sessions/{id}/capture`: multipart with a `metadata` JSON part
@@ -308,7 +308,7 @@ async fn capture(
 ) -> Result<Json<Decision>, Response> {
     // Counted before the upload is read, so a flood costs the server no image decoding.
     let limits = crate::ratelimit::device_keys(crate::ratelimit::Operation::Capture, &client, &caller.device().id);
-    state.rate_hit(&limits).await.map_err(IntoResponse::into_response)?;
+    state.limiter.rate_hit(&limits).await.map_err(IntoResponse::into_response)?;
     // Held while the body is read and decided: bounded uploads per device and in total.
     let _permit = state.uploads.enter(&caller.device().id).map_err(IntoResponse::into_response)?;
     read_and_decide(&state, &caller, &id, multipart).await.map(Json).map_err(IntoResponse::into_response)
@@ -346,7 +346,7 @@ async fn read_and_decide(
     let metadata: CaptureMetadata = serde_json::from_slice(&data)
         .map_err(|e| ServerError::new(ErrorCode::MetadataInvalid, format!("The metadata part is not valid: {e}")))?;
     drop(data);
-    let session = state.capture_precheck(caller, id, &metadata).await?;
+    let session = state.face.capture_precheck(caller, id, &metadata).await?;
     let mut parts: HashMap<String, bytes::Bytes> = HashMap::new();
     loop {
         let field = match multipart.next_field().await {
@@ -394,9 +394,9 @@ async fn read_and_decide(
         ));
     }
     // Held through the decision; given back once its outcome (and failure, if any) is stored.
-    let attempt = state.reserve_face_attempt(&session).await?;
+    let attempt = state.face.reserve_face_attempt(&session).await?;
     let started = std::time::Instant::now();
-    let decided = state.capture(caller, id, &metadata.nonce, frames, metadata.light).await;
+    let decided = state.face.capture(caller, id, &metadata.nonce, frames, metadata.light).await;
     attempt.release().await;
     let decision = decided?;
     let reason = decision.reason.and_then(|r| serde_json::to_value(r).ok()).and_then(|v| v.as_str().map(str::to_owned));

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tracing::instrument;
 
-use super::{PageCtx, SignedIn};
+use super::{OrErrorPage as _, PageCtx, PageResult, SignedIn};
 use crate::error::ServerError;
 use crate::http::HttpState;
 use crate::state::AppState;
@@ -65,14 +65,10 @@ pub(super) async fn partner_decline(
     ctx: PageCtx,
     user: SignedIn,
     Form(form): Form<PartnerForm>,
-) -> Response {
-    if let Err(e) = ctx.check_csrf(&state, &form.csrf) {
-        return ctx.error_page(&state, e);
-    }
-    if let Err(e) = state.decline_partner(&user.account, &form.partner).await {
-        return ctx.error_page(&state, e);
-    }
-    Redirect::to("/verify/method?manual=1").into_response()
+) -> PageResult {
+    ctx.check_csrf(&state, &form.csrf).or_error_page(&ctx, &state)?;
+    state.partner.decline_partner(&user.account, &form.partner).await.or_error_page(&ctx, &state)?;
+    Ok(Redirect::to("/verify/method?manual=1").into_response())
 }
 
 pub(super) async fn mobile_page(State(state): State<AppState>, ctx: PageCtx, user: SignedIn) -> Response {
@@ -102,12 +98,10 @@ pub(super) async fn mobile_submit(
     ip: ClientIp,
     user: SignedIn,
     Form(form): Form<MobileForm>,
-) -> Response {
-    if let Err(e) = ctx.check_csrf(&state, &form.csrf) {
-        return ctx.error_page(&state, e);
-    }
-    match state.send_mobile_code(&user.account, &user.web, &form.name, &form.id_number, &form.phone, &ip.0).await {
-        Ok(c) => Redirect::to(&format!("/verify/mobile/{}", c.id)).into_response(),
+) -> PageResult {
+    ctx.check_csrf(&state, &form.csrf).or_error_page(&ctx, &state)?;
+    match state.mobile.send_mobile_code(&user.account, &user.web, &form.name, &form.id_number, &form.phone, &ip.0).await {
+        Ok(c) => Ok(Redirect::to(&format!("/verify/mobile/{}", c.id)).into_response()),
         Err(fe) => {
             fe.error.log();
             let status = fe.error.status();
@@ -116,12 +110,8 @@ pub(super) async fn mobile_submit(
                 obj.insert("field".into(), field.into());
             }
             // The input is kept: the person corrects it instead of retyping everything.
-            ctx.render(
-                &state,
-                status,
-                "mobile.html",
-                json!({ "error": error, "name": form.name, "id_number": form.id_number, "phone": form.phone }),
-            )
+            let extra = json!({ "error": error, "name": form.name, "id_number": form.id_number, "phone": form.phone });
+            Ok(ctx.render(&state, status, "mobile.html", extra))
         }
     }
 }
@@ -152,7 +142,7 @@ fn code_page(
             "challenge_id": c.id,
             "phone": phone,
             "minutes": minutes,
-            "resend_wait": state.resend_wait(c),
+            "resend_wait": state.mobile.resend_wait(c),
             "max_wrong": state.config.sms.max_wrong_entries.to_string(),
             "error": error,
             "resent": resent,
@@ -172,15 +162,12 @@ pub(super) async fn mobile_code_page(
     Path(id): Path<String>,
     Query(q): Query<CodePageQuery>,
     user: SignedIn,
-) -> Response {
-    let c = match state.own_sms_challenge(&user.account, &user.web, &id).await {
-        Ok(c) => c,
-        Err(e) => return ctx.error_page(&state, e),
-    };
+) -> PageResult {
+    let c = state.mobile.own_sms_challenge(&user.account, &user.web, &id).await.or_error_page(&ctx, &state)?;
     if c.state == SMS_VERIFIED {
-        return Redirect::to("/verify/details").into_response();
+        return Ok(Redirect::to("/verify/details").into_response());
     }
-    code_page(&state, ctx, StatusCode::OK, &c, None, q.resent.is_some())
+    Ok(code_page(&state, ctx, StatusCode::OK, &c, None, q.resent.is_some()))
 }
 
 #[derive(Deserialize)]
@@ -200,27 +187,22 @@ pub(super) async fn mobile_code_submit(
     Path(id): Path<String>,
     user: SignedIn,
     Form(form): Form<CodeForm>,
-) -> Response {
-    if let Err(e) = ctx.check_csrf(&state, &form.csrf) {
-        return ctx.error_page(&state, e);
-    }
-    let c = match state.own_sms_challenge(&user.account, &user.web, &id).await {
-        Ok(c) => c,
-        Err(e) => return ctx.error_page(&state, e),
-    };
+) -> PageResult {
+    ctx.check_csrf(&state, &form.csrf).or_error_page(&ctx, &state)?;
+    let c = state.mobile.own_sms_challenge(&user.account, &user.web, &id).await.or_error_page(&ctx, &state)?;
     // Every entry counts (per account and per IP) before anything is compared.
-    if let Err(refusal) = state.rate_hit(&crate::ratelimit::sms_code_keys(&client, &user.account.id)).await {
+    if let Err(refusal) = state.limiter.rate_hit(&crate::ratelimit::sms_code_keys(&client, &user.account.id)).await {
         let e = refusal.error();
-        return code_page(&state, ctx, e.status(), &c, Some(e), false);
+        return Ok(code_page(&state, ctx, e.status(), &c, Some(e), false));
     }
     // Bounded input: a code is 6 digits; anything much longer is simply wrong.
     let entered: String = form.code.chars().take(16).collect();
-    match state.enter_mobile_code(&c, &entered).await {
-        Ok(_) => Redirect::to("/verify/details").into_response(),
+    match state.mobile.enter_mobile_code(&c, &entered).await {
+        Ok(_) => Ok(Redirect::to("/verify/details").into_response()),
         Err(e) => {
             let status = e.status();
-            let fresh = state.own_sms_challenge(&user.account, &user.web, &id).await.unwrap_or(c);
-            code_page(&state, ctx, status, &fresh, Some(e), false)
+            let fresh = state.mobile.own_sms_challenge(&user.account, &user.web, &id).await.unwrap_or(c);
+            Ok(code_page(&state, ctx, status, &fresh, Some(e), false))
         }
     }
 }
@@ -240,19 +222,14 @@ pub(super) async fn mobile_resend(
     Path(id): Path<String>,
     user: SignedIn,
     Form(form): Form<CsrfOnly>,
-) -> Response {
-    if let Err(e) = ctx.check_csrf(&state, &form.csrf) {
-        return ctx.error_page(&state, e);
-    }
-    let c = match state.own_sms_challenge(&user.account, &user.web, &id).await {
-        Ok(c) => c,
-        Err(e) => return ctx.error_page(&state, e),
-    };
-    match state.resend_mobile_code(&c, &ip.0).await {
-        Ok(()) => Redirect::to(&format!("/verify/mobile/{id}?resent=1")).into_response(),
+) -> PageResult {
+    ctx.check_csrf(&state, &form.csrf).or_error_page(&ctx, &state)?;
+    let c = state.mobile.own_sms_challenge(&user.account, &user.web, &id).await.or_error_page(&ctx, &state)?;
+    match state.mobile.resend_mobile_code(&c, &ip.0).await {
+        Ok(()) => Ok(Redirect::to(&format!("/verify/mobile/{id}?resent=1")).into_response()),
         Err(e) => {
             let status = e.status();
-            code_page(&state, ctx, status, &c, Some(e), false)
+            Ok(code_page(&state, ctx, status, &c, Some(e), false))
         }
     }
 }
@@ -273,17 +250,15 @@ pub(super) async fn admin_outbox(
     _admin: crate::http::security::AdminAccess,
     ctx: PageCtx,
     Query(q): Query<OutboxQuery>,
-) -> Response {
+) -> Result<Response, ServerError> {
     let phone = q.phone.as_deref().filter(|p| !p.trim().is_empty());
-    let entries = match crate::flows::mobile::read_outbox(&*state.store, &state.keys, phone, 100).await {
-        Ok(e) => e,
-        Err(crate::flows::mobile::ChannelError::Unavailable(m)) => {
-            return ServerError::new(ErrorCode::PhoneInvalid, m).into_response();
-        }
-        Err(e) => return ServerError::internal(e).into_response(),
-    };
+    let entries =
+        crate::flows::mobile::read_outbox(&*state.store, &state.keys, phone, 100).await.map_err(|e| match e {
+            crate::flows::mobile::ChannelError::Unavailable(m) => ServerError::new(ErrorCode::PhoneInvalid, m),
+            e => ServerError::internal(e),
+        })?;
     if q.format.as_deref() == Some("json") {
-        return ([(header::CACHE_CONTROL, "no-store")], Json(entries)).into_response();
+        return Ok(([(header::CACHE_CONTROL, "no-store")], Json(entries)).into_response());
     }
     let rows: Vec<_> = entries
         .iter()
@@ -297,5 +272,5 @@ pub(super) async fn admin_outbox(
             })
         })
         .collect();
-    ctx.render(&state, StatusCode::OK, "outbox.html", json!({ "messages": rows }))
+    Ok(ctx.render(&state, StatusCode::OK, "outbox.html", json!({ "messages": rows })))
 }

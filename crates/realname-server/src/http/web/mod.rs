@@ -112,8 +112,8 @@ impl FromRequestParts<HttpState> for SignedIn {
     }
 }
 
-/// What every page handler knows about the browser.
-#[derive(Debug)]
+/// What every page handler knows about the browser (cloned only to draw an error page).
+#[derive(Debug, Clone)]
 pub struct PageCtx {
     /// Page language.
     pub lang: Lang,
@@ -274,9 +274,42 @@ impl PageCtx {
     }
 
     /// The signed-in user, or a redirect to the sign-in page.
-    #[allow(clippy::result_large_err)] // the redirect is returned as is, never propagated far
-    pub fn require_user(&self) -> Result<SignedIn, Response> {
-        self.user.clone().ok_or_else(|| Redirect::to("/signin").into_response())
+    pub fn require_user(&self) -> PageResult<SignedIn> {
+        self.user.clone().ok_or_else(|| Redirect::to("/signin").into_response().into())
+    }
+}
+
+/// What a page handler returns: its page, or the response that stands in for it (an error
+/// page, a refusal). `?` ends a handler with the latter, so a handler reads as its happy path;
+/// an early redirect is an `Ok` page of its own.
+pub type PageResult<T = Response> = Result<T, PageError>;
+
+/// The response a page handler ends with instead of its page (boxed: a response is large and
+/// travels through every `?`).
+#[derive(Debug)]
+pub struct PageError(Box<Response>);
+
+impl From<Response> for PageError {
+    fn from(r: Response) -> Self {
+        Self(Box::new(r))
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        *self.0
+    }
+}
+
+/// `?` for page handlers: an error becomes the error page in the browser's language.
+pub trait OrErrorPage<T> {
+    /// The value, or the error page for the error.
+    fn or_error_page(self, ctx: &PageCtx, state: &AppState) -> PageResult<T>;
+}
+
+impl<T, E: Into<ServerError>> OrErrorPage<T> for Result<T, E> {
+    fn or_error_page(self, ctx: &PageCtx, state: &AppState) -> PageResult<T> {
+        self.map_err(|e| ctx.clone().error_page(state, e.into()).into())
     }
 }
 

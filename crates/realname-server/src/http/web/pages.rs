@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tracing::instrument;
 
-use super::{CSRF_HEADER, LANG_COOKIE, PageCtx, SESSION_COOKIE, SignedIn, cookie};
+use super::{CSRF_HEADER, LANG_COOKIE, OrErrorPage as _, PageCtx, PageResult, SESSION_COOKIE, SignedIn, cookie};
 use crate::crypto;
 use crate::error::ServerError;
 use crate::flows::face::format_time;
@@ -97,7 +97,7 @@ fn normalise_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
-async fn sign_in_response(state: &AppState, ctx: PageCtx, account: &Account) -> Response {
+async fn sign_in_response(state: &AppState, ctx: PageCtx, account: &Account) -> PageResult {
     let token = crypto::random_token("rn_ws_");
     let now = state.now();
     let web = WebSession {
@@ -105,14 +105,12 @@ async fn sign_in_response(state: &AppState, ctx: PageCtx, account: &Account) -> 
         account_id: account.id.clone(),
         expires_at: now + state.config.limits.web_session_ttl_secs,
     };
-    if let Err(e) = state.store.insert_web_session(&web, &crypto::token_hash(&token), now).await {
-        return ctx.error_page(state, e.into());
-    }
+    state.store.insert_web_session(&web, &crypto::token_hash(&token), now).await.or_error_page(&ctx, state)?;
     // A fresh CSRF cookie too, so a token planted before sign-in is worthless afterwards.
     let secure = ctx.secure();
     let jar =
         ctx.jar.add(cookie(SESSION_COOKIE, token, secure)).add(cookie(super::CSRF_COOKIE, crypto::random_id(), secure));
-    (jar, Redirect::to("/verify")).into_response()
+    Ok((jar, Redirect::to("/verify")).into_response())
 }
 
 #[instrument(skip_all)]
@@ -121,22 +119,17 @@ pub(super) async fn signin(
     client: crate::http::security::ClientAddr,
     ctx: PageCtx,
     Form(form): Form<CredentialsForm>,
-) -> Response {
-    if let Err(e) = ctx.check_csrf(&state, &form.csrf) {
-        return ctx.error_page(&state, e);
-    }
+) -> PageResult {
+    ctx.check_csrf(&state, &form.csrf).or_error_page(&ctx, &state)?;
     let email = normalise_email(&form.email);
     let limits = crate::ratelimit::signin_keys(&client, &email);
     // Counted before the password is checked (one statement per counter), so a burst of
     // concurrent guesses gets no more tries than the limit.
-    let attempt = match state.rate_attempt(&limits).await {
-        Ok(a) => a,
-        Err(refusal) => return ctx.refusal_page(&state, refusal, "signin.html", json!({ "email": form.email })),
-    };
-    let account = match state.store.account_by_email(&email).await {
-        Ok(a) => a,
-        Err(e) => return ctx.error_page(&state, e.into()),
-    };
+    let attempt = state
+        .rate_attempt(&limits)
+        .await
+        .map_err(|r| ctx.clone().refusal_page(&state, r, "signin.html", json!({ "email": form.email })))?;
+    let account = state.store.account_by_email(&email).await.or_error_page(&ctx, &state)?;
     let stored =
         account.as_ref().map(|a| a.password_hash.clone()).unwrap_or_else(|| crypto::dummy_password_hash().to_owned());
     let password = form.password.clone();
@@ -151,12 +144,12 @@ pub(super) async fn signin(
             tokio::time::sleep(attempt.backoff()).await;
             let err = ServerError::new(ErrorCode::InvalidCredentials, "The e-mail address or the password is wrong.");
             err.log();
-            ctx.render(
+            Ok(ctx.render(
                 &state,
                 StatusCode::UNAUTHORIZED,
                 "signin.html",
                 json!({ "error": err.body(), "email": form.email }),
-            )
+            ))
         }
     }
 }
@@ -167,15 +160,14 @@ pub(super) async fn signup(
     client: crate::http::security::ClientAddr,
     ctx: PageCtx,
     Form(form): Form<CredentialsForm>,
-) -> Response {
-    if let Err(e) = ctx.check_csrf(&state, &form.csrf) {
-        return ctx.error_page(&state, e);
-    }
+) -> PageResult {
+    ctx.check_csrf(&state, &form.csrf).or_error_page(&ctx, &state)?;
     // Every sign-up costs an Argon2 hash and makes an account: limited per IP (IPv6: per /64),
     // counted before any work.
-    if let Err(refusal) = state.rate_attempt(&crate::ratelimit::signup_keys(&client)).await {
-        return ctx.refusal_page(&state, refusal, "signup.html", json!({ "email": form.email }));
-    }
+    state
+        .rate_attempt(&crate::ratelimit::signup_keys(&client))
+        .await
+        .map_err(|r| ctx.clone().refusal_page(&state, r, "signup.html", json!({ "email": form.email })))?;
     let email = normalise_email(&form.email);
     let invalid = |message: &str| {
         let err = ServerError::new(ErrorCode::ValidationFailed, message);
@@ -185,34 +177,26 @@ pub(super) async fn signup(
         && email.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'))
         && !email.chars().any(char::is_whitespace);
     if !email_ok {
-        return ctx.render(
-            &state,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "signup.html",
-            invalid("Enter a valid e-mail address."),
-        );
+        let extra = invalid("Enter a valid e-mail address.");
+        return Ok(ctx.render(&state, StatusCode::UNPROCESSABLE_ENTITY, "signup.html", extra));
     }
     if form.password.chars().count() < 8 || form.password.len() > 1024 {
-        return ctx.render(
-            &state,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "signup.html",
-            invalid("The password must have at least 8 characters."),
-        );
+        let extra = invalid("The password must have at least 8 characters.");
+        return Ok(ctx.render(&state, StatusCode::UNPROCESSABLE_ENTITY, "signup.html", extra));
     }
     let password = form.password.clone();
-    let hash = match tokio::task::spawn_blocking(move || crypto::hash_password(&password)).await {
-        Ok(Ok(h)) => h,
-        Ok(Err(e)) => return ctx.error_page(&state, e.into()),
-        Err(e) => return ctx.error_page(&state, ServerError::internal(e)),
-    };
+    let hash = tokio::task::spawn_blocking(move || crypto::hash_password(&password))
+        .await
+        .map_err(ServerError::internal)
+        .or_error_page(&ctx, &state)?
+        .or_error_page(&ctx, &state)?;
     let account =
         Account { id: crypto::random_id(), email, password_hash: hash, created_at: state.now(), verified_at: None };
     match state.store.insert_account(&account).await {
         Ok(()) => {
             tracing::info!(account = %account.id, "account created");
             // The confirmation link; a mail failure does not stop the sign-up (resend exists).
-            if let Err(e) = state.send_confirmation(&account).await {
+            if let Err(e) = state.email.send_confirmation(&account).await {
                 e.log();
             }
             sign_in_response(&state, ctx, &account).await
@@ -221,14 +205,10 @@ pub(super) async fn signup(
             let err = ServerError::from(e);
             if err.code == ErrorCode::AccountExists {
                 err.log();
-                ctx.render(
-                    &state,
-                    StatusCode::CONFLICT,
-                    "signup.html",
-                    json!({ "error": err.body(), "email": form.email }),
-                )
+                let extra = json!({ "error": err.body(), "email": form.email });
+                Ok(ctx.render(&state, StatusCode::CONFLICT, "signup.html", extra))
             } else {
-                ctx.error_page(&state, err)
+                Err(ctx.error_page(&state, err).into())
             }
         }
     }
@@ -241,19 +221,15 @@ pub(super) struct CsrfForm {
 }
 
 #[instrument(skip_all)]
-pub(super) async fn signout(State(state): State<AppState>, ctx: PageCtx, Form(form): Form<CsrfForm>) -> Response {
-    if let Err(e) = ctx.check_csrf(&state, &form.csrf) {
-        return ctx.error_page(&state, e);
-    }
+pub(super) async fn signout(State(state): State<AppState>, ctx: PageCtx, Form(form): Form<CsrfForm>) -> PageResult {
+    ctx.check_csrf(&state, &form.csrf).or_error_page(&ctx, &state)?;
     let session_cookie = super::cookie_name(SESSION_COOKIE, ctx.secure());
-    if let Some(token) = ctx.jar.get(&session_cookie).map(|c| c.value().to_owned())
-        && let Err(e) = state.store.delete_web_session(&crypto::token_hash(&token)).await
-    {
-        return ctx.error_page(&state, e.into());
+    if let Some(token) = ctx.jar.get(&session_cookie).map(|c| c.value().to_owned()) {
+        state.store.delete_web_session(&crypto::token_hash(&token)).await.or_error_page(&ctx, &state)?;
     }
     let mut gone = Cookie::from(session_cookie);
     gone.set_path("/");
-    (ctx.jar.remove(gone), Redirect::to("/signin")).into_response()
+    Ok((ctx.jar.remove(gone), Redirect::to("/signin")).into_response())
 }
 
 // ---- verification pages ----
@@ -281,17 +257,11 @@ async fn verified_details(
     })))
 }
 
-pub(super) async fn verify_page(State(state): State<AppState>, ctx: PageCtx, user: SignedIn) -> Response {
+pub(super) async fn verify_page(State(state): State<AppState>, ctx: PageCtx, user: SignedIn) -> PageResult {
     let email_notice = super::trust::email_notice(&state, &user.account).await;
-    match verified_details(&state, &ctx, &user.account.id).await {
-        Ok(verified) => ctx.render(
-            &state,
-            StatusCode::OK,
-            "verify.html",
-            json!({ "verified": verified, "email_notice": email_notice }),
-        ),
-        Err(e) => ctx.error_page(&state, e),
-    }
+    let verified = verified_details(&state, &ctx, &user.account.id).await.or_error_page(&ctx, &state)?;
+    let extra = json!({ "verified": verified, "email_notice": email_notice });
+    Ok(ctx.render(&state, StatusCode::OK, "verify.html", extra))
 }
 
 #[derive(Deserialize)]
@@ -353,17 +323,15 @@ pub(super) async fn identity_submit(
     ctx: PageCtx,
     user: SignedIn,
     Form(form): Form<IdentityForm>,
-) -> Response {
-    if let Err(e) = ctx.check_csrf(&state, &form.csrf) {
-        return ctx.error_page(&state, e);
-    }
+) -> PageResult {
+    ctx.check_csrf(&state, &form.csrf).or_error_page(&ctx, &state)?;
     let limits = crate::ratelimit::session_keys(&client, &user.account.id, Some(&form.id_number));
-    if let Err(refusal) = state.rate_hit(&limits).await {
+    state.limiter.rate_hit(&limits).await.map_err(|refusal| {
         let kept = json!({ "name": form.name, "id_number": form.id_number });
-        return ctx.refusal_page(&state, refusal, "identity.html", kept);
-    }
-    match state.begin_verification(&user.account, &user.web, &form.name, &form.id_number).await {
-        Ok(session) => Redirect::to(&format!("/verify/sessions/{}", session.id)).into_response(),
+        ctx.clone().refusal_page(&state, refusal, "identity.html", kept)
+    })?;
+    match state.face.begin_verification(&user.account, &user.web, &form.name, &form.id_number).await {
+        Ok(session) => Ok(Redirect::to(&format!("/verify/sessions/{}", session.id)).into_response()),
         Err(fe) => {
             fe.error.log();
             let status = fe.error.status();
@@ -372,19 +340,15 @@ pub(super) async fn identity_submit(
                 obj.insert("field".into(), field.into());
             }
             // The input is kept: the person corrects it instead of retyping everything.
-            ctx.render(
-                &state,
-                status,
-                "identity.html",
-                json!({ "error": error, "name": form.name, "id_number": form.id_number }),
-            )
+            let extra = json!({ "error": error, "name": form.name, "id_number": form.id_number });
+            Ok(ctx.render(&state, status, "identity.html", extra))
         }
     }
 }
 
 /// Loads a session that belongs to this browser (same account AND same browser session).
 async fn own_session(state: &AppState, user: &SignedIn, id: &str) -> Result<FaceSession, ServerError> {
-    let s = state.load_session(id).await?;
+    let s = state.face.load_session(id).await?;
     if s.account_id != user.account.id || s.web_session_id != user.web.id {
         return Err(ServerError::new(ErrorCode::NotFound, "No such verification session."));
     }
@@ -401,29 +365,26 @@ pub(super) async fn qr_page(
     ctx: PageCtx,
     Path(id): Path<String>,
     user: SignedIn,
-) -> Response {
-    let mut session = match own_session(&state, &user, &id).await {
-        Ok(s) => s,
-        Err(e) => return ctx.error_page(&state, e),
-    };
+) -> PageResult {
+    let mut session = own_session(&state, &user, &id).await.or_error_page(&ctx, &state)?;
     let (mut src, mut payload, mut expires) = (None, None, session.handle_expires_at);
     if session.state == SessionState::Waiting {
-        match state.rotate_handle(&id).await {
+        match state.face.rotate_handle(&id).await {
             Ok((p, exp)) => {
                 src = Some(qr_src(&id, p.handle().as_str()));
                 payload = Some(p.to_string());
                 expires = exp;
             }
             Err(e) if e.code == ErrorCode::SessionState || e.code == ErrorCode::SessionExpired => {}
-            Err(e) => return ctx.error_page(&state, e),
+            Err(e) => return Err(ctx.error_page(&state, e).into()),
         }
-        if let Ok(s) = state.load_session(&id).await {
+        if let Ok(s) = state.face.load_session(&id).await {
             session = s;
         }
     }
     let (name, idn) = match (state.keys.decrypt_string(&session.name_enc), state.keys.decrypt_string(&session.id_enc)) {
         (Ok(n), Ok(i)) => (realname_protocol::mask::mask_name(&n), realname_protocol::mask::mask_id_number(&i)),
-        _ => return ctx.error_page(&state, ServerError::internal("cannot decrypt session subject")),
+        _ => return Err(ctx.error_page(&state, ServerError::internal("cannot decrypt session subject")).into()),
     };
     let texts = super::i18n::texts(ctx.lang);
     let js_texts: std::collections::BTreeMap<&str, &str> = texts
@@ -433,7 +394,7 @@ pub(super) async fn qr_page(
         .collect();
     let status_text =
         texts.get(format!("state_{}", crate::store::state_name(session.state)).as_str()).copied().unwrap_or("");
-    ctx.render(
+    Ok(ctx.render(
         &state,
         StatusCode::OK,
         "qr.html",
@@ -449,7 +410,7 @@ pub(super) async fn qr_page(
             "status_text": status_text,
             "js_texts": js_texts,
         }),
-    )
+    ))
 }
 
 #[derive(Deserialize)]
@@ -466,30 +427,25 @@ pub(super) async fn qr_png(
     ctx: PageCtx,
     Path(id): Path<String>,
     Query(q): Query<HandleQuery>,
-) -> Response {
-    let Some(user) = ctx.user.clone() else {
-        return ServerError::new(ErrorCode::Unauthorized, "Sign in first.").into_response();
-    };
-    let session = match own_session(&state, &user, &id).await {
-        Ok(s) => s,
-        Err(e) => return e.into_response(),
-    };
-    let Ok(handle) = realname_protocol::QrHandle::parse(&q.h) else {
-        return ServerError::new(ErrorCode::HandleUnknown, "Unknown QR handle.").into_response();
-    };
+) -> Result<Response, ServerError> {
+    let user = signed_in_api(&ctx)?;
+    let session = own_session(&state, &user, &id).await?;
+    let handle = realname_protocol::QrHandle::parse(&q.h)
+        .map_err(|_| ServerError::new(ErrorCode::HandleUnknown, "Unknown QR handle."))?;
     if session.state != SessionState::Waiting
         || session.handle_hash.as_deref() != Some(crypto::token_hash(handle.as_str()).as_slice())
     {
-        return ServerError::new(ErrorCode::HandleExpired, "This QR code is no longer current.").into_response();
+        return Err(ServerError::new(ErrorCode::HandleExpired, "This QR code is no longer current."));
     }
-    let payload = match realname_protocol::QrPayload::new(&state.origin, handle) {
-        Ok(p) => p,
-        Err(e) => return ServerError::internal(e).into_response(),
-    };
-    match crate::qr::render_png(&payload.to_string()) {
-        Ok(png) => ([(header::CONTENT_TYPE, "image/png"), (header::CACHE_CONTROL, "no-store")], png).into_response(),
-        Err(e) => e.into_response(),
-    }
+    let payload = realname_protocol::QrPayload::new(&state.origin, handle).map_err(ServerError::internal)?;
+    let png = crate::qr::render_png(&payload.to_string())?;
+    Ok(([(header::CONTENT_TYPE, "image/png"), (header::CACHE_CONTROL, "no-store")], png).into_response())
+}
+
+/// The signed-in user of a script's request (the page's QR refresh, status, events): its
+/// errors are JSON, not pages.
+fn signed_in_api(ctx: &PageCtx) -> Result<SignedIn, ServerError> {
+    ctx.user.clone().ok_or_else(|| ServerError::new(ErrorCode::Unauthorized, "Sign in first."))
 }
 
 fn header_csrf(ctx: &PageCtx, state: &AppState, headers: &HeaderMap) -> Result<(), ServerError> {
@@ -504,65 +460,53 @@ pub(super) async fn qr_refresh(
     ctx: PageCtx,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Response {
-    let Some(user) = ctx.user.clone() else {
-        return ServerError::new(ErrorCode::Unauthorized, "Sign in first.").into_response();
-    };
-    if let Err(e) = header_csrf(&ctx, &state, &headers) {
-        return e.into_response();
-    }
-    if let Err(e) = own_session(&state, &user, &id).await {
-        return e.into_response();
-    }
-    match state.rotate_handle(&id).await {
-        Ok((payload, expires_at)) => Json(json!({
-            "qr_src": qr_src(&id, payload.handle().as_str()),
-            "qr_payload": payload.to_string(),
-            "expires_at": expires_at,
-        }))
-        .into_response(),
-        Err(e) => e.into_response(),
-    }
+) -> Result<Response, ServerError> {
+    let user = signed_in_api(&ctx)?;
+    header_csrf(&ctx, &state, &headers)?;
+    own_session(&state, &user, &id).await?;
+    let (payload, expires_at) = state.face.rotate_handle(&id).await?;
+    Ok(Json(json!({
+        "qr_src": qr_src(&id, payload.handle().as_str()),
+        "qr_payload": payload.to_string(),
+        "expires_at": expires_at,
+    }))
+    .into_response())
 }
 
 /// Polling fallback: the current state as the SSE stream would send it.
 #[instrument(skip(state, ctx))]
-pub(super) async fn status(State(state): State<AppState>, ctx: PageCtx, Path(id): Path<String>) -> Response {
-    let Some(user) = ctx.user.clone() else {
-        return ServerError::new(ErrorCode::Unauthorized, "Sign in first.").into_response();
-    };
-    match own_session(&state, &user, &id).await {
-        Ok(s) => {
-            let mut ev = state.event_of(&s);
-            super::localize_event(ctx.lang, &mut ev);
-            ([(header::CACHE_CONTROL, "no-store")], Json(ev)).into_response()
-        }
-        Err(e) => e.into_response(),
-    }
+pub(super) async fn status(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Path(id): Path<String>,
+) -> Result<Response, ServerError> {
+    let user = signed_in_api(&ctx)?;
+    let s = own_session(&state, &user, &id).await?;
+    let mut ev = state.face.event_of(&s);
+    super::localize_event(ctx.lang, &mut ev);
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(ev)).into_response())
 }
 
 /// Server push of state changes (`event: state`, `data: SessionEvent` JSON); the stream ends
 /// after a final state.
 #[instrument(skip(state, ctx))]
-pub(super) async fn events(State(state): State<AppState>, ctx: PageCtx, Path(id): Path<String>) -> Response {
-    let Some(user) = ctx.user.clone() else {
-        return ServerError::new(ErrorCode::Unauthorized, "Sign in first.").into_response();
-    };
+pub(super) async fn events(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Path(id): Path<String>,
+) -> Result<Response, ServerError> {
+    let user = signed_in_api(&ctx)?;
     // Ownership first: an id that is not this browser's session gets no channel in the hub
     // (else any signed-in browser could fill the hub's table with made-up ids).
-    if let Err(e) = own_session(&state, &user, &id).await {
-        return e.into_response();
-    }
+    own_session(&state, &user, &id).await?;
     // Then subscribe, then read the state, so no change can fall in between.
-    let Some(rx) = state.events.subscribe(&id) else {
-        return ServerError::new(ErrorCode::NotFound, "No such verification session.").into_response();
-    };
-    let session = match state.load_session(&id).await {
-        Ok(s) => s,
-        Err(e) => return e.into_response(),
-    };
-    let first = state.event_of(&session);
-    Sse::new(event_stream(state, id, rx, first, ctx.lang)).keep_alive(KeepAlive::default()).into_response()
+    let rx = state
+        .events
+        .subscribe(&id)
+        .ok_or_else(|| ServerError::new(ErrorCode::NotFound, "No such verification session."))?;
+    let session = state.face.load_session(&id).await?;
+    let first = state.face.event_of(&session);
+    Ok(Sse::new(event_stream(state, id, rx, first, ctx.lang)).keep_alive(KeepAlive::default()).into_response())
 }
 
 fn sse_event(ev: &crate::events::SessionEvent) -> Event {
@@ -598,10 +542,10 @@ fn event_stream(
             if st.done || *st.shutdown.borrow() {
                 return None;
             }
-            let wait = match st.state.load_session(&st.id).await {
+            let wait = match st.state.face.load_session(&st.id).await {
                 Ok(s) if s.state.is_final() => {
                     // Expired (or decided) while we were not looking.
-                    st.pending = Some(st.state.event_of(&s));
+                    st.pending = Some(st.state.face.event_of(&s));
                     continue;
                 }
                 Ok(s) => st
@@ -641,29 +585,23 @@ pub(super) async fn retry(
     Path(id): Path<String>,
     user: SignedIn,
     Form(form): Form<CsrfForm>,
-) -> Response {
-    if let Err(e) = ctx.check_csrf(&state, &form.csrf) {
-        return ctx.error_page(&state, e);
-    }
-    if let Err(refusal) = state.rate_hit(&crate::ratelimit::session_keys(&client, &user.account.id, None)).await {
-        return ctx.error_page(&state, refusal.error());
-    }
-    let old = match own_session(&state, &user, &id).await {
-        Ok(s) => s,
-        Err(e) => return ctx.error_page(&state, e),
-    };
-    match state.retry_session(&old, &user.web).await {
-        Ok(s) => Redirect::to(&format!("/verify/sessions/{}", s.id)).into_response(),
-        Err(e) => ctx.error_page(&state, e),
-    }
+) -> PageResult {
+    ctx.check_csrf(&state, &form.csrf).or_error_page(&ctx, &state)?;
+    state
+        .rate_hit(&crate::ratelimit::session_keys(&client, &user.account.id, None))
+        .await
+        .map_err(|refusal| refusal.error())
+        .or_error_page(&ctx, &state)?;
+    let old = own_session(&state, &user, &id).await.or_error_page(&ctx, &state)?;
+    let s = state.face.retry_session(&old, &user.web).await.or_error_page(&ctx, &state)?;
+    Ok(Redirect::to(&format!("/verify/sessions/{}", s.id)).into_response())
 }
 
-pub(super) async fn details_page(State(state): State<AppState>, ctx: PageCtx, user: SignedIn) -> Response {
-    match verified_details(&state, &ctx, &user.account.id).await {
-        Ok(Some(v)) => ctx.render(&state, StatusCode::OK, "details.html", json!({ "verified": v })),
-        Ok(None) => Redirect::to("/verify").into_response(),
-        Err(e) => ctx.error_page(&state, e),
-    }
+pub(super) async fn details_page(State(state): State<AppState>, ctx: PageCtx, user: SignedIn) -> PageResult {
+    Ok(match verified_details(&state, &ctx, &user.account.id).await.or_error_page(&ctx, &state)? {
+        Some(v) => ctx.render(&state, StatusCode::OK, "details.html", json!({ "verified": v })),
+        None => Redirect::to("/verify").into_response(),
+    })
 }
 
 /// What a phone browser shows when the QR is opened outside the app.

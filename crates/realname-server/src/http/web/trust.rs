@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tracing::instrument;
 
-use super::{PageCtx, SignedIn};
+use super::{OrErrorPage as _, PageCtx, PageResult, SignedIn};
 use crate::error::ServerError;
 use crate::flows::partner::local::{self as partner_local, AuthorizeParams};
 use crate::flows::partner::{SIGNATURE_HEADER, TIMESTAMP_HEADER, TokenGrant, sign_request};
@@ -38,9 +38,9 @@ pub(super) fn routes() -> Router<HttpState> {
 /// The popup's data for the method page: the partners on offer — names only, no person's
 /// data before the partner was authorized — and whether the e-mail is confirmed.
 pub(super) async fn partner_popup(state: &AppState, account: &crate::store::Account) -> Option<serde_json::Value> {
-    let partners = state.partner_offers().await;
+    let partners = state.partner.partner_offers().await;
     let first = partners.first()?.clone();
-    let confirmed = state.email_confirmed(account).await.unwrap_or(false);
+    let confirmed = state.email.email_confirmed(account).await.unwrap_or(false);
     Some(json!({
         "name": first,
         "names": partners,
@@ -51,7 +51,7 @@ pub(super) async fn partner_popup(state: &AppState, account: &crate::store::Acco
 
 /// The e-mail notice of the verification page (`None` once confirmed).
 pub(super) async fn email_notice(state: &AppState, account: &crate::store::Account) -> Option<String> {
-    match state.email_confirmed(account).await {
+    match state.email.email_confirmed(account).await {
         Ok(true) => None,
         Ok(false) => Some(realname_protocol::mask::mask_email(&account.email)),
         Err(e) => {
@@ -72,28 +72,23 @@ struct StartForm {
 /// *Authorize Now* as a link (`GET`, CSRF token in the query). A link, not a form: the
 /// pages' CSP `form-action 'self'` would stop a form's redirect to another origin.
 #[instrument(skip_all)]
-async fn partner_start_link(State(state): State<AppState>, ctx: PageCtx, Query(q): Query<StartForm>) -> Response {
+async fn partner_start_link(State(state): State<AppState>, ctx: PageCtx, Query(q): Query<StartForm>) -> PageResult {
     partner_start(state, ctx, q).await
 }
 
 /// *Authorize Now* as a form post (same checks).
 #[instrument(skip_all)]
-async fn partner_start_form(State(state): State<AppState>, ctx: PageCtx, Form(f): Form<StartForm>) -> Response {
+async fn partner_start_form(State(state): State<AppState>, ctx: PageCtx, Form(f): Form<StartForm>) -> PageResult {
     partner_start(state, ctx, f).await
 }
 
-async fn partner_start(state: AppState, ctx: PageCtx, f: StartForm) -> Response {
-    let user = match ctx.require_user() {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
-    if let Err(e) = ctx.check_csrf(&state, &f.csrf) {
-        return ctx.error_page(&state, e);
-    }
-    match state.begin_partner_authorization(&user.account, &user.web, &f.partner).await {
+async fn partner_start(state: AppState, ctx: PageCtx, f: StartForm) -> PageResult {
+    let user = ctx.require_user()?;
+    ctx.check_csrf(&state, &f.csrf).or_error_page(&ctx, &state)?;
+    Ok(match state.partner.begin_partner_authorization(&user.account, &user.web, &f.partner).await {
         Ok(url) => Redirect::to(&url).into_response(),
         Err(e) => method_page_error(&state, ctx, e).await,
-    }
+    })
 }
 
 /// The method page with an error and the popup again (the manual methods stay open).
@@ -143,11 +138,9 @@ async fn oauth_authorize_page(
     ctx: PageCtx,
     Path(partner): Path<String>,
     Query(p): Query<AuthorizeParams>,
-) -> Response {
-    if let Err(e) = partner_local::check_authorize(&state, &partner, &p).await {
-        return ctx.error_page(&state, e);
-    }
-    ctx.render(&state, StatusCode::OK, "partner_signin.html", json!({ "partner": partner, "oauth": p }))
+) -> PageResult {
+    partner_local::check_authorize(&state.partner, &partner, &p).await.or_error_page(&ctx, &state)?;
+    Ok(ctx.render(&state, StatusCode::OK, "partner_signin.html", json!({ "partner": partner, "oauth": p })))
 }
 
 #[derive(Deserialize)]
@@ -170,38 +163,30 @@ async fn oauth_sign_in(
     ctx: PageCtx,
     Path(partner): Path<String>,
     Form(f): Form<SignInForm>,
-) -> Response {
-    if let Err(e) = ctx.check_csrf(&state, &f.csrf) {
-        return ctx.error_page(&state, e);
-    }
-    if let Err(e) = partner_local::check_authorize(&state, &partner, &f.oauth).await {
-        return ctx.error_page(&state, e);
-    }
+) -> PageResult {
+    ctx.check_csrf(&state, &f.csrf).or_error_page(&ctx, &state)?;
+    partner_local::check_authorize(&state.partner, &partner, &f.oauth).await.or_error_page(&ctx, &state)?;
     let login = f.login.trim().to_owned();
     let limits = crate::ratelimit::signin_keys(&client, &format!("partner/{partner}/{login}"));
     let kept = json!({ "partner": partner, "oauth": f.oauth, "login": login });
-    if let Err(refusal) = state.rate_check(&limits).await {
-        return ctx.refusal_page(&state, refusal, "partner_signin.html", kept);
+    state
+        .rate_check(&limits)
+        .await
+        .map_err(|refusal| ctx.clone().refusal_page(&state, refusal, "partner_signin.html", kept.clone()))?;
+    if partner_local::sign_in(&state.partner, &partner, &login, &f.password).await.or_error_page(&ctx, &state)? {
+        let (ticket, expires) = partner_local::ticket(&state.keys, &partner, &login, &f.oauth, state.now());
+        let extra = json!({ "partner": partner, "oauth": f.oauth, "login": login, "ticket": ticket, "expires": expires });
+        return Ok(ctx.render(&state, StatusCode::OK, "partner_consent.html", extra));
     }
-    match partner_local::sign_in(&state, &partner, &login, &f.password).await {
-        Ok(true) => {
-            let (ticket, expires) = partner_local::ticket(&state.keys, &partner, &login, &f.oauth, state.now());
-            let extra =
-                json!({ "partner": partner, "oauth": f.oauth, "login": login, "ticket": ticket, "expires": expires });
-            ctx.render(&state, StatusCode::OK, "partner_consent.html", extra)
-        }
-        Ok(false) => {
-            if let Err(refusal) = state.rate_hit(&limits).await {
-                return ctx.refusal_page(&state, refusal, "partner_signin.html", kept);
-            }
-            let err = ServerError::new(ErrorCode::InvalidCredentials, "The login or the password is wrong.");
-            err.log();
-            let mut extra = kept;
-            extra["error"] = serde_json::to_value(err.body()).unwrap_or_default();
-            ctx.render(&state, StatusCode::UNAUTHORIZED, "partner_signin.html", extra)
-        }
-        Err(e) => ctx.error_page(&state, e),
-    }
+    state
+        .rate_hit(&limits)
+        .await
+        .map_err(|refusal| ctx.clone().refusal_page(&state, refusal, "partner_signin.html", kept.clone()))?;
+    let err = ServerError::new(ErrorCode::InvalidCredentials, "The login or the password is wrong.");
+    err.log();
+    let mut extra = kept;
+    extra["error"] = serde_json::to_value(err.body()).unwrap_or_default();
+    Ok(ctx.render(&state, StatusCode::UNAUTHORIZED, "partner_signin.html", extra))
 }
 
 #[derive(Deserialize)]
@@ -228,27 +213,21 @@ async fn oauth_consent(
     ctx: PageCtx,
     Path(partner): Path<String>,
     Form(f): Form<ConsentForm>,
-) -> Response {
-    if let Err(e) = ctx.check_csrf(&state, &f.csrf) {
-        return ctx.error_page(&state, e);
-    }
-    if let Err(e) = partner_local::check_authorize(&state, &partner, &f.oauth).await {
-        return ctx.error_page(&state, e);
-    }
+) -> PageResult {
+    ctx.check_csrf(&state, &f.csrf).or_error_page(&ctx, &state)?;
+    partner_local::check_authorize(&state.partner, &partner, &f.oauth).await.or_error_page(&ctx, &state)?;
     let expires = f.expires.parse::<i64>().unwrap_or(0);
     if !partner_local::ticket_valid(&state.keys, &partner, &f.login, &f.oauth, expires, &f.ticket, state.now()) {
         let e = ServerError::new(ErrorCode::Unauthorized, "Your sign-in at the partner expired. Please sign in again.");
-        return ctx.error_page(&state, e);
+        return Err(ctx.error_page(&state, e).into());
     }
     let target = if f.decision == "approve" {
-        partner_local::issue_code(&state, &partner, &f.login, &f.oauth).await
+        partner_local::issue_code(&state.partner, &partner, &f.login, &f.oauth).await
     } else {
         partner_local::redirect_with(&f.oauth.redirect_uri, &[("error", "access_denied"), ("state", &f.oauth.state)])
     };
-    match target {
-        Ok(url) => Redirect::to(&url).into_response(),
-        Err(e) => ctx.error_page(&state, e),
-    }
+    let url = target.or_error_page(&ctx, &state)?;
+    Ok(Redirect::to(&url).into_response())
 }
 
 /// The stand-in's token endpoint: a signed form `grant_type=authorization_code&code&
@@ -274,7 +253,7 @@ async fn oauth_token(
     let ts: i64 = headers.get(TIMESTAMP_HEADER).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(0);
     let given = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
     let fresh = (time::OffsetDateTime::now_utc().unix_timestamp() - ts).abs() <= 300;
-    let expected = sign_request(&partner_local::client_secret(&state), ts, "POST", uri.path(), &body);
+    let expected = sign_request(&partner_local::client_secret(&state.partner), ts, "POST", uri.path(), &body);
     if !fresh || !crate::crypto::same_secret(given, &expected) {
         return refuse(StatusCode::UNAUTHORIZED, ErrorCode::PartnerClientInvalid, "Client authentication failed.");
     }
@@ -317,14 +296,14 @@ async fn confirm_email(State(state): State<AppState>, ctx: PageCtx, Query(q): Qu
         return ctx.render(&state, StatusCode::OK, "email_confirm.html", json!({ "signin_needed": true }));
     };
     let email = realname_protocol::mask::mask_email(&user.account.email);
-    match state.confirm_email(&user.account, &q.token).await {
+    match state.email.confirm_email(&user.account, &q.token).await {
         Ok(()) => {
             ctx.render(&state, StatusCode::OK, "email_confirm.html", json!({ "confirmed": true, "email": email }))
         }
         Err(e) => {
             e.log();
             let status = e.status();
-            let confirmed = state.email_confirmed(&user.account).await.unwrap_or(false);
+            let confirmed = state.email.email_confirmed(&user.account).await.unwrap_or(false);
             ctx.render(
                 &state,
                 status,
@@ -350,30 +329,22 @@ async fn resend_confirmation(
     ctx: PageCtx,
     user: SignedIn,
     Form(f): Form<ResendForm>,
-) -> Response {
-    if let Err(e) = ctx.check_csrf(&state, &f.csrf) {
-        return ctx.error_page(&state, e);
-    }
+) -> PageResult {
+    ctx.check_csrf(&state, &f.csrf).or_error_page(&ctx, &state)?;
     let email = realname_protocol::mask::mask_email(&user.account.email);
-    match state.email_confirmed(&user.account).await {
-        Ok(true) => return Redirect::to("/verify").into_response(),
-        Ok(false) => {}
-        Err(e) => return ctx.error_page(&state, e),
+    if state.email.email_confirmed(&user.account).await.or_error_page(&ctx, &state)? {
+        return Ok(Redirect::to("/verify").into_response());
     }
-    match state.send_confirmation(&user.account).await {
+    match state.email.send_confirmation(&user.account).await {
         Ok(()) => {
             let next = if f.next == "method" { "/verify/method?email_sent=1" } else { "/verify?email_sent=1" };
-            Redirect::to(next).into_response()
+            Ok(Redirect::to(next).into_response())
         }
         Err(e) => {
             e.log();
             let status = e.status();
-            ctx.render(
-                &state,
-                status,
-                "email_confirm.html",
-                json!({ "error": e.body(), "confirmed": false, "email": email }),
-            )
+            let extra = json!({ "error": e.body(), "confirmed": false, "email": email });
+            Ok(ctx.render(&state, status, "email_confirm.html", extra))
         }
     }
 }
@@ -394,18 +365,16 @@ async fn admin_email_outbox(
     _admin: crate::http::security::AdminAccess,
     ctx: PageCtx,
     Query(q): Query<OutboxQuery>,
-) -> Response {
+) -> Result<Response, ServerError> {
     let to = q.to.as_deref().filter(|t| !t.trim().is_empty());
-    let entries = match crate::email::read_email_outbox(&*state.store, &state.keys, to, 100).await {
-        Ok(e) => e,
-        Err(e) => return ServerError::internal(e).into_response(),
-    };
+    let entries =
+        crate::email::read_email_outbox(&*state.store, &state.keys, to, 100).await.map_err(ServerError::internal)?;
     if q.format.as_deref() == Some("json") {
-        return ([(header::CACHE_CONTROL, "no-store")], Json(entries)).into_response();
+        return Ok(([(header::CACHE_CONTROL, "no-store")], Json(entries)).into_response());
     }
     let rows: Vec<_> = entries
         .iter()
         .map(|e| json!({ "id": e.id, "to": e.to, "text": e.text, "link": e.link, "at": crate::flows::face::format_time(e.created_at) }))
         .collect();
-    ctx.render(&state, StatusCode::OK, "email_outbox.html", json!({ "messages": rows }))
+    Ok(ctx.render(&state, StatusCode::OK, "email_outbox.html", json!({ "messages": rows })))
 }
