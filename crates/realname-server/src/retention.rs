@@ -78,12 +78,18 @@ impl AuditFrames {
 
     /// Stores the frames, encrypted, until the TTL passes. A failure is logged, not returned:
     /// the decision has been made and stands.
-    pub async fn store(self, state: &AppState, session_id: &str) {
-        let (Some(frames), Some(ttl)) = (self.0, state.config.retention.frames_ttl_secs) else { return };
-        let now = state.now();
-        let sealed: Vec<Vec<u8>> = frames.iter().map(|f| state.keys.encrypt(f)).collect();
+    pub async fn store(
+        self,
+        store: &dyn Store,
+        keys: &DataKeys,
+        config: &RetentionConfig,
+        now: i64,
+        session_id: &str,
+    ) {
+        let (Some(frames), Some(ttl)) = (self.0, config.frames_ttl_secs) else { return };
+        let sealed: Vec<Vec<u8>> = frames.iter().map(|f| keys.encrypt(f)).collect();
         let expires_at = now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX));
-        if let Err(e) = state.store.insert_audit_frames(session_id, &sealed, now, expires_at).await {
+        if let Err(e) = store.insert_audit_frames(session_id, &sealed, now, expires_at).await {
             tracing::error!(session = %session_id, error = %e, "could not keep the frames for audit");
         }
     }

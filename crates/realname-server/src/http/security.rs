@@ -290,6 +290,7 @@ async fn admin_signin(
     ctx.check_csrf(&state, &form.csrf).or_error_page(&ctx, &state)?;
     let keys = [(crate::ratelimit::Scope::AdminSigninIp, crate::ratelimit::ip_key(&client))];
     let attempt = state
+        .limiter
         .rate_attempt(&keys)
         .await
         .map_err(|refusal| ctx.clone().refusal_page(&state, refusal, "admin_signin.html", json!({})))?;

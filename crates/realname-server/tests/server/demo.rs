@@ -102,7 +102,7 @@ async fn an_ordinary_verification_is_not_marked_demo() {
 
 /// The same database served without demo mode (a restarted server).
 async fn without_demo(served: &TestApp) -> TestApp {
-    let mut config = served.state.config.clone();
+    let mut config = served.state.config.as_ref().clone();
     config.demo.enabled = false;
     let store = store::connect(&served.database_url).await.expect("open test database");
     let services = Services {

@@ -362,7 +362,7 @@ async fn rotation_re_encrypts_everything_and_uniqueness_still_holds() {
         authority: None,
         clock: Some(app.clock.clone()),
     };
-    let mut config = app.state.config.clone();
+    let mut config = app.state.config.as_ref().clone();
     config.database_url = Some(Secret::new(app.database_url.clone()));
     let old = build_state(config.clone(), "http://127.0.0.1".into(), services()).await;
     assert!(matches!(old, Err(StartError::Key(CryptoError::KeyMismatch { .. }))), "{:?}", old.err());

@@ -147,7 +147,7 @@ impl TestApp {
             authority: None,
             clock: Some(self.clock.clone()),
         };
-        let state = build_state(self.state.config.clone(), ORIGIN.into(), services).await.expect("build state");
+        let state = build_state(self.state.config.as_ref().clone(), ORIGIN.into(), services).await.expect("build state");
         app(state)
     }
 

@@ -291,7 +291,7 @@ async fn events_survive_a_restart_and_a_dead_workers_lease_and_resend_repeats_th
 
     // The receiver comes back on its port; a new server starts on the same database.
     let receiver = Receiver::serve(tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("rebind"), &[]);
-    let mut config = app.state.config.clone();
+    let mut config = app.state.config.as_ref().clone();
     config.data_dir = app.dir.path().to_path_buf();
     let fresh = store::connect(&app.database_url).await.expect("reopen");
     let services =

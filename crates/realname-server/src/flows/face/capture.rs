@@ -68,7 +68,7 @@ impl super::FaceFlow {
         let session_id = s.id.clone();
         let Some(reference) = reference else {
             let decided = self.apply_verdict(s, Verdict::fail(ReasonCode::NoReference)).await;
-            audit.store(self, &session_id).await;
+            audit.store(&*self.core.store, &self.core.keys, &self.core.config.retention, self.core.now(), &session_id).await;
             return decided;
         };
         // The challenge was issued at the claim or at the last retry decision; its deadline is
@@ -119,7 +119,7 @@ impl super::FaceFlow {
             return Err(e.into());
         }
         let decided = self.apply_verdict(s, verdict).await;
-        audit.store(self, &session_id).await;
+        audit.store(&*self.core.store, &self.core.keys, &self.core.config.retention, self.core.now(), &session_id).await;
         decided
     }
 

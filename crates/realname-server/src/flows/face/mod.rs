@@ -28,7 +28,7 @@ use crate::flows::core::FlowCore;
 use crate::store::{Account, Device, FaceSession, StoreError, WebSession};
 
 pub mod authority;
-mod admission;
+pub mod admission;
 mod capture;
 pub mod demo;
 mod messages;
@@ -281,6 +281,7 @@ impl FaceFlow {
     /// Loads a session, expiring it first if a deadline passed (and telling the page).
     pub async fn load_session(&self, id: &str) -> ServerResult<FaceSession> {
         let mut session = self
+            .core
             .store
             .face_session(id)
             .await?
@@ -298,6 +299,7 @@ impl FaceFlow {
                 return Ok(expired);
             }
             session = self
+                .core
                 .store
                 .face_session(id)
                 .await?
@@ -465,6 +467,7 @@ impl FaceFlow {
         tracing::info!(session = %s.id, device = %device.id, kind = %device.kind, "session claimed");
         self.publish(&s);
         let account = self
+            .core
             .store
             .account_by_id(&s.account_id)
             .await?

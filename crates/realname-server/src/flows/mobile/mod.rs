@@ -412,6 +412,7 @@ impl MobileFlow {
         // the identity rules so that "ID already verified" is not hidden behind it; the
         // slot taken just before sending decides races).
         let recent = self
+            .core
             .store
             .sms_send_counts(&phone_hash, &account.id, &ip_hash, self.core.now() - self.core.config.sms.resend_after_secs)
             .await?;

@@ -488,6 +488,7 @@ impl PartnerFlow {
             return Err(state_invalid());
         }
         let request = self
+            .core
             .store
             .take_partner_auth_request(&crypto::token_hash(state), &web.id)
             .await?

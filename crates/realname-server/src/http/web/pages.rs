@@ -126,6 +126,7 @@ pub(super) async fn signin(
     // Counted before the password is checked (one statement per counter), so a burst of
     // concurrent guesses gets no more tries than the limit.
     let attempt = state
+        .limiter
         .rate_attempt(&limits)
         .await
         .map_err(|r| ctx.clone().refusal_page(&state, r, "signin.html", json!({ "email": form.email })))?;
@@ -165,6 +166,7 @@ pub(super) async fn signup(
     // Every sign-up costs an Argon2 hash and makes an account: limited per IP (IPv6: per /64),
     // counted before any work.
     state
+        .limiter
         .rate_attempt(&crate::ratelimit::signup_keys(&client))
         .await
         .map_err(|r| ctx.clone().refusal_page(&state, r, "signup.html", json!({ "email": form.email })))?;
@@ -550,6 +552,7 @@ fn event_stream(
                 }
                 Ok(s) => st
                     .state
+                    .face
                     .next_deadline(&s)
                     .map(|d| Duration::from_secs(u64::try_from(d - st.state.now()).unwrap_or(0).max(1)))
                     .unwrap_or(super::SSE_RECHECK)
@@ -588,6 +591,7 @@ pub(super) async fn retry(
 ) -> PageResult {
     ctx.check_csrf(&state, &form.csrf).or_error_page(&ctx, &state)?;
     state
+        .limiter
         .rate_hit(&crate::ratelimit::session_keys(&client, &user.account.id, None))
         .await
         .map_err(|refusal| refusal.error())

@@ -121,6 +121,7 @@ async fn partner_callback(
     user: SignedIn,
 ) -> Response {
     match state
+        .partner
         .finish_partner_authorization(&user.account, &user.web, &q.state, q.code.as_deref(), q.error.as_deref())
         .await
     {
@@ -170,6 +171,7 @@ async fn oauth_sign_in(
     let limits = crate::ratelimit::signin_keys(&client, &format!("partner/{partner}/{login}"));
     let kept = json!({ "partner": partner, "oauth": f.oauth, "login": login });
     state
+        .limiter
         .rate_check(&limits)
         .await
         .map_err(|refusal| ctx.clone().refusal_page(&state, refusal, "partner_signin.html", kept.clone()))?;
@@ -179,6 +181,7 @@ async fn oauth_sign_in(
         return Ok(ctx.render(&state, StatusCode::OK, "partner_consent.html", extra));
     }
     state
+        .limiter
         .rate_hit(&limits)
         .await
         .map_err(|refusal| ctx.clone().refusal_page(&state, refusal, "partner_signin.html", kept.clone()))?;
