@@ -32,7 +32,7 @@ async fn server(extra_env: &[(&str, &str)]) -> Result<(ServerSetup, ServerProces
 
 /// Answers the pinned challenge (open mouth) with labelled frames of `clip`: four neutral
 /// frames, then the frames of the labelled mouth-open range.
-pub fn challenge_frames(clip: &str) -> Result<Vec<(Option<LivenessAction>, Vec<u8>)>> {
+pub(crate) fn challenge_frames(clip: &str) -> Result<Vec<(Option<LivenessAction>, Vec<u8>)>> {
     let mouth = if clip == PERSON_CLIP { (23, 30) } else { (22, 29) };
     let mut frames: Vec<(Option<LivenessAction>, Vec<u8>)> =
         clip_frames(clip, 1, 4)?.into_iter().map(|f| (None, f)).collect();

@@ -23,7 +23,7 @@ async fn server(extra_env: &[(&str, &str)]) -> Result<(ServerSetup, ServerProces
 }
 
 /// Runs `<what> import --csv` with the given CSV text.
-pub async fn import_csv(setup: &ServerSetup, what: &str, csv: &str) -> Result<()> {
+pub(crate) async fn import_csv(setup: &ServerSetup, what: &str, csv: &str) -> Result<()> {
     let path = setup.dir.path().join(format!("{what}-{}.csv", std::process::id() ^ csv.len() as u32));
     std::fs::write(&path, csv)?;
     let out = setup.admin(&[what, "import", "--csv", &path.display().to_string(), "--json"]).await?;
@@ -35,7 +35,7 @@ pub async fn import_csv(setup: &ServerSetup, what: &str, csv: &str) -> Result<()
 }
 
 /// The code of the newest outbox message to `phone`, read with `sms outbox --json`.
-pub async fn outbox_code(setup: &ServerSetup, phone: &str) -> Result<String> {
+pub(crate) async fn outbox_code(setup: &ServerSetup, phone: &str) -> Result<String> {
     let out = setup.admin(&["sms", "outbox", "--phone", phone, "--limit", "1", "--json"]).await?;
     let list: serde_json::Value = serde_json::from_str(&out)?;
     list[0]["code"].as_str().map(str::to_owned).with_context(|| format!("no code for the phone in {out}"))
@@ -69,10 +69,10 @@ async fn enter_code(b: &PcBrowser, challenge: &str, code: &str) -> Result<Page> 
 }
 
 /// The partner login password of the test imports.
-pub const PARTNER_PASSWORD: &str = "partner pass 8x";
+pub(crate) const PARTNER_PASSWORD: &str = "partner pass 8x";
 
 /// The newest confirmation link to `email`, read with `email outbox --json`.
-pub async fn confirmation_link(setup: &ServerSetup, email: &str) -> Result<String> {
+pub(crate) async fn confirmation_link(setup: &ServerSetup, email: &str) -> Result<String> {
     let out = setup.admin(&["email", "outbox", "--to", email, "--limit", "1", "--json"]).await?;
     let list: serde_json::Value = serde_json::from_str(&out)?;
     list[0]["link"].as_str().map(str::to_owned).with_context(|| format!("no confirmation link in {out}"))

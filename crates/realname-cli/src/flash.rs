@@ -26,10 +26,10 @@ use realname_scan::{Frame, FrameSource, ImageFormat, Recorder, SourceError, Sour
 use serde::{Deserialize, Serialize};
 
 /// The recording's description, next to the frames.
-pub const LIGHT_FILE: &str = "light.json";
+pub(crate) const LIGHT_FILE: &str = "light.json";
 
 /// Value of [`LightRecording::format`].
-pub const LIGHT_FORMAT: &str = "realname-light-recording";
+pub(crate) const LIGHT_FORMAT: &str = "realname-light-recording";
 
 /// Frames filmed before the lead-in and after the tail (as the app keeps them), ms.
 const MARGIN_BEFORE_MS: i64 = 300;
@@ -40,7 +40,7 @@ const SCENE_FRAMES: usize = 20;
 
 /// [`LIGHT_FILE`]: what was shown, when, and which frame was captured when.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LightRecording {
+pub(crate) struct LightRecording {
     /// [`LIGHT_FORMAT`].
     pub format: String,
     /// 1.
@@ -61,7 +61,7 @@ pub struct LightRecording {
 
 /// One frame of a light recording.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RecordedFrame {
+pub(crate) struct RecordedFrame {
     /// File name in the folder (as in `index.json`).
     pub file: String,
     /// Capture time, ms since the Unix epoch.
@@ -77,7 +77,7 @@ fn camera(e: impl std::fmt::Display) -> CompanionError {
 }
 
 /// A new sequence for a local recording (its own nonce: never a server's challenge).
-pub fn local_sequence() -> LightSequence {
+pub(crate) fn local_sequence() -> LightSequence {
     let nonce = format!("local-{:016x}{:016x}", rand::random::<u64>(), rand::random::<u64>());
     LightSequence::generate(&nonce)
 }
@@ -86,7 +86,7 @@ pub fn local_sequence() -> LightSequence {
 ///
 /// # Errors
 /// Source and face engine errors, write errors ([`CompanionError::Camera`]).
-pub fn record_flash(
+pub(crate) fn record_flash(
     spec: &str,
     observer: Option<&FaceObserver>,
     dir: &Path,
@@ -204,7 +204,7 @@ fn film(
 /// # Errors
 /// Unreadable file, bad JSON, another format or version.
 #[cfg(test)]
-pub fn read_recording(dir: &Path) -> Result<LightRecording, CompanionError> {
+pub(crate) fn read_recording(dir: &Path) -> Result<LightRecording, CompanionError> {
     let path = dir.join(LIGHT_FILE);
     let text = std::fs::read(&path).map_err(|e| CompanionError::Config(format!("{}: {e}", path.display())))?;
     let r: LightRecording =

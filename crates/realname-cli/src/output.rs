@@ -40,23 +40,23 @@ impl From<Exit> for ExitCode {
 
 /// Where results go.
 #[derive(Debug, Clone, Copy)]
-pub struct Output {
+pub(crate) struct Output {
     json: bool,
 }
 
 impl Output {
     /// Text or JSON.
-    pub fn new(json: bool) -> Self {
+    pub(crate) fn new(json: bool) -> Self {
         Self { json }
     }
 
     /// Whether `--json` is on.
-    pub fn json(&self) -> bool {
+    pub(crate) fn json(&self) -> bool {
         self.json
     }
 
     /// Prints a result with an exit code; the JSON gets `ok` and `exit_code` fields.
-    pub fn finish(&self, exit: Exit, mut json: serde_json::Value, text: &str) -> ExitCode {
+    pub(crate) fn finish(&self, exit: Exit, mut json: serde_json::Value, text: &str) -> ExitCode {
         if self.json {
             if let Some(obj) = json.as_object_mut() {
                 obj.insert("ok".into(), serde_json::Value::Bool(exit == Exit::Ok));
@@ -72,18 +72,18 @@ impl Output {
     }
 
     /// A successful result.
-    pub fn ok(&self, json: serde_json::Value, text: &str) -> ExitCode {
+    pub(crate) fn ok(&self, json: serde_json::Value, text: &str) -> ExitCode {
         self.finish(Exit::Ok, json, text)
     }
 
     /// An error from the companion core.
-    pub fn error(&self, e: &CompanionError) -> ExitCode {
+    pub(crate) fn error(&self, e: &CompanionError) -> ExitCode {
         let exit = Exit::from_error(e);
         self.finish(exit, serde_json::json!({"error": ErrorReport::from(e)}), &format!("error [{}]: {e}", e.code()))
     }
 
     /// Any other failure.
-    pub fn fail(&self, exit: Exit, code: &str, message: &str) -> ExitCode {
+    pub(crate) fn fail(&self, exit: Exit, code: &str, message: &str) -> ExitCode {
         self.finish(
             exit,
             serde_json::json!({"error": {"code": code, "message": message}}),

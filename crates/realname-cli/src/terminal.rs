@@ -19,12 +19,12 @@ fn bar() -> &'static ProgressBar {
 }
 
 /// Whether stdin and stderr are terminals (questions can be asked).
-pub fn is_interactive() -> bool {
+pub(crate) fn is_interactive() -> bool {
     std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
 }
 
 /// Whether stderr is a terminal (a progress display makes sense).
-pub fn stderr_is_terminal() -> bool {
+pub(crate) fn stderr_is_terminal() -> bool {
     std::io::stderr().is_terminal()
 }
 
@@ -33,14 +33,14 @@ fn local(e: std::io::Error) -> CompanionError {
 }
 
 /// The first line of stdin, without its line end.
-pub fn read_line_stdin() -> Result<String, CompanionError> {
+pub(crate) fn read_line_stdin() -> Result<String, CompanionError> {
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line).map_err(local)?;
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
 /// Asks a question on stderr and reads the answer line from stdin.
-pub fn ask(question: &str) -> Result<String, CompanionError> {
+pub(crate) fn ask(question: &str) -> Result<String, CompanionError> {
     bar().suspend(|| {
         eprint!("{question}");
         let _ = std::io::stderr().flush();
@@ -54,14 +54,14 @@ async fn ask_async(question: String) -> Option<String> {
 
 /// Questions on the terminal.
 #[derive(Debug)]
-pub struct TerminalPrompter {
+pub(crate) struct TerminalPrompter {
     lang: Language,
     kiosk: bool,
 }
 
 impl TerminalPrompter {
     /// A prompter in `lang`.
-    pub fn new(lang: Language, kiosk: bool) -> Self {
+    pub(crate) fn new(lang: Language, kiosk: bool) -> Self {
         Self { lang, kiosk }
     }
 }
@@ -117,7 +117,7 @@ impl Prompter for TerminalPrompter {
 
 /// Renders events (spinner + lines) when `show` is set, and collects them as JSON for the
 /// final report.
-pub fn spawn_renderer(
+pub(crate) fn spawn_renderer(
     mut rx: mpsc::UnboundedReceiver<FlowEvent>,
     show: bool,
     lang: Language,

@@ -3,13 +3,13 @@
 //! clips from the shared test data).
 
 mod cli {
-    pub mod attack;
-    pub mod credentials;
-    pub mod light;
-    pub mod load;
-    pub mod load_light;
-    pub mod record_flash;
-    pub mod support;
-    pub mod usage;
-    pub mod verify;
+    pub(crate) mod attack;
+    pub(crate) mod credentials;
+    pub(crate) mod light;
+    pub(crate) mod load;
+    pub(crate) mod load_light;
+    pub(crate) mod record_flash;
+    pub(crate) mod support;
+    pub(crate) mod usage;
+    pub(crate) mod verify;
 }

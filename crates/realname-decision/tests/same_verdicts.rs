@@ -8,7 +8,7 @@
 mod harness;
 #[allow(dead_code)]
 mod support {
-    pub mod captures;
+    pub(crate) mod captures;
 }
 
 use std::sync::Mutex;

@@ -111,7 +111,7 @@ pub(crate) struct FaceLandmark68Net {
 
 impl FaceLandmark68Net {
     /// `tiny = false`: 4 blocks of 4 convs (32/64/128/256); `tiny = true`: 3 blocks of 3 convs.
-    pub fn load(w: &ModelWeights, tiny: bool) -> Result<Self, FaceError> {
+    pub(crate) fn load(w: &ModelWeights, tiny: bool) -> Result<Self, FaceError> {
         let (chans, n_convs): (&[usize], usize) =
             if tiny { (&[3, 32, 64, 128], 3) } else { (&[3, 32, 64, 128, 256], 4) };
         let blocks = (0..chans.len() - 1)
@@ -122,14 +122,14 @@ impl FaceLandmark68Net {
     }
 
     /// Normalised 112×112 input of a crop (centred padding).
-    pub fn input(image: &RgbImage, crop: CropRect) -> Fmap {
+    pub(crate) fn input(image: &RgbImage, crop: CropRect) -> Fmap {
         let mut x = resize_padded(image, crop, INPUT_SIZE, Padding::Centred);
         normalise(&mut x, FACE_NORM);
         x
     }
 
     /// The 136 raw outputs `x0, y0, x1, y1, …` in the unit padded square.
-    pub fn forward(&self, input: &Fmap) -> Result<Vec<f32>, FaceError> {
+    pub(crate) fn forward(&self, input: &Fmap) -> Result<Vec<f32>, FaceError> {
         let mut x = self.blocks[0].forward(input)?;
         for b in &self.blocks[1..] {
             x = b.forward(&x)?;

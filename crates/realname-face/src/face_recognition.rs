@@ -102,7 +102,7 @@ pub(crate) struct FaceRecognitionNet {
 }
 
 impl FaceRecognitionNet {
-    pub fn load(w: &ModelWeights) -> Result<Self, FaceError> {
+    pub(crate) fn load(w: &ModelWeights) -> Result<Self, FaceError> {
         let spec: [(&str, usize, usize, bool); 14] = [
             ("conv32_1", 32, 32, false),
             ("conv32_2", 32, 32, false),
@@ -125,14 +125,14 @@ impl FaceRecognitionNet {
     }
 
     /// Normalised 150×150 input of a crop (centred padding).
-    pub fn input(image: &RgbImage, crop: CropRect) -> Fmap {
+    pub(crate) fn input(image: &RgbImage, crop: CropRect) -> Fmap {
         let mut x = resize_padded(image, crop, INPUT_SIZE, Padding::Centred);
         normalise(&mut x, FACE_NORM);
         x
     }
 
     /// The 128-D descriptor (not normalised).
-    pub fn forward(&self, input: &Fmap) -> Result<[f32; 128], FaceError> {
+    pub(crate) fn forward(&self, input: &Fmap) -> Result<[f32; 128], FaceError> {
         let mut x = self.conv32_down.forward(input, 2, Pad::NONE, Act::Relu)?;
         x = max_pool(&x, 3, 2, Pad::NONE);
         for b in &self.blocks {

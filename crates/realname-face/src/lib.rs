@@ -103,11 +103,11 @@ mod points68 {
     //! Serde for `[(f32, f32); 68]` (serde's derive stops at arrays of 32).
     use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
 
-    pub fn serialize<S: Serializer>(points: &[(f32, f32); 68], s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(points: &[(f32, f32); 68], s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(points.iter())
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[(f32, f32); 68], D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[(f32, f32); 68], D::Error> {
         let v: Vec<(f32, f32)> = Vec::deserialize(d)?;
         v.try_into().map_err(|v: Vec<(f32, f32)>| D::Error::invalid_length(v.len(), &"68 points"))
     }

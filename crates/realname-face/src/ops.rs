@@ -15,14 +15,14 @@ pub(crate) struct Fmap {
 }
 
 impl Fmap {
-    pub fn zeros(h: usize, w: usize, c: usize) -> Self {
+    pub(crate) fn zeros(h: usize, w: usize, c: usize) -> Self {
         let mut data = buffer(h * w * c);
         data.resize(h * w * c, 0.0);
         Self { h, w, c, data }
     }
 
     /// The values, the map's buffer left to the pool.
-    pub fn into_data(mut self) -> Vec<f32> {
+    pub(crate) fn into_data(mut self) -> Vec<f32> {
         std::mem::take(&mut self.data)
     }
 }
@@ -88,13 +88,13 @@ pub(crate) struct Pad {
 }
 
 impl Pad {
-    pub const NONE: Pad = Pad { top: 0, bottom: 0, left: 0, right: 0 };
-    pub const ONE: Pad = Pad { top: 1, bottom: 1, left: 1, right: 1 };
+    pub(crate) const NONE: Pad = Pad { top: 0, bottom: 0, left: 0, right: 0 };
+    pub(crate) const ONE: Pad = Pad { top: 1, bottom: 1, left: 1, right: 1 };
 
     /// TensorFlow "SAME" padding for a square `k × k` window with stride `s` on an `h × w` input
     /// (tfjs `computePadding`: out = ceil(in / s), total = max(0, (out − 1)·s + k − in),
     /// before = total / 2, after = the rest).
-    pub fn same(h: usize, w: usize, k: usize, s: usize) -> Pad {
+    pub(crate) fn same(h: usize, w: usize, k: usize, s: usize) -> Pad {
         let one = |n: usize| {
             let out = n.div_ceil(s);
             let total = ((out.saturating_sub(1)) * s + k).saturating_sub(n);
@@ -426,12 +426,12 @@ pub(crate) struct Affine<'a> {
 
 impl<'a> Affine<'a> {
     /// `bias` then `act`.
-    pub fn bias(bias: &'a [f32], act: Act) -> Self {
+    pub(crate) fn bias(bias: &'a [f32], act: Act) -> Self {
         Self { bias: Some(bias), mul: None, add: None, act }
     }
 
     /// Applies the affine to `data`, pixels of `c` channels.
-    pub fn apply(&self, data: &mut [f32], c: usize) {
+    pub(crate) fn apply(&self, data: &mut [f32], c: usize) {
         vectorised(
             #[inline(always)]
             || self.apply_inline(data, c),

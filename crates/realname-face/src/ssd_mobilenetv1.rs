@@ -138,7 +138,7 @@ pub(crate) struct SsdMobilenetv1 {
 }
 
 impl SsdMobilenetv1 {
-    pub fn load(w: &ModelWeights) -> Result<Self, FaceError> {
+    pub(crate) fn load(w: &ModelWeights) -> Result<Self, FaceError> {
         // (c_in, c_out, depthwise stride) of MobilenetV1/Conv2d_1 .. Conv2d_13.
         let layers = [
             (32, 64, 1),
@@ -199,13 +199,13 @@ impl SsdMobilenetv1 {
     }
 
     /// Preprocessed network input (pad bottom/right, resize to 512, `x / 127.5 − 1`).
-    pub fn input(image: &RgbImage) -> Fmap {
+    pub(crate) fn input(image: &RgbImage) -> Fmap {
         let mut x = resize_padded(image, full_rect(image), INPUT_SIZE, Padding::BottomRight);
         normalise(&mut x, SSD_NORM);
         x
     }
 
-    pub fn forward(&self, input: &Fmap) -> Result<SsdRaw, FaceError> {
+    pub(crate) fn forward(&self, input: &Fmap) -> Result<SsdRaw, FaceError> {
         let mut x = self.conv_0.forward(input)?;
         let mut maps = Vec::with_capacity(6);
         for (i, (dw, pw)) in self.backbone.iter().enumerate() {
@@ -234,7 +234,7 @@ impl SsdMobilenetv1 {
     }
 
     /// Decoded `(ymin, xmin, ymax, xmax)` boxes and sigmoid scores of all 5118 anchors.
-    pub fn decode_all(&self, raw: &SsdRaw) -> (Vec<[f32; 4]>, Vec<f32>) {
+    pub(crate) fn decode_all(&self, raw: &SsdRaw) -> (Vec<[f32; 4]>, Vec<f32>) {
         let mut boxes = Vec::with_capacity(NUM_ANCHORS);
         let mut scores = Vec::with_capacity(NUM_ANCHORS);
         for i in 0..NUM_ANCHORS {
@@ -254,7 +254,7 @@ impl SsdMobilenetv1 {
         (boxes, scores)
     }
 
-    pub fn detect(
+    pub(crate) fn detect(
         &self,
         image: &RgbImage,
         min_score: f32,

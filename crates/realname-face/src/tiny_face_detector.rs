@@ -47,7 +47,7 @@ pub(crate) struct TinyFaceDetector {
 }
 
 impl TinyFaceDetector {
-    pub fn load(w: &ModelWeights) -> Result<Self, FaceError> {
+    pub(crate) fn load(w: &ModelWeights) -> Result<Self, FaceError> {
         let chans = [16, 32, 64, 128, 256, 512];
         let convs = (1..=5)
             .map(|i| SeparableConv::load(w, &format!("conv{i}"), chans[i - 1], chans[i]))
@@ -62,7 +62,7 @@ impl TinyFaceDetector {
     }
 
     /// Raw `G × G × 25` output for a normalised `S × S × 3` input.
-    pub fn forward(&self, input: &Fmap) -> Result<Fmap, FaceError> {
+    pub(crate) fn forward(&self, input: &Fmap) -> Result<Fmap, FaceError> {
         let mut x = conv2d_affine(
             input,
             &self.conv0_filters,
@@ -81,13 +81,13 @@ impl TinyFaceDetector {
     }
 
     /// Preprocessed network input (pad bottom/right, resize, normalise).
-    pub fn input(image: &RgbImage, size: usize) -> Fmap {
+    pub(crate) fn input(image: &RgbImage, size: usize) -> Fmap {
         let mut x = resize_padded(image, full_rect(image), size, Padding::BottomRight);
         normalise(&mut x, TINY_NORM);
         x
     }
 
-    pub fn detect(
+    pub(crate) fn detect(
         &self,
         image: &RgbImage,
         input_size: u32,

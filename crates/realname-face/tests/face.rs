@@ -3,9 +3,9 @@
 #![allow(clippy::print_stderr)]
 
 mod face {
-    pub mod common;
+    pub(crate) mod common;
     mod end_to_end;
-    pub mod pairs;
+    pub(crate) mod pairs;
     mod robustness;
     mod signals;
     mod stages;

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::frame::{Frame, FrameSource, SourceError};
 
 /// Name of the index file a recording folder carries.
-pub const INDEX_FILE: &str = "index.json";
+pub(crate) const INDEX_FILE: &str = "index.json";
 
 /// Image encoding of recorded frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -45,5 +45,8 @@ impl Clock for ManualClock {
 
 /// The date at `now` (Unix seconds) in UTC+8, the ID numbers' civil calendar.
 pub fn today(now: i64) -> time::Date {
-    OffsetDateTime::from_unix_timestamp(now).unwrap_or(OffsetDateTime::UNIX_EPOCH).to_offset(time::macros::offset!(+8)).date()
+    OffsetDateTime::from_unix_timestamp(now)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        .to_offset(time::macros::offset!(+8))
+        .date()
 }

@@ -15,10 +15,10 @@ use async_trait::async_trait;
 use realname_protocol::ErrorCode;
 use serde::{Deserialize, Serialize};
 
+use crate::clock::Clock;
 use crate::crypto::{self, DataKeys};
 use crate::error::{ServerError, ServerResult};
 use crate::settings::{ConfigError, Secret, env_var};
-use crate::clock::Clock;
 use crate::store::trust::{ConfirmOutcome, SendWindow};
 use crate::store::{Account, Store, StoreError};
 
@@ -322,7 +322,13 @@ pub struct Confirmations {
 
 impl Confirmations {
     /// Confirmations sent through `mailer` with links to `origin`.
-    pub fn new(store: Arc<dyn Store>, mailer: Arc<dyn Mailer>, clock: Arc<dyn Clock>, origin: String, config: EmailConfig) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        mailer: Arc<dyn Mailer>,
+        clock: Arc<dyn Clock>,
+        origin: String,
+        config: EmailConfig,
+    ) -> Self {
         Self { store, mailer, clock, origin, config }
     }
 

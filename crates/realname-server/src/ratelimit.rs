@@ -549,8 +549,7 @@ impl Attempt {
 
     async fn give_back(&self) {
         for (key, start) in &self.counted {
-            if let Err(e) =
-                crate::store::hardening::HardeningStore::rate_limit_refund(&*self.store, key, *start).await
+            if let Err(e) = crate::store::hardening::HardeningStore::rate_limit_refund(&*self.store, key, *start).await
             {
                 // Worst case the attempt stays counted: stricter, never looser.
                 tracing::warn!(error = %e, "could not give a rate-limit hit back");

@@ -78,14 +78,7 @@ impl AuditFrames {
 
     /// Stores the frames, encrypted, until the TTL passes. A failure is logged, not returned:
     /// the decision has been made and stands.
-    pub async fn store(
-        self,
-        store: &dyn Store,
-        keys: &DataKeys,
-        config: &RetentionConfig,
-        now: i64,
-        session_id: &str,
-    ) {
+    pub async fn store(self, store: &dyn Store, keys: &DataKeys, config: &RetentionConfig, now: i64, session_id: &str) {
         let (Some(frames), Some(ttl)) = (self.0, config.frames_ttl_secs) else { return };
         let sealed: Vec<Vec<u8>> = frames.iter().map(|f| keys.encrypt(f)).collect();
         let expires_at = now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX));

@@ -2,8 +2,6 @@
 
 use std::sync::Arc;
 
-use time::OffsetDateTime;
-
 use crate::config::Config;
 use crate::crypto::DataKeys;
 use crate::directories::{CarrierDirectory, IdentityAuthority, PartnerDirectory, SmsGateway};

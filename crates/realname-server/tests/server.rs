@@ -3,7 +3,7 @@
 //! a fresh database on that server).
 
 mod server {
-    pub mod support;
+    pub(crate) mod support;
 
     mod accounts;
     mod companion;

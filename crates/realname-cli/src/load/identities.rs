@@ -8,7 +8,7 @@ use crate::output::{Exit, Output};
 
 /// Options of `realname load-identities`.
 #[derive(Debug, clap::Args)]
-pub struct IdentityArgs {
+pub(crate) struct IdentityArgs {
     /// How many identities.
     #[arg(long)]
     count: usize,
@@ -30,7 +30,7 @@ pub struct IdentityArgs {
 const DIGITS_ZH: [char; 10] = ['零', '一', '二', '三', '四', '五', '六', '七', '八', '九'];
 
 /// A valid resident ID number (region 110101, Beijing) for index `i` under `seed`.
-pub fn synthetic_id(seed: u64, i: usize) -> String {
+pub(super) fn synthetic_id(seed: u64, i: usize) -> String {
     let n = seed.wrapping_mul(1_000_003).wrapping_add(i as u64);
     let days = (n % 12_000) as i64;
     let date = time::Date::from_calendar_date(1970, time::Month::January, 1)
@@ -43,7 +43,7 @@ pub fn synthetic_id(seed: u64, i: usize) -> String {
 }
 
 /// A name for index `i`: "测试" + the index in Chinese digits.
-pub fn synthetic_name(i: usize) -> String {
+pub(super) fn synthetic_name(i: usize) -> String {
     let mut s = String::from("测试");
     for c in i.to_string().chars() {
         if let Some(d) = c.to_digit(10) {
@@ -54,7 +54,7 @@ pub fn synthetic_name(i: usize) -> String {
 }
 
 /// Writes the two CSV files.
-pub fn write_identities(args: &IdentityArgs, out: &Output) -> ExitCode {
+pub(crate) fn write_identities(args: &IdentityArgs, out: &Output) -> ExitCode {
     let seed = args.seed.unwrap_or_else(rand::random);
     let photo_dir = args.photo.parent().map(Path::to_path_buf).unwrap_or_default();
     let photo_name = args.photo.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();

@@ -25,7 +25,7 @@ use realname_companion::{CompanionConfig, CompanionError, FaceObserver, LightSce
 /// 10 fps).
 const LIGHT_SCENE_FRAMES: usize = 20;
 
-pub use self::identities::{IdentityArgs, write_identities};
+pub(crate) use self::identities::{IdentityArgs, write_identities};
 use self::people::{FlowKind, assign_kinds, parse_mix, read_people};
 use self::report::{build_report, summary};
 use self::user::{Ctx, run_user};
@@ -33,7 +33,7 @@ use crate::output::{Exit, Output};
 
 /// Options of `realname load`.
 #[derive(Debug, clap::Args)]
-pub struct LoadArgs {
+pub(crate) struct LoadArgs {
     /// People registered with the identity authority: CSV `name,id_number,clip_folder` (one
     /// row per virtual user; each ID verifies at most one account).
     #[arg(long)]
@@ -82,7 +82,7 @@ pub struct LoadArgs {
 }
 
 /// Runs the load generator.
-pub async fn run(args: LoadArgs, out: &Output, config: CompanionConfig) -> ExitCode {
+pub(crate) async fn run(args: LoadArgs, out: &Output, config: CompanionConfig) -> ExitCode {
     match run_inner(args, out, config).await {
         Ok(code) => code,
         Err((exit, code, message)) => out.fail(exit, &code, &message),

@@ -11,12 +11,12 @@ use realname_server::RunningServer;
 use tempfile::TempDir;
 
 /// The shared test data folder (`REALNAME_SHARED_DIR`, default `<workspace>/../shared`).
-pub fn shared_dir() -> PathBuf {
+pub(crate) fn shared_dir() -> PathBuf {
     std::env::var_os("REALNAME_SHARED_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("..").join("shared"))
 }
 
 /// The face models (`REALNAME_MODELS_DIR`, default `<workspace>/models`).
-pub fn models_dir() -> PathBuf {
+pub(crate) fn models_dir() -> PathBuf {
     std::env::var_os("REALNAME_MODELS_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("models"))
 }
 
@@ -25,7 +25,7 @@ fn workspace() -> PathBuf {
 }
 
 /// A clip folder of the liveness data.
-pub fn clip(name: &str) -> Result<PathBuf> {
+pub(crate) fn clip(name: &str) -> Result<PathBuf> {
     let dir = shared_dir().join("data/liveness/clips").join(name);
     if !dir.is_dir() {
         bail!("test data missing: {} (set REALNAME_SHARED_DIR)", dir.display());
@@ -35,7 +35,7 @@ pub fn clip(name: &str) -> Result<PathBuf> {
 
 /// Copies frames `first..=last` (1-based, as in labels.json) of a clip into a new folder
 /// under `into` (test data is never copied into the repository, only into temp folders).
-pub fn clip_frames(name: &str, first: usize, last: usize, into: &Path) -> Result<PathBuf> {
+pub(crate) fn clip_frames(name: &str, first: usize, last: usize, into: &Path) -> Result<PathBuf> {
     let src = clip(name)?;
     let dst = into.join(format!("{name}-{first}-{last}"));
     std::fs::create_dir_all(&dst)?;
@@ -47,14 +47,14 @@ pub fn clip_frames(name: &str, first: usize, last: usize, into: &Path) -> Result
 }
 
 /// A valid resident ID number for test identity `i` (region 110101).
-pub fn test_id(seed: u64, i: usize) -> String {
+pub(crate) fn test_id(seed: u64, i: usize) -> String {
     let body = format!("1101011990{:02}{:02}{:03}", 1 + (seed % 12), 1 + (i % 28), (seed * 31 + i as u64) % 1000);
     let check = realname_protocol::id_number::check_character(body.as_bytes());
     format!("{body}{check}")
 }
 
 /// A running server plus a temp folder for everything the test writes.
-pub struct Harness {
+pub(crate) struct Harness {
     pub server: RunningServer,
     pub origin: String,
     pub tmp: TempDir,
@@ -62,13 +62,13 @@ pub struct Harness {
 
 impl Harness {
     /// Starts a server with the face models and a fixed liveness challenge.
-    pub async fn start(challenge: &[LivenessAction]) -> Result<Self> {
+    pub(crate) async fn start(challenge: &[LivenessAction]) -> Result<Self> {
         Self::start_with(challenge, false).await
     }
 
     /// Like [`Harness::start`]; `light`: every challenge carries a light sequence and the
     /// decision checks its reflection (`face.light_check`).
-    pub async fn start_with(challenge: &[LivenessAction], light: bool) -> Result<Self> {
+    pub(crate) async fn start_with(challenge: &[LivenessAction], light: bool) -> Result<Self> {
         let tmp = tempfile::tempdir()?;
         let models = models_dir();
         if !models.join("tiny_face_detector_model-weights_manifest.json").is_file() {
@@ -95,7 +95,7 @@ impl Harness {
     }
 
     /// Registers identities with a reference photo in the local authority registry.
-    pub async fn register(&self, people: &[(String, String)], photo: &Path) -> Result<()> {
+    pub(crate) async fn register(&self, people: &[(String, String)], photo: &Path) -> Result<()> {
         let photos = photo.parent().context("photo folder")?;
         let file = photo.file_name().context("photo name")?.to_string_lossy().into_owned();
         let csv: String = people.iter().map(|(name, id)| format!("{name},{id},{file}\n")).collect();
@@ -120,7 +120,7 @@ impl Harness {
     /// `realname load-identities` for `count` virtual users answering with the frames in
     /// `clip_dir` (reference photo: lp_d5's first frame), registered with the authority;
     /// returns the folder with `people.csv`.
-    pub async fn load_identities(&self, count: usize, seed: u64, clip_dir: &Path) -> Result<PathBuf> {
+    pub(crate) async fn load_identities(&self, count: usize, seed: u64, clip_dir: &Path) -> Result<PathBuf> {
         let out = self.tmp.path().join("identities");
         let photo = clip("lp_d5")?.join("0001.jpg");
         let (code, json) = run_json(
@@ -156,7 +156,7 @@ impl Harness {
     }
 
     /// Environment for the CLI: file credential store in the temp folder, this server trusted.
-    pub fn cli(&self, args: &[&str]) -> tokio::process::Command {
+    pub(crate) fn cli(&self, args: &[&str]) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_realname"));
         cmd.arg("--json")
             .args(args)
@@ -178,13 +178,16 @@ impl Harness {
 /// Runs a command, returns its exit code and the JSON document it printed.
 /// `realname --json verify --source file:QR --face dir:FRAMES@10fps --yes`: the whole APP role
 /// with a recorded clip, confirming the context as automation does.
-pub async fn verify_with_clip(h: &Harness, qr: &Path, frames: &Path) -> Result<(i32, serde_json::Value)> {
+pub(crate) async fn verify_with_clip(h: &Harness, qr: &Path, frames: &Path) -> Result<(i32, serde_json::Value)> {
     let source = format!("file:{}", qr.display());
     let face = format!("dir:{}@10fps", frames.display());
     run_json(&mut h.cli(&["verify", "--source", &source, "--face", &face, "--yes"]), None).await
 }
 
-pub async fn run_json(cmd: &mut tokio::process::Command, stdin: Option<&str>) -> Result<(i32, serde_json::Value)> {
+pub(crate) async fn run_json(
+    cmd: &mut tokio::process::Command,
+    stdin: Option<&str>,
+) -> Result<(i32, serde_json::Value)> {
     if stdin.is_some() {
         cmd.stdin(Stdio::piped());
     }
@@ -205,7 +208,7 @@ pub async fn run_json(cmd: &mut tokio::process::Command, stdin: Option<&str>) ->
 }
 
 /// A PC browser: cookie jar, forms with CSRF.
-pub struct Browser {
+pub(crate) struct Browser {
     http: reqwest::Client,
     origin: String,
 }
@@ -215,7 +218,7 @@ fn unescape(s: &str) -> String {
 }
 
 /// `attr="…"` of the tag containing `anchor`.
-pub fn attr(html: &str, anchor: &str, name: &str) -> Option<String> {
+pub(crate) fn attr(html: &str, anchor: &str, name: &str) -> Option<String> {
     let at = html.find(anchor)?;
     let start = html[..at].rfind('<')?;
     let end = at + html[at..].find('>')?;
@@ -227,7 +230,7 @@ pub fn attr(html: &str, anchor: &str, name: &str) -> Option<String> {
 }
 
 impl Browser {
-    pub fn new(origin: &str) -> Result<Self> {
+    pub(crate) fn new(origin: &str) -> Result<Self> {
         Ok(Self { http: reqwest::Client::builder().cookie_store(true).build()?, origin: origin.to_owned() })
     }
 
@@ -237,7 +240,7 @@ impl Browser {
     }
 
     /// Signs up (and is then signed in).
-    pub async fn signup(&self, email: &str, password: &str) -> Result<()> {
+    pub(crate) async fn signup(&self, email: &str, password: &str) -> Result<()> {
         let csrf = self.csrf("/signup").await?;
         let resp = self
             .http
@@ -252,7 +255,12 @@ impl Browser {
     }
 
     /// Submits the identity form; returns the session id and the QR PNG saved into `dir`.
-    pub async fn start_verification(&self, name: &str, id_number: &str, dir: &Path) -> Result<(String, PathBuf)> {
+    pub(crate) async fn start_verification(
+        &self,
+        name: &str,
+        id_number: &str,
+        dir: &Path,
+    ) -> Result<(String, PathBuf)> {
         let csrf = self.csrf("/verify/identity?method=face").await?;
         let resp = self
             .http
@@ -272,7 +280,7 @@ impl Browser {
     }
 
     /// The PC page's view of the session (`/status`, the SSE fallback).
-    pub async fn session_state(&self, session: &str) -> Result<serde_json::Value> {
+    pub(crate) async fn session_state(&self, session: &str) -> Result<serde_json::Value> {
         Ok(self
             .http
             .get(format!("{}/verify/sessions/{session}/status", self.origin))
@@ -285,7 +293,7 @@ impl Browser {
 }
 
 /// Signs a new account up in a browser and signs the CLI in to it.
-pub async fn account(h: &Harness, email: &str) -> Result<Browser> {
+pub(crate) async fn account(h: &Harness, email: &str) -> Result<Browser> {
     let browser = Browser::new(&h.origin)?;
     browser.signup(email, "correct horse battery").await?;
     let (code, json) =

@@ -16,14 +16,14 @@ use realname_protocol::api::{LivenessAction, LivenessChallenge};
 use crate::harness;
 
 /// One uploaded frame.
-pub struct RecordedFrame {
+pub(crate) struct RecordedFrame {
     pub action: Option<LivenessAction>,
     pub captured_at_ms: i64,
     pub bytes: Vec<u8>,
 }
 
 /// One upload and its challenge.
-pub struct RecordedCapture {
+pub(crate) struct RecordedCapture {
     /// "genuine" or the attack type.
     pub kind: &'static str,
     pub name: String,
@@ -82,7 +82,7 @@ fn desktop_wrong_person(data: &Path) -> Result<RecordedCapture> {
 
 /// Most frames uploaded per action: the companion's budget for a two-action challenge under
 /// the server's 16-frame limit (`(16 - 1) / 2`).
-pub const PER_ACTION: usize = 7;
+pub(crate) const PER_ACTION: usize = 7;
 
 /// At most [`PER_ACTION`] of `frames`, spread evenly, first and last kept (as the companion picks).
 fn spread(frames: Vec<u32>) -> Vec<u32> {
@@ -95,7 +95,7 @@ fn spread(frames: Vec<u32>) -> Vec<u32> {
 /// Genuine two-action captures (one per live clip with two clean, different, successive
 /// actions, at most `genuine`), then one capture per attack type: a person swap in the last
 /// action, a repeated still, a screen replay.
-pub fn recorded(data: &Path, genuine: usize) -> Result<Vec<RecordedCapture>> {
+pub(crate) fn recorded(data: &Path, genuine: usize) -> Result<Vec<RecordedCapture>> {
     let clips = harness::live_clips(data)?;
     let mut out = Vec::new();
     let mut pairs = Vec::new();
@@ -192,7 +192,7 @@ pub fn recorded(data: &Path, genuine: usize) -> Result<Vec<RecordedCapture>> {
 /// One genuine single-action capture per labelled event of every live clip, as
 /// `cargo xtask accuracy liveness` builds its genuine cases: the clip's neutral frames, then
 /// the event's window (at most 10 frames).
-pub fn single_actions(data: &Path) -> Result<Vec<RecordedCapture>> {
+pub(crate) fn single_actions(data: &Path) -> Result<Vec<RecordedCapture>> {
     let mut out = Vec::new();
     for clip in harness::live_clips(data)? {
         for e in &clip.events {
@@ -213,7 +213,7 @@ pub fn single_actions(data: &Path) -> Result<Vec<RecordedCapture>> {
 }
 
 /// One decision: the verdict and the CPU time per stage (this thread).
-pub struct Decided {
+pub(crate) struct Decided {
     pub verdict: Verdict,
     pub stages: StageTimes,
 }
@@ -222,14 +222,22 @@ pub struct Decided {
 /// one, against its own first single-face frame: the ID photo comparison then passes for the
 /// presented person and the figures measure the liveness rules). The ID photo's descriptor is
 /// not counted: the server computes it at enrolment.
-pub fn decide_capture(analyzer: &dyn FaceAnalyzer, mode: AnalysisMode, capture: &RecordedCapture) -> Result<Decided> {
+pub(crate) fn decide_capture(
+    analyzer: &dyn FaceAnalyzer,
+    mode: AnalysisMode,
+    capture: &RecordedCapture,
+) -> Result<Decided> {
     decide_upload(analyzer, mode, capture, &MemoryReplayStore::default(), "nonce-1", 0)
 }
 
 /// `capture` uploaded and decided, then its frames re-sent without the first one under a new
 /// nonce to the same server (replay store): the second verdict. The exhaustive analysis
 /// recognises every re-sent frame (`challenge_replayed`).
-pub fn decide_resent(analyzer: &dyn FaceAnalyzer, mode: AnalysisMode, capture: &RecordedCapture) -> Result<Decided> {
+pub(crate) fn decide_resent(
+    analyzer: &dyn FaceAnalyzer,
+    mode: AnalysisMode,
+    capture: &RecordedCapture,
+) -> Result<Decided> {
     let store = MemoryReplayStore::default();
     decide_upload(analyzer, mode, capture, &store, "nonce-1", 0)?;
     decide_upload(analyzer, mode, capture, &store, "nonce-2", 1)
@@ -298,7 +306,7 @@ fn decide_upload(
 }
 
 /// `passed` or the reason code.
-pub fn outcome(v: &Verdict) -> String {
+pub(crate) fn outcome(v: &Verdict) -> String {
     match v.reason() {
         None => "passed".into(),
         Some(r) => serde_json::to_string(&r).unwrap_or_default().trim_matches('"').to_owned(),

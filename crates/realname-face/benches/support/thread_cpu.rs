@@ -9,7 +9,7 @@ use criterion::Throughput;
 use criterion::measurement::{Measurement, ValueFormatter};
 
 /// Criterion measurement of the calling thread's CPU time.
-pub struct ThreadCpu;
+pub(crate) struct ThreadCpu;
 
 struct NsFormatter;
 

@@ -8,7 +8,7 @@ use realname_face::{DEFAULT_MATCH_THRESHOLD, DetectOptions, FaceEngine, ImageLim
 
 /// One labelled pair with our distance (`None` when a face was not found) and the original's.
 #[derive(Debug, Clone)]
-pub struct PairResult {
+pub(crate) struct PairResult {
     pub same: bool,
     pub distance: Option<f32>,
     pub reference: f32,
@@ -16,7 +16,7 @@ pub struct PairResult {
 
 /// Figures of a verification run.
 #[derive(Debug, Clone)]
-pub struct Report {
+pub(crate) struct Report {
     pub pairs: Vec<PairResult>,
     pub accuracy_at_default: f64,
     pub reference_accuracy_at_default: f64,
@@ -25,14 +25,14 @@ pub struct Report {
 }
 
 /// Accuracy (%) when "same" means distance < threshold; a missing face predicts "different".
-pub fn accuracy(pairs: &[(Option<f32>, bool)], threshold: f32) -> f64 {
+pub(crate) fn accuracy(pairs: &[(Option<f32>, bool)], threshold: f32) -> f64 {
     let correct = pairs.iter().filter(|(d, same)| d.is_some_and(|d| d < threshold) == *same).count();
     100.0 * correct as f64 / pairs.len().max(1) as f64
 }
 
 /// Runs every labelled image once (whole image for the pre-cropped `faceapijs` faces, SSD →
 /// landmarks → descriptor of the best face for photos) and scores all pairs.
-pub fn evaluate(faces_dir: &Path, engine: &FaceEngine) -> Result<Report> {
+pub(crate) fn evaluate(faces_dir: &Path, engine: &FaceEngine) -> Result<Report> {
     let csv = std::fs::read_to_string(faces_dir.join("golden/pairs.csv")).context("golden/pairs.csv")?;
     let mut rows = Vec::new();
     for line in csv.lines().skip(1) {

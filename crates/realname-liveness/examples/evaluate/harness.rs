@@ -21,31 +21,31 @@ use realname_protocol::api::{LivenessAction, LivenessChallenge};
 
 /// Detector score used for the evaluation: face-api's 0.5 loses the dim `lestari_real` face
 /// (SSD scores 0.31–0.6) and blink frames of `eyeryhthm_7blinks` (0.44).
-pub const MIN_DETECTION_SCORE: f32 = 0.3;
+pub(crate) const MIN_DETECTION_SCORE: f32 = 0.3;
 
 /// `<workspace>/../shared` or `REALNAME_SHARED_DIR`.
-pub fn shared_dir() -> PathBuf {
+pub(crate) fn shared_dir() -> PathBuf {
     std::env::var_os("REALNAME_SHARED_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
 }
 
 /// `<workspace>/models` or `REALNAME_MODELS_DIR`.
-pub fn models_dir() -> PathBuf {
+pub(crate) fn models_dir() -> PathBuf {
     std::env::var_os("REALNAME_MODELS_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"))
 }
 
 /// How a frame is analysed: image → faces with evidence.
-pub type AnalyzeFn = Box<dyn Fn(&RgbImage) -> Result<Vec<AnalyzedFace>> + Send + Sync>;
+pub(crate) type AnalyzeFn = Box<dyn Fn(&RgbImage) -> Result<Vec<AnalyzedFace>> + Send + Sync>;
 
 /// Follows a face into a frame where nothing was detected (the server's tracking).
-pub type TrackFn = Box<dyn Fn(&RgbImage, &FaceAnalysis) -> Result<Option<AnalyzedFace>> + Send + Sync>;
+pub(crate) type TrackFn = Box<dyn Fn(&RgbImage, &FaceAnalysis) -> Result<Option<AnalyzedFace>> + Send + Sync>;
 
 /// The frame analysis (by default the face engine + passive nets; the server's measurement
 /// passes its own) + a cache of analysed frames keyed by file (or synthetic key).
-pub struct Analyzer {
+pub(crate) struct Analyzer {
     analyze: AnalyzeFn,
     track: Option<TrackFn>,
     data: PathBuf,
@@ -66,7 +66,7 @@ struct CachedFace {
 impl Analyzer {
     /// Loads the face models (and scores every face with `passive` when given); fails when
     /// the data or models are missing.
-    pub fn load(passive: Option<Box<dyn PassiveScorer + Send + Sync>>) -> Result<Self> {
+    pub(crate) fn load(passive: Option<Box<dyn PassiveScorer + Send + Sync>>) -> Result<Self> {
         let models = models_dir();
         let engine = FaceEngine::load(
             &models,
@@ -92,7 +92,7 @@ impl Analyzer {
     }
 
     /// Uses `analyze` for every frame (e.g. the server's own frame analysis).
-    pub fn with_analysis(analyze: AnalyzeFn) -> Result<Self> {
+    pub(crate) fn with_analysis(analyze: AnalyzeFn) -> Result<Self> {
         let data = shared_dir().join("data/liveness");
         anyhow::ensure!(
             data.join("labels.json").is_file(),
@@ -105,13 +105,13 @@ impl Analyzer {
     /// Tracks faces into frames without a detection with `track`, as the server does for an
     /// upload: within a capture window from the window's last frame with one detected face,
     /// for the window's first frame from the clip frame before it.
-    pub fn with_tracking(mut self, track: TrackFn) -> Self {
+    pub(crate) fn with_tracking(mut self, track: TrackFn) -> Self {
         self.track = Some(track);
         self
     }
 
     /// Pre-fills the cache from a `measure` JSON-lines file (ignores a missing file).
-    pub fn load_cache(&self, path: &Path) -> Result<usize> {
+    pub(crate) fn load_cache(&self, path: &Path) -> Result<usize> {
         let Ok(text) = std::fs::read_to_string(path) else {
             return Ok(0);
         };
@@ -133,7 +133,7 @@ impl Analyzer {
         Ok(n)
     }
 
-    pub fn data_dir(&self) -> &Path {
+    pub(crate) fn data_dir(&self) -> &Path {
         &self.data
     }
 
@@ -162,19 +162,19 @@ impl Analyzer {
     }
 
     /// Faces in `clips/<clip>/<frame>.jpg`.
-    pub fn frame(&self, clip: &str, frame: u32) -> Result<Vec<AnalyzedFace>> {
+    pub(crate) fn frame(&self, clip: &str, frame: u32) -> Result<Vec<AnalyzedFace>> {
         let rel = format!("clips/{clip}/{frame:04}.jpg");
         self.cached(&rel, || self.read(&rel), |i| self.analyze_image(i))
     }
 
     /// Faces in `stills/<name>`.
-    pub fn still(&self, name: &str) -> Result<Vec<AnalyzedFace>> {
+    pub(crate) fn still(&self, name: &str) -> Result<Vec<AnalyzedFace>> {
         let rel = format!("stills/{name}");
         self.cached(&rel, || self.read(&rel), |i| self.analyze_image(i))
     }
 
     /// Faces in a slightly warped, re-encoded copy of `rel` (the `k`-th warp).
-    pub fn warped(&self, rel: &str, k: u32) -> Result<Vec<AnalyzedFace>> {
+    pub(crate) fn warped(&self, rel: &str, k: u32) -> Result<Vec<AnalyzedFace>> {
         let key = format!("{rel}#warp{k}");
         self.cached(
             &key,
@@ -191,7 +191,7 @@ impl Analyzer {
 }
 
 /// A small similarity warp (shift ≤ 6 px, scale ≤ 3 %, rotation ≤ 2°), different per `k`.
-pub fn warp(img: &RgbImage, k: u32) -> RgbImage {
+pub(crate) fn warp(img: &RgbImage, k: u32) -> RgbImage {
     let (w, h) = (img.width() as f32, img.height() as f32);
     let t = k as f32;
     let (dx, dy) = (((t * 2.3).sin()) * 6.0, ((t * 1.7).cos()) * 6.0);
@@ -221,7 +221,7 @@ pub fn warp(img: &RgbImage, k: u32) -> RgbImage {
 
 /// A labelled action event of a clip.
 #[derive(Debug, Clone)]
-pub struct Event {
+pub(crate) struct Event {
     pub clip: String,
     pub action: LivenessAction,
     pub start: u32,
@@ -230,7 +230,7 @@ pub struct Event {
 
 /// A live clip with its neutral frames and action events.
 #[derive(Debug, Clone)]
-pub struct LiveClip {
+pub(crate) struct LiveClip {
     pub id: String,
     pub neutral: Vec<u32>,
     pub events: Vec<Event>,
@@ -239,7 +239,7 @@ pub struct LiveClip {
 
 /// Label names → challenge actions. Yaw labels are in image coordinates: the nose pointing to
 /// the image's right is the subject's own left on an unmirrored camera.
-pub fn action_of(label: &str) -> Option<LivenessAction> {
+pub(crate) fn action_of(label: &str) -> Option<LivenessAction> {
     match label {
         "blink" => Some(LivenessAction::Blink),
         "mouth_open" => Some(LivenessAction::OpenMouth),
@@ -251,7 +251,7 @@ pub fn action_of(label: &str) -> Option<LivenessAction> {
 
 /// Reads the live clips of `labels.json` with their neutral frames (2 frames outside every
 /// labelled event, ±3 frames) and mapped action events.
-pub fn live_clips(data: &Path) -> Result<Vec<LiveClip>> {
+pub(crate) fn live_clips(data: &Path) -> Result<Vec<LiveClip>> {
     let labels: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(data.join("labels.json"))?)?;
     let mut out = Vec::new();
     for c in labels["clips"].as_array().context("clips")? {
@@ -288,7 +288,7 @@ pub fn live_clips(data: &Path) -> Result<Vec<LiveClip>> {
 
 /// Frames the companion would capture for an event: the labelled range widened by one frame
 /// each side (the prompt window), at most 10 frames spread evenly.
-pub fn event_frames(e: &Event, n_frames: u32) -> Vec<u32> {
+pub(crate) fn event_frames(e: &Event, n_frames: u32) -> Vec<u32> {
     let (s, t) = (e.start.saturating_sub(1).max(1), (e.end + 1).min(n_frames));
     let all: Vec<u32> = (s..=t).collect();
     if all.len() <= 10 {
@@ -298,13 +298,13 @@ pub fn event_frames(e: &Event, n_frames: u32) -> Vec<u32> {
 }
 
 /// The event's frames without the clip's neutral frames (short clips share frame 1).
-pub fn window(clip: &LiveClip, e: &Event) -> Vec<u32> {
+pub(crate) fn window(clip: &LiveClip, e: &Event) -> Vec<u32> {
     event_frames(e, clip.n_frames).into_iter().filter(|k| !clip.neutral.contains(k)).collect()
 }
 
 /// One challenge response to decide.
 #[derive(Debug, Clone)]
-pub struct Case {
+pub(crate) struct Case {
     /// Attack type, or "genuine".
     pub kind: &'static str,
     pub name: String,
@@ -315,17 +315,17 @@ pub struct Case {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReplayKind {
+pub(crate) enum ReplayKind {
     /// Same upload, same nonce.
     SameNonce,
     /// Same frames under a fresh challenge (new nonce).
     FreshNonce,
 }
 
-pub const T0: i64 = 1_750_000_000_000;
+pub(crate) const T0: i64 = 1_750_000_000_000;
 
 /// Builds frames with timestamps 100 ms apart (500 ms between segments).
-pub fn assemble(segments: Vec<(Option<LivenessAction>, Vec<Vec<AnalyzedFace>>)>) -> Vec<AnalyzedFrame> {
+pub(crate) fn assemble(segments: Vec<(Option<LivenessAction>, Vec<Vec<AnalyzedFace>>)>) -> Vec<AnalyzedFrame> {
     let mut t = T0;
     let mut out = Vec::new();
     for (action, frames) in segments {
@@ -339,7 +339,7 @@ pub fn assemble(segments: Vec<(Option<LivenessAction>, Vec<Vec<AnalyzedFace>>)>)
 }
 
 /// Decides one case with a fresh replay store (replay cases: the second submission).
-pub fn decide(case: &Case, config: &LivenessConfig) -> Result<(), Rejection> {
+pub(crate) fn decide(case: &Case, config: &LivenessConfig) -> Result<(), Rejection> {
     let store = MemoryReplayStore::default();
     let challenge = |nonce: &str| LivenessChallenge {
         actions: case.actions.clone(),
@@ -403,7 +403,7 @@ fn load_frames(a: &Analyzer, clip: &str, frames: &[u32]) -> Result<Vec<Vec<Analy
 
 /// Which cases to build.
 #[derive(Debug, Clone, Copy)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// Include 2-action challenges (pairs of events of one clip).
     pub pairs: bool,
     /// Most cases per attack type.
@@ -413,7 +413,7 @@ pub struct Plan {
 }
 
 /// Builds the genuine and attack cases.
-pub fn build_cases(a: &Analyzer, plan: &Plan) -> Result<Vec<Case>> {
+pub(crate) fn build_cases(a: &Analyzer, plan: &Plan) -> Result<Vec<Case>> {
     use LivenessAction::*;
     let clips: Vec<LiveClip> = live_clips(a.data_dir())?
         .into_iter()
@@ -611,7 +611,7 @@ pub fn build_cases(a: &Analyzer, plan: &Plan) -> Result<Vec<Case>> {
 }
 
 /// Error rates per kind: (kind, cases, accepted, rejected).
-pub fn rates(results: &[(Case, Result<(), Rejection>)]) -> BTreeMap<&'static str, (usize, usize)> {
+pub(crate) fn rates(results: &[(Case, Result<(), Rejection>)]) -> BTreeMap<&'static str, (usize, usize)> {
     let mut m: BTreeMap<&'static str, (usize, usize)> = BTreeMap::new();
     for (c, r) in results {
         let e = m.entry(c.kind).or_default();

@@ -19,13 +19,13 @@ use serde::{Deserialize, Serialize};
 use crate::data;
 
 /// Bump when the renderer or the case plan changes (invalidates the rendered-case cache).
-pub const RENDER_VERSION: u32 = 5;
+pub(crate) const RENDER_VERSION: u32 = 5;
 
 /// Clips whose renders calibrate the thresholds; the others are held out.
-pub const CALIBRATION: [&str; 6] = ["eyeryhthm_7blinks", "lp_d1", "lp_d3", "lp_d7", "lp_d12", "zubair_real"];
+pub(crate) const CALIBRATION: [&str; 6] = ["eyeryhthm_7blinks", "lp_d1", "lp_d3", "lp_d7", "lp_d12", "zubair_real"];
 
 #[derive(Serialize, Deserialize, Clone)]
-pub struct Case {
+pub(crate) struct Case {
     pub clip: String,
     pub kind: String,
     pub calibration: bool,
@@ -39,13 +39,13 @@ pub struct Case {
 }
 
 #[derive(Serialize, Deserialize)]
-pub struct CaseCache {
+pub(crate) struct CaseCache {
     version: u32,
     per_clip: usize,
     cases: Vec<Case>,
 }
 
-pub const ATTACKS: [&str; 6] =
+pub(crate) const ATTACKS: [&str; 6] =
     ["a_replay_no_response", "b_other_sequence", "c_screen_tint", "d_delayed", "e_frame_tint", "f_print"];
 
 fn seed(clip: &str, kind: &str, i: usize) -> u64 {
@@ -57,7 +57,7 @@ fn seed(clip: &str, kind: &str, i: usize) -> u64 {
     h
 }
 
-pub fn one_face(faces: &[FaceAnalysis]) -> Option<&FaceAnalysis> {
+pub(crate) fn one_face(faces: &[FaceAnalysis]) -> Option<&FaceAnalysis> {
     match faces {
         [one] => Some(one),
         _ => None,
@@ -65,7 +65,7 @@ pub fn one_face(faces: &[FaceAnalysis]) -> Option<&FaceAnalysis> {
 }
 
 /// Renders every clip's cases, two clips at a time (order kept).
-pub fn render_cases(
+pub(crate) fn render_cases(
     clips: &[data::Clip],
     faces: &BTreeMap<std::path::PathBuf, Vec<FaceAnalysis>>,
     per_clip: usize,
@@ -159,7 +159,7 @@ fn render_clip(
 }
 
 /// The cached cases when they match this renderer and plan, else rendered (and cached).
-pub fn load_or_render(
+pub(crate) fn load_or_render(
     clips: &[data::Clip],
     faces: &BTreeMap<std::path::PathBuf, Vec<FaceAnalysis>>,
     per_clip: usize,

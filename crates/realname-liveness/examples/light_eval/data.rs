@@ -12,29 +12,29 @@ use realname_face::{
 };
 
 /// `<workspace>/../shared` or `REALNAME_SHARED_DIR`.
-pub fn shared_dir() -> PathBuf {
+pub(crate) fn shared_dir() -> PathBuf {
     std::env::var_os("REALNAME_SHARED_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
 }
 
 /// `<workspace>/models` or `REALNAME_MODELS_DIR`.
-pub fn models_dir() -> PathBuf {
+pub(crate) fn models_dir() -> PathBuf {
     std::env::var_os("REALNAME_MODELS_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"))
 }
 
 /// `<workspace>/target`.
-pub fn target_dir() -> PathBuf {
+pub(crate) fn target_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target")
 }
 
 /// Frames used per clip.
-pub const MAX_FRAMES: usize = 70;
+pub(crate) const MAX_FRAMES: usize = 70;
 
 /// One clip (or still) of the data set.
-pub struct Clip {
+pub(crate) struct Clip {
     pub id: String,
     pub live: bool,
     /// Glasses, from the labels' description.
@@ -43,7 +43,7 @@ pub struct Clip {
 }
 
 /// Clips from `labels.json`, frames in order.
-pub fn clips() -> Result<Vec<Clip>> {
+pub(crate) fn clips() -> Result<Vec<Clip>> {
     let data = shared_dir().join("data/liveness");
     let labels: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(data.join("labels.json"))
@@ -72,12 +72,12 @@ pub fn clips() -> Result<Vec<Clip>> {
 
 /// The face engine as the server runs it on captured frames: SSD at 0.3, or the single best
 /// candidate above 0.1 when none reaches 0.3.
-pub struct Faces {
+pub(crate) struct Faces {
     engine: FaceEngine,
 }
 
 impl Faces {
-    pub fn load() -> Result<Self> {
+    pub(crate) fn load() -> Result<Self> {
         let engine = FaceEngine::load(
             &models_dir(),
             EngineConfig {
@@ -94,7 +94,7 @@ impl Faces {
 
     /// Detection, landmarks and signals (no descriptor: the light check and the similarity
     /// print need the landmarks only; the descriptor is left zero).
-    pub fn analyze(&self, img: &RgbImage) -> Result<Vec<FaceAnalysis>> {
+    pub(crate) fn analyze(&self, img: &RgbImage) -> Result<Vec<FaceAnalysis>> {
         let mut faces = Vec::new();
         for detection in self.engine.detect(img, &DetectOptions { min_score: 0.1, ..DetectOptions::default() })? {
             let Ok(crop) = FaceEngine::landmark_crop(img, &detection) else { continue };
@@ -113,7 +113,7 @@ impl Faces {
     }
 }
 
-pub fn decode(path: &Path) -> Result<RgbImage> {
+pub(crate) fn decode(path: &Path) -> Result<RgbImage> {
     Ok(decode_image(&std::fs::read(path)?, &ImageLimits::default())?)
 }
 
@@ -125,7 +125,7 @@ struct Row {
 
 /// Every frame's faces, keyed by file path; computed with the engine (lazily loaded) for
 /// files missing from the cache file, which is then rewritten.
-pub fn face_cache(clips: &[Clip], faces: &mut Option<Faces>) -> Result<BTreeMap<PathBuf, Vec<FaceAnalysis>>> {
+pub(crate) fn face_cache(clips: &[Clip], faces: &mut Option<Faces>) -> Result<BTreeMap<PathBuf, Vec<FaceAnalysis>>> {
     let path = target_dir().join("light-eval-faces.jsonl");
     let mut map = BTreeMap::new();
     if let Ok(text) = std::fs::read_to_string(&path) {

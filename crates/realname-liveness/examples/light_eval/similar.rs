@@ -52,7 +52,7 @@ fn one(faces: &[FaceAnalysis]) -> Option<&FaceAnalysis> {
     }
 }
 
-pub fn report(
+pub(crate) fn report(
     clips: &[data::Clip],
     faces: &BTreeMap<PathBuf, Vec<FaceAnalysis>>,
     engine: &mut Option<data::Faces>,

@@ -9,7 +9,7 @@ use realname_scan::qr::Luma;
 use realname_scan::{QrReader, SyntheticConfig, SyntheticSource, payload, payload_text};
 
 /// `REALNAME_SHARED_DIR`, else `<workspace>/../shared`. Missing is an error, never a skip.
-pub fn shared_dir() -> anyhow::Result<PathBuf> {
+pub(crate) fn shared_dir() -> anyhow::Result<PathBuf> {
     let dir = match std::env::var_os("REALNAME_SHARED_DIR") {
         Some(d) => PathBuf::from(d),
         None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
@@ -21,7 +21,7 @@ pub fn shared_dir() -> anyhow::Result<PathBuf> {
 }
 
 /// One image with its expected text.
-pub struct Case {
+pub(crate) struct Case {
     /// Colour pixels where the set has them in a way the corpus comparison allows (synthetic).
     pub rgb: Option<image::RgbImage>,
     pub set: String,
@@ -31,7 +31,7 @@ pub struct Case {
 }
 
 /// Every `<set>/<name>.png` with a `<name>.txt` under `data/qr`, sorted by set and name.
-pub fn load_corpus(shared: &Path) -> anyhow::Result<Vec<Case>> {
+pub(crate) fn load_corpus(shared: &Path) -> anyhow::Result<Vec<Case>> {
     let root = shared.join("data/qr");
     let mut sets: Vec<PathBuf> = std::fs::read_dir(&root)?.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
     sets.sort();
@@ -61,7 +61,7 @@ pub fn load_corpus(shared: &Path) -> anyhow::Result<Vec<Case>> {
 
 /// The synthetic screen-photo set: 640x480, Realname URLs, perspective up to 30°, defocus up
 /// to sigma 1.5, moiré, glare, noise — all from seeds, so the set is the same on every run.
-pub fn synthetic_cases(count: u64) -> anyhow::Result<Vec<Case>> {
+pub(crate) fn synthetic_cases(count: u64) -> anyhow::Result<Vec<Case>> {
     let mut cases = Vec::new();
     for i in 0..count {
         let url = payload::qr_url("http://127.0.0.1:8080", &payload::test_handle(i));
@@ -91,7 +91,7 @@ pub fn synthetic_cases(count: u64) -> anyhow::Result<Vec<Case>> {
 }
 
 /// A decoder under comparison: all texts it reads from the luma pixels.
-pub trait Decoder {
+pub(crate) trait Decoder {
     fn name(&self) -> &'static str;
     fn decode(&self, luma: &Luma) -> Vec<String>;
     /// Colour input where the decoder takes it (this crate's reader); luma otherwise.
@@ -101,7 +101,7 @@ pub trait Decoder {
 }
 
 /// This crate's reader, with a label for the table.
-pub struct Ours(pub QrReader, pub &'static str);
+pub(crate) struct Ours(pub QrReader, pub &'static str);
 
 impl Decoder for Ours {
     fn name(&self) -> &'static str {
@@ -119,7 +119,7 @@ impl Decoder for Ours {
 }
 
 /// rqrr as its README shows it (panics contained so one image cannot end the run).
-pub struct PlainRqrr;
+pub(crate) struct PlainRqrr;
 
 impl Decoder for PlainRqrr {
     fn name(&self) -> &'static str {
@@ -143,7 +143,7 @@ impl Decoder for PlainRqrr {
 }
 
 /// rxing (ZXing port) on the same luma, QR only, its default `TryHarder`.
-pub struct Rxing;
+pub(crate) struct Rxing;
 
 impl Decoder for Rxing {
     fn name(&self) -> &'static str {
@@ -165,7 +165,7 @@ impl Decoder for Rxing {
 }
 
 /// Per-set results of one decoder.
-pub struct Report {
+pub(crate) struct Report {
     pub decoder: &'static str,
     /// (set, decoded, total) in set order.
     pub sets: Vec<(String, usize, usize)>,
@@ -176,7 +176,7 @@ pub struct Report {
 }
 
 impl Report {
-    pub fn median_ms(&self) -> f64 {
+    pub(crate) fn median_ms(&self) -> f64 {
         let mut t: Vec<f64> = self.times.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
         t.sort_by(f64::total_cmp);
         match t.len() {
@@ -185,15 +185,15 @@ impl Report {
             n => (t[n / 2 - 1] + t[n / 2]) / 2.0,
         }
     }
-    pub fn mean_ms(&self) -> f64 {
+    pub(crate) fn mean_ms(&self) -> f64 {
         self.times.iter().map(|d| d.as_secs_f64() * 1000.0).sum::<f64>() / self.times.len().max(1) as f64
     }
-    pub fn max_ms(&self) -> f64 {
+    pub(crate) fn max_ms(&self) -> f64 {
         self.times.iter().map(|d| d.as_secs_f64() * 1000.0).fold(0.0, f64::max)
     }
 }
 
-pub fn evaluate(decoder: &dyn Decoder, cases: &[Case]) -> Report {
+pub(crate) fn evaluate(decoder: &dyn Decoder, cases: &[Case]) -> Report {
     let mut report = Report {
         decoder: decoder.name(),
         sets: Vec::new(),
@@ -227,7 +227,7 @@ pub fn evaluate(decoder: &dyn Decoder, cases: &[Case]) -> Report {
 }
 
 /// A Markdown table row per report.
-pub fn table(reports: &[Report]) -> String {
+pub(crate) fn table(reports: &[Report]) -> String {
     let mut out = String::new();
     if let Some(first) = reports.first() {
         out.push_str("| decoder |");

@@ -20,14 +20,14 @@ use serde_json::Value;
 use tower::ServiceExt as _;
 
 /// The face weights: `REALNAME_MODELS_DIR` or `<workspace>/models`.
-pub fn models_dir() -> std::path::PathBuf {
+pub(crate) fn models_dir() -> std::path::PathBuf {
     std::env::var_os("REALNAME_MODELS_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"))
 }
 
 /// The shared test data: `REALNAME_SHARED_DIR/data` or `<workspace>/../shared/data`.
-pub fn shared_data() -> std::path::PathBuf {
+pub(crate) fn shared_data() -> std::path::PathBuf {
     std::env::var_os("REALNAME_SHARED_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
@@ -35,10 +35,10 @@ pub fn shared_data() -> std::path::PathBuf {
 }
 
 /// The origin the test apps pretend to serve.
-pub const ORIGIN: &str = "http://127.0.0.1:8080";
+pub(crate) const ORIGIN: &str = "http://127.0.0.1:8080";
 
 /// A valid resident ID number built from 17 digits.
-pub fn id_number(first17: &str) -> String {
+pub(crate) fn id_number(first17: &str) -> String {
     let c = realname_protocol::id_number::check_character(first17.as_bytes());
     format!("{first17}{c}")
 }
@@ -66,7 +66,7 @@ fn uuid_like() -> String {
 }
 
 /// An application under test.
-pub struct TestApp {
+pub(crate) struct TestApp {
     pub database_url: String,
     pub state: AppState,
     pub router: Router,
@@ -76,17 +76,17 @@ pub struct TestApp {
 
 impl TestApp {
     /// The server's (manual) clock, ms since the Unix epoch.
-    pub fn clock_ms(&self) -> i64 {
+    pub(crate) fn clock_ms(&self) -> i64 {
         self.clock.now() * 1000
     }
 
     /// Default configuration (pinned challenge: blink, turn_left).
-    pub async fn new() -> Self {
+    pub(crate) async fn new() -> Self {
         Self::with_config(|_| {}).await
     }
 
     /// Configuration adjusted by `f`.
-    pub async fn with_config(f: impl FnOnce(&mut Config)) -> Self {
+    pub(crate) async fn with_config(f: impl FnOnce(&mut Config)) -> Self {
         Self::build(f, || Arc::new(ScriptedAnalyzer)).await
     }
 
@@ -117,7 +117,7 @@ impl TestApp {
 
     /// A claimed, confirmed session of a fresh account `email` for `name` with ID `id17` + check
     /// character, registered with the scripted person 1's reference photo.
-    pub async fn ready_session(
+    pub(crate) async fn ready_session(
         &self,
         name: &str,
         email: &str,
@@ -133,13 +133,13 @@ impl TestApp {
     }
 
     /// A second server instance on the same database (as behind a load balancer).
-    pub async fn second_instance(&self) -> Router {
+    pub(crate) async fn second_instance(&self) -> Router {
         self.second_instance_at(&self.database_url).await
     }
 
     /// A second server instance reaching the same database through `database_url` (e.g. a
     /// proxy the test can cut).
-    pub async fn second_instance_at(&self, database_url: &str) -> Router {
+    pub(crate) async fn second_instance_at(&self, database_url: &str) -> Router {
         let store = store::connect(database_url).await.expect("open test database");
         let services = Services {
             store: Some(store),
@@ -147,12 +147,13 @@ impl TestApp {
             authority: None,
             clock: Some(self.clock.clone()),
         };
-        let state = build_state(self.state.config.as_ref().clone(), ORIGIN.into(), services).await.expect("build state");
+        let state =
+            build_state(self.state.config.as_ref().clone(), ORIGIN.into(), services).await.expect("build state");
         app(state)
     }
 
     /// With the given (real) face engine and a pinned challenge.
-    pub async fn with_real_analyzer(
+    pub(crate) async fn with_real_analyzer(
         analyzer: realname_server::face::SharedAnalyzer,
         challenge: Vec<LivenessAction>,
     ) -> Self {
@@ -160,7 +161,7 @@ impl TestApp {
     }
 
     /// [`Self::with_real_analyzer`] with more configuration.
-    pub async fn with_real_analyzer_and(
+    pub(crate) async fn with_real_analyzer_and(
         analyzer: realname_server::face::SharedAnalyzer,
         challenge: Vec<LivenessAction>,
         configure: impl FnOnce(&mut Config),
@@ -177,7 +178,7 @@ impl TestApp {
     }
 
     /// Puts a person into the local registry with the given reference photo.
-    pub async fn register_identity_photo(&self, name: &str, id: &str, photo: &[u8]) {
+    pub(crate) async fn register_identity_photo(&self, name: &str, id: &str, photo: &[u8]) {
         let file = format!("ref-{}.img", self.state.now() ^ i64::from(photo.len() as u32));
         std::fs::write(self.dir.path().join(&file), photo).expect("photo");
         let csv = format!("name,id_number,photo\n{name},{id},{file}\n");
@@ -196,7 +197,7 @@ impl TestApp {
     }
 
     /// Sends a request.
-    pub async fn send(&self, req: Request<Body>) -> TestResponse {
+    pub(crate) async fn send(&self, req: Request<Body>) -> TestResponse {
         let resp = self.router.clone().oneshot(req).await.expect("infallible");
         let status = resp.status();
         let headers = resp.headers().clone();
@@ -205,7 +206,7 @@ impl TestApp {
     }
 
     /// Puts a person into the local registry with a synthetic reference photo of `person`.
-    pub async fn register_identity(&self, name: &str, id: &str, person: u8) {
+    pub(crate) async fn register_identity(&self, name: &str, id: &str, person: u8) {
         let photo = format!("p{person}.png");
         std::fs::write(self.dir.path().join(&photo), ScriptedFrame::neutral(person).to_png()).expect("photo");
         let csv = format!("name,id_number,photo\n{name},{id},{photo}\n");
@@ -224,17 +225,17 @@ impl TestApp {
     }
 
     /// A new browser.
-    pub fn browser(&self) -> Browser<'_> {
+    pub(crate) fn browser(&self) -> Browser<'_> {
         Browser { app: self, cookies: HashMap::new() }
     }
 
     /// A companion client without credentials.
-    pub fn device(&self, name: &str) -> Device<'_> {
+    pub(crate) fn device(&self, name: &str) -> Device<'_> {
         Device { app: self, token: None, name: name.into() }
     }
 
     /// Signs up a browser and a personal device for a new account.
-    pub async fn account(&self, email: &str) -> (Browser<'_>, Device<'_>) {
+    pub(crate) async fn account(&self, email: &str) -> (Browser<'_>, Device<'_>) {
         let mut b = self.browser();
         b.sign_up(email, "correct horse battery").await;
         let mut d = self.device(&format!("{email}'s phone"));
@@ -245,45 +246,45 @@ impl TestApp {
 
 /// A response with its body read.
 #[derive(Debug)]
-pub struct TestResponse {
+pub(crate) struct TestResponse {
     pub status: StatusCode,
     pub headers: axum::http::HeaderMap,
     pub body: Vec<u8>,
 }
 
 impl TestResponse {
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
-    pub fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
 
     /// The `{code, message}` body of an error response.
-    pub fn error(&self) -> ApiError {
+    pub(crate) fn error(&self) -> ApiError {
         serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not an API error ({e}): {}", self.text()))
     }
 
-    pub fn location(&self) -> Option<String> {
+    pub(crate) fn location(&self) -> Option<String> {
         self.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_owned)
     }
 
     /// `data-code` of the page's error alert.
-    pub fn page_error_code(&self) -> Option<String> {
+    pub(crate) fn page_error_code(&self) -> Option<String> {
         attr_after(&self.text(), "alert alert-error\" role=\"alert\" data-code=\"")
     }
 }
 
 /// The text after `marker` up to the next `"`, HTML-unescaped.
-pub fn attr_after(html: &str, marker: &str) -> Option<String> {
+pub(crate) fn attr_after(html: &str, marker: &str) -> Option<String> {
     let start = html.find(marker)? + marker.len();
     let end = html[start..].find('"')?;
     Some(unescape(&html[start..start + end]))
 }
 
 /// Undoes the template engine's HTML escaping.
-pub fn unescape(s: &str) -> String {
+pub(crate) fn unescape(s: &str) -> String {
     s.replace("&#x2f;", "/")
         .replace("&#x27;", "'")
         .replace("&quot;", "\"")
@@ -293,7 +294,7 @@ pub fn unescape(s: &str) -> String {
 }
 
 /// A browser that keeps cookies and fills in CSRF tokens.
-pub struct Browser<'a> {
+pub(crate) struct Browser<'a> {
     pub app: &'a TestApp,
     pub cookies: HashMap<String, String>,
 }
@@ -318,11 +319,11 @@ impl Browser<'_> {
         }
     }
 
-    pub fn request(&self, method: Method, path: &str) -> axum::http::request::Builder {
+    pub(crate) fn request(&self, method: Method, path: &str) -> axum::http::request::Builder {
         Request::builder().method(method).uri(path).header(header::COOKIE, self.cookie_header())
     }
 
-    pub async fn get(&mut self, path: &str) -> TestResponse {
+    pub(crate) async fn get(&mut self, path: &str) -> TestResponse {
         let req = self.request(Method::GET, path).body(Body::empty()).expect("request");
         let resp = self.app.send(req).await;
         self.keep_cookies(&resp);
@@ -330,7 +331,7 @@ impl Browser<'_> {
     }
 
     /// Posts a form as is (no CSRF added).
-    pub async fn post_raw(&mut self, path: &str, fields: &[(&str, &str)]) -> TestResponse {
+    pub(crate) async fn post_raw(&mut self, path: &str, fields: &[(&str, &str)]) -> TestResponse {
         let body =
             fields.iter().map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v))).collect::<Vec<_>>().join("&");
         let req = self
@@ -344,32 +345,32 @@ impl Browser<'_> {
     }
 
     /// The CSRF token of a page (loads `page` to get it).
-    pub async fn csrf(&mut self, page: &str) -> String {
+    pub(crate) async fn csrf(&mut self, page: &str) -> String {
         let html = self.get(page).await.text();
         attr_after(&html, "name=\"csrf\" value=\"").expect("page has a CSRF field")
     }
 
     /// Posts a form with the CSRF token of `page`.
-    pub async fn submit(&mut self, page: &str, action: &str, fields: &[(&str, &str)]) -> TestResponse {
+    pub(crate) async fn submit(&mut self, page: &str, action: &str, fields: &[(&str, &str)]) -> TestResponse {
         let csrf = self.csrf(page).await;
         let mut all = vec![("csrf", csrf.as_str())];
         all.extend_from_slice(fields);
         self.post_raw(action, &all).await
     }
 
-    pub async fn sign_up(&mut self, email: &str, password: &str) {
+    pub(crate) async fn sign_up(&mut self, email: &str, password: &str) {
         let resp = self.submit("/signup", "/signup", &[("email", email), ("password", password)]).await;
         assert_eq!(resp.status, StatusCode::SEE_OTHER, "{}", resp.text());
         assert!(self.cookies.contains_key("rn_session"));
     }
 
     /// Submits the identity form; returns the response (303 to the QR page on success).
-    pub async fn submit_identity(&mut self, name: &str, id: &str) -> TestResponse {
+    pub(crate) async fn submit_identity(&mut self, name: &str, id: &str) -> TestResponse {
         self.submit("/verify/identity", "/verify/identity", &[("name", name), ("id_number", id)]).await
     }
 
     /// Submits the identity form and opens the QR page; returns (session id, handle).
-    pub async fn start_verification(&mut self, name: &str, id: &str) -> (String, String) {
+    pub(crate) async fn start_verification(&mut self, name: &str, id: &str) -> (String, String) {
         let resp = self.submit_identity(name, id).await;
         assert_eq!(resp.status, StatusCode::SEE_OTHER, "{}", resp.text());
         let location = resp.location().expect("redirect");
@@ -379,7 +380,7 @@ impl Browser<'_> {
     }
 
     /// Loads the QR page and returns the handle in its QR payload.
-    pub async fn qr_handle(&mut self, session: &str) -> String {
+    pub(crate) async fn qr_handle(&mut self, session: &str) -> String {
         let page = self.get(&format!("/verify/sessions/{session}")).await;
         assert_eq!(page.status, StatusCode::OK, "{}", page.text());
         let payload = attr_after(&page.text(), "data-payload=\"").expect("QR payload on the page");
@@ -389,14 +390,14 @@ impl Browser<'_> {
     }
 
     /// The polling status of a session.
-    pub async fn status(&mut self, session: &str) -> Value {
+    pub(crate) async fn status(&mut self, session: &str) -> Value {
         let resp = self.get(&format!("/verify/sessions/{session}/status")).await;
         assert_eq!(resp.status, StatusCode::OK, "{}", resp.text());
         resp.json()
     }
 
     /// Opens the SSE stream of a session.
-    pub async fn events(&self, session: &str) -> EventStream {
+    pub(crate) async fn events(&self, session: &str) -> EventStream {
         let req = self
             .request(Method::GET, &format!("/verify/sessions/{session}/events"))
             .body(Body::empty())
@@ -418,14 +419,14 @@ fn urlencode(s: &str) -> String {
 }
 
 /// An SSE stream being read.
-pub struct EventStream {
+pub(crate) struct EventStream {
     body: futures::stream::BoxStream<'static, Result<bytes::Bytes, axum::Error>>,
     buf: String,
 }
 
 impl EventStream {
     /// The next `state` event's data (keep-alive comments skipped). Waits on the stream itself.
-    pub async fn next_state(&mut self) -> Value {
+    pub(crate) async fn next_state(&mut self) -> Value {
         let fut = async {
             loop {
                 if let Some(end) = self.buf.find("\n\n") {
@@ -453,7 +454,7 @@ impl EventStream {
     }
 
     /// Whether the stream ended.
-    pub async fn ended(&mut self) -> bool {
+    pub(crate) async fn ended(&mut self) -> bool {
         let fut = async {
             loop {
                 match self.body.next().await {
@@ -473,7 +474,7 @@ impl EventStream {
 }
 
 /// A companion device speaking the JSON API.
-pub struct Device<'a> {
+pub(crate) struct Device<'a> {
     pub app: &'a TestApp,
     pub token: Option<String>,
     pub name: String,
@@ -492,7 +493,7 @@ impl Device<'_> {
         b
     }
 
-    pub async fn post_json(&self, path: &str, body: Value) -> TestResponse {
+    pub(crate) async fn post_json(&self, path: &str, body: Value) -> TestResponse {
         let req = self
             .req(Method::POST, path)
             .header(header::CONTENT_TYPE, "application/json")
@@ -501,11 +502,11 @@ impl Device<'_> {
         self.app.send(req).await
     }
 
-    pub async fn get(&self, path: &str) -> TestResponse {
+    pub(crate) async fn get(&self, path: &str) -> TestResponse {
         self.app.send(self.req(Method::GET, path).body(Body::empty()).expect("request")).await
     }
 
-    pub async fn login(&mut self, email: &str, password: &str) -> TokenResponse {
+    pub(crate) async fn login(&mut self, email: &str, password: &str) -> TokenResponse {
         let resp = self
             .post_json(
                 "/auth/login",
@@ -518,7 +519,7 @@ impl Device<'_> {
         tokens
     }
 
-    pub async fn try_claim(&self, handle: &str) -> Result<ClaimResponse, ApiError> {
+    pub(crate) async fn try_claim(&self, handle: &str) -> Result<ClaimResponse, ApiError> {
         let resp =
             self.post_json("/companion/claim", serde_json::json!({ "handle": handle, "device": self.info() })).await;
         if resp.status == StatusCode::OK {
@@ -528,11 +529,11 @@ impl Device<'_> {
         }
     }
 
-    pub async fn claim(&self, handle: &str) -> ClaimResponse {
+    pub(crate) async fn claim(&self, handle: &str) -> ClaimResponse {
         self.try_claim(handle).await.unwrap_or_else(|e| panic!("claim refused: {e:?}"))
     }
 
-    pub async fn try_confirm(&self, session: &str, code: Option<&str>) -> Result<SessionStatus, ApiError> {
+    pub(crate) async fn try_confirm(&self, session: &str, code: Option<&str>) -> Result<SessionStatus, ApiError> {
         let resp = self
             .post_json(
                 &format!("/companion/sessions/{session}/confirm"),
@@ -546,13 +547,13 @@ impl Device<'_> {
         }
     }
 
-    pub async fn confirm(&self, session: &str) -> SessionStatus {
+    pub(crate) async fn confirm(&self, session: &str) -> SessionStatus {
         self.try_confirm(session, None).await.unwrap_or_else(|e| panic!("confirm refused: {e:?}"))
     }
 
     /// Uploads frames (PNG or JPEG bytes, each with its action tag), captured 100 ms apart just
     /// before the upload by the server's (manual) clock.
-    pub async fn try_capture(
+    pub(crate) async fn try_capture(
         &self,
         session: &str,
         nonce: &str,
@@ -564,7 +565,7 @@ impl Device<'_> {
     }
 
     /// Uploads frames with the given capture times (ms since the Unix epoch).
-    pub async fn try_capture_at(
+    pub(crate) async fn try_capture_at(
         &self,
         session: &str,
         nonce: &str,
@@ -580,7 +581,12 @@ impl Device<'_> {
     }
 
     /// Uploads `meta` as the metadata part and `parts` as `frame0`, `frame1`, … in order.
-    pub async fn try_capture_with(&self, session: &str, meta: &Value, parts: &[&[u8]]) -> Result<Decision, ApiError> {
+    pub(crate) async fn try_capture_with(
+        &self,
+        session: &str,
+        meta: &Value,
+        parts: &[&[u8]],
+    ) -> Result<Decision, ApiError> {
         let boundary = "realname-test-boundary-7MA4YWxkTrZu0gW";
         let mut body = Vec::new();
         body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"metadata\"\r\nContent-Type: application/json\r\n\r\n{meta}\r\n").as_bytes());
@@ -606,11 +612,11 @@ impl Device<'_> {
     }
 
     /// Performs a challenge as scripted `person`.
-    pub async fn perform(&self, session: &str, claim: &ClaimResponse, person: u8) -> Result<Decision, ApiError> {
+    pub(crate) async fn perform(&self, session: &str, claim: &ClaimResponse, person: u8) -> Result<Decision, ApiError> {
         self.perform_challenge(session, &claim.challenge.actions, &claim.challenge.nonce, person).await
     }
 
-    pub async fn perform_challenge(
+    pub(crate) async fn perform_challenge(
         &self,
         session: &str,
         actions: &[LivenessAction],
@@ -626,7 +632,7 @@ impl Device<'_> {
 }
 
 /// Asserts an error code.
-pub fn assert_code<T: std::fmt::Debug>(r: Result<T, ApiError>, code: ErrorCode) -> ApiError {
+pub(crate) fn assert_code<T: std::fmt::Debug>(r: Result<T, ApiError>, code: ErrorCode) -> ApiError {
     match r {
         Err(e) if e.code == code => e,
         other => panic!("expected {code}, got {other:?}"),

@@ -68,13 +68,16 @@ impl super::FaceFlow {
         let session_id = s.id.clone();
         let Some(reference) = reference else {
             let decided = self.apply_verdict(s, Verdict::fail(ReasonCode::NoReference)).await;
-            audit.store(&*self.core.store, &self.core.keys, &self.core.config.retention, self.core.now(), &session_id).await;
+            audit
+                .store(&*self.core.store, &self.core.keys, &self.core.config.retention, self.core.now(), &session_id)
+                .await;
             return decided;
         };
         // The challenge was issued at the claim or at the last retry decision; its deadline is
         // that moment plus the capture window (or the session's end, whichever is first).
         let deadline = challenge.deadline.unix_timestamp();
-        let issued_at = (deadline - self.core.config.limits.capture_window_secs).max(s.claimed_at.unwrap_or(s.created_at));
+        let issued_at =
+            (deadline - self.core.config.limits.capture_window_secs).max(s.claimed_at.unwrap_or(s.created_at));
         let now = self.core.now();
         let upload_id = crate::crypto::random_id();
         let earlier = self.core.store.claim_similarity_prints(&s.id_hash, &s.id, &upload_id, &similar, now).await?;
@@ -119,7 +122,9 @@ impl super::FaceFlow {
             return Err(e.into());
         }
         let decided = self.apply_verdict(s, verdict).await;
-        audit.store(&*self.core.store, &self.core.keys, &self.core.config.retention, self.core.now(), &session_id).await;
+        audit
+            .store(&*self.core.store, &self.core.keys, &self.core.config.retention, self.core.now(), &session_id)
+            .await;
         decided
     }
 

@@ -12,23 +12,22 @@ use std::sync::Arc;
 use rand::Rng;
 use rand::seq::SliceRandom;
 use realname_liveness::ReplayStore;
+use realname_protocol::ErrorCode;
 use realname_protocol::api::{
     ClaimResponse, DeviceInfo, LivenessAction, LivenessChallenge, MaskedContext, SessionState, SessionStatus,
     UploadLimits,
 };
 use realname_protocol::qr::{QrHandle, QrPayload};
-use realname_protocol::{ErrorCode, PersonName, ResidentId};
 use time::OffsetDateTime;
 
 use crate::crypto::{self, random_bytes};
 use crate::error::{ID_ALREADY_VERIFIED_MESSAGE, ServerError, ServerResult};
 use crate::events::SessionEvent;
-use crate::flows::face::authority::AuthorityVerdict;
 use crate::flows::core::FlowCore;
 use crate::store::{Account, Device, FaceSession, StoreError, WebSession};
 
-pub mod authority;
 pub mod admission;
+pub mod authority;
 mod capture;
 pub mod demo;
 mod messages;
@@ -386,14 +385,19 @@ impl FaceFlow {
     fn new_challenge(&self, now: i64, session_expires: i64) -> LivenessChallenge {
         let actions = match &self.core.config.test.fixed_challenge {
             Some(fixed) => fixed.clone(),
-            None => random_actions(self.core.config.face.min_actions, self.core.config.face.max_actions, &mut rand::rngs::OsRng),
+            None => random_actions(
+                self.core.config.face.min_actions,
+                self.core.config.face.max_actions,
+                &mut rand::rngs::OsRng,
+            ),
         };
         use base64::Engine as _;
         use realname_liveness::light::GenerateLight as _;
         let nonce = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<16>());
         // A new sequence from the OS CSPRNG for every challenge, bound to its nonce and stored
         // with it: the decision checks the reflection against the stored copy only.
-        let light = self.core.config.face.light_check.then(|| realname_protocol::light::LightSequence::generate(&nonce));
+        let light =
+            self.core.config.face.light_check.then(|| realname_protocol::light::LightSequence::generate(&nonce));
         LivenessChallenge {
             actions,
             nonce,

@@ -20,9 +20,9 @@ pub use crate::directories::mobile::{
     CarrierDirectory, CarrierVerdict, ChannelError, MobileNumber, MobileNumberError, SmsGateway,
 };
 use crate::error::{ID_ALREADY_VERIFIED_MESSAGE, ServerError, ServerResult};
+use crate::flows::core::FlowCore;
 use crate::flows::face::FormError;
 use crate::flows::face::authority::{ImportReport, csv_records, parse_person, same_name};
-use crate::flows::core::FlowCore;
 use crate::store::methods::{CarrierRecord, SMS_PENDING, SMS_VERIFIED, SmsChallenge};
 use crate::store::{Account, Store, StoreError, VerifiedIdentity, WebSession};
 
@@ -378,7 +378,9 @@ impl MobileFlow {
     async fn take_phone_slot(&self, phone_hash: &[u8]) -> ServerResult<()> {
         let now = self.core.now();
         let wait = self.core.config.sms.resend_after_secs;
-        if crate::store::hardening::HardeningStore::reserve_sms_slot(&*self.core.store, phone_hash, now, now + wait).await? {
+        if crate::store::hardening::HardeningStore::reserve_sms_slot(&*self.core.store, phone_hash, now, now + wait)
+            .await?
+        {
             Ok(())
         } else {
             Err(too_early(wait))
@@ -414,7 +416,12 @@ impl MobileFlow {
         let recent = self
             .core
             .store
-            .sms_send_counts(&phone_hash, &account.id, &ip_hash, self.core.now() - self.core.config.sms.resend_after_secs)
+            .sms_send_counts(
+                &phone_hash,
+                &account.id,
+                &ip_hash,
+                self.core.now() - self.core.config.sms.resend_after_secs,
+            )
             .await?;
         if recent.phone > 0 {
             return Err(too_early(self.core.config.sms.resend_after_secs).into());
@@ -508,7 +515,8 @@ impl MobileFlow {
             // Another request resent first.
             return Err(too_early(self.core.config.sms.resend_after_secs));
         }
-        let phone = MobileNumber::parse(&self.core.keys.decrypt_string(&c.phone_enc)?).map_err(ServerError::internal)?;
+        let phone =
+            MobileNumber::parse(&self.core.keys.decrypt_string(&c.phone_enc)?).map_err(ServerError::internal)?;
         self.sms.send(&phone, &self.sms_text(&code)).await.map_err(|e| {
             ServerError::unavailable(
                 ErrorCode::SmsUnavailable,

@@ -142,7 +142,12 @@ pub async fn sign_in(flow: &super::PartnerFlow, partner: &str, login: &str, pass
 }
 
 /// After consent: a fresh single-use code for `login`, and the redirect back to the client.
-pub async fn issue_code(flow: &super::PartnerFlow, partner: &str, login: &str, p: &AuthorizeParams) -> ServerResult<String> {
+pub async fn issue_code(
+    flow: &super::PartnerFlow,
+    partner: &str,
+    login: &str,
+    p: &AuthorizeParams,
+) -> ServerResult<String> {
     let code = crypto::random_token("");
     let now = flow.core.now();
     flow.core

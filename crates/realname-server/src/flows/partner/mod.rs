@@ -26,12 +26,12 @@ use realname_protocol::{ErrorCode, PersonName, ResidentId};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
+use crate::clock::Clock;
 use crate::crypto::{self, DataKeys};
 pub use crate::directories::partner::{PartnerDirectory, PartnerError, PartnerVerification, TokenGrant};
 use crate::error::{ServerError, ServerResult};
-use crate::flows::face::authority::{ImportReport, csv_records, parse_person};
-use crate::clock::Clock;
 use crate::flows::core::FlowCore;
+use crate::flows::face::authority::{ImportReport, csv_records, parse_person};
 use crate::store::methods::{PartnerConsent, PartnerRecord};
 use crate::store::trust::PartnerAuthRequest;
 use crate::store::{Account, Store, StoreError, VerifiedIdentity, WebSession};
@@ -443,7 +443,8 @@ impl PartnerFlow {
         let state = crypto::random_token("");
         let verifier = URL_SAFE_NO_PAD.encode(crypto::random_bytes::<32>());
         let now = self.core.now();
-        self.core.store
+        self.core
+            .store
             .insert_partner_auth_request(&PartnerAuthRequest {
                 state_hash: crypto::token_hash(&state),
                 account_id: account.id.clone(),

@@ -25,7 +25,7 @@ use crate::store::methods::{SMS_VERIFIED, SmsChallenge};
 /// `X-Forwarded-For` behind a trusted proxy; "unknown" in in-process tests), the key of the
 /// per-IP SMS limit.
 #[derive(Debug, Clone)]
-pub struct ClientIp(pub String);
+pub(super) struct ClientIp(pub String);
 
 impl FromRequestParts<HttpState> for ClientIp {
     type Rejection = Infallible;
@@ -100,7 +100,8 @@ pub(super) async fn mobile_submit(
     Form(form): Form<MobileForm>,
 ) -> PageResult {
     ctx.check_csrf(&state, &form.csrf).or_error_page(&ctx, &state)?;
-    match state.mobile.send_mobile_code(&user.account, &user.web, &form.name, &form.id_number, &form.phone, &ip.0).await {
+    match state.mobile.send_mobile_code(&user.account, &user.web, &form.name, &form.id_number, &form.phone, &ip.0).await
+    {
         Ok(c) => Ok(Redirect::to(&format!("/verify/mobile/{}", c.id)).into_response()),
         Err(fe) => {
             fe.error.log();

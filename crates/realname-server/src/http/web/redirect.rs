@@ -8,7 +8,7 @@
 /// is anything with control characters or spaces, and anything that decodes (percent-escapes
 /// undone) to one of those shapes. What is left is parsed against a fixed base; it must stay
 /// on that origin, and the parsed (normalised) path and query are what the redirect carries.
-pub fn local_path(next: &str) -> Option<String> {
+pub(super) fn local_path(next: &str) -> Option<String> {
     if next.len() > 2048 || !next.starts_with('/') {
         return None;
     }

@@ -177,7 +177,8 @@ async fn oauth_sign_in(
         .map_err(|refusal| ctx.clone().refusal_page(&state, refusal, "partner_signin.html", kept.clone()))?;
     if partner_local::sign_in(&state.partner, &partner, &login, &f.password).await.or_error_page(&ctx, &state)? {
         let (ticket, expires) = partner_local::ticket(&state.keys, &partner, &login, &f.oauth, state.now());
-        let extra = json!({ "partner": partner, "oauth": f.oauth, "login": login, "ticket": ticket, "expires": expires });
+        let extra =
+            json!({ "partner": partner, "oauth": f.oauth, "login": login, "ticket": ticket, "expires": expires });
         return Ok(ctx.render(&state, StatusCode::OK, "partner_consent.html", extra));
     }
     state
