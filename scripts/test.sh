@@ -36,6 +36,8 @@ with_keyring() {
 # The desktop crate embeds the built front end (ui/dist) at compile time.
 stage "formatting (rustfmt.toml)"
 cargo fmt --all -- --check
+# The store's shared SQL is `include!`d by both engines, which `cargo fmt` does not follow.
+rustfmt --check --edition 2024 crates/realname-server/src/store/engine/*.rs
 stage "front end and workspace build"
 (cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run build)
 cargo build --workspace --all-targets --locked

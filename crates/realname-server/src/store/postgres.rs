@@ -2,15 +2,6 @@
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
-use super::demo::impl_demo_store;
-use super::hardening::impl_hardening_store;
-use super::maintenance::impl_maintenance_store;
-use super::methods::impl_paths_store;
-use super::ops::impl_ops_store;
-use super::similarity::impl_similarity_store;
-use super::sql::impl_store;
-use super::trust::impl_trust_store;
-use super::webhooks::impl_webhook_store;
 use super::{
     Account, AuthorityRecord, Device, DeviceToken, FaceSession, StoreError, VerifiedIdentity, WebSession, classify,
 };
@@ -55,20 +46,19 @@ impl PgStore {
 /// The `NOTIFY` channel of session changes.
 const CHANNEL: &str = "realname_session";
 
-impl_store!(
-    PgStore,
-    sqlx::Postgres,
-    "postgres",
-    MIGRATIONS,
-    async fn notify_session_changed(&self, instance: &str, session_id: &str) -> Result<(), StoreError> {
+impl PgStore {
+    /// Tells the other instances (`NOTIFY`).
+    async fn notify_changed(&self, instance: &str, session_id: &str) -> Result<(), StoreError> {
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(CHANNEL)
             .bind(format!("{instance} {session_id}"))
             .execute(&self.pool)
             .await?;
         Ok(())
-    },
-    async fn session_changes(&self) -> Result<Option<super::SessionChanges>, StoreError> {
+    }
+
+    /// The other instances' changes (`LISTEN`).
+    async fn changes(&self) -> Result<Option<super::SessionChanges>, StoreError> {
         use futures::StreamExt as _;
         let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
         listener.listen(CHANNEL).await?;
@@ -79,14 +69,21 @@ impl_store!(
         });
         Ok(Some(stream.boxed()))
     }
-);
+}
 
-impl_paths_store!(PgStore, sqlx::Postgres);
-impl_trust_store!(PgStore, sqlx::Postgres);
+// The shared SQL implementation (`engine/`), compiled once per engine with these in scope.
+type Engine = PgStore;
+type Db = sqlx::Postgres;
+const ENGINE: &str = "postgres";
+/// Added to the webhook claim's sub-select: rows another worker is claiming are skipped.
+const SKIP_LOCKED: &str = "FOR UPDATE SKIP LOCKED";
 
-impl_webhook_store!(PgStore, sqlx::Postgres, "FOR UPDATE SKIP LOCKED");
-impl_ops_store!(PgStore, sqlx::Postgres);
-impl_hardening_store!(PgStore);
-impl_similarity_store!(PgStore);
-impl_demo_store!(PgStore, sqlx::Postgres);
-impl_maintenance_store!(PgStore, sqlx::Postgres);
+include!("engine/store.rs");
+include!("engine/methods.rs");
+include!("engine/trust.rs");
+include!("engine/webhooks.rs");
+include!("engine/ops.rs");
+include!("engine/hardening.rs");
+include!("engine/similarity.rs");
+include!("engine/demo.rs");
+include!("engine/maintenance.rs");

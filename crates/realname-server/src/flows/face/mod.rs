@@ -28,6 +28,7 @@ use crate::store::{Account, Device, FaceSession, StoreError, WebSession};
 
 pub mod admission;
 pub mod authority;
+pub mod config;
 mod capture;
 pub mod demo;
 mod messages;

@@ -7,6 +7,8 @@
 //! [`LocalCarrierDirectory`] and [`OutboxGateway`] (the local outbox QA reads codes from) are
 //! the defaults; [`HttpCarrierDirectory`] and [`HttpSmsGateway`] talk to real services.
 
+pub mod config;
+
 use std::sync::Arc;
 use std::time::Duration;
 
