@@ -23,4 +23,3 @@ pub trait DemoStore: Send + Sync {
     /// Whether the account's verified identity is a demo one (`None`: not verified).
     async fn verification_is_demo(&self, account_id: &str) -> Result<Option<bool>, StoreError>;
 }
-

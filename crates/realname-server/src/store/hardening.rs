@@ -68,4 +68,3 @@ pub trait HardeningStore: Send + Sync {
     /// there is no such unrevoked device.
     async fn revoke_device(&self, device_id: &str, now: i64) -> Result<bool, StoreError>;
 }
-

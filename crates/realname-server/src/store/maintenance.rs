@@ -140,4 +140,3 @@ pub trait MaintenanceStore: Send + Sync {
         now: i64,
     ) -> Result<RecryptReport, StoreError>;
 }
-

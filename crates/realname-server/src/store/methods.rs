@@ -203,4 +203,3 @@ pub trait PathsStore: Send + Sync {
     /// The newest outbox messages, newest first.
     async fn list_outbox(&self, limit: i64) -> Result<Vec<OutboxMessage>, StoreError>;
 }
-

@@ -34,4 +34,3 @@ pub trait OpsStore: Send + Sync {
     /// Messages in the local SMS outbox.
     async fn count_sms_outbox(&self) -> Result<i64, StoreError>;
 }
-

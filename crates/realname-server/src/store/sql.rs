@@ -96,4 +96,3 @@ pub(crate) const UPDATE_SESSION: &str = "UPDATE face_sessions SET version = vers
      handle_hash = $4, handle_expires_at = $5, attempts_left = $6, device_id = $7, device_name = $8, \
      station_code = $9, claimed_at = $10, challenge = $11, confirmed_at = $12, decided_at = $13, \
      last_decision = $14, failure_code = $15, expires_at = $16 WHERE id = $1 AND version = $2";
-

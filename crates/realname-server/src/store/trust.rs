@@ -182,4 +182,3 @@ pub trait TrustStore: Send + Sync {
     /// The newest e-mail outbox messages, newest first.
     async fn list_email_outbox(&self, limit: i64) -> Result<Vec<EmailOutboxMessage>, StoreError>;
 }
-

@@ -234,4 +234,3 @@ pub trait WebhookStore {
 /// The columns of [`WebhookRow`].
 pub(crate) const ROW_COLUMNS: &str = "event_id, endpoint, event_type, verification_id, body, status, attempts, \
      next_attempt_ms, locked_until_ms, lock_owner, last_status, last_error, created_at, delivered_at";
-

@@ -28,8 +28,8 @@ use crate::store::{Account, Device, FaceSession, StoreError, WebSession};
 
 pub mod admission;
 pub mod authority;
-pub mod config;
 mod capture;
+pub mod config;
 pub mod demo;
 mod messages;
 
