@@ -37,7 +37,7 @@ for c in $levels; do total=$((total + c * factor)); done
 export REALNAME_DATA_DIR="$work/data" REALNAME_LISTEN="127.0.0.1:$port" REALNAME_PUBLIC_URL="http://127.0.0.1:$port" \
   REALNAME_MODELS_DIR="${REALNAME_MODELS_DIR:-$PWD/models}" REALNAME_TEST_MODE=1 \
   REALNAME_RATE_LIMIT_SESSIONS_PER_IP=0/3600 REALNAME_RATE_LIMIT_CLAIMS_PER_IP=0/600 REALNAME_RATE_LIMIT_SIGNUPS_PER_IP=0/3600 \
-  REALNAME_RATE_LIMIT_CAPTURES_PER_IP=0/600 REALNAME_TEST_FIXED_CHALLENGE=open_mouth RUST_LOG=${RUST_LOG:-warn}
+  REALNAME_RATE_LIMIT_CAPTURES_PER_IP=0/600 REALNAME_RATE_LIMIT_SIGNIN_FAILURES_PER_IP=0/900 REALNAME_TEST_FIXED_CHALLENGE=open_mouth RUST_LOG=${RUST_LOG:-warn}
 mkdir -p "$work/clip"
 for k in $(seq 1 30); do cp "$clips/lp_d5/$(printf %04d "$k").jpg" "$work/clip/"; done
 "$bin/realname" --json load-identities --count "$total" --photo "$clips/lp_d5/0001.jpg" --clip "$work/clip" \

@@ -114,14 +114,43 @@ impl Companion {
             };
             events.emit(FlowEvent::Uploading { frames: encoded.len() });
             report.frames_uploaded += encoded.len();
-            let decision = cancellable(
-                cancel,
-                client.call(|api, bearer| {
-                    let (metadata, encoded) = (&metadata, &encoded);
-                    async move { api.capture(&bearer, session, metadata, encoded).await }
-                }),
-            )
-            .await?;
+            // A server that is busy (its upload gate or decision queue full, other scans of the
+            // ID being decided) refuses the upload before reading it: sent again after a pause,
+            // within the challenge's time, instead of failing the person's attempt.
+            let deadline = challenge.deadline.unix_timestamp();
+            let mut refusals = 0;
+            let decision = loop {
+                let sent = cancellable(
+                    cancel,
+                    client.call(|api, bearer| {
+                        let (metadata, encoded) = (&metadata, &encoded);
+                        async move { api.capture(&bearer, session, metadata, encoded).await }
+                    }),
+                )
+                .await;
+                let pause = match &sent {
+                    Err(e) => busy_pause(e, refusals),
+                    Ok(_) => None,
+                };
+                let now = time::OffsetDateTime::now_utc().unix_timestamp();
+                match pause {
+                    Some(pause) if now + i64::try_from(pause.as_secs()).unwrap_or(i64::MAX) + 1 < deadline => {
+                        refusals += 1;
+                        tracing::info!(
+                            session,
+                            refusals,
+                            pause_ms = pause.as_millis() as u64,
+                            "server busy; upload again"
+                        );
+                        cancellable(cancel, async {
+                            tokio::time::sleep(pause).await;
+                            Ok(())
+                        })
+                        .await?;
+                    }
+                    _ => break sent?,
+                }
+            };
             report.timings.decision_ms += elapsed_ms(t);
             tracing::info!(session, outcome = ?decision.outcome, reason = ?decision.reason, "decision");
             events.emit(FlowEvent::Decision { decision: decision.clone() });
@@ -140,5 +169,50 @@ impl Companion {
                 _ => return Ok(()),
             }
         }
+    }
+}
+
+/// How long to wait before sending a capture again that the server refused as busy (`None`:
+/// not a busy refusal, or given up): its upload gate or decision queue was full, or other
+/// scans of the account or ID number were being decided. Nothing of a refused upload was
+/// read, so sending it again is safe. 1 s, doubling to 8 s, at most 8 times.
+pub(super) fn busy_pause(error: &CompanionError, refusals: u32) -> Option<std::time::Duration> {
+    use realname_protocol::ErrorCode;
+    let CompanionError::Api(e) = error else { return None };
+    let busy = match e.code {
+        ErrorCode::ServiceUnavailable => true,
+        ErrorCode::RateLimited => matches!(
+            e.detail.as_deref(),
+            Some("concurrent_uploads_total" | "concurrent_uploads_device" | "face_attempts_in_flight")
+        ),
+        _ => false,
+    };
+    (busy && refusals < 8).then(|| std::time::Duration::from_secs(1 << refusals.min(3)))
+}
+
+#[cfg(test)]
+mod tests {
+    use realname_protocol::{ApiError, ErrorCode};
+
+    use super::*;
+
+    fn api(code: ErrorCode, detail: Option<&str>) -> CompanionError {
+        let mut e = ApiError::new(code, "x");
+        e.detail = detail.map(str::to_owned);
+        CompanionError::Api(e)
+    }
+
+    #[test]
+    fn only_busy_refusals_are_sent_again_with_a_growing_bounded_pause() {
+        let full = api(ErrorCode::RateLimited, Some("concurrent_uploads_total"));
+        let pauses: Vec<_> = (0..9).map(|k| busy_pause(&full, k).map(|d| d.as_secs())).collect();
+        assert_eq!(pauses, [Some(1), Some(2), Some(4), Some(8), Some(8), Some(8), Some(8), Some(8), None]);
+        assert!(busy_pause(&api(ErrorCode::ServiceUnavailable, None), 0).is_some());
+        assert!(busy_pause(&api(ErrorCode::RateLimited, Some("face_attempts_in_flight")), 0).is_some());
+        // A limit that lasts an hour, a refused nonce, a network error: not "busy".
+        assert!(busy_pause(&api(ErrorCode::RateLimited, Some("captures_per_device")), 0).is_none());
+        assert!(busy_pause(&api(ErrorCode::RateLimited, None), 0).is_none());
+        assert!(busy_pause(&api(ErrorCode::NonceInvalid, None), 0).is_none());
+        assert!(busy_pause(&CompanionError::Network("down".into()), 0).is_none());
     }
 }
