@@ -69,8 +69,16 @@ pub struct ApiClient {
 }
 
 fn network(e: reqwest::Error) -> CompanionError {
-    // reqwest's Display can include the URL (never a secret here: tokens travel in headers).
-    CompanionError::Network(e.to_string())
+    // reqwest's Display can include the URL (never a secret here: tokens travel in headers);
+    // its causes ("connection closed before message completed", …) say what went wrong.
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    CompanionError::Network(text)
 }
 
 impl ApiClient {

@@ -25,6 +25,8 @@ pub(super) struct UserResult {
     pub(super) outcome: Option<FlowOutcome>,
     pub(super) reason: Option<String>,
     pub(super) error: Option<String>,
+    /// The error's text (no personal data: codes, URLs with session ids, transport causes).
+    pub(super) error_message: Option<String>,
     /// Final state the PC page saw (`None`: none arrived).
     pub(super) pc_final_state: Option<String>,
     pub(super) started_session: bool,
@@ -266,6 +268,7 @@ async fn user_flow(ctx: &Ctx, user: usize, kind: FlowKind, r: &mut UserResult) -
         }
         Err(e) => {
             r.error = Some(e.code());
+            r.error_message = Some(e.to_string());
         }
     }
 

@@ -118,6 +118,7 @@ impl Companion {
             // ID being decided) refuses the upload before reading it: sent again after a pause,
             // within the challenge's time, instead of failing the person's attempt.
             let deadline = challenge.deadline.unix_timestamp();
+            let attempts_before = report.decision.as_ref().map_or(claim.attempts_left, |d| d.attempts_left);
             let mut refusals = 0;
             let decision = loop {
                 let sent = cancellable(
@@ -128,6 +129,28 @@ impl Companion {
                     }),
                 )
                 .await;
+                // The connection closed while the frames were still being sent (a busy server
+                // refuses before reading them): the session's state says whether the upload was
+                // decided after all; if not, it is sent again like a busy refusal.
+                let sent = match sent {
+                    Err(CompanionError::Network(cause)) if refusals < 8 => {
+                        let status = cancellable(
+                            cancel,
+                            client.call(|api, bearer| async move { api.status(&bearer, session).await }),
+                        )
+                        .await;
+                        match status.map(|st| after_lost_upload(&st, attempts_before)) {
+                            Ok(LostUpload::Decided(decision)) => Ok(decision),
+                            Ok(LostUpload::NotDecided) => Err(CompanionError::Api(realname_protocol::ApiError {
+                                code: realname_protocol::ErrorCode::ServiceUnavailable,
+                                message: cause,
+                                detail: Some("upload_not_received".into()),
+                            })),
+                            _ => Err(CompanionError::Network(cause)),
+                        }
+                    }
+                    other => other,
+                };
                 let pause = match &sent {
                     Err(e) => busy_pause(e, refusals),
                     Ok(_) => None,
@@ -172,6 +195,30 @@ impl Companion {
     }
 }
 
+/// What the session says after an upload whose connection was lost.
+#[derive(Debug, PartialEq)]
+pub(super) enum LostUpload {
+    /// The server decided it: its decision.
+    Decided(realname_protocol::api::Decision),
+    /// Still waiting for this attempt's frames: send them again.
+    NotDecided,
+    /// Neither (the session ended otherwise): give up.
+    Unknown,
+}
+
+/// Reads `status` after a lost upload, `attempts_before` being the attempts left when it was
+/// sent: a decision shows as a new last decision with fewer attempts left or a final state.
+pub(super) fn after_lost_upload(status: &realname_protocol::api::SessionStatus, attempts_before: u32) -> LostUpload {
+    use realname_protocol::api::SessionState;
+    let decided =
+        status.attempts_left < attempts_before || matches!(status.state, SessionState::Passed | SessionState::Failed);
+    match (&status.last_decision, status.state) {
+        (Some(d), _) if decided => LostUpload::Decided(d.clone()),
+        (_, SessionState::InProgress) if status.attempts_left == attempts_before => LostUpload::NotDecided,
+        _ => LostUpload::Unknown,
+    }
+}
+
 /// How long to wait before sending a capture again that the server refused as busy (`None`:
 /// not a busy refusal, or given up): its upload gate or decision queue was full, or other
 /// scans of the account or ID number were being decided. Nothing of a refused upload was
@@ -183,7 +230,12 @@ pub(super) fn busy_pause(error: &CompanionError, refusals: u32) -> Option<std::t
         ErrorCode::ServiceUnavailable => true,
         ErrorCode::RateLimited => matches!(
             e.detail.as_deref(),
-            Some("concurrent_uploads_total" | "concurrent_uploads_device" | "face_attempts_in_flight")
+            Some(
+                "concurrent_uploads_total"
+                    | "concurrent_uploads_device"
+                    | "face_attempts_in_flight"
+                    | "upload_not_received"
+            )
         ),
         _ => false,
     };
@@ -214,5 +266,42 @@ mod tests {
         assert!(busy_pause(&api(ErrorCode::RateLimited, None), 0).is_none());
         assert!(busy_pause(&api(ErrorCode::NonceInvalid, None), 0).is_none());
         assert!(busy_pause(&CompanionError::Network("down".into()), 0).is_none());
+    }
+
+    #[test]
+    fn a_lost_upload_is_sent_again_only_when_the_session_still_waits_for_it() {
+        use realname_protocol::api::{Decision, Outcome, SessionState, SessionStatus};
+        let decision = |attempts_left| Decision {
+            outcome: Outcome::Retry,
+            reason: None,
+            action: None,
+            message: "m".into(),
+            attempts_left,
+            challenge: None,
+        };
+        let status = |state, attempts_left, last_decision| SessionStatus {
+            session_id: "s".into(),
+            state,
+            attempts_left,
+            last_decision,
+        };
+        // Nothing decided: send again.
+        assert_eq!(after_lost_upload(&status(SessionState::InProgress, 3, None), 3), LostUpload::NotDecided);
+        // An earlier attempt's decision is not this one's.
+        assert_eq!(
+            after_lost_upload(&status(SessionState::InProgress, 2, Some(decision(2))), 2),
+            LostUpload::NotDecided
+        );
+        // Decided meanwhile: a retry (one attempt fewer) or a final state.
+        assert_eq!(
+            after_lost_upload(&status(SessionState::InProgress, 1, Some(decision(1))), 2),
+            LostUpload::Decided(decision(1))
+        );
+        assert_eq!(
+            after_lost_upload(&status(SessionState::Passed, 2, Some(decision(2))), 2),
+            LostUpload::Decided(decision(2))
+        );
+        // Expired or cancelled: give up.
+        assert_eq!(after_lost_upload(&status(SessionState::Expired, 2, None), 2), LostUpload::Unknown);
     }
 }

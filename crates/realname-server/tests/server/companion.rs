@@ -306,3 +306,30 @@ async fn challenges_have_min_to_max_distinct_actions() {
     }
     assert!(sizes.iter().all(|n| (2..=3).contains(n)), "{sizes:?}");
 }
+
+/// A capture refused before its body is read closes its connection after the answer, so the
+/// client does not reuse a connection the server drops for the unread body (under load the next
+/// request on it failed with "broken pipe"). A decided capture keeps the connection.
+#[tokio::test]
+async fn a_refused_upload_closes_its_connection() {
+    use axum::body::Body;
+    use axum::http::{Method, header};
+
+    let app = TestApp::new().await;
+    let id = id_number("11010519900307123");
+    app.register_identity("张三", &id, 1).await;
+    let (mut pc, phone) = app.account("close@example.com").await;
+    let (_session, handle) = pc.start_verification("张三", &id).await;
+    let claim = phone.claim(&handle).await;
+    let req = phone
+        .req(Method::POST, &format!("/companion/sessions/{}/capture", claim.session_id))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from("{}"))
+        .expect("request");
+    let refused = app.send(req).await;
+    assert_eq!(refused.error().code, ErrorCode::UnsupportedMediaType);
+    assert_eq!(refused.headers.get(header::CONNECTION).map(|v| v.as_bytes()), Some(&b"close"[..]));
+    phone.confirm(&claim.session_id).await;
+    let decided = phone.perform(&claim.session_id, &claim, 1).await.expect("decided");
+    assert_eq!(decided.outcome, Outcome::Passed);
+}

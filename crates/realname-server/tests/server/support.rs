@@ -485,7 +485,7 @@ impl Device<'_> {
         DeviceInfo { name: self.name.clone(), platform: "linux".into(), app_version: "test".into() }
     }
 
-    fn req(&self, method: Method, path: &str) -> axum::http::request::Builder {
+    pub(crate) fn req(&self, method: Method, path: &str) -> axum::http::request::Builder {
         let mut b = Request::builder().method(method).uri(format!("/api/v1{path}"));
         if let Some(t) = &self.token {
             b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));

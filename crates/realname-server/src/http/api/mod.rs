@@ -308,10 +308,20 @@ async fn capture(
 ) -> Result<Json<Decision>, Response> {
     // Counted before the upload is read, so a flood costs the server no image decoding.
     let limits = crate::ratelimit::device_keys(crate::ratelimit::Operation::Capture, &client, &caller.device().id);
-    state.limiter.rate_hit(&limits).await.map_err(IntoResponse::into_response)?;
+    state.limiter.rate_hit(&limits).await.map_err(refused_upload)?;
     // Held while the body is read and decided: bounded uploads per device and in total.
-    let _permit = state.uploads.enter(&caller.device().id).map_err(IntoResponse::into_response)?;
-    read_and_decide(&state, &caller, &id, multipart).await.map(Json).map_err(IntoResponse::into_response)
+    let _permit = state.uploads.enter(&caller.device().id).map_err(refused_upload)?;
+    read_and_decide(&state, &caller, &id, multipart).await.map(Json).map_err(refused_upload)
+}
+
+/// The answer to a refused upload, which may come before its body was read: the connection
+/// closes after it (`Connection: close`), so the client does not send its next request on a
+/// connection the server drops for the unread body ("broken pipe", "connection closed before
+/// message completed" under load, measured with 200 users: docs/benchmarks-load.md).
+fn refused_upload(e: impl IntoResponse) -> Response {
+    let mut response = e.into_response();
+    response.headers_mut().insert(axum::http::header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+    response
 }
 
 fn multipart_error(e: &axum::extract::multipart::MultipartError) -> ServerError {
