@@ -132,7 +132,7 @@ impl Companion {
                 // The connection closed while the frames were still being sent (a busy server
                 // refuses before reading them): the session's state says whether the upload was
                 // decided after all; if not, it is sent again like a busy refusal.
-                let sent = match sent {
+                let (sent, pause) = match sent {
                     Err(CompanionError::Network(cause)) if refusals < 8 => {
                         let status = cancellable(
                             cancel,
@@ -140,20 +140,17 @@ impl Companion {
                         )
                         .await;
                         match status.map(|st| after_lost_upload(&st, attempts_before)) {
-                            Ok(LostUpload::Decided(decision)) => Ok(decision),
-                            Ok(LostUpload::NotDecided) => Err(CompanionError::Api(realname_protocol::ApiError {
-                                code: realname_protocol::ErrorCode::ServiceUnavailable,
-                                message: cause,
-                                detail: Some("upload_not_received".into()),
-                            })),
-                            _ => Err(CompanionError::Network(cause)),
+                            Ok(LostUpload::Decided(decision)) => (Ok(decision), None),
+                            Ok(LostUpload::NotDecided) => {
+                                (Err(CompanionError::Network(cause)), Some(backoff(refusals)))
+                            }
+                            _ => (Err(CompanionError::Network(cause)), None),
                         }
                     }
-                    other => other,
-                };
-                let pause = match &sent {
-                    Err(e) => busy_pause(e, refusals),
-                    Ok(_) => None,
+                    other => {
+                        let pause = other.as_ref().err().and_then(|e| busy_pause(e, refusals));
+                        (other, pause)
+                    }
                 };
                 let now = time::OffsetDateTime::now_utc().unix_timestamp();
                 match pause {
@@ -230,16 +227,16 @@ pub(super) fn busy_pause(error: &CompanionError, refusals: u32) -> Option<std::t
         ErrorCode::ServiceUnavailable => true,
         ErrorCode::RateLimited => matches!(
             e.detail.as_deref(),
-            Some(
-                "concurrent_uploads_total"
-                    | "concurrent_uploads_device"
-                    | "face_attempts_in_flight"
-                    | "upload_not_received"
-            )
+            Some("concurrent_uploads_total" | "concurrent_uploads_device" | "face_attempts_in_flight")
         ),
         _ => false,
     };
-    (busy && refusals < 8).then(|| std::time::Duration::from_secs(1 << refusals.min(3)))
+    (busy && refusals < 8).then(|| backoff(refusals))
+}
+
+/// The pause before sending an upload again after `refusals` refusals: 1 s, doubling to 8 s.
+fn backoff(refusals: u32) -> std::time::Duration {
+    std::time::Duration::from_secs(1 << refusals.min(3))
 }
 
 #[cfg(test)]

@@ -103,17 +103,12 @@ pub(super) async fn mobile_submit(
     match state.mobile.send_mobile_code(&user.account, &user.web, &form.name, &form.id_number, &form.phone, &ip.0).await
     {
         Ok(c) => Ok(Redirect::to(&format!("/verify/mobile/{}", c.id)).into_response()),
-        Err(fe) => {
-            fe.error.log();
-            let status = fe.error.status();
-            let mut error = serde_json::to_value(fe.error.body()).unwrap_or_default();
-            if let (Some(field), Some(obj)) = (fe.field, error.as_object_mut()) {
-                obj.insert("field".into(), field.into());
-            }
-            // The input is kept: the person corrects it instead of retyping everything.
-            let extra = json!({ "error": error, "name": form.name, "id_number": form.id_number, "phone": form.phone });
-            Ok(ctx.render(&state, status, "mobile.html", extra))
-        }
+        Err(fe) => Ok(ctx.form_error_page(
+            &state,
+            "mobile.html",
+            fe,
+            json!({ "name": form.name, "id_number": form.id_number, "phone": form.phone }),
+        )),
     }
 }
 

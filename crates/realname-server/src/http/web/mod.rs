@@ -265,6 +265,25 @@ impl PageCtx {
         response
     }
 
+    /// Re-renders the form page `template` with a form error (naming its field) and the
+    /// person's input in `kept`: they correct it instead of retyping everything.
+    pub fn form_error_page(
+        self,
+        state: &AppState,
+        template: &str,
+        form_error: crate::flows::face::FormError,
+        mut kept: serde_json::Value,
+    ) -> Response {
+        form_error.error.log();
+        let status = form_error.error.status();
+        let mut error = serde_json::to_value(form_error.error.body()).unwrap_or_default();
+        if let (Some(field), Some(obj)) = (form_error.field, error.as_object_mut()) {
+            obj.insert("field".into(), field.into());
+        }
+        kept["error"] = error;
+        self.render(state, status, template, kept)
+    }
+
     /// Renders the error page for `error`.
     pub fn error_page(self, state: &AppState, error: ServerError) -> Response {
         error.log();

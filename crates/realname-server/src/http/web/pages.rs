@@ -334,17 +334,12 @@ pub(super) async fn identity_submit(
     })?;
     match state.face.begin_verification(&user.account, &user.web, &form.name, &form.id_number).await {
         Ok(session) => Ok(Redirect::to(&format!("/verify/sessions/{}", session.id)).into_response()),
-        Err(fe) => {
-            fe.error.log();
-            let status = fe.error.status();
-            let mut error = serde_json::to_value(fe.error.body()).unwrap_or_default();
-            if let (Some(field), Some(obj)) = (fe.field, error.as_object_mut()) {
-                obj.insert("field".into(), field.into());
-            }
-            // The input is kept: the person corrects it instead of retyping everything.
-            let extra = json!({ "error": error, "name": form.name, "id_number": form.id_number });
-            Ok(ctx.render(&state, status, "identity.html", extra))
-        }
+        Err(fe) => Ok(ctx.form_error_page(
+            &state,
+            "identity.html",
+            fe,
+            json!({ "name": form.name, "id_number": form.id_number }),
+        )),
     }
 }
 
