@@ -6,19 +6,23 @@
 # the capture uploads (the face decisions) to, while the N others serve everything else.
 #
 #   scripts/scale-out.sh [--users 500] [--concurrency 40] [--instances 2] [--capture-instances 0]
-#                        [--fault none|kill|pg-restart] [--fault-at 60] [--keep DIR]
+#                        [--fault none|kill|pg-restart] [--fault-at 60] [--keep DIR] [--test-settings]
 #
 # A session cut off by a fault ends when its lifetime runs out (15 min by default); set
 # REALNAME_SESSION_TTL_SECS lower to keep fault runs short.
 # Needs release binaries (`cargo build --release -p realname-server -p realname-cli`), the
 # face weights (`scripts/fetch-models.sh`), PostgreSQL and nginx from apt, and the public
-# clips in ../shared/data/liveness (REALNAME_SHARED_DIR). The servers run in test mode with
-# the challenge pinned to `open_mouth`, because the recorded clip answers only that action.
+# clips in ../shared/data/liveness (REALNAME_SHARED_DIR). Production settings by default
+# (random challenges, rate limits as configured, nginx trusted for X-Forwarded-For): the
+# virtual users answer with the whole lp_d12 clip and each connects from its own loopback
+# address (as scripts/load-sweep.sh); `--test-settings`: test mode, challenge pinned to
+# `open_mouth`, lp_d5's first 30 frames, per-IP limits off (the earlier runs' conditions).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 users=500 concurrency=40 instances=2 capture_instances=0 fault=none fault_at=60 keep="" pg_port=55470 base_port=18470
+test_settings=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --users) users=$2; shift 2 ;;
@@ -30,6 +34,7 @@ while [ $# -gt 0 ]; do
     --keep) keep=$2; shift 2 ;;
     --pg-port) pg_port=$2; shift 2 ;;
     --base-port) base_port=$2; shift 2 ;;
+    --test-settings) test_settings=1; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -74,19 +79,26 @@ chmod 600 "$work/data.key"
 lb_port=$((base_port))
 origin="http://127.0.0.1:$lb_port"
 
-# Every virtual user comes from this one machine: the per-IP rate limits (meant for real
-# clients) are off for the measurement; the per-account and per-device limits stay on.
 export DATABASE_URL="$db" REALNAME_DATA_KEY_FILE="$work/data.key" REALNAME_PUBLIC_URL="$origin" \
-  REALNAME_MODELS_DIR="$models" REALNAME_TEST_MODE=1 REALNAME_TEST_FIXED_CHALLENGE=open_mouth \
-  REALNAME_RATE_LIMIT_SESSIONS_PER_IP=0/3600 REALNAME_RATE_LIMIT_CLAIMS_PER_IP=0/600 REALNAME_RATE_LIMIT_SIGNUPS_PER_IP=0/3600 \
-  REALNAME_RATE_LIMIT_CAPTURES_PER_IP=0/600 REALNAME_RATE_LIMIT_SIGNIN_FAILURES_PER_IP=0/900 RUST_LOG=${RUST_LOG:-warn} \
+  REALNAME_MODELS_DIR="$models" RUST_LOG=${RUST_LOG:-warn} REALNAME_TRUSTED_PROXIES=127.0.0.1 \
   REALNAME_WEBHOOK_URL="http://127.0.0.1:$hook_port/hooks" REALNAME_WEBHOOK_SECRET="$hook_secret" \
   REALNAME_WEBHOOK_BACKOFF_BASE_MS=1000 REALNAME_SESSION_TTL_SECS=${REALNAME_SESSION_TTL_SECS:-900}
+if [ "$test_settings" = 1 ]; then
+  # The earlier conditions: every virtual user from one address with the per-IP limits off.
+  export REALNAME_TEST_MODE=1 REALNAME_TEST_FIXED_CHALLENGE=open_mouth \
+    REALNAME_RATE_LIMIT_SESSIONS_PER_IP=0/3600 REALNAME_RATE_LIMIT_CLAIMS_PER_IP=0/600 REALNAME_RATE_LIMIT_SIGNUPS_PER_IP=0/3600 \
+    REALNAME_RATE_LIMIT_CAPTURES_PER_IP=0/600 REALNAME_RATE_LIMIT_SIGNIN_FAILURES_PER_IP=0/900
+  person=lp_d5 frames=30 sources=()
+else
+  person=lp_d12 frames=$(find "$clips/lp_d12" -name '*.jpg' | wc -l) sources=(--loopback-sources)
+fi
 
-# The genuine clip (frames 1-30 of lp_d5) and the identities of the virtual users.
+# The genuine clip and the identities of the virtual users.
 mkdir -p "$work/clip"
-for k in $(seq 1 30); do cp "$clips/lp_d5/$(printf %04d "$k").jpg" "$work/clip/"; done
-"$bin/realname" --json load-identities --count "$users" --photo "$clips/lp_d5/0001.jpg" \
+for k in $(seq 1 "$frames"); do cp "$clips/$person/$(printf %04d "$k").jpg" "$work/clip/"; done
+# Where the person performs each action: the clip answers any random challenge in its order.
+[ "$test_settings" = 1 ] || python3 scripts/clip-segments.py "$clips/../labels.json" "$person" > "$work/clip/segments.csv"
+"$bin/realname" --json load-identities --count "$users" --photo "$clips/$person/0001.jpg" \
   --clip "$work/clip" --out "$work/ids" --seed "$RANDOM" > "$work/identities.json"
 
 start_instance() { # index
@@ -118,7 +130,7 @@ for key in ("CAPTURE_UPSTREAMS", "UPSTREAMS", "LISTEN", "PREFIX"):
 open(sys.argv[2], "w").write(text)' docs/deploy/nginx-test.conf "$work/nginx.conf"
 
 start_instance 1
-"$bin/realname-server" authority import --csv "$work/ids/authority.csv" --photos "$(dirname "$clips/lp_d5/0001.jpg")" --json \
+"$bin/realname-server" authority import --csv "$work/ids/authority.csv" --photos "$clips/$person" --json \
   > "$work/import.json" 2>>"$work/server-1.log"
 for i in $(seq 2 "$all_instances"); do start_instance "$i"; done
 nginx -c "$work/nginx.conf" -p "$work" -g "pid $work/nginx.pid; error_log $work/nginx-error.log;"
@@ -160,7 +172,7 @@ set +e
 REALNAME_TRUSTED_ORIGINS="$origin" REALNAME_SERVER="$origin" REALNAME_CREDENTIAL_STORE=file \
   REALNAME_CREDENTIAL_FILE="$work/credentials.json" \
   "$bin/realname" --json load --people "$work/ids/people.csv" --users "$users" --concurrency "$concurrency" \
-  --ramp 10 --mix genuine=90,cancel=10 --sse-timeout 1200 --report "$work/report.json" > "$work/load.json" 2> "$work/load.err"
+  --ramp 10 --mix genuine=90,cancel=10 "${sources[@]}" --sse-timeout 1200 --report "$work/report.json" > "$work/load.json" 2> "$work/load.err"
 load_rc=$?
 set -e
 [ -n "${fault_pid:-}" ] && wait "$fault_pid" || true

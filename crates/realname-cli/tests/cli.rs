@@ -8,6 +8,7 @@ mod cli {
     pub(crate) mod light;
     pub(crate) mod load;
     pub(crate) mod load_light;
+    pub(crate) mod load_random;
     pub(crate) mod record_flash;
     pub(crate) mod support;
     pub(crate) mod usage;

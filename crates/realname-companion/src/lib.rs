@@ -21,8 +21,8 @@ pub use config::{CompanionConfig, CredentialStoreKind, Language, Mode, TrustedOr
 pub use credentials::{Credential, CredentialStore, FileStore, KeyringBackend, KeyringStore, MemoryStore, Secret};
 pub use error::{CompanionError, ErrorClass, ErrorReport};
 pub use flow::{
-    CancellationToken, Companion, ContextChoice, EventSink, FaceInput, FixedAnswers, FlowEvent, FlowOutcome,
-    LightScene, PreparedClip, Prompter, QrInput, StepTimings, VerifyReport,
+    CancellationToken, ClipSegments, Companion, ContextChoice, EventSink, FaceInput, FixedAnswers, FlowEvent,
+    FlowOutcome, LightScene, PreparedClip, Prompter, QrInput, StepTimings, VerifyReport,
 };
 pub use liveness::{Feedback, Observation};
 pub use observer::FaceObserver;

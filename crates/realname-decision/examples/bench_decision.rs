@@ -28,77 +28,22 @@ fn load_average() -> String {
 }
 
 fn main() -> anyhow::Result<()> {
+    // RUST_LOG=realname_decision=debug names why each followed frame went back to the detector.
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+    }
     let load_before = load_average();
     let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(2);
     let analyzer = EngineAnalyzer::load(&harness::models_dir())?;
     let data = harness::shared_dir().join("data/liveness");
-    let captures = captures::recorded(&data, 8)?;
-    let modes = [AnalysisMode::Exhaustive, AnalysisMode::Tracked];
-    let mut totals = [StageTimes::default(); 2];
-    let mut per_capture: Vec<[Duration; 2]> = Vec::new();
-    let mut same = 0;
-    println!("## Decisions ({} captures, {rounds} rounds, best round per capture)\n", captures.len());
-    println!("| kind | capture | frames | exhaustive | ms CPU | tracked | ms CPU | SSD runs | same |");
-    println!("|---|---|---:|---|---:|---|---:|---:|---|");
-    for c in &captures {
-        let mut best: [Option<captures::Decided>; 2] = [None, None];
-        for _ in 0..rounds {
-            for (m, mode) in modes.iter().enumerate() {
-                let d = captures::decide_capture(&analyzer, *mode, c)?;
-                if best[m].as_ref().is_none_or(|b| d.stages.total() < b.stages.total()) {
-                    best[m] = Some(d);
-                }
-            }
-        }
-        let [Some(old), Some(new)] = best else { anyhow::bail!("no rounds") };
-        let agree = captures::outcome(&old.verdict) == captures::outcome(&new.verdict);
-        same += usize::from(agree);
-        println!(
-            "| {} | {} | {} | {} | {:.0} | {} | {:.0} | {} / {} | {} |",
-            c.kind,
-            c.name,
-            c.frames.len(),
-            captures::outcome(&old.verdict),
-            ms(old.stages.total()),
-            captures::outcome(&new.verdict),
-            ms(new.stages.total()),
-            new.stages.calls_of(Stage::Detect),
-            old.stages.calls_of(Stage::Detect),
-            if agree { "yes" } else { "**no**" },
-        );
-        totals[0].add(&old.stages);
-        totals[1].add(&new.stages);
-        per_capture.push([old.stages.total(), new.stages.total()]);
-    }
-    let n = captures.len().max(1) as f64;
-    let frames: usize = captures.iter().map(|c| c.frames.len()).sum();
-    println!(
-        "\n## CPU time per decision by stage (mean over {} captures, {:.1} frames each)\n",
-        captures.len(),
-        frames as f64 / n
-    );
-    println!("| stage | exhaustive ms | calls | tracked ms | calls | ratio |");
-    println!("|---|---:|---:|---:|---:|---:|");
-    for stage in Stage::ALL {
-        let (a, b) = (ms(totals[0].of(stage)) / n, ms(totals[1].of(stage)) / n);
-        println!(
-            "| {} | {a:.1} | {:.1} | {b:.1} | {:.1} | {} |",
-            stage.name(),
-            f64::from(totals[0].calls_of(stage)) / n,
-            f64::from(totals[1].calls_of(stage)) / n,
-            if b > 0.0 { format!("{:.1}×", a / b) } else { "—".into() },
-        );
-    }
-    let (a, b) = (ms(totals[0].total()) / n, ms(totals[1].total()) / n);
-    println!("| **decision** | **{a:.1}** | | **{b:.1}** | | **{:.2}×** |", a / b.max(1e-9));
-    let mut worst: Vec<f64> = per_capture.iter().map(|p| ms(p[1])).collect();
-    worst.sort_by(f64::total_cmp);
-    println!(
-        "\nTracked path: median {:.0} ms, max {:.0} ms CPU per decision. Same outcome and reason code: {same} of {}.",
-        worst.get(worst.len() / 2).copied().unwrap_or_default(),
-        worst.last().copied().unwrap_or_default(),
-        captures.len()
-    );
+    let recorded = captures::recorded(&data, 8)?;
+    section("Decisions", &analyzer, &recorded, rounds)?;
+    // Random challenges as the server draws them (2–3 actions), answered from lp_d12.
+    let random = captures::random_challenges(&data, 12, 16)?;
+    section("Random 2–3 action challenges (lp_d12)", &analyzer, &random, rounds)?;
+    // Uploads with a rendered light step (the light check on).
+    let light = captures::with_light(&analyzer, &data, 3)?;
+    section("Uploads with a light step (rendered)", &analyzer, &light, 1)?;
     // Every labelled event as a single-action capture, one round each.
     let singles = captures::single_actions(&data)?;
     let (mut same_one, mut passed, mut ssd) = (0, [0usize; 2], 0u32);
@@ -138,6 +83,84 @@ fn main() -> anyhow::Result<()> {
         std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "unset".into()),
         load_average(),
         std::thread::available_parallelism().map_or(0, usize::from),
+    );
+    Ok(())
+}
+
+/// Decides `captures` in both modes (`rounds` rounds, the best per capture and mode) and
+/// prints a row per capture and the CPU time per stage.
+fn section(
+    title: &str,
+    analyzer: &EngineAnalyzer,
+    captures: &[captures::RecordedCapture],
+    rounds: usize,
+) -> anyhow::Result<()> {
+    let modes = [AnalysisMode::Exhaustive, AnalysisMode::Tracked];
+    let mut totals = [StageTimes::default(); 2];
+    let mut per_capture: Vec<[Duration; 2]> = Vec::new();
+    let mut same = 0;
+    println!("## {title} ({} captures, {rounds} rounds, best round per capture)\n", captures.len());
+    println!("| kind | capture | frames | exhaustive | ms CPU | tracked | ms CPU | SSD runs | same |");
+    println!("|---|---|---:|---|---:|---|---:|---:|---|");
+    for c in captures {
+        tracing::debug!(capture = %c.name, "capture");
+        let mut best: [Option<captures::Decided>; 2] = [None, None];
+        for _ in 0..rounds {
+            for (m, mode) in modes.iter().enumerate() {
+                let d = captures::decide_capture(analyzer, *mode, c)?;
+                if best[m].as_ref().is_none_or(|b| d.stages.total() < b.stages.total()) {
+                    best[m] = Some(d);
+                }
+            }
+        }
+        let [Some(old), Some(new)] = best else { anyhow::bail!("no rounds") };
+        let agree = captures::outcome(&old.verdict) == captures::outcome(&new.verdict);
+        same += usize::from(agree);
+        println!(
+            "| {} | {} | {} | {} | {:.0} | {} | {:.0} | {} / {} | {} |",
+            c.kind,
+            c.name,
+            c.frames.len(),
+            captures::outcome(&old.verdict),
+            ms(old.stages.total()),
+            captures::outcome(&new.verdict),
+            ms(new.stages.total()),
+            new.stages.calls_of(Stage::Detect),
+            old.stages.calls_of(Stage::Detect),
+            if agree { "yes" } else { "**no**" },
+        );
+        totals[0].add(&old.stages);
+        totals[1].add(&new.stages);
+        per_capture.push([old.stages.total(), new.stages.total()]);
+    }
+    let n = captures.len().max(1) as f64;
+    let frames: usize = captures.iter().map(|c| c.frames.len()).sum();
+    println!(
+        "\n### CPU time per decision by stage (mean over {} captures, {:.1} frames each)\n",
+        captures.len(),
+        frames as f64 / n
+    );
+    println!("| stage | exhaustive ms | calls | tracked ms | calls | ratio |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for stage in Stage::ALL {
+        let (a, b) = (ms(totals[0].of(stage)) / n, ms(totals[1].of(stage)) / n);
+        println!(
+            "| {} | {a:.1} | {:.1} | {b:.1} | {:.1} | {} |",
+            stage.name(),
+            f64::from(totals[0].calls_of(stage)) / n,
+            f64::from(totals[1].calls_of(stage)) / n,
+            if b > 0.0 { format!("{:.1}×", a / b) } else { "—".into() },
+        );
+    }
+    let (a, b) = (ms(totals[0].total()) / n, ms(totals[1].total()) / n);
+    println!("| **decision** | **{a:.1}** | | **{b:.1}** | | **{:.2}×** |", a / b.max(1e-9));
+    let mut worst: Vec<f64> = per_capture.iter().map(|p| ms(p[1])).collect();
+    worst.sort_by(f64::total_cmp);
+    println!(
+        "\nTracked path: median {:.0} ms, max {:.0} ms CPU per decision. Same outcome and reason code: {same} of {}.\n",
+        worst.get(worst.len() / 2).copied().unwrap_or_default(),
+        worst.last().copied().unwrap_or_default(),
+        captures.len()
     );
     Ok(())
 }

@@ -65,7 +65,7 @@ pub trait FaceAnalyzer: Send + Sync + std::fmt::Debug {
     ///
     /// `describe: false` lets the face come back [`crate::decision::NOT_DESCRIBED`] (no rule reads
     /// its descriptor) when the gate confirms it; the descriptor is still computed and checked
-    /// against `anchor` when the gate does not see the face, and always when `strict`.
+    /// against `anchor` when the gate does not see the face.
     fn follow_face(
         &self,
         _image: &RgbImage,
@@ -73,7 +73,6 @@ pub trait FaceAnalyzer: Send + Sync + std::fmt::Debug {
         _framing: &BoxFraming,
         _anchor: &Descriptor,
         _describe: bool,
-        _strict: bool,
     ) -> Result<Option<AnalyzedFace>, FaceError> {
         Ok(None)
     }
@@ -189,9 +188,8 @@ impl FaceAnalyzer for EngineAnalyzer {
         framing: &BoxFraming,
         anchor: &Descriptor,
         describe: bool,
-        strict: bool,
     ) -> Result<Option<AnalyzedFace>, FaceError> {
-        crate::tracking::follow_in(&self.engine, image, previous, framing, anchor, describe, strict)
+        crate::tracking::follow_in(&self.engine, image, previous, framing, anchor, describe)
     }
 
     fn start_face(

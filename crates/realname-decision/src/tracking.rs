@@ -182,11 +182,14 @@ pub fn follow_in(
     framing: &BoxFraming,
     anchor: &Descriptor,
     describe: bool,
-    strict: bool,
 ) -> Result<Option<AnalyzedFace>, FaceError> {
-    let Some(rough) = landmarks_around(engine, image, previous.detection.bbox)? else { return Ok(None) };
+    let Some(rough) = landmarks_around(engine, image, previous.detection.bbox)? else {
+        tracing::debug!(reason = "box_leaves_image", "follow falls back to the detector");
+        return Ok(None);
+    };
     let scale = size(&rough) / size(&previous.landmarks).max(1e-3);
     if !scale.is_finite() || !(1.0 / FOLLOW_MAX_SCALE..=FOLLOW_MAX_SCALE).contains(&scale) {
+        tracing::debug!(reason = "size_jump", scale, "follow falls back to the detector");
         return Ok(None);
     }
     // The detector's box is a fixed point of "landmarks on the box, the box framed around
@@ -213,10 +216,10 @@ pub fn follow_in(
         gx >= b.x && gx <= b.x + b.width && gy >= b.y && gy <= b.y + b.height
     };
     if !others.iter().all(inside) {
+        tracing::debug!(reason = "face_outside_box", "follow falls back to the detector");
         return Ok(None);
     }
-    // `strict`: the descriptor check on every frame, as before the gate could confirm a face.
-    let confirmed = !strict && others.iter().any(|d| confirms(d, &b));
+    let confirmed = others.iter().any(|d| confirms(d, &b));
     let descriptor = if describe || !confirmed {
         timed(Stage::Descriptor, || engine.descriptor_in_crop(image, desc_crop))?
     } else {
@@ -225,6 +228,12 @@ pub fn follow_in(
     if !confirmed {
         let distance = descriptor.distance(anchor);
         if distance.is_nan() || distance > TRACK_MAX_DISTANCE {
+            tracing::debug!(
+                reason = "unconfirmed_and_far",
+                distance,
+                gate = others.len(),
+                "follow falls back to the detector"
+            );
             return Ok(None);
         }
     }

@@ -53,8 +53,6 @@ pub struct UploadAnalyzer<'a> {
     anchor: Option<Descriptor>,
     /// Which frames the rules read descriptors of ([`Self::tagged_frame`]).
     needs: DescriptorNeeds,
-    /// The upload has a light step: analysed as before the tiny start and the gate's confirmation.
-    strict: bool,
     /// How the detector framed the followed face when it last detected it.
     framing: Option<BoxFraming>,
     followed_since_detection: usize,
@@ -91,7 +89,6 @@ impl<'a> UploadAnalyzer<'a> {
             follow: None,
             anchor: None,
             needs: DescriptorNeeds::default(),
-            strict: false,
             framing: None,
             followed_since_detection: 0,
             seen: Vec::new(),
@@ -137,12 +134,10 @@ impl<'a> UploadAnalyzer<'a> {
         action: Option<LivenessAction>,
         light: bool,
     ) -> Result<Vec<AnalyzedFace>, FaceError> {
-        // An upload with a light step is analysed as before the tiny start and the gate's
-        // confirmation (SSD start, every face described and checked against the track's
-        // descriptor): with them, `realname verify` with lp_d5's frames and a light step ended
-        // `action_not_seen` (the CLI's `verify_with_a_light_sequence`), not yet understood.
-        self.strict |= light;
-        let describe = self.strict || self.needs.needs(action, light);
+        // Light frames take the same path as the others (the strict analysis session 7 gave
+        // uploads with a light step is gone: the same verdicts on the rendered light captures of
+        // `tests/same_verdicts.rs`, and the CLI's light tests pass).
+        let describe = self.needs.needs(action, light);
         let faces = self.next(image, describe)?;
         self.needs.record(action, light, &faces);
         Ok(faces)
@@ -193,7 +188,7 @@ impl<'a> UploadAnalyzer<'a> {
             && let Some(previous) = &self.follow
             && let Some(anchor) = &self.anchor
             && let Some(framing) = &self.framing
-            && let Some(face) = self.analyzer.follow_face(image, previous, framing, anchor, describe, self.strict)?
+            && let Some(face) = self.analyzer.follow_face(image, previous, framing, anchor, describe)?
         {
             // Frame to frame: a turning head drifts far from the frontal face within a second
             // (the rules' per-segment bound is for that), but little between two frames.
@@ -204,7 +199,6 @@ impl<'a> UploadAnalyzer<'a> {
             return Ok(vec![face]);
         }
         if self.mode == AnalysisMode::Tracked
-            && !self.strict
             && self.follow.is_none()
             && let Some(face) = self.analyzer.start_face(image, &BoxFraming::TYPICAL, describe)?
         {

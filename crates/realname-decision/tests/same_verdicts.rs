@@ -1,7 +1,8 @@
 //! The tracked analysis (detect once, follow the face) decides recorded captures as today's
 //! exhaustive one does: the same outcome and reason code, on genuine captures and attacks,
 //! among them the desktop end-to-end test's wrong person (`lp_d18` presented for `lp_d5`,
-//! `face_mismatch`), whose open mouth the first tracked analysis lost (`action_not_seen`).
+//! `face_mismatch`), whose open mouth the first tracked analysis lost (`action_not_seen`),
+//! and uploads with a rendered light step (genuine responses and two attacks).
 //! Needs the face models (`REALNAME_MODELS_DIR`) and `shared/data/liveness`.
 
 #[path = "../../realname-liveness/examples/evaluate/harness.rs"]
@@ -28,9 +29,12 @@ fn tracked_and_exhaustive_analyses_give_the_same_verdicts() -> anyhow::Result<()
     // And every labelled event as a single-action capture (the genuine cases of
     // `cargo xtask accuracy liveness`).
     all.extend(captures::single_actions(&data)?);
+    // And uploads with a rendered light step (genuine responses of two clips, two attacks).
+    all.extend(captures::with_light(&analyzer, &data, 2)?);
     let kinds: Vec<&str> = all.iter().map(|c| c.kind).collect();
     assert!(kinds.contains(&"genuine") && kinds.contains(&"wrong_person"), "{kinds:?}");
     assert!(kinds.iter().filter(|k| **k == "genuine").count() >= 3, "{kinds:?}");
+    assert_eq!(kinds.iter().filter(|k| **k == "genuine_light").count(), 2, "{kinds:?}");
     // Every decision is a job (capture, mode, re-sent or not); two threads take them in turn
     // (the machine has 2 cores), so the test's wall time is about half its CPU time.
     // A genuine upload re-sent without its first frame under a new nonce: the followed frames

@@ -1,7 +1,9 @@
 //! `realname load`: a QA load generator. Each virtual user signs up on the PC pages, walks the
 //! verification over HTTP (forms + CSRF), reads the QR the page shows (decoding the PNG with
 //! the scan crate's reader), follows the page's SSE stream, and completes the companion flow
-//! with a recorded clip (its own person's, another person's, or cancelling). The report has
+//! with a recorded clip (its own person's, another person's, or cancelling; a clip folder's
+//! `segments.csv` says where its person performs each action, and the clip then answers any
+//! challenge holding those actions, in the challenge's order). The report has
 //! throughput, per-step latency percentiles, errors by code and a lost-session check: every
 //! started session must end in a final state that the PC page saw.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -19,7 +21,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use realname_companion::{CompanionConfig, CompanionError, FaceObserver, LightScene, PreparedClip};
+use realname_companion::{ClipSegments, CompanionConfig, CompanionError, FaceObserver, LightScene, PreparedClip};
+
+/// A clip folder's action segments (`action,first,last` rows, [`ClipSegments::parse`]).
+const SEGMENTS_FILE: &str = "segments.csv";
 
 /// Frames of a clip the light step's renderer lights (played back and forth at the clips'
 /// 10 fps).
@@ -79,6 +84,17 @@ pub(crate) struct LoadArgs {
     /// Write the JSON report here as well.
     #[arg(long)]
     pub(super) report: Option<PathBuf>,
+    /// Each virtual user connects from its own loopback address (127.10.0.1, 127.10.0.2, …),
+    /// so the server's per-IP rate limits count each user as they count real clients
+    /// (a server on this machine only; Linux).
+    #[arg(long)]
+    pub(super) loopback_sources: bool,
+}
+
+/// Whether `origin`'s host is an IPv4 loopback address (the virtual users' source addresses
+/// are IPv4 loopback addresses too).
+fn origin_is_loopback(origin: &str) -> bool {
+    matches!(url::Url::parse(origin).ok().and_then(|u| u.host().map(|h| h.to_owned())), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
 }
 
 /// Runs the load generator.
@@ -136,6 +152,18 @@ async fn run_inner(args: LoadArgs, out: &Output, config: CompanionConfig) -> Res
         .await
         .map_err(|e| (Exit::Camera, "camera".to_owned(), e.to_string()))?
         .map_err(|e| (Exit::Camera, e.code(), format!("{}: {e}", path.display())))?;
+        // Where the clip's person performs each action, when the folder says so: the clip
+        // then answers random challenges (composed in the challenge's order).
+        let segments_file = path.join(SEGMENTS_FILE);
+        let clip = match std::fs::read_to_string(&segments_file) {
+            Ok(text) => {
+                let segments = ClipSegments::parse(&text, clip.len())
+                    .map_err(|e| usage(format!("{}: {e}", segments_file.display())))?;
+                clip.with_segments(segments)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => clip,
+            Err(e) => return Err(usage(format!("{}: {e}", segments_file.display()))),
+        };
         // The light step's scene: the clip's first frames and their faces, read now with the
         // clip (before any PC session starts: read at a session's first light sequence, it
         // would weigh on that session's timings). A session with a light sequence then only
@@ -154,8 +182,14 @@ async fn run_inner(args: LoadArgs, out: &Output, config: CompanionConfig) -> Res
         scenes.insert(path, Arc::new(scene));
     }
 
+    if args.loopback_sources && !origin_is_loopback(&origin) {
+        return Err(usage(format!(
+            "--loopback-sources needs a server at an IPv4 loopback address (127.x.x.x), not {origin}"
+        )));
+    }
+    let http_timeout = Duration::from_secs(args.http_timeout.max(1));
     let api_http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(args.http_timeout.max(1)))
+        .timeout(http_timeout)
         .build()
         .map_err(|e| (Exit::Usage, "http".to_owned(), e.to_string()))?;
     let ctx = Arc::new(Ctx {
@@ -169,6 +203,8 @@ async fn run_inner(args: LoadArgs, out: &Output, config: CompanionConfig) -> Res
         noise_seed: rand::random(),
         sse_timeout: Duration::from_secs(args.sse_timeout),
         api_http,
+        http_timeout,
+        loopback_sources: args.loopback_sources,
     });
 
     let next = Arc::new(AtomicUsize::new(0));
@@ -216,4 +252,19 @@ async fn run_inner(args: LoadArgs, out: &Output, config: CompanionConfig) -> Res
         eprintln!();
     }
     Ok(out.finish(exit, json, &summary(&report)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::origin_is_loopback;
+
+    #[test]
+    fn loopback_sources_need_an_ipv4_loopback_server() {
+        assert!(origin_is_loopback("http://127.0.0.1:8080"));
+        assert!(origin_is_loopback("http://127.3.4.5"));
+        assert!(!origin_is_loopback("http://localhost:8080"), "may resolve to ::1");
+        assert!(!origin_is_loopback("http://[::1]:8080"));
+        assert!(!origin_is_loopback("https://verify.example.org"));
+        assert!(!origin_is_loopback("not a url"));
+    }
 }

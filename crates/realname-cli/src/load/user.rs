@@ -52,7 +52,25 @@ pub(super) struct Ctx {
     /// Per-run seed of the virtual users' sensor patterns (runs must not replay each other).
     pub(super) noise_seed: u64,
     pub(super) sse_timeout: Duration,
+    /// The companion API client shared by the users connecting from one address.
     pub(super) api_http: reqwest::Client,
+    /// Longest wait for one companion API request (per-user clients).
+    pub(super) http_timeout: Duration,
+    /// Each virtual user connects from its own loopback address ([`source_address`]).
+    pub(super) loopback_sources: bool,
+}
+
+/// The loopback address virtual user `user` connects from with `--loopback-sources`:
+/// 127.10.0.1, 127.10.0.2, … (62,500 of them; 127.0.0.1 stays the machine's own, e.g. a
+/// proxy's). Linux answers on the whole 127.0.0.0/8 without configuration.
+pub(super) fn source_address(user: usize) -> std::net::IpAddr {
+    let n = user % 62_500;
+    std::net::IpAddr::V4(std::net::Ipv4Addr::new(
+        127,
+        10 + (n / 250 / 250) as u8,
+        (n / 250 % 250) as u8,
+        (n % 250 + 1) as u8,
+    ))
 }
 
 pub(super) fn ms(d: Duration) -> f64 {
@@ -96,8 +114,20 @@ pub(super) fn is_final(state: &str) -> bool {
 async fn user_flow(ctx: &Ctx, user: usize, kind: FlowKind, r: &mut UserResult) -> Result<(), Failure> {
     let person = &ctx.people[user % ctx.people.len()];
     let origin = &ctx.origin;
-    let web =
-        reqwest::Client::builder().cookie_store(true).timeout(Duration::from_secs(60)).build().map_err(http_err)?;
+    let local = ctx.loopback_sources.then(|| source_address(user));
+    let web = reqwest::Client::builder()
+        .cookie_store(true)
+        .timeout(Duration::from_secs(60))
+        .local_address(local)
+        .build()
+        .map_err(http_err)?;
+    // The companion is this user's own device: its own address when users have one.
+    let api_http = match local {
+        Some(_) => {
+            reqwest::Client::builder().timeout(ctx.http_timeout).local_address(local).build().map_err(http_err)?
+        }
+        None => ctx.api_http.clone(),
+    };
     let email = format!("{}-{user}@load.example", ctx.email_prefix);
 
     // The recorded clip this virtual user will show the camera, prepared before the PC
@@ -149,8 +179,7 @@ async fn user_flow(ctx: &Ctx, user: usize, kind: FlowKind, r: &mut UserResult) -
 
     // The companion signs in to the same account.
     let config = CompanionConfig { trusted_origins: vec![origin.clone()], ..CompanionConfig::default() };
-    let companion =
-        Companion::new(config, Arc::new(MemoryStore::new()))?.with_http(ctx.api_http.clone()).with_light_scene(scene);
+    let companion = Companion::new(config, Arc::new(MemoryStore::new()))?.with_http(api_http).with_light_scene(scene);
     companion.login(origin, &email, &ctx.password).await?;
 
     // Identity form → QR page.
@@ -283,4 +312,17 @@ async fn user_flow(ctx: &Ctx, user: usize, kind: FlowKind, r: &mut UserResult) -
     }
     sse_task.abort();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_user_gets_its_own_loopback_address_and_none_is_the_machines_own() {
+        let addresses: std::collections::HashSet<std::net::IpAddr> = (0..62_500).map(source_address).collect();
+        assert_eq!(addresses.len(), 62_500);
+        assert!(addresses.iter().all(|a| a.is_loopback()));
+        assert!(!addresses.contains(&std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)));
+    }
 }

@@ -69,6 +69,14 @@ impl Harness {
     /// Like [`Harness::start`]; `light`: every challenge carries a light sequence and the
     /// decision checks its reflection (`face.light_check`).
     pub(crate) async fn start_with(challenge: &[LivenessAction], light: bool) -> Result<Self> {
+        Self::start_configured(challenge, |c| c.face.light_check = light).await
+    }
+
+    /// Like [`Harness::start`], with `configure` applied to the server's configuration last.
+    pub(crate) async fn start_configured(
+        challenge: &[LivenessAction],
+        configure: impl FnOnce(&mut realname_server::ServerConfig),
+    ) -> Result<Self> {
         let tmp = tempfile::tempdir()?;
         let models = models_dir();
         if !models.join("tiny_face_detector_model-weights_manifest.json").is_file() {
@@ -87,7 +95,7 @@ impl Harness {
         config.models_dir = models;
         config.test.test_mode = true;
         config.test.fixed_challenge = Some(challenge.to_vec());
-        config.face.light_check = light;
+        configure(&mut config);
         std::fs::create_dir_all(&config.data_dir)?;
         let server = realname_server::start(config).await.context("start server")?;
         let origin = server.url().trim_end_matches('/').to_owned();
@@ -121,8 +129,19 @@ impl Harness {
     /// `clip_dir` (reference photo: lp_d5's first frame), registered with the authority;
     /// returns the folder with `people.csv`.
     pub(crate) async fn load_identities(&self, count: usize, seed: u64, clip_dir: &Path) -> Result<PathBuf> {
+        self.load_identities_with(count, seed, clip_dir, &clip("lp_d5")?.join("0001.jpg")).await
+    }
+
+    /// [`Harness::load_identities`] with `photo` as every identity's reference photo.
+    pub(crate) async fn load_identities_with(
+        &self,
+        count: usize,
+        seed: u64,
+        clip_dir: &Path,
+        photo: &Path,
+    ) -> Result<PathBuf> {
         let out = self.tmp.path().join("identities");
-        let photo = clip("lp_d5")?.join("0001.jpg");
+        let photo = photo.to_path_buf();
         let (code, json) = run_json(
             &mut self.cli(&[
                 "load-identities",

@@ -75,7 +75,7 @@ impl Companion {
         events.emit(FlowEvent::Confirmed);
 
         let mut feed = match face {
-            FaceInput::Prepared(clip) => FaceFeed::Prepared(clip),
+            FaceInput::Prepared(clip) => FaceFeed::Prepared { clip, attempts: 0 },
             FaceInput::Source(s) => FaceFeed::Pump(FramePumpState { pump: FramePump::spawn(s), ended: false }),
             FaceInput::SameAsQr => FaceFeed::Pump(FramePumpState {
                 pump: qr_pump.ok_or_else(|| CompanionError::Config("no frame source for the face".into()))?,

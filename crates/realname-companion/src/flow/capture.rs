@@ -4,10 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use realname_protocol::api::LivenessChallenge;
+use realname_protocol::api::{LivenessAction, LivenessChallenge};
 use realname_scan::SourceError;
 
-use super::clip::{PreparedClip, UPLOAD_MAX_SIDE, fit};
+use super::clip::{PreparedClip, UPLOAD_MAX_SIDE, add_sensor_pattern, fit};
 use super::events::{EventSink, tracker_event};
 use super::{CancellationToken, Companion, cancellable, now_ms};
 use crate::error::CompanionError;
@@ -38,9 +38,16 @@ impl Companion {
             }
         };
         match feed {
-            FaceFeed::Prepared(clip) => {
-                // Replayed frames get timestamps inside the real capture window: spread from
-                // now back over at most two seconds.
+            FaceFeed::Prepared { clip, attempts } => {
+                // Each attempt is a new capture of the scene: its frames get their own sensor
+                // pattern from the second attempt on (the first keeps the clip's own).
+                let attempt = *attempts;
+                *attempts += 1;
+                if let Some(response) = clip.segments.as_ref().and_then(|s| s.response(&actions, max_frames)) {
+                    return Ok(composed_response(clip, &response, attempt, &forward));
+                }
+                // Replayed frames get timestamps inside the real capture window: a pass over
+                // the clip spread from now back over at most two seconds.
                 let span = clip.frames.last().map_or(0, |f| f.source_ms).saturating_sub(clip.frames[0].source_ms);
                 if clip.frames.iter().any(|f| f.observation.is_none()) {
                     thresholds.action_timeout_ms = (span / total.max(1) as u64).max(1);
@@ -49,19 +56,46 @@ impl Companion {
                 let end = now_ms();
                 let start = end - i64::try_from(span.min(2_000)).unwrap_or(0) - 1;
                 let n = clip.frames.len().max(2) as i64;
-                for (i, f) in clip.frames.iter().enumerate() {
-                    if cancel.is_cancelled() {
-                        return Err(CompanionError::Cancelled);
-                    }
-                    let mut f = f.clone();
-                    f.captured_at_ms = start + (end - start) * i as i64 / (n - 1);
-                    forward(tracker.push(f));
-                    if tracker.is_complete() {
-                        break;
+                let pass_ms = span.saturating_add(1);
+                // Capture time of every frame played again (pass ≥ 1), with its pass.
+                let mut again: Vec<(i64, usize)> = Vec::new();
+                // A clip holds its person's actions in its own order, and a random challenge
+                // asks for them in another: the clip plays again from its start (as a person
+                // tries again) until every action was seen, at most `PREPARED_PASSES` times.
+                'passes: for pass in 0..PREPARED_PASSES {
+                    for (i, f) in clip.frames.iter().enumerate() {
+                        if cancel.is_cancelled() {
+                            return Err(CompanionError::Cancelled);
+                        }
+                        let k = pass as i64 * n + i as i64;
+                        let mut f = f.clone();
+                        f.captured_at_ms = start + (end - start) * k / (n - 1);
+                        f.source_ms = f.source_ms.saturating_add(pass_ms.saturating_mul(pass as u64));
+                        if pass > 0 {
+                            again.push((f.captured_at_ms, pass));
+                        }
+                        forward(tracker.push(f));
+                        if tracker.is_complete() {
+                            break 'passes;
+                        }
                     }
                 }
                 forward(tracker.finish());
-                Ok(tracker.into_selection())
+                // A camera never gives the same frame twice: a frame played again (another
+                // pass, another attempt) gets its own sensor pattern (the server refuses
+                // repeated frames as a replay).
+                let mut selection = tracker.into_selection();
+                for f in &mut selection {
+                    let pass = again.iter().find(|(t, _)| *t == f.captured_at_ms).map_or(0, |&(_, p)| p);
+                    if pass > 0 || attempt > 0 {
+                        let mut image = f.image.as_ref().clone();
+                        let seed = 0x05EE_D0FA_55E5 ^ (attempt << 8) ^ pass as u64;
+                        add_sensor_pattern(&mut image, seed, f.captured_at_ms as u64);
+                        f.image = Arc::new(image);
+                        f.jpeg = None;
+                    }
+                }
+                Ok(selection)
             }
             FaceFeed::Pump(pump) => {
                 // Without a detector nothing is "seen": give each action an equal share of a
@@ -139,10 +173,66 @@ impl Companion {
     }
 }
 
+/// Gap between the neutral frames and an action, and between two actions, in a composed
+/// response (the person reads the next prompt).
+const COMPOSED_GAP_MS: i64 = 400;
+
+/// A prepared clip's answer to a challenge from its segments ([`super::ClipSegments`]): the
+/// frames of `response` at the clip's 10 fps with a pause before each action, ending now; a
+/// frame used again (in two segments, or in a later attempt) gets its own sensor pattern.
+fn composed_response(
+    clip: &PreparedClip,
+    response: &[(usize, Option<LivenessAction>)],
+    attempt: u64,
+    forward: &dyn Fn(Vec<TrackerEvent>),
+) -> Vec<SelectedFrame> {
+    let gaps = response.windows(2).filter(|w| w[0].1 != w[1].1).count() as i64;
+    let start = now_ms() - 100 * (response.len() as i64 - 1) - COMPOSED_GAP_MS * gaps;
+    let mut t = start - 100;
+    let mut used = vec![0u64; clip.frames.len()];
+    let mut out: Vec<SelectedFrame> = Vec::with_capacity(response.len());
+    let mut index = 0;
+    for (k, &(i, action)) in response.iter().enumerate() {
+        let first_of_segment = k == 0 || response[k - 1].1 != action;
+        if first_of_segment && k > 0 {
+            t += COMPOSED_GAP_MS;
+        }
+        t += 100;
+        if first_of_segment && let Some(action) = action {
+            forward(vec![TrackerEvent::Prompt { index, action }]);
+        }
+        let Some(f) = clip.frames.get(i) else { continue };
+        let (mut image, mut jpeg) = (f.image.clone(), f.jpeg.clone());
+        let uses = used[i];
+        used[i] += 1;
+        if uses > 0 || attempt > 0 {
+            let mut pixels = image.as_ref().clone();
+            add_sensor_pattern(&mut pixels, 0x5EED_C039_05ED ^ (attempt << 8) ^ uses, t as u64);
+            (image, jpeg) = (Arc::new(pixels), None);
+        }
+        out.push(SelectedFrame { image, captured_at_ms: t, action, jpeg });
+        let last_of_segment = response.get(k + 1).is_none_or(|next| next.1 != action);
+        if last_of_segment && let Some(action) = action {
+            let frames = out.iter().rev().take_while(|s| s.action == Some(action)).count();
+            forward(vec![TrackerEvent::Captured { action, frames, detected: false }]);
+            index += 1;
+        }
+    }
+    forward(vec![TrackerEvent::Complete]);
+    out
+}
+
+/// How many times a prepared clip plays within one challenge ([`FaceFeed::Prepared`]).
+const PREPARED_PASSES: usize = 3;
+
 /// The face frames of a flow, kept across attempts.
 pub(super) enum FaceFeed {
     Pump(FramePumpState),
-    Prepared(Arc<PreparedClip>),
+    Prepared {
+        clip: Arc<PreparedClip>,
+        /// Attempts captured from it so far.
+        attempts: u64,
+    },
 }
 
 /// A pump plus whether it reached its end.
@@ -168,7 +258,7 @@ impl FaceFeed {
     /// Whether another attempt can get fresh frames.
     pub(super) fn can_continue(&self) -> bool {
         match self {
-            Self::Prepared(_) => true,
+            Self::Prepared { .. } => true,
             Self::Pump(p) => !p.ended && !p.is_finite(),
         }
     }

@@ -223,7 +223,7 @@ impl LightScene {
         let mut presentation = Renderer::new(&sources, scene.fps).render(
             sequence,
             &Scenario::Genuine,
-            &typical_params(),
+            &RenderParams::typical(RENDER_FPS),
             &mut rng,
             &mut |img, ts, _| frames.push((img.clone(), ts)),
         );
@@ -233,33 +233,6 @@ impl LightScene {
         presentation.shown_at_ms.iter_mut().for_each(|t| *t += shift);
         presentation.ended_at_ms += shift;
         (frames, presentation)
-    }
-}
-
-/// A typical desk: the screen about an arm's length away in a lit office, a webcam at 10 fps
-/// with moderate auto-exposure and white balance, display and camera latencies mid-window.
-fn typical_params() -> RenderParams {
-    let d = [0.0f32, 0.2, 1.0];
-    let n = (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt();
-    RenderParams {
-        fps: RENDER_FPS,
-        display_to_ambient: 0.3,
-        crosstalk: [[1.0, 0.08, 0.05], [0.08, 1.0, 0.08], [0.05, 0.08, 1.0]],
-        light_dir: d.map(|v| v / n),
-        wall_share: 0.05,
-        torso_share: 0.5,
-        display_latency_ms: 30,
-        camera_latency_ms: 60,
-        exposure_ms: 30,
-        ae_tau_ms: 300.0,
-        ae_strength: 0.6,
-        wb_tau_ms: 800.0,
-        wb_strength: 0.3,
-        wb_drift: [0.0; 3],
-        shot_noise: 1e-4,
-        read_noise: 0.003,
-        jpeg_quality: 88,
-        clip_offset_s: 0.0,
     }
 }
 

@@ -23,7 +23,7 @@ use realname_scan::{QrReader, ReaderConfig, SourceError};
 pub use tokio_util::sync::CancellationToken;
 
 use self::attempt::ClaimedSession;
-pub use self::clip::PreparedClip;
+pub use self::clip::{ClipSegments, PreparedClip};
 pub use self::events::{EventSink, FlowEvent, FlowOutcome, StepTimings, VerifyReport};
 pub use self::inputs::{ContextChoice, FaceInput, FixedAnswers, Prompter, QrInput};
 pub use self::light::{ACTION_FRAMES, LightScene, light_frame_budget};

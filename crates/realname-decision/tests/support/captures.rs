@@ -10,6 +10,9 @@ use anyhow::{Context, Result};
 use realname_decision::profile::{self, Stage, StageTimes};
 use realname_decision::{AnalysisMode, Capture, FaceAnalyzer, UploadAnalyzer, Verdict, decide};
 use realname_face::{Descriptor, ImageLimits, decode_image};
+use realname_liveness::light::{
+    GenerateLight, LightPresentation, LightSequence, RenderParams, Renderer, Scenario, SourceFrame,
+};
 use realname_liveness::{AnalyzedFrame, MemoryReplayStore};
 use realname_protocol::api::{LivenessAction, LivenessChallenge};
 
@@ -20,6 +23,14 @@ pub(crate) struct RecordedFrame {
     pub action: Option<LivenessAction>,
     pub captured_at_ms: i64,
     pub bytes: Vec<u8>,
+    /// Captured during the light step.
+    pub light: bool,
+}
+
+/// The light step of an upload: the issued sequence and the companion's paint report.
+pub(crate) struct LightPart {
+    pub sequence: LightSequence,
+    pub presentation: LightPresentation,
 }
 
 /// One upload and its challenge.
@@ -32,6 +43,8 @@ pub(crate) struct RecordedCapture {
     /// The ID photo the capture is compared with (JPEG); `None`: its own first single-face
     /// frame (the comparison then passes for the presented person).
     pub reference: Option<Vec<u8>>,
+    /// The challenge's light step, when it has one (its frames come first, marked `light`).
+    pub light: Option<LightPart>,
 }
 
 fn read(data: &Path, clip: &str, k: u32) -> Result<Vec<u8>> {
@@ -46,7 +59,7 @@ fn assemble(data: &Path, segments: &[(Option<LivenessAction>, &str, Vec<u32>)]) 
         t += 400;
         for &k in ks {
             t += 100;
-            out.push(RecordedFrame { action: *action, captured_at_ms: t, bytes: read(data, clip, k)? });
+            out.push(RecordedFrame { action: *action, captured_at_ms: t, bytes: read(data, clip, k)?, light: false });
         }
     }
     Ok(out)
@@ -69,7 +82,7 @@ fn desktop_wrong_person(data: &Path) -> Result<RecordedCapture> {
         let image = decode_image(&read(data, "lp_d18", k)?, &ImageLimits::default())?;
         let mut bytes = Vec::new();
         image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 88).encode_image(&image)?;
-        frames.push(RecordedFrame { action, captured_at_ms: harness::T0 + 500 + 200 * i as i64, bytes });
+        frames.push(RecordedFrame { action, captured_at_ms: harness::T0 + 500 + 200 * i as i64, bytes, light: false });
     }
     Ok(RecordedCapture {
         kind: "wrong_person",
@@ -77,6 +90,7 @@ fn desktop_wrong_person(data: &Path) -> Result<RecordedCapture> {
         actions: vec![LivenessAction::OpenMouth],
         frames,
         reference: Some(read(data, "lp_d5", 1)?),
+        light: None,
     })
 }
 
@@ -122,6 +136,7 @@ pub(crate) fn recorded(data: &Path, genuine: usize) -> Result<Vec<RecordedCaptur
             actions: vec![e1.action, e2.action],
             frames,
             reference: None,
+            light: None,
         });
     }
     // Person swap: the first pair's last action performed by someone else.
@@ -145,6 +160,7 @@ pub(crate) fn recorded(data: &Path, genuine: usize) -> Result<Vec<RecordedCaptur
             actions: vec![e1.action, e2.action],
             frames,
             reference: None,
+            light: None,
         });
     }
     // A still: one neutral frame uploaded for every frame.
@@ -166,6 +182,7 @@ pub(crate) fn recorded(data: &Path, genuine: usize) -> Result<Vec<RecordedCaptur
             actions: vec![LivenessAction::Blink, LivenessAction::OpenMouth],
             frames,
             reference: None,
+            light: None,
         });
     }
     // A screen replay: the phone-screen part of zubair_fake cut into three segments.
@@ -184,8 +201,74 @@ pub(crate) fn recorded(data: &Path, genuine: usize) -> Result<Vec<RecordedCaptur
         actions: vec![LivenessAction::TurnLeft, LivenessAction::Blink],
         frames,
         reference: None,
+        light: None,
     });
     out.push(desktop_wrong_person(data)?);
+    Ok(out)
+}
+
+/// Genuine answers to `n` random challenges as the server draws them (2–3 distinct actions of
+/// blink, turn left, turn right, open mouth, never both turns; seeded), composed from `lp_d12`,
+/// the public clip holding all four: its neutral frames, then each action's first labelled
+/// event's window spread over the action's share of the 16-frame limit — what `realname load`
+/// uploads with the clip's `segments.csv` (`scripts/clip-segments.py`).
+pub(crate) fn random_challenges(data: &Path, n: usize, seed: u64) -> Result<Vec<RecordedCapture>> {
+    use rand::seq::SliceRandom as _;
+    use rand::{Rng as _, SeedableRng as _};
+    let clip = harness::live_clips(data)?.into_iter().find(|c| c.id == "lp_d12").context("lp_d12")?;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let count = rng.gen_range(2..=3usize);
+        let mut pool =
+            vec![LivenessAction::Blink, LivenessAction::TurnLeft, LivenessAction::TurnRight, LivenessAction::OpenMouth];
+        pool.shuffle(&mut rng);
+        let mut actions: Vec<LivenessAction> = Vec::new();
+        for a in pool {
+            let turn = |a: &LivenessAction| matches!(a, LivenessAction::TurnLeft | LivenessAction::TurnRight);
+            if actions.len() < count && !(turn(&a) && actions.iter().any(turn)) {
+                actions.push(a);
+            }
+        }
+        let share = (16 - clip.neutral.len()) / actions.len();
+        let mut segments = vec![(None, clip.id.as_str(), clip.neutral.clone())];
+        // Each action's window; one frame shows one action: a window ending inside a shorter
+        // one (lp_d12's head turn, which ends in a blink) stops before it (as
+        // scripts/clip-segments.py writes the clip's segments).
+        let windows: Vec<(LivenessAction, Vec<u32>)> =
+            [LivenessAction::Blink, LivenessAction::TurnLeft, LivenessAction::TurnRight, LivenessAction::OpenMouth]
+                .into_iter()
+                .filter_map(|a| clip.events.iter().find(|e| e.action == a).map(|e| (a, harness::window(&clip, e))))
+                .collect();
+        for a in &actions {
+            let (_, w) = windows.iter().find(|(b, _)| b == a).context("an action of lp_d12")?;
+            let mut w = w.clone();
+            for (b, other) in &windows {
+                let (Some(&s2), Some(&t2)) = (other.first(), other.last()) else { continue };
+                if b != a
+                    && other.len() < w.len()
+                    && w.first().is_some_and(|&s| s < s2)
+                    && w.last().is_some_and(|&t| t >= s2 && t <= t2)
+                {
+                    w.retain(|&k| k < s2);
+                }
+            }
+            let picked = if w.len() <= share {
+                w
+            } else {
+                (0..share).map(|i| w[i * (w.len() - 1) / (share - 1).max(1)]).collect()
+            };
+            segments.push((Some(*a), clip.id.as_str(), picked));
+        }
+        out.push(RecordedCapture {
+            kind: "genuine_random",
+            name: format!("lp_d12 {}", actions.iter().map(|a| a.as_str()).collect::<Vec<_>>().join("+")),
+            actions,
+            frames: assemble(data, &segments)?,
+            reference: None,
+            light: None,
+        });
+    }
     Ok(out)
 }
 
@@ -206,6 +289,96 @@ pub(crate) fn single_actions(data: &Path) -> Result<Vec<RecordedCapture>> {
                 actions: vec![e.action],
                 frames,
                 reference: None,
+                light: None,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Frames of a clip the light step's renderer lights (the load generator's light scene).
+const LIGHT_SCENE_FRAMES: u32 = 20;
+
+/// Uploads with a light step, as the companion sends them when the server checks the light
+/// (`face.light_check`): the rendered light step first (frames marked `light`, at the
+/// companion's 10 fps, ending 200 ms before the first action frame), then the same frames as
+/// the genuine two-action captures of [`recorded`]. Genuine responses for the first `genuine`
+/// of those clips; then, on the first clip, a replay that does not respond (attack (a)) and a
+/// screen tinted in step (attack (c)). Rendered by `realname_liveness::light::Renderer` over
+/// the clip's first frames with the companion's typical desk (`RenderParams::typical`; seeded
+/// per capture: the same uploads every run).
+pub(crate) fn with_light(analyzer: &dyn FaceAnalyzer, data: &Path, genuine: usize) -> Result<Vec<RecordedCapture>> {
+    use rand::SeedableRng as _;
+    let base: Vec<RecordedCapture> = recorded(data, 8)?.into_iter().filter(|c| c.kind == "genuine").collect();
+    let mut out = Vec::new();
+    let scenarios: Vec<(&'static str, Scenario)> = vec![("genuine_light", Scenario::Genuine)];
+    for (n, c) in base.iter().enumerate() {
+        let clip = c.name.split_whitespace().next().context("clip name")?.to_owned();
+        let mut kinds = Vec::new();
+        if n < genuine {
+            kinds.extend(scenarios.iter().cloned());
+        }
+        if n == 0 {
+            kinds.push(("light_no_response", Scenario::NoResponse));
+            kinds.push(("light_screen_tint", Scenario::ScreenTint));
+        }
+        if kinds.is_empty() {
+            continue;
+        }
+        let images: Vec<image::RgbImage> = (1..=LIGHT_SCENE_FRAMES)
+            .map(|k| Ok(decode_image(&read(data, &clip, k)?, &ImageLimits::default())?))
+            .collect::<Result<_>>()?;
+        let faces: Vec<Option<realname_face::FaceAnalysis>> = images
+            .iter()
+            .map(|img| {
+                Ok(match analyzer.analyze(img)?.as_slice() {
+                    [one] => Some(*one),
+                    _ => None,
+                })
+            })
+            .collect::<Result<_>>()?;
+        let sources: Vec<SourceFrame<'_>> =
+            images.iter().zip(&faces).map(|(image, face)| SourceFrame { image, face: face.as_ref() }).collect();
+        let renderer = Renderer::new(&sources, 10.0);
+        for (s, (kind, scenario)) in kinds.into_iter().enumerate() {
+            let seed = 0x5eed_0000 + (n as u64) * 16 + s as u64;
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+            let sequence = LightSequence::generate_with(&format!("nonce-light-{seed}"), &mut rng);
+            let params = RenderParams::typical(10.0);
+            let mut lit: Vec<(Vec<u8>, i64)> = Vec::new();
+            let mut failed = None;
+            let mut presentation = renderer.render(&sequence, &scenario, &params, &mut rng, &mut |img, ts, _| {
+                let mut bytes = Vec::new();
+                match image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 88).encode_image(img) {
+                    Ok(()) => lit.push((bytes, ts)),
+                    Err(e) => failed = Some(e),
+                }
+            });
+            if let Some(e) = failed {
+                return Err(e.into());
+            }
+            // The renderer's clock → the upload's: the light step ends before the actions.
+            let first_action = c.frames.first().map_or(harness::T0, |f| f.captured_at_ms);
+            let shift = first_action - 200 - lit.last().map_or(0, |l| l.1);
+            presentation.shown_at_ms.iter_mut().for_each(|t| *t += shift);
+            presentation.ended_at_ms += shift;
+            let mut frames: Vec<RecordedFrame> = lit
+                .into_iter()
+                .map(|(bytes, ts)| RecordedFrame { action: None, captured_at_ms: ts + shift, bytes, light: true })
+                .collect();
+            frames.extend(c.frames.iter().map(|f| RecordedFrame {
+                action: f.action,
+                captured_at_ms: f.captured_at_ms,
+                bytes: f.bytes.clone(),
+                light: false,
+            }));
+            out.push(RecordedCapture {
+                kind,
+                name: c.name.clone(),
+                actions: c.actions.clone(),
+                frames,
+                reference: None,
+                light: Some(LightPart { sequence, presentation }),
             });
         }
     }
@@ -269,8 +442,8 @@ fn decide_upload(
         frames.push(AnalyzedFrame {
             action: f.action,
             captured_at_ms: f.captured_at_ms,
-            faces: upload.tagged_frame(&image, f.action, false)?,
-            light: false,
+            faces: upload.tagged_frame(&image, f.action, f.light)?,
+            light: f.light,
         });
     }
     let reference = reference.or_else(|| {
@@ -284,7 +457,7 @@ fn decide_upload(
         nonce: nonce.into(),
         deadline: time::OffsetDateTime::from_unix_timestamp(harness::T0 / 1000 + 120)
             .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
-        light: None,
+        light: capture.light.as_ref().map(|l| l.sequence.clone()),
     };
     let verdict = profile::timed(Stage::Decide, || match reference {
         None => Verdict::fail(realname_protocol::api::ReasonCode::NoFace),
@@ -295,7 +468,7 @@ fn decide_upload(
                 nonce,
                 frames: &frames,
                 received_at_ms: harness::T0 + 30_000,
-                light: None,
+                light: capture.light.as_ref().map(|l| &l.presentation),
             },
             &reference,
             &upload.replay_store(store),

@@ -97,6 +97,35 @@ pub struct RenderParams {
 }
 
 impl RenderParams {
+    /// A typical desk: the screen about an arm's length away in a lit office, a webcam at
+    /// `fps` with moderate auto-exposure and white balance, display and camera latencies
+    /// mid-window (the companion's rendered light steps: `realname verify` with a synthetic or
+    /// folder source, the load generator).
+    pub fn typical(fps: f32) -> Self {
+        let d = [0.0f32, 0.2, 1.0];
+        let n = (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt();
+        RenderParams {
+            fps,
+            display_to_ambient: 0.3,
+            crosstalk: [[1.0, 0.08, 0.05], [0.08, 1.0, 0.08], [0.05, 0.08, 1.0]],
+            light_dir: d.map(|v| v / n),
+            wall_share: 0.05,
+            torso_share: 0.5,
+            display_latency_ms: 30,
+            camera_latency_ms: 60,
+            exposure_ms: 30,
+            ae_tau_ms: 300.0,
+            ae_strength: 0.6,
+            wb_tau_ms: 800.0,
+            wb_strength: 0.3,
+            wb_drift: [0.0; 3],
+            shot_noise: 1e-4,
+            read_noise: 0.003,
+            jpeg_quality: 88,
+            clip_offset_s: 0.0,
+        }
+    }
+
     /// Draws parameters in the ranges of the README.
     pub fn random<R: Rng>(rng: &mut R) -> Self {
         let fps = [10.0, 15.0, 30.0][rng.gen_range(0..3)];

@@ -147,8 +147,7 @@ impl super::FaceFlow {
             // Tracked (issue 16): a track started once, the face followed with the landmark net,
             // descriptors only where a rule reads them; 2.39x less CPU than the exhaustive
             // analysis with the same verdicts on the captures of realname-decision's
-            // same_verdicts test (docs/benchmarks-face.md). Uploads with a light step are still
-            // analysed strictly (`UploadAnalyzer::tagged_frame`).
+            // same_verdicts test (docs/benchmarks-face.md), uploads with a light step included.
             let mut upload =
                 crate::upload::UploadAnalyzer::new(analyzer.as_ref(), crate::upload::AnalysisMode::Tracked);
             for (i, UploadedFrame { action, captured_at_ms, light, bytes }) in frames.into_iter().enumerate() {
