@@ -1,6 +1,8 @@
 //! `realname load` against a server that issues light sequences (`face.light_check`): each
 //! virtual user renders its response to its own challenge's sequence (the clip's scene read
-//! before any PC session starts) and passes the server's light check.
+//! before any PC session starts) and passes the server's light check. The clip answers from
+//! its `segments.csv` (a composed response fills the frames it is given: with a light step it
+//! must stay within the server's 16 frames besides the light frames).
 
 use anyhow::{Context as _, Result};
 use realname_protocol::api::LivenessAction;
@@ -9,8 +11,11 @@ use super::support::{Harness, clip_frames, run_json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn load_with_the_light_check_on_passes_every_genuine_user() -> Result<()> {
-    let h = Harness::start_with(&[LivenessAction::OpenMouth], true).await?;
-    let genuine = clip_frames("lp_d5", 1, 30, h.tmp.path())?;
+    let h = Harness::start_with(&[LivenessAction::Blink, LivenessAction::OpenMouth], true).await?;
+    let genuine = clip_frames("lp_d5", 1, 35, h.tmp.path())?;
+    // lp_d5's labels: neutral before 13, a blink at 19–20, the mouth open 23–31 (each widened
+    // by a frame): 2 + 4 + 11 frames to fill.
+    std::fs::write(genuine.join("segments.csv"), "neutral,1,10\nblink,18,21\nopen_mouth,22,32\n")?;
     let out = h.load_identities(3, 11, &genuine).await?;
 
     let (code, json) = run_json(

@@ -93,7 +93,7 @@ impl Companion {
             };
             let light_frames = light.as_ref().map_or(0, |l| l.frames.len());
             report.timings.light_ms += elapsed_ms(t);
-            let action_frames = max_frames.saturating_sub(light_frames).max(2);
+            let action_frames = super::light::action_frame_budget(max_frames, light_frames);
             let selection = self.capture(&challenge, action_frames, &mut feed, events, cancel).await?;
             report.timings.capture_ms += elapsed_ms(t);
             if selection.is_empty() {

@@ -74,6 +74,18 @@ pub fn light_frame_budget(max_frames: usize, available: usize) -> usize {
     max_frames.saturating_sub(ACTION_FRAMES).max(max_frames / 2).min(available)
 }
 
+/// How many frames the actions may upload after `light_frames` light frames of an upload
+/// limited to `max_frames`: what the light step left, and with a light step at most
+/// [`ACTION_FRAMES`] — the server counts the frames besides the light step against its own
+/// limit (16 by default), which the light step's share does not raise. A composed response
+/// (a prepared clip with segments) fills whatever it is given: before this bound, light
+/// uploads from `realname load` carried 20–40 action frames and were refused
+/// (`frame_count_invalid`).
+pub(super) fn action_frame_budget(max_frames: usize, light_frames: usize) -> usize {
+    let left = max_frames.saturating_sub(light_frames);
+    if light_frames > 0 { left.min(ACTION_FRAMES) } else { left }.max(2)
+}
+
 /// A scene in front of a simulated camera: unlit frames of a face (with their landmarks) the
 /// renderer lights with the issued sequence. Used instead of a screen for sources that are
 /// not a live camera, so automation keeps passing when the server issues light sequences.

@@ -28,6 +28,17 @@ fn companion(scene: Option<LightScene>) -> Companion {
 }
 
 #[test]
+fn the_actions_keep_at_most_the_servers_own_limit_beside_a_light_step() {
+    // The server's default with the light check on: 16 + 64 frames.
+    assert_eq!(action_frame_budget(80, 40), ACTION_FRAMES, "not the 40 the light step left");
+    assert_eq!(action_frame_budget(80, 64), 16);
+    assert_eq!(action_frame_budget(16, 8), 8, "a small limit: what the light step left");
+    assert_eq!(action_frame_budget(16, 0), 16, "no light step: the whole limit");
+    assert_eq!(action_frame_budget(30, 0), 30);
+    assert_eq!(action_frame_budget(4, 4), 2, "never fewer than a neutral and an action frame");
+}
+
+#[test]
 fn the_light_step_takes_what_the_actions_leave() {
     // Today's limit: half each; a raised limit: everything above the actions' 16.
     assert_eq!(light_frame_budget(16, 70), 8);
