@@ -68,7 +68,7 @@ echo "machine: $(nproc) cores, $(uname -r); load average before: $(cut -d' ' -f1
 echo "settings: $([ "$test_settings" = 1 ] && echo "test (open_mouth pinned, per-IP limits off, $person)" || echo "production (random challenges, limits as configured, $person, one address per user)")"
 tick=$(getconf CLK_TCK)
 server_cpu_ms() { awk -v t="$tick" '{print ($14 + $15) * 1000 / t}' "/proc/$server/stat"; }
-printf '%-12s %6s %8s %9s %10s %10s %10s %12s %s\n' concurrency users wall_s verif/s p50_dec_ms p99_dec_ms p99_pc_ms srv_cpu_ms/v "outcomes / errors / lost / load avg"
+printf '%-12s %6s %8s %9s %10s %10s %10s %12s %9s %s\n' concurrency users wall_s verif/s p50_dec_ms p99_dec_ms p99_pc_ms srv_cpu_ms/v attempts "outcomes / errors / lost / load avg"
 offset=0
 for c in $levels; do
   users=$((c * factor))
@@ -83,10 +83,11 @@ for c in $levels; do
   cpu_ms=$(awk -v a="$cpu_before" -v b="$(server_cpu_ms)" 'BEGIN {print b - a}')
   jq -r --arg c "$c" --arg la "$(cut -d' ' -f1 /proc/loadavg)" --argjson cpu "$cpu_ms" '[$c, .users, (.wall_s|floor), (.verifications_per_s*1000|round/1000),
       (.steps.capture_to_decision.p50_ms|round), (.steps.capture_to_decision.p99_ms|round), (.steps.decision_to_pc.p99_ms|round),
-      (if .decisions > 0 then ($cpu / .decisions | round) else "-" end),
+      (if .decisions > 0 then ($cpu / .decisions | round) else "-" end), (.attempts_per_decision*100|round/100),
       "\(.outcomes|tostring) \(.errors_by_code|tostring) lost=\(.lost_sessions) load=\($la)"] | @tsv' "$work/load-$c.json" \
-    | awk -F'\t' '{printf "%-12s %6s %8s %9s %10s %10s %10s %12s %s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9}'
+    | awk -F'\t' '{printf "%-12s %6s %8s %9s %10s %10s %10s %12s %9s %s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10}'
 done
 echo "srv_cpu_ms/v: the server process's CPU time (user + system) during the level over its decisions;"
-echo "the server alone would serve about $(nproc) x 1000 / srv_cpu_ms/v verifications per second on these cores."
+echo "the server alone would serve about $(nproc) x 1000 / srv_cpu_ms/v verifications per second on these cores;"
+echo "attempts: capture attempts the server decided per decided verification (retries after a refused attempt)."
 echo "reports: $work/load-*.json"

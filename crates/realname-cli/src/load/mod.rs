@@ -240,7 +240,7 @@ async fn run_inner(args: LoadArgs, out: &Output, config: CompanionConfig) -> Res
     }
     let wall = started.elapsed();
     results.sort_by_key(|r| r.user);
-    let report = build_report(&origin, &args, &results, wall);
+    let report = build_report(&origin, args.concurrency, &results, wall);
     let mut json = serde_json::to_value(&report).unwrap_or_default();
     json["results"] = serde_json::to_value(&results).unwrap_or_default();
     if let Some(path) = &args.report {

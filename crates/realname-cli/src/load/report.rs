@@ -7,7 +7,6 @@ use std::time::Duration;
 use realname_companion::FlowOutcome;
 use serde::Serialize;
 
-use super::LoadArgs;
 use super::people::FlowKind;
 use super::user::UserResult;
 
@@ -48,6 +47,9 @@ pub(super) struct Report {
     pub(super) concurrency: usize,
     pub(super) wall_s: f64,
     pub(super) decisions: usize,
+    /// Capture attempts the server decided per decided verification (1.0: every verification
+    /// decided at its first attempt; a refused genuine attempt and its retry count 2).
+    pub(super) attempts_per_decision: f64,
     pub(super) verifications_per_s: f64,
     pub(super) flows_per_s: f64,
     pub(super) outcomes: BTreeMap<String, usize>,
@@ -61,7 +63,7 @@ pub(super) struct Report {
     pub(super) ok: bool,
 }
 
-pub(super) fn build_report(origin: &str, args: &LoadArgs, results: &[UserResult], wall: Duration) -> Report {
+pub(super) fn build_report(origin: &str, concurrency: usize, results: &[UserResult], wall: Duration) -> Report {
     let mut outcomes = BTreeMap::new();
     let mut by_kind: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
     let mut errors = BTreeMap::new();
@@ -69,6 +71,7 @@ pub(super) fn build_report(origin: &str, args: &LoadArgs, results: &[UserResult]
     let mut lost = Vec::new();
     let mut unexpected = 0;
     let mut decisions = 0;
+    let mut attempts = 0usize;
     for r in results {
         let label = match (&r.outcome, &r.error) {
             (Some(o), _) => {
@@ -89,6 +92,7 @@ pub(super) fn build_report(origin: &str, args: &LoadArgs, results: &[UserResult]
         }
         if matches!(r.outcome, Some(FlowOutcome::Passed | FlowOutcome::Failed | FlowOutcome::Retry)) {
             decisions += 1;
+            attempts += r.attempts.unwrap_or(1).max(1) as usize;
         }
         let expected = match r.kind {
             Some(FlowKind::Genuine) => r.outcome == Some(FlowOutcome::Passed),
@@ -120,9 +124,10 @@ pub(super) fn build_report(origin: &str, args: &LoadArgs, results: &[UserResult]
     Report {
         server: origin.to_owned(),
         users: results.len(),
-        concurrency: args.concurrency,
+        concurrency,
         wall_s,
         decisions,
+        attempts_per_decision: if decisions > 0 { attempts as f64 / decisions as f64 } else { 0.0 },
         verifications_per_s: decisions as f64 / wall_s,
         flows_per_s: results.len() as f64 / wall_s,
         outcomes,
@@ -139,8 +144,16 @@ pub(super) fn build_report(origin: &str, args: &LoadArgs, results: &[UserResult]
 
 pub(super) fn summary(r: &Report) -> String {
     let mut s = format!(
-        "realname load against {}: {} users, concurrency {}, {:.1} s\n  {} decisions, {:.2} verifications/s ({:.2} flows/s)\n  outcomes: {:?}\n",
-        r.server, r.users, r.concurrency, r.wall_s, r.decisions, r.verifications_per_s, r.flows_per_s, r.outcomes
+        "realname load against {}: {} users, concurrency {}, {:.1} s\n  {} decisions ({:.2} attempts each), {:.2} verifications/s ({:.2} flows/s)\n  outcomes: {:?}\n",
+        r.server,
+        r.users,
+        r.concurrency,
+        r.wall_s,
+        r.decisions,
+        r.attempts_per_decision,
+        r.verifications_per_s,
+        r.flows_per_s,
+        r.outcomes
     );
     s.push_str("  step                   count    p50 ms    p95 ms    p99 ms    max ms\n");
     for (name, p) in &r.steps {
@@ -165,6 +178,26 @@ pub(super) fn summary(r: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attempts_are_counted_per_decided_verification() {
+        let user = |outcome, attempts| UserResult {
+            outcome,
+            attempts,
+            kind: Some(FlowKind::Genuine),
+            ..UserResult::default()
+        };
+        let results = [
+            user(Some(FlowOutcome::Passed), Some(1)),
+            user(Some(FlowOutcome::Passed), Some(2)),
+            user(Some(FlowOutcome::Failed), Some(3)),
+            user(Some(FlowOutcome::Cancelled), Some(1)),
+            user(None, None),
+        ];
+        let r = build_report("http://x", 2, &results, Duration::from_secs(1));
+        assert_eq!(r.decisions, 3);
+        assert!((r.attempts_per_decision - 2.0).abs() < 1e-9, "{}", r.attempts_per_decision);
+    }
 
     #[test]
     fn percentiles_use_nearest_rank() {

@@ -38,6 +38,8 @@ pub(super) struct UserResult {
     /// own CPU, between the claim and the upload, not part of any server latency).
     pub(super) light_render_ms: Option<f64>,
     pub(super) total_ms: Option<f64>,
+    /// Capture uploads the companion made (1 + retries after a refused attempt).
+    pub(super) attempts: Option<u32>,
 }
 
 pub(super) struct Ctx {
@@ -288,6 +290,7 @@ async fn user_flow(ctx: &Ctx, user: usize, kind: FlowKind, r: &mut UserResult) -
                 r.capture_to_decision_ms = Some(report.timings.decision_ms as f64 / f64::from(report.attempts.max(1)));
             }
             r.outcome = Some(report.outcome);
+            r.attempts = Some(report.attempts);
             r.reason = report
                 .decision
                 .as_ref()
