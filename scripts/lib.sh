@@ -45,3 +45,28 @@ pg_start_private() {
   export REALNAME_TEST_POSTGRES_URL="postgres://realname@127.0.0.1:$port/postgres"
   echo "postgres: private cluster on 127.0.0.1:$port ($dir)"
 }
+
+# The conditions of a load run (scripts/load-sweep.sh, scripts/scale-out.sh): exports the
+# server's settings, copies the virtual users' genuine clip from the clips folder $2 into $3
+# and sets `person` (the clip) and `sources` (extra `realname load` options). $1 = 1: the
+# earlier test settings (test mode, challenge pinned to open_mouth, lp_d5's first 30 frames,
+# every user from one address with the per-IP limits off); otherwise production settings
+# (random challenges, every limit as configured, the whole lp_d12 clip with its segments.csv,
+# one loopback address per user).
+load_conditions() {
+  local test_settings=$1 clips=$2 out=$3
+  mkdir -p "$out"
+  if [ "$test_settings" = 1 ]; then
+    export REALNAME_TEST_MODE=1 REALNAME_TEST_FIXED_CHALLENGE=open_mouth \
+      REALNAME_RATE_LIMIT_SESSIONS_PER_IP=0/3600 REALNAME_RATE_LIMIT_CLAIMS_PER_IP=0/600 \
+      REALNAME_RATE_LIMIT_SIGNUPS_PER_IP=0/3600 REALNAME_RATE_LIMIT_CAPTURES_PER_IP=0/600 \
+      REALNAME_RATE_LIMIT_SIGNIN_FAILURES_PER_IP=0/900
+    person=lp_d5 sources=()
+    for k in $(seq 1 30); do cp "$clips/lp_d5/$(printf %04d "$k").jpg" "$out/"; done
+  else
+    person=lp_d12 sources=(--loopback-sources)
+    cp "$clips/lp_d12/"*.jpg "$out/"
+    # Where the person performs each action: the clip answers any random challenge in its order.
+    python3 scripts/clip-segments.py "$clips/../labels.json" lp_d12 > "$out/segments.csv"
+  fi
+}

@@ -9,14 +9,16 @@
 # configured, no test mode. The virtual users answer with the whole lp_d12 clip (the public
 # clip holding blink, both head turns and an open mouth; scripts/clip-segments.py writes where,
 # and the companion composes each response in the challenge's order) and each connects from
-# its own loopback address, so the per-IP limits count each user as a real client. `--test-settings` runs the earlier conditions
-# instead (test mode, challenge pinned to open_mouth, lp_d5's first 30 frames, per-IP limits
-# off) for comparison with older figures.
+# its own loopback address, so the per-IP limits count each user as a real client.
+# `--test-settings` runs the earlier conditions instead (test mode, challenge pinned to
+# open_mouth, lp_d5's first 30 frames, per-IP limits off) for comparison with older figures.
+# Both: `load_conditions` in scripts/lib.sh.
 #
 # Needs release binaries (`cargo build --release -p realname-server -p realname-cli`), the
 # face weights and the public clips in ../shared/data/liveness (REALNAME_SHARED_DIR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 
 levels="10 25 50 100 200" factor=2 out="" port=18460 test_settings=0
 while [ $# -gt 0 ]; do
@@ -42,19 +44,7 @@ for c in $levels; do total=$((total + c * factor)); done
 
 export REALNAME_DATA_DIR="$work/data" REALNAME_LISTEN="127.0.0.1:$port" REALNAME_PUBLIC_URL="http://127.0.0.1:$port" \
   REALNAME_MODELS_DIR="${REALNAME_MODELS_DIR:-$PWD/models}" RUST_LOG=${RUST_LOG:-warn}
-mkdir -p "$work/clip"
-if [ "$test_settings" = 1 ]; then
-  # The earlier conditions: every virtual user from one address with the per-IP limits off.
-  export REALNAME_TEST_MODE=1 REALNAME_TEST_FIXED_CHALLENGE=open_mouth \
-    REALNAME_RATE_LIMIT_SESSIONS_PER_IP=0/3600 REALNAME_RATE_LIMIT_CLAIMS_PER_IP=0/600 REALNAME_RATE_LIMIT_SIGNUPS_PER_IP=0/3600 \
-    REALNAME_RATE_LIMIT_CAPTURES_PER_IP=0/600 REALNAME_RATE_LIMIT_SIGNIN_FAILURES_PER_IP=0/900
-  person=lp_d5 frames=30 sources=()
-else
-  person=lp_d12 frames=$(find "$clips/lp_d12" -name '*.jpg' | wc -l) sources=(--loopback-sources)
-fi
-for k in $(seq 1 "$frames"); do cp "$clips/$person/$(printf %04d "$k").jpg" "$work/clip/"; done
-# Where the person performs each action: the clip answers any random challenge in its order.
-[ "$test_settings" = 1 ] || python3 scripts/clip-segments.py "$clips/../labels.json" "$person" > "$work/clip/segments.csv"
+load_conditions "$test_settings" "$clips" "$work/clip"
 "$bin/realname" --json load-identities --count "$total" --photo "$clips/$person/0001.jpg" --clip "$work/clip" \
   --out "$work/ids" --seed "$RANDOM" > /dev/null
 

@@ -83,21 +83,9 @@ export DATABASE_URL="$db" REALNAME_DATA_KEY_FILE="$work/data.key" REALNAME_PUBLI
   REALNAME_MODELS_DIR="$models" RUST_LOG=${RUST_LOG:-warn} REALNAME_TRUSTED_PROXIES=127.0.0.1 \
   REALNAME_WEBHOOK_URL="http://127.0.0.1:$hook_port/hooks" REALNAME_WEBHOOK_SECRET="$hook_secret" \
   REALNAME_WEBHOOK_BACKOFF_BASE_MS=1000 REALNAME_SESSION_TTL_SECS=${REALNAME_SESSION_TTL_SECS:-900}
-if [ "$test_settings" = 1 ]; then
-  # The earlier conditions: every virtual user from one address with the per-IP limits off.
-  export REALNAME_TEST_MODE=1 REALNAME_TEST_FIXED_CHALLENGE=open_mouth \
-    REALNAME_RATE_LIMIT_SESSIONS_PER_IP=0/3600 REALNAME_RATE_LIMIT_CLAIMS_PER_IP=0/600 REALNAME_RATE_LIMIT_SIGNUPS_PER_IP=0/3600 \
-    REALNAME_RATE_LIMIT_CAPTURES_PER_IP=0/600 REALNAME_RATE_LIMIT_SIGNIN_FAILURES_PER_IP=0/900
-  person=lp_d5 frames=30 sources=()
-else
-  person=lp_d12 frames=$(find "$clips/lp_d12" -name '*.jpg' | wc -l) sources=(--loopback-sources)
-fi
+load_conditions "$test_settings" "$clips" "$work/clip"
 
-# The genuine clip and the identities of the virtual users.
-mkdir -p "$work/clip"
-for k in $(seq 1 "$frames"); do cp "$clips/$person/$(printf %04d "$k").jpg" "$work/clip/"; done
-# Where the person performs each action: the clip answers any random challenge in its order.
-[ "$test_settings" = 1 ] || python3 scripts/clip-segments.py "$clips/../labels.json" "$person" > "$work/clip/segments.csv"
+# The identities of the virtual users.
 "$bin/realname" --json load-identities --count "$users" --photo "$clips/$person/0001.jpg" \
   --clip "$work/clip" --out "$work/ids" --seed "$RANDOM" > "$work/identities.json"
 

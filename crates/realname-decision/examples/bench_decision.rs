@@ -42,7 +42,7 @@ fn main() -> anyhow::Result<()> {
     let random = captures::random_challenges(&data, 12, 16)?;
     section("Random 2–3 action challenges (lp_d12)", &analyzer, &random, rounds)?;
     // Uploads with a rendered light step (the light check on).
-    let light = captures::with_light(&analyzer, &data, 3)?;
+    let light = captures::with_light(&analyzer, &data, &recorded, 3)?;
     section("Uploads with a light step (rendered)", &analyzer, &light, 1)?;
     // Every labelled event as a single-action capture, one round each.
     let singles = captures::single_actions(&data)?;

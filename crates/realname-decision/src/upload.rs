@@ -134,9 +134,6 @@ impl<'a> UploadAnalyzer<'a> {
         action: Option<LivenessAction>,
         light: bool,
     ) -> Result<Vec<AnalyzedFace>, FaceError> {
-        // Light frames take the same path as the others (the strict analysis session 7 gave
-        // uploads with a light step is gone: the same verdicts on the rendered light captures of
-        // `tests/same_verdicts.rs`, and the CLI's light tests pass).
         let describe = self.needs.needs(action, light);
         let faces = self.next(image, describe)?;
         self.needs.record(action, light, &faces);

@@ -57,8 +57,8 @@ impl Companion {
                 let start = end - i64::try_from(span.min(2_000)).unwrap_or(0) - 1;
                 let n = clip.frames.len().max(2) as i64;
                 let pass_ms = span.saturating_add(1);
-                // Capture time of every frame played again (pass ≥ 1), with its pass.
-                let mut again: Vec<(i64, usize)> = Vec::new();
+                // The capture time of frame `k` of the replay (k counts every pass's frames).
+                let time_of = |k: i64| start + (end - start) * k / (n - 1);
                 // A clip holds its person's actions in its own order, and a random challenge
                 // asks for them in another: the clip plays again from its start (as a person
                 // tries again) until every action was seen, at most `PREPARED_PASSES` times.
@@ -67,13 +67,9 @@ impl Companion {
                         if cancel.is_cancelled() {
                             return Err(CompanionError::Cancelled);
                         }
-                        let k = pass as i64 * n + i as i64;
                         let mut f = f.clone();
-                        f.captured_at_ms = start + (end - start) * k / (n - 1);
+                        f.captured_at_ms = time_of(pass as i64 * n + i as i64);
                         f.source_ms = f.source_ms.saturating_add(pass_ms.saturating_mul(pass as u64));
-                        if pass > 0 {
-                            again.push((f.captured_at_ms, pass));
-                        }
                         forward(tracker.push(f));
                         if tracker.is_complete() {
                             break 'passes;
@@ -86,13 +82,9 @@ impl Companion {
                 // repeated frames as a replay).
                 let mut selection = tracker.into_selection();
                 for f in &mut selection {
-                    let pass = again.iter().find(|(t, _)| *t == f.captured_at_ms).map_or(0, |&(_, p)| p);
+                    let pass = (1..PREPARED_PASSES).filter(|&p| f.captured_at_ms >= time_of(p as i64 * n)).count();
                     if pass > 0 || attempt > 0 {
-                        let mut image = f.image.as_ref().clone();
-                        let seed = 0x05EE_D0FA_55E5 ^ (attempt << 8) ^ pass as u64;
-                        add_sensor_pattern(&mut image, seed, f.captured_at_ms as u64);
-                        f.image = Arc::new(image);
-                        f.jpeg = None;
+                        recapture(f, 0x05EE_D0FA_55E5 ^ (attempt << 8) ^ pass as u64);
                     }
                 }
                 Ok(selection)
@@ -202,15 +194,13 @@ fn composed_response(
             forward(vec![TrackerEvent::Prompt { index, action }]);
         }
         let Some(f) = clip.frames.get(i) else { continue };
-        let (mut image, mut jpeg) = (f.image.clone(), f.jpeg.clone());
+        let mut frame = SelectedFrame { image: f.image.clone(), captured_at_ms: t, action, jpeg: f.jpeg.clone() };
         let uses = used[i];
         used[i] += 1;
         if uses > 0 || attempt > 0 {
-            let mut pixels = image.as_ref().clone();
-            add_sensor_pattern(&mut pixels, 0x5EED_C039_05ED ^ (attempt << 8) ^ uses, t as u64);
-            (image, jpeg) = (Arc::new(pixels), None);
+            recapture(&mut frame, 0x5EED_C039_05ED ^ (attempt << 8) ^ uses);
         }
-        out.push(SelectedFrame { image, captured_at_ms: t, action, jpeg });
+        out.push(frame);
         let last_of_segment = response.get(k + 1).is_none_or(|next| next.1 != action);
         if last_of_segment && let Some(action) = action {
             let frames = out.iter().rev().take_while(|s| s.action == Some(action)).count();
@@ -220,6 +210,15 @@ fn composed_response(
     }
     forward(vec![TrackerEvent::Complete]);
     out
+}
+
+/// `frame` as another capture of the same scene: its own faint sensor pattern (`seed`, and its
+/// capture time), encoded again at upload.
+fn recapture(frame: &mut SelectedFrame, seed: u64) {
+    let mut image = frame.image.as_ref().clone();
+    add_sensor_pattern(&mut image, seed, frame.captured_at_ms as u64);
+    frame.image = Arc::new(image);
+    frame.jpeg = None;
 }
 
 /// How many times a prepared clip plays within one challenge ([`FaceFeed::Prepared`]).

@@ -98,12 +98,12 @@ fn desktop_wrong_person(data: &Path) -> Result<RecordedCapture> {
 /// the server's 16-frame limit (`(16 - 1) / 2`).
 pub(crate) const PER_ACTION: usize = 7;
 
-/// At most [`PER_ACTION`] of `frames`, spread evenly, first and last kept (as the companion picks).
-fn spread(frames: Vec<u32>) -> Vec<u32> {
-    if frames.len() <= PER_ACTION {
+/// At most `n` of `frames`, spread evenly, first and last kept (as the companion picks).
+fn spread(frames: Vec<u32>, n: usize) -> Vec<u32> {
+    if frames.len() <= n {
         return frames;
     }
-    (0..PER_ACTION).map(|i| frames[i * (frames.len() - 1) / (PER_ACTION - 1)]).collect()
+    (0..n).map(|i| frames[i * (frames.len() - 1) / (n - 1).max(1)]).collect()
 }
 
 /// Genuine two-action captures (one per live clip with two clean, different, successive
@@ -126,8 +126,8 @@ pub(crate) fn recorded(data: &Path, genuine: usize) -> Result<Vec<RecordedCaptur
             data,
             &[
                 (None, &clip.id, clip.neutral.clone()),
-                (Some(e1.action), &clip.id, spread(harness::window(clip, e1))),
-                (Some(e2.action), &clip.id, spread(harness::window(clip, e2))),
+                (Some(e1.action), &clip.id, spread(harness::window(clip, e1), PER_ACTION)),
+                (Some(e2.action), &clip.id, spread(harness::window(clip, e2), PER_ACTION)),
             ],
         )?;
         out.push(RecordedCapture {
@@ -150,8 +150,8 @@ pub(crate) fn recorded(data: &Path, genuine: usize) -> Result<Vec<RecordedCaptur
             data,
             &[
                 (None, &clip.id, clip.neutral.clone()),
-                (Some(e1.action), &clip.id, spread(harness::window(clip, e1))),
-                (Some(e2.action), &donor.id, spread(harness::window(donor, e))),
+                (Some(e1.action), &clip.id, spread(harness::window(clip, e1), PER_ACTION)),
+                (Some(e2.action), &donor.id, spread(harness::window(donor, e), PER_ACTION)),
             ],
         )?;
         out.push(RecordedCapture {
@@ -207,29 +207,18 @@ pub(crate) fn recorded(data: &Path, genuine: usize) -> Result<Vec<RecordedCaptur
     Ok(out)
 }
 
-/// Genuine answers to `n` random challenges as the server draws them (2–3 distinct actions of
-/// blink, turn left, turn right, open mouth, never both turns; seeded), composed from `lp_d12`,
+/// Genuine answers to `n` random challenges drawn as the server draws them
+/// ([`realname_liveness::random_actions`], 2–3 actions, seeded), composed from `lp_d12`,
 /// the public clip holding all four: its neutral frames, then each action's first labelled
 /// event's window spread over the action's share of the 16-frame limit — what `realname load`
 /// uploads with the clip's `segments.csv` (`scripts/clip-segments.py`).
 pub(crate) fn random_challenges(data: &Path, n: usize, seed: u64) -> Result<Vec<RecordedCapture>> {
-    use rand::seq::SliceRandom as _;
-    use rand::{Rng as _, SeedableRng as _};
+    use rand::SeedableRng as _;
     let clip = harness::live_clips(data)?.into_iter().find(|c| c.id == "lp_d12").context("lp_d12")?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut out = Vec::new();
     for _ in 0..n {
-        let count = rng.gen_range(2..=3usize);
-        let mut pool =
-            vec![LivenessAction::Blink, LivenessAction::TurnLeft, LivenessAction::TurnRight, LivenessAction::OpenMouth];
-        pool.shuffle(&mut rng);
-        let mut actions: Vec<LivenessAction> = Vec::new();
-        for a in pool {
-            let turn = |a: &LivenessAction| matches!(a, LivenessAction::TurnLeft | LivenessAction::TurnRight);
-            if actions.len() < count && !(turn(&a) && actions.iter().any(turn)) {
-                actions.push(a);
-            }
-        }
+        let actions = realname_liveness::random_actions(2, 3, &mut rng);
         let share = (16 - clip.neutral.len()) / actions.len();
         let mut segments = vec![(None, clip.id.as_str(), clip.neutral.clone())];
         // Each action's window; one frame shows one action: a window ending inside a shorter
@@ -253,12 +242,7 @@ pub(crate) fn random_challenges(data: &Path, n: usize, seed: u64) -> Result<Vec<
                     w.retain(|&k| k < s2);
                 }
             }
-            let picked = if w.len() <= share {
-                w
-            } else {
-                (0..share).map(|i| w[i * (w.len() - 1) / (share - 1).max(1)]).collect()
-            };
-            segments.push((Some(*a), clip.id.as_str(), picked));
+            segments.push((Some(*a), clip.id.as_str(), spread(w, share)));
         }
         out.push(RecordedCapture {
             kind: "genuine_random",
@@ -301,22 +285,25 @@ const LIGHT_SCENE_FRAMES: u32 = 20;
 
 /// Uploads with a light step, as the companion sends them when the server checks the light
 /// (`face.light_check`): the rendered light step first (frames marked `light`, at the
-/// companion's 10 fps, ending 200 ms before the first action frame), then the same frames as
-/// the genuine two-action captures of [`recorded`]. Genuine responses for the first `genuine`
-/// of those clips; then, on the first clip, a replay that does not respond (attack (a)) and a
-/// screen tinted in step (attack (c)). Rendered by `realname_liveness::light::Renderer` over
-/// the clip's first frames with the companion's typical desk (`RenderParams::typical`; seeded
-/// per capture: the same uploads every run).
-pub(crate) fn with_light(analyzer: &dyn FaceAnalyzer, data: &Path, genuine: usize) -> Result<Vec<RecordedCapture>> {
+/// companion's 10 fps, ending 200 ms before the first action frame), then the frames of a
+/// genuine two-action capture among `recorded` (from [`recorded`]). Genuine responses for the
+/// first `genuine` of those clips; then, on the first clip, a replay that does not respond
+/// (attack (a)) and a screen tinted in step (attack (c)). Rendered by
+/// `realname_liveness::light::Renderer` over the clip's first frames with the companion's
+/// typical desk (`RenderParams::typical`; seeded per capture: the same uploads every run).
+pub(crate) fn with_light(
+    analyzer: &dyn FaceAnalyzer,
+    data: &Path,
+    recorded: &[RecordedCapture],
+    genuine: usize,
+) -> Result<Vec<RecordedCapture>> {
     use rand::SeedableRng as _;
-    let base: Vec<RecordedCapture> = recorded(data, 8)?.into_iter().filter(|c| c.kind == "genuine").collect();
     let mut out = Vec::new();
-    let scenarios: Vec<(&'static str, Scenario)> = vec![("genuine_light", Scenario::Genuine)];
-    for (n, c) in base.iter().enumerate() {
+    for (n, c) in recorded.iter().filter(|c| c.kind == "genuine").enumerate() {
         let clip = c.name.split_whitespace().next().context("clip name")?.to_owned();
         let mut kinds = Vec::new();
         if n < genuine {
-            kinds.extend(scenarios.iter().cloned());
+            kinds.push(("genuine_light", Scenario::Genuine));
         }
         if n == 0 {
             kinds.push(("light_no_response", Scenario::NoResponse));

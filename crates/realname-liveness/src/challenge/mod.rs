@@ -8,6 +8,7 @@
 //! calibrated on `shared/data/liveness` (table in the crate README).
 
 mod config;
+mod draw;
 mod rejection;
 mod rules;
 #[cfg(test)]
@@ -17,6 +18,7 @@ mod upload;
 use realname_protocol::api::ReasonCode;
 
 pub use self::config::LivenessConfig;
+pub use self::draw::random_actions;
 pub use self::rejection::{Hint, LivenessPass, Rejection, RejectionDetail};
 use self::rejection::{reject, remap_frames};
 use self::rules::actions::check_actions;

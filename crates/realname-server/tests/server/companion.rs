@@ -316,11 +316,7 @@ async fn a_refused_upload_closes_its_connection() {
     use axum::http::{Method, header};
 
     let app = TestApp::new().await;
-    let id = id_number("11010519900307123");
-    app.register_identity("张三", &id, 1).await;
-    let (mut pc, phone) = app.account("close@example.com").await;
-    let (_session, handle) = pc.start_verification("张三", &id).await;
-    let claim = phone.claim(&handle).await;
+    let (phone, claim) = ready_session(&app, "close@example.com", "11010519900307123").await;
     let req = phone
         .req(Method::POST, &format!("/companion/sessions/{}/capture", claim.session_id))
         .header(header::CONTENT_TYPE, "application/json")
@@ -329,7 +325,6 @@ async fn a_refused_upload_closes_its_connection() {
     let refused = app.send(req).await;
     assert_eq!(refused.error().code, ErrorCode::UnsupportedMediaType);
     assert_eq!(refused.headers.get(header::CONNECTION).map(|v| v.as_bytes()), Some(&b"close"[..]));
-    phone.confirm(&claim.session_id).await;
     let decided = phone.perform(&claim.session_id, &claim, 1).await.expect("decided");
     assert_eq!(decided.outcome, Outcome::Passed);
 }

@@ -9,9 +9,7 @@
 
 use std::sync::Arc;
 
-use rand::Rng;
-use rand::seq::SliceRandom;
-use realname_liveness::ReplayStore;
+use realname_liveness::{ReplayStore, random_actions};
 use realname_protocol::ErrorCode;
 use realname_protocol::api::{
     ClaimResponse, DeviceInfo, LivenessAction, LivenessChallenge, MaskedContext, SessionState, SessionStatus,
@@ -98,25 +96,6 @@ impl ReplayStore for StoreReplay {
     fn claim_frames(&self, fingerprints: &[u64]) -> bool {
         self.answer(self.handle.block_on(self.store.claim_frame_prints(fingerprints, self.now)))
     }
-}
-
-/// Draws a challenge: `min..=max` distinct actions (clamped to 1..=3) from blink, turn left,
-/// turn right and open mouth, in random order, never both turns.
-pub fn random_actions(min: usize, max: usize, rng: &mut impl Rng) -> Vec<LivenessAction> {
-    let max = max.clamp(1, 3);
-    let n = rng.gen_range(min.clamp(1, max)..=max);
-    let mut pool =
-        vec![LivenessAction::Blink, LivenessAction::TurnLeft, LivenessAction::TurnRight, LivenessAction::OpenMouth];
-    pool.shuffle(rng);
-    let mut chosen: Vec<LivenessAction> = Vec::with_capacity(n);
-    for a in pool {
-        let is_turn = matches!(a, LivenessAction::TurnLeft | LivenessAction::TurnRight);
-        let has_turn = chosen.iter().any(|c| matches!(c, LivenessAction::TurnLeft | LivenessAction::TurnRight));
-        if chosen.len() < n && !(is_turn && has_turn) {
-            chosen.push(a);
-        }
-    }
-    chosen
 }
 
 /// Who is calling the companion API.
