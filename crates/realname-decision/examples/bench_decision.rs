@@ -36,14 +36,26 @@ fn main() -> anyhow::Result<()> {
     let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(2);
     let analyzer = EngineAnalyzer::load(&harness::models_dir())?;
     let data = harness::shared_dir().join("data/liveness");
+    // BENCH_SECTIONS=recorded,random,light,singles picks sections (default: all).
+    let sections = std::env::var("BENCH_SECTIONS").unwrap_or_else(|_| "recorded,random,light,singles".into());
+    let wanted = |name: &str| sections.split(',').any(|s| s.trim() == name);
     let recorded = captures::recorded(&data, 8)?;
-    section("Decisions", &analyzer, &recorded, rounds)?;
-    // Random challenges as the server draws them (2–3 actions), answered from lp_d12.
-    let random = captures::random_challenges(&data, 12, 16)?;
-    section("Random 2–3 action challenges (lp_d12)", &analyzer, &random, rounds)?;
-    // Uploads with a rendered light step (the light check on).
-    let light = captures::with_light(&analyzer, &data, &recorded, 3)?;
-    section("Uploads with a light step (rendered)", &analyzer, &light, 1)?;
+    if wanted("recorded") {
+        section("Decisions", &analyzer, &recorded, rounds)?;
+    }
+    if wanted("random") {
+        // Random challenges as the server draws them (2–3 actions), answered from lp_d12.
+        let random = captures::random_challenges(&data, 12, 16)?;
+        section("Random 2–3 action challenges (lp_d12)", &analyzer, &random, rounds)?;
+    }
+    if wanted("light") {
+        // Uploads with a rendered light step (the light check on).
+        let light = captures::with_light(&analyzer, &data, &recorded, 3)?;
+        section("Uploads with a light step (rendered)", &analyzer, &light, 1)?;
+    }
+    if !wanted("singles") {
+        return Ok(());
+    }
     // Every labelled event as a single-action capture, one round each.
     let singles = captures::single_actions(&data)?;
     let (mut same_one, mut passed, mut ssd) = (0, [0usize; 2], 0u32);

@@ -9,13 +9,16 @@
 //!   follow fails (another person, another face, a jump) and at least every
 //!   [`REDETECT_STRIDE`] frames; with the frames' tags ([`UploadAnalyzer::tagged_frame`]) the
 //!   recognition net runs on a followed face only where a rule reads its descriptor
-//!   ([`crate::decision::DescriptorNeeds`]). The rules ([`crate::decide`]) are the same for both.
+//!   ([`crate::decision::DescriptorNeeds`]); each head turn's furthest followed frame goes
+//!   through the detector when its run ends ([`UploadAnalyzer::finish`] puts that analysis in).
+//!   The rules ([`crate::decide`]) are the same for both.
 //!
-//! One frame is held at a time: the caller decodes a frame, hands it over and drops it.
+//! One frame is held at a time (and a copy of the current head turn's furthest frame): the
+//! caller decodes a frame, hands it over and drops it.
 
 use image::RgbImage;
 use realname_face::{Descriptor, FaceAnalysis, FaceError};
-use realname_liveness::{AnalyzedFace, ReplayStore};
+use realname_liveness::{AnalyzedFace, AnalyzedFrame, ReplayStore};
 use realname_protocol::api::LivenessAction;
 
 use crate::decision::{DescriptorNeeds, is_described};
@@ -61,6 +64,27 @@ pub struct UploadAnalyzer<'a> {
     seen: Vec<(u64, Vec<AnalyzedFace>)>,
     /// Every frame's pixel hash, in upload order ([`Self::replay_store`]).
     prints: Vec<u64>,
+    /// Whether the last analysed frame's face was followed (or started) rather than detected.
+    followed_last: bool,
+    /// The followed frame of the current head-turn run that shows the turn most.
+    turn_peak: Option<TurnPeak>,
+    /// The detector's faces for frames analysed again ([`TurnPeak`]), by upload index.
+    revised: Vec<(usize, Vec<AnalyzedFace>)>,
+}
+
+/// The followed frame of a run of head-turn frames whose face is turned furthest the tagged
+/// way. The turn rule reads the largest yaw change of a run, and followed landmarks put a
+/// turned face's yaw lower than the detector's landmarks do (the detector's box reaches further
+/// towards the back of the head: `lp_d12`'s left turn 11.0° followed against 14.0° detected on
+/// the same frame, around the rule's 8° change). When the run ends that frame goes through the
+/// detector as the exhaustive analysis would put it ([`UploadAnalyzer::finish`] applies it).
+#[derive(Debug)]
+struct TurnPeak {
+    index: usize,
+    action: LivenessAction,
+    /// Yaw in the turn's direction (degrees).
+    yaw: f32,
+    image: RgbImage,
 }
 
 /// A hash of an image's size and pixels (FNV-style over 8-byte words).
@@ -93,6 +117,9 @@ impl<'a> UploadAnalyzer<'a> {
             followed_since_detection: 0,
             seen: Vec::new(),
             prints: Vec::new(),
+            followed_last: false,
+            turn_peak: None,
+            revised: Vec::new(),
         }
     }
 
@@ -135,9 +162,46 @@ impl<'a> UploadAnalyzer<'a> {
         light: bool,
     ) -> Result<Vec<AnalyzedFace>, FaceError> {
         let describe = self.needs.needs(action, light);
+        let turn = action.filter(|a| !light && matches!(a, LivenessAction::TurnLeft | LivenessAction::TurnRight));
+        if self.turn_peak.as_ref().is_some_and(|p| Some(p.action) != turn) {
+            self.settle_turn()?;
+        }
+        let index = self.prints.len();
+        self.followed_last = false;
         let faces = self.next(image, describe)?;
         self.needs.record(action, light, &faces);
+        if let (Some(action), [one], true) = (turn, faces.as_slice(), self.followed_last) {
+            let sign = if action == LivenessAction::TurnLeft { 1.0 } else { -1.0 };
+            let yaw = sign * one.analysis.signals.yaw_deg;
+            if self.turn_peak.as_ref().is_none_or(|p| yaw > p.yaw) {
+                self.turn_peak = Some(TurnPeak { index, action, yaw, image: image.clone() });
+            }
+        }
         Ok(faces)
+    }
+
+    /// The current turn run's peak frame through the detector.
+    fn settle_turn(&mut self) -> Result<(), FaceError> {
+        let Some(peak) = self.turn_peak.take() else { return Ok(()) };
+        let faces = self.analyzer.analyze_for_liveness(&peak.image)?;
+        if !faces.is_empty() {
+            self.revised.push((peak.index, faces));
+        }
+        Ok(())
+    }
+
+    /// Ends the upload: `frames` (this upload's, in upload order, as [`Self::tagged_frame`]
+    /// returned them) get the faces of frames analysed again; every frame with the same pixels
+    /// gets them too (identical frames stay identically analysed).
+    pub fn finish(&mut self, frames: &mut [AnalyzedFrame]) -> Result<(), FaceError> {
+        self.settle_turn()?;
+        for (index, faces) in std::mem::take(&mut self.revised) {
+            let Some(&print) = self.prints.get(index) else { continue };
+            for (frame, _) in frames.iter_mut().zip(&self.prints).filter(|(_, p)| **p == print) {
+                frame.faces.clone_from(&faces);
+            }
+        }
+        Ok(())
     }
 
     fn next(&mut self, image: &RgbImage, describe: bool) -> Result<Vec<AnalyzedFace>, FaceError> {
@@ -193,6 +257,7 @@ impl<'a> UploadAnalyzer<'a> {
             // latest place.
             self.follow_from(face.analysis);
             self.followed_since_detection += 1;
+            self.followed_last = true;
             return Ok(vec![face]);
         }
         if self.mode == AnalysisMode::Tracked
@@ -204,6 +269,7 @@ impl<'a> UploadAnalyzer<'a> {
             self.framing = Some(BoxFraming::TYPICAL);
             self.follow_from(face.analysis);
             self.followed_since_detection = 0;
+            self.followed_last = true;
             return Ok(vec![face]);
         }
         let mut faces = match self.mode {
@@ -375,6 +441,89 @@ mod tests {
             assert_eq!(again[0].analysis, first[0].analysis, "{mode:?}");
             assert_eq!(*analyzer.calls.lock().expect("lock"), calls, "{mode:?}");
         }
+    }
+
+    /// Scripted faces with spread landmarks (so that a detection has a framing); a followed
+    /// face shows half the yaw the detector's analysis shows (as followed landmarks put a
+    /// turned face's yaw lower). Counts the detector's analyses.
+    #[derive(Debug, Default)]
+    struct HalfYawFollow {
+        detected: Mutex<usize>,
+    }
+
+    impl HalfYawFollow {
+        fn scripted(image: &RgbImage) -> Result<Vec<FaceAnalysis>, FaceError> {
+            let mut faces = ScriptedAnalyzer.analyze(image)?;
+            for f in &mut faces {
+                for (i, p) in f.landmarks.points.iter_mut().enumerate() {
+                    *p = (50.0 + (i % 10) as f32 * 10.0, 50.0 + (i / 10) as f32 * 10.0);
+                }
+            }
+            Ok(faces)
+        }
+    }
+
+    impl FaceAnalyzer for HalfYawFollow {
+        fn analyze(&self, image: &RgbImage) -> Result<Vec<FaceAnalysis>, FaceError> {
+            if let Ok(mut n) = self.detected.lock() {
+                *n += 1;
+            }
+            Self::scripted(image)
+        }
+
+        fn follow_face(
+            &self,
+            image: &RgbImage,
+            _previous: &FaceAnalysis,
+            _framing: &BoxFraming,
+            _anchor: &Descriptor,
+            _describe: bool,
+        ) -> Result<Option<AnalyzedFace>, FaceError> {
+            Ok(Self::scripted(image)?.into_iter().next().map(|mut analysis| {
+                analysis.signals.yaw_deg /= 2.0;
+                AnalyzedFace { analysis, evidence: None }
+            }))
+        }
+    }
+
+    fn frame_of(action: Option<LivenessAction>) -> RgbImage {
+        let png = ScriptedFrame { person: 1, action, faces: 1 }.to_png();
+        realname_face::decode_image(&png, &realname_face::ImageLimits::default()).expect("decode")
+    }
+
+    #[test]
+    fn each_turn_runs_furthest_followed_frame_gets_the_detectors_analysis() {
+        use LivenessAction::{Blink, TurnLeft, TurnRight};
+        let analyzer = HalfYawFollow::default();
+        let mut upload = UploadAnalyzer::new(&analyzer, AnalysisMode::Tracked);
+        let peak = frame_of(Some(TurnLeft));
+        let shots = [
+            (None, frame_of(None)),
+            (None, frame_of(None)),
+            (Some(TurnLeft), frame_of(None)),
+            (Some(TurnLeft), peak.clone()),
+            (Some(TurnLeft), frame_of(None)),
+            (Some(Blink), frame_of(Some(Blink))),
+            // The same pixels again: analysed as the peak is.
+            (Some(Blink), peak),
+            (Some(TurnRight), frame_of(Some(TurnRight))),
+        ];
+        let mut frames = Vec::new();
+        for (action, image) in &shots {
+            let faces = upload.tagged_frame(image, *action, false).expect("frame");
+            frames.push(AnalyzedFrame { action: *action, captured_at_ms: 0, faces, light: false });
+        }
+        let yaw = |frames: &[AnalyzedFrame]| -> Vec<f32> {
+            frames.iter().map(|f| f.faces[0].analysis.signals.yaw_deg).collect()
+        };
+        assert_eq!(yaw(&frames), vec![0.0, 0.0, 0.0, 15.0, 0.0, 0.0, 15.0, -15.0]);
+        // The first frame, and the left turn's peak when its run ended (frames as followed until
+        // `finish`).
+        assert_eq!(*analyzer.detected.lock().expect("lock"), 2);
+        upload.finish(&mut frames).expect("finish");
+        // The left turn's peak (and its copy) and the right turn's only frame, as detected.
+        assert_eq!(yaw(&frames), vec![0.0, 0.0, 0.0, 30.0, 0.0, 0.0, 30.0, -30.0]);
+        assert_eq!(*analyzer.detected.lock().expect("lock"), 3);
     }
 
     #[test]

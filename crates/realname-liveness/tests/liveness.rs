@@ -29,7 +29,14 @@ fn case(
     actions: &[LivenessAction],
     segments: Vec<(Option<LivenessAction>, Vec<Vec<realname_liveness::AnalyzedFace>>)>,
 ) -> Case {
-    Case { kind: "test", name: String::new(), actions: actions.to_vec(), frames: assemble(segments), replay: None }
+    Case {
+        kind: "test",
+        name: String::new(),
+        actions: actions.to_vec(),
+        frames: assemble(segments),
+        sources: Vec::new(),
+        replay: None,
+    }
 }
 
 fn reason(c: &Case) -> Option<ReasonCode> {

@@ -433,6 +433,7 @@ fn decide_upload(
             light: f.light,
         });
     }
+    upload.finish(&mut frames)?;
     let reference = reference.or_else(|| {
         frames.iter().find_map(|f| match f.faces.as_slice() {
             [one] => Some(one.analysis.descriptor),

@@ -176,17 +176,17 @@ impl Analyzer {
     /// Faces in a slightly warped, re-encoded copy of `rel` (the `k`-th warp).
     pub(crate) fn warped(&self, rel: &str, k: u32) -> Result<Vec<AnalyzedFace>> {
         let key = format!("{rel}#warp{k}");
-        self.cached(
-            &key,
-            || {
-                let img = self.read(rel)?;
-                let warped = warp(&img, k);
-                let mut jpeg = Vec::new();
-                image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85).encode_image(&warped)?;
-                Ok(decode_image(&jpeg, &ImageLimits::default())?)
-            },
-            |i| self.analyze_image(i),
-        )
+        self.cached(&key, || self.image(&key), |i| self.analyze_image(i))
+    }
+
+    /// The image behind a frame's source key ([`Case::sources`]): a file under the data folder,
+    /// or `<file>#warp<k>` for its `k`-th warped, re-encoded copy.
+    pub(crate) fn image(&self, key: &str) -> Result<RgbImage> {
+        let Some((rel, k)) = key.split_once("#warp") else { return self.read(key) };
+        let warped = warp(&self.read(rel)?, k.parse()?);
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85).encode_image(&warped)?;
+        Ok(decode_image(&jpeg, &ImageLimits::default())?)
     }
 }
 
@@ -310,8 +310,26 @@ pub(crate) struct Case {
     pub name: String,
     pub actions: Vec<LivenessAction>,
     pub frames: Vec<AnalyzedFrame>,
+    /// Each frame's source ([`Analyzer::image`] reads it), for analysing the response again as
+    /// one upload (the server's tracked analysis); empty for synthetic cases.
+    pub sources: Vec<String>,
     /// Replay cases: run the same upload this many extra times with the given nonce policy.
     pub replay: Option<ReplayKind>,
+}
+
+/// One captured frame: its source ([`Analyzer::image`]) and its faces.
+#[derive(Debug, Clone)]
+pub(crate) struct Shot {
+    pub source: String,
+    pub faces: Vec<AnalyzedFace>,
+}
+
+/// [`assemble`] for frames with sources: the frames and their sources.
+pub(crate) fn assemble_shots(segments: Vec<(Option<LivenessAction>, Vec<Shot>)>) -> (Vec<AnalyzedFrame>, Vec<String>) {
+    let sources = segments.iter().flat_map(|(_, shots)| shots.iter().map(|s| s.source.clone())).collect();
+    let frames =
+        assemble(segments.into_iter().map(|(a, shots)| (a, shots.into_iter().map(|s| s.faces).collect())).collect());
+    (frames, sources)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -370,9 +388,10 @@ pub(crate) fn decide(case: &Case, config: &LivenessConfig) -> Result<(), Rejecti
     }
 }
 
-fn load_frames(a: &Analyzer, clip: &str, frames: &[u32]) -> Result<Vec<Vec<AnalyzedFace>>> {
+fn load_frames(a: &Analyzer, clip: &str, frames: &[u32]) -> Result<Vec<Shot>> {
+    let shot = |k: u32, faces| Shot { source: format!("clips/{clip}/{k:04}.jpg"), faces };
     let Some(track) = &a.track else {
-        return frames.iter().map(|&k| a.frame(clip, k)).collect();
+        return frames.iter().map(|&k| Ok(shot(k, a.frame(clip, k)?))).collect();
     };
     let single = |faces: &[AnalyzedFace]| match faces {
         [one] => Some(one.analysis),
@@ -396,7 +415,7 @@ fn load_frames(a: &Analyzer, clip: &str, frames: &[u32]) -> Result<Vec<Vec<Analy
             1 => last = single(&faces).map(|f| (f, k)),
             _ => last = None,
         }
-        out.push(faces);
+        out.push(shot(k, faces));
     }
     Ok(out)
 }
@@ -425,11 +444,13 @@ pub(crate) fn build_cases(a: &Analyzer, plan: &Plan) -> Result<Vec<Case>> {
         let neutral = load_frames(a, &clip.id, &clip.neutral)?;
         for e in &clip.events {
             let ev = load_frames(a, &clip.id, &window(clip, e))?;
+            let (frames, sources) = assemble_shots(vec![(None, neutral.clone()), (Some(e.action), ev)]);
             cases.push(Case {
                 kind: "genuine",
                 name: format!("{} {}@{}", clip.id, e.action.as_str(), e.start),
                 actions: vec![e.action],
-                frames: assemble(vec![(None, neutral.clone()), (Some(e.action), ev)]),
+                frames,
+                sources,
                 replay: None,
             });
         }
@@ -448,15 +469,17 @@ pub(crate) fn build_cases(a: &Analyzer, plan: &Plan) -> Result<Vec<Case>> {
                 }) {
                     let f1 = load_frames(a, &clip.id, &window(clip, e1))?;
                     let f2 = load_frames(a, &clip.id, &window(clip, e2))?;
+                    let (frames, sources) = assemble_shots(vec![
+                        (None, neutral.clone()),
+                        (Some(e1.action), f1.clone()),
+                        (Some(e2.action), f2.clone()),
+                    ]);
                     cases.push(Case {
                         kind: "genuine",
                         name: format!("{} {}+{}", clip.id, e1.action.as_str(), e2.action.as_str()),
                         actions: vec![e1.action, e2.action],
-                        frames: assemble(vec![
-                            (None, neutral.clone()),
-                            (Some(e1.action), f1.clone()),
-                            (Some(e2.action), f2.clone()),
-                        ]),
+                        frames: frames.clone(),
+                        sources: sources.clone(),
                         replay: None,
                     });
                     genuine_pairs.push((clip.clone(), e1.clone(), e2.clone()));
@@ -466,13 +489,12 @@ pub(crate) fn build_cases(a: &Analyzer, plan: &Plan) -> Result<Vec<Case>> {
                         kind: "wrong_order",
                         name: format!("{} tags {}+{} asked reversed", clip.id, e1.action.as_str(), e2.action.as_str()),
                         actions: vec![e2.action, e1.action],
-                        frames: assemble(vec![
-                            (None, neutral.clone()),
-                            (Some(e1.action), f1.clone()),
-                            (Some(e2.action), f2.clone()),
-                        ]),
+                        frames,
+                        sources,
                         replay: None,
                     });
+                    let (frames, sources) =
+                        assemble_shots(vec![(None, neutral.clone()), (Some(e2.action), f1), (Some(e1.action), f2)]);
                     cases.push(Case {
                         kind: "wrong_order",
                         name: format!(
@@ -482,7 +504,8 @@ pub(crate) fn build_cases(a: &Analyzer, plan: &Plan) -> Result<Vec<Case>> {
                             e2.action.as_str()
                         ),
                         actions: vec![e2.action, e1.action],
-                        frames: assemble(vec![(None, neutral.clone()), (Some(e2.action), f1), (Some(e1.action), f2)]),
+                        frames,
+                        sources,
                         replay: None,
                     });
                 }
@@ -514,16 +537,20 @@ pub(crate) fn build_cases(a: &Analyzer, plan: &Plan) -> Result<Vec<Case>> {
         };
         let donor_frames = load_frames(a, &donor.id, &window(donor, e))?;
         let n = donor_frames.len();
-        let mut frames: Vec<AnalyzedFrame> = g.frames.iter().filter(|f| f.action != Some(last)).cloned().collect();
+        let kept: Vec<usize> = (0..g.frames.len()).filter(|&i| g.frames[i].action != Some(last)).collect();
+        let mut frames: Vec<AnalyzedFrame> = kept.iter().map(|&i| g.frames[i].clone()).collect();
+        let mut sources: Vec<String> = kept.iter().filter_map(|&i| g.sources.get(i).cloned()).collect();
         let mut t = frames.last().map(|f| f.captured_at_ms).unwrap_or(T0) + 400;
-        for faces in donor_frames {
+        for Shot { source, faces } in donor_frames {
             t += 100;
             frames.push(AnalyzedFrame { action: Some(last), captured_at_ms: t, faces, light: false });
+            sources.push(source);
         }
         cases.push(Case {
             kind: "person_swap",
             name: format!("{} → {} ({n} frames)", g.name, donor.id),
             frames,
+            sources,
             ..g.clone()
         });
         swaps += 1;
@@ -547,15 +574,18 @@ pub(crate) fn build_cases(a: &Analyzer, plan: &Plan) -> Result<Vec<Case>> {
             let k: u32 = p.next().unwrap_or_default().trim_end_matches(".jpg").parse()?;
             a.frame(clip, k)?
         };
+        let one = Shot { source: src.clone(), faces: one };
         let mut segs = vec![(None, vec![one.clone(); 2])];
         for &act in &actions {
             segs.push((Some(act), vec![one.clone(); 3]));
         }
+        let (frames, sources) = assemble_shots(segs);
         cases.push(Case {
             kind: "still_repeated",
             name: src.clone(),
             actions: actions.clone(),
-            frames: assemble(segs),
+            frames,
+            sources,
             replay: None,
         });
         let mut k = 0;
@@ -564,11 +594,12 @@ pub(crate) fn build_cases(a: &Analyzer, plan: &Plan) -> Result<Vec<Case>> {
             let mut fr = Vec::new();
             for _ in 0..2 {
                 k += 1;
-                fr.push(a.warped(src, k)?);
+                fr.push(Shot { source: format!("{src}#warp{k}"), faces: a.warped(src, k)? });
             }
             segs.push((act, fr));
         }
-        cases.push(Case { kind: "still_warped", name: src.clone(), actions, frames: assemble(segs), replay: None });
+        let (frames, sources) = assemble_shots(segs);
+        cases.push(Case { kind: "still_warped", name: src.clone(), actions, frames, sources, replay: None });
     }
     // Screen replays: the attack clips cut into a neutral part and one part per action.
     if plan.clips.is_empty() {
@@ -583,11 +614,13 @@ pub(crate) fn build_cases(a: &Analyzer, plan: &Plan) -> Result<Vec<Case>> {
                     let ks: Vec<u32> = (s..e).step_by(((e - s) as usize / 6).max(1)).take(6).collect();
                     segs.push((act, load_frames(a, clip, &ks)?));
                 }
+                let (frames, sources) = assemble_shots(segs);
                 cases.push(Case {
                     kind: "screen_replay",
                     name: format!("{clip} #{j}"),
                     actions: actions.clone(),
-                    frames: assemble(segs),
+                    frames,
+                    sources,
                     replay: None,
                 });
             }
@@ -595,15 +628,17 @@ pub(crate) fn build_cases(a: &Analyzer, plan: &Plan) -> Result<Vec<Case>> {
         // A genuine person who does nothing (not an attack, but must not pass).
         let idle: Vec<u32> = (1..=37).step_by(4).collect();
         let f = load_frames(a, "lestari_real", &idle)?;
+        let (frames, sources) = assemble_shots(vec![
+            (None, f[..3].to_vec()),
+            (Some(Blink), f[3..6].to_vec()),
+            (Some(OpenMouth), f[6..].to_vec()),
+        ]);
         cases.push(Case {
             kind: "no_action",
             name: "lestari_real idle".into(),
             actions: vec![Blink, OpenMouth],
-            frames: assemble(vec![
-                (None, f[..3].to_vec()),
-                (Some(Blink), f[3..6].to_vec()),
-                (Some(OpenMouth), f[6..].to_vec()),
-            ]),
+            frames,
+            sources,
             replay: None,
         });
     }

@@ -150,6 +150,9 @@ impl super::FaceFlow {
             // same_verdicts test (docs/benchmarks-face.md), uploads with a light step included.
             let mut upload =
                 crate::upload::UploadAnalyzer::new(analyzer.as_ref(), crate::upload::AnalysisMode::Tracked);
+            let engine_failed = |e: FaceError| {
+                ServerError::unavailable(ErrorCode::ServiceUnavailable, "The face engine failed. Please try again.", e)
+            };
             for (i, UploadedFrame { action, captured_at_ms, light, bytes }) in frames.into_iter().enumerate() {
                 let image = realname_face::decode_image(&bytes, &image_limits).map_err(|e| match e {
                     FaceError::ImageTooLarge { .. } => {
@@ -160,13 +163,6 @@ impl super::FaceFlow {
                         format!("Frame {i} is not a decodable JPEG or PNG image."),
                     ),
                 })?;
-                let engine_failed = |e: FaceError| {
-                    ServerError::unavailable(
-                        ErrorCode::ServiceUnavailable,
-                        "The face engine failed. Please try again.",
-                        e,
-                    )
-                };
                 let faces = upload.tagged_frame(&image, action, light).map_err(engine_failed)?;
                 // Frames with one face only (the rules drop the others or refuse the upload).
                 if let [one] = faces.as_slice()
@@ -176,6 +172,8 @@ impl super::FaceFlow {
                 }
                 out.push(AnalyzedFrame { action, captured_at_ms, faces, light });
             }
+            // Each head turn's furthest followed frame through the detector (UploadAnalyzer::finish).
+            upload.finish(&mut out).map_err(engine_failed)?;
             Ok::<_, ServerError>((out, upload.frame_prints(), similar))
         })
         .await
