@@ -88,8 +88,8 @@ pub const TURN_PEAKS: usize = 2;
 
 /// A head turn whose furthest followed frame lies this far (degrees) from the median neutral
 /// frame's yaw is left as followed: twice the turn rule's 8° change, where the followed and
-/// detected yaw of the labelled clips' frames differ by ~1° (|yaw| 4–15°: 178 frames followed
-/// from the frame before, mean difference 0.7–1.3° per 4–7° band). A strong turn stays as followed also because mixing detected boxes
+/// detected yaw of the labelled clips' frames differ by ~1° (|yaw| 4–15°: 176 frames followed
+/// from the frame before, mean difference 0.7–1.3° per 4–7° band; `examples/follow_yaw.rs`). A strong turn stays as followed also because mixing detected boxes
 /// into a followed run is not free: at `zubair_real`'s −60° the detector's box differs enough
 /// from the followed ones to break the track rule (`person_changed`, seen with two frames
 /// detected and no such bound).

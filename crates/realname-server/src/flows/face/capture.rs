@@ -145,9 +145,10 @@ impl super::FaceFlow {
             let mut out = Vec::with_capacity(frames.len());
             let mut similar = Vec::with_capacity(frames.len());
             // Tracked (issue 16): a track started once, the face followed with the landmark net,
-            // descriptors only where a rule reads them; 2.39x less CPU than the exhaustive
-            // analysis with the same verdicts on the captures of realname-decision's
-            // same_verdicts test (docs/benchmarks-face.md), uploads with a light step included.
+            // descriptors only where a rule reads them, a weak head turn's furthest frames
+            // through the detector; 2.2–3.4x less CPU than the exhaustive analysis, the same
+            // verdicts on realname-decision's same_verdicts captures (light uploads included) and
+            // on all 173 responses of `cargo xtask accuracy liveness` (docs/benchmarks-face.md).
             let mut upload =
                 crate::upload::UploadAnalyzer::new(analyzer.as_ref(), crate::upload::AnalysisMode::Tracked);
             let engine_failed = |e: FaceError| {
