@@ -14,7 +14,8 @@
 //! crop by one pixel; verification accuracy on the public pairs is unchanged (99.56 % at 0.6).
 //!
 //! Threads: convolutions run on the `gemm` crate with as many threads as candle would use
-//! (`RAYON_NUM_THREADS`, default all cores); set `RAYON_NUM_THREADS=1` for one core per call.
+//! (`RAYON_NUM_THREADS`, default all cores); set `RAYON_NUM_THREADS=1` for one core per call, or
+//! cap one thread's calls with [`with_threads`].
 //!
 //! [`FaceEngine::descriptor`] gets only the landmarks, so it cannot reproduce face-api's
 //! `min(size, landmark_crop_width + x)` clamp of the aligned square (it only matters when the face
@@ -38,6 +39,7 @@ pub use error::FaceError;
 pub use geometry::{BoundingBox, CropRect};
 pub use image::RgbImage;
 pub use image_io::{ImageLimits, decode_image};
+pub use ops::with_threads;
 
 use serde::{Deserialize, Serialize};
 

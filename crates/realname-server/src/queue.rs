@@ -50,6 +50,20 @@ impl DecisionQueue {
         self.waiting.load(Ordering::Relaxed)
     }
 
+    /// Captures holding a worker slot right now.
+    pub fn in_flight(&self) -> usize {
+        self.size.saturating_sub(self.workers.available_permits())
+    }
+
+    /// Threads the face engine may use for one capture's next step
+    /// ([`realname_face::with_threads`]): all cores while it is the only capture in flight and
+    /// none waits, one otherwise — beside another decision the parallel kernels only add
+    /// synchronisation (server CPU per verification 822 / 694 ms at 10 / 50 users with parallel
+    /// kernels, 567 / 536 ms with one thread each; docs/benchmarks-load.md).
+    pub fn analysis_threads(&self) -> usize {
+        if self.in_flight() <= 1 && self.waiting() == 0 { usize::MAX } else { 1 }
+    }
+
     /// Waits for a worker slot, or refuses when `capacity` captures are already waiting.
     pub async fn admit(&self) -> Result<DecisionSlot, ServerError> {
         if let Ok(permit) = Arc::clone(&self.workers).try_acquire_owned() {
@@ -89,8 +103,11 @@ mod tests {
     async fn slots_are_bounded_and_the_queue_refuses_beyond_capacity() {
         let q = DecisionQueue::new(2, 1);
         assert_eq!(q.workers(), 2);
+        assert_eq!(q.analysis_threads(), usize::MAX, "idle: all cores");
         let a = q.admit().await.expect("slot 1");
+        assert_eq!((q.in_flight(), q.analysis_threads()), (1, usize::MAX), "alone: all cores");
         let _b = q.admit().await.expect("slot 2");
+        assert_eq!((q.in_flight(), q.analysis_threads()), (2, 1), "two at once: one thread each");
         // The third waits (capacity 1) ...
         let q2 = q.clone();
         let waiter = tokio::spawn(async move { q2.admit().await.map(|_| ()) });

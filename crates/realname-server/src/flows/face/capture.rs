@@ -134,6 +134,7 @@ impl super::FaceFlow {
         limits: UploadLimits,
     ) -> ServerResult<(Vec<AnalyzedFrame>, Vec<u64>, Vec<SimilarityPrint>)> {
         let analyzer = Arc::clone(&self.analyzer);
+        let queue = self.decisions.clone();
         let image_limits = ImageLimits {
             max_bytes: usize::try_from(limits.max_frame_bytes).unwrap_or(usize::MAX),
             max_width: limits.max_dimension,
@@ -164,7 +165,11 @@ impl super::FaceFlow {
                         format!("Frame {i} is not a decodable JPEG or PNG image."),
                     ),
                 })?;
-                let faces = upload.tagged_frame(&image, action, light).map_err(engine_failed)?;
+                // All cores while this capture is the only one in flight, one thread beside others.
+                let faces = realname_face::with_threads(queue.analysis_threads(), || {
+                    upload.tagged_frame(&image, action, light)
+                })
+                .map_err(engine_failed)?;
                 // Frames with one face only (the rules drop the others or refuse the upload).
                 if let [one] = faces.as_slice()
                     && let Some(p) = realname_liveness::similarity_print(&image, &one.analysis.landmarks)
@@ -174,7 +179,7 @@ impl super::FaceFlow {
                 out.push(AnalyzedFrame { action, captured_at_ms, faces, light });
             }
             // Each head turn's furthest followed frame through the detector (UploadAnalyzer::finish).
-            upload.finish(&mut out).map_err(engine_failed)?;
+            realname_face::with_threads(queue.analysis_threads(), || upload.finish(&mut out)).map_err(engine_failed)?;
             Ok::<_, ServerError>((out, upload.frame_prints(), similar))
         })
         .await
