@@ -31,6 +31,7 @@ mod ops;
 mod preprocess;
 mod signals;
 mod ssd_mobilenetv1;
+mod threads;
 mod tiny_face_detector;
 pub mod weights;
 
@@ -39,7 +40,7 @@ pub use error::FaceError;
 pub use geometry::{BoundingBox, CropRect};
 pub use image::RgbImage;
 pub use image_io::{ImageLimits, decode_image};
-pub use ops::with_threads;
+pub use threads::with_threads;
 
 use serde::{Deserialize, Serialize};
 

@@ -165,36 +165,9 @@ pub(crate) fn with_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R, 
     }
 }
 
-thread_local! {
-    /// This thread's cap on the threads of the engine's kernels ([`with_threads`]).
-    static THREADS: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
-}
-
-/// Runs `f` with the face engine's kernels called from this thread on at most `threads` threads
-/// (1: serially on this thread), instead of as many as candle would use (`RAYON_NUM_THREADS`,
-/// default all cores). A server deciding several captures at once runs each serially: parallel
-/// kernels then only add synchronisation (docs/benchmarks-load.md).
-pub fn with_threads<R>(threads: usize, f: impl FnOnce() -> R) -> R {
-    /// Puts the previous cap back, also when `f` panics.
-    struct Restore(Option<usize>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            THREADS.with(|t| t.set(self.0));
-        }
-    }
-    let _restore = Restore(THREADS.with(|t| t.replace(Some(threads.max(1)))));
-    f()
-}
-
-/// The threads a kernel called from this thread may use.
-fn kernel_threads() -> usize {
-    let all = candle_core::utils::get_num_threads();
-    THREADS.with(std::cell::Cell::get).map_or(all, |cap| cap.min(all))
-}
-
 /// Appends `a [m, k] · b [k, n]` (all row-major) to `dst` through the `gemm` crate (candle's own
 /// CPU matmul kernel), on as many threads as candle would use (`RAYON_NUM_THREADS`) or
-/// [`with_threads`] allows. The
+/// [`crate::with_threads`] allows. The
 /// product is written straight into `dst`'s spare capacity, never zeroed first.
 #[allow(unsafe_code)]
 pub(crate) fn matmul_append(dst: &mut Vec<f32>, a: &[f32], b: &[f32], m: usize, k: usize, n: usize) {
@@ -205,7 +178,7 @@ pub(crate) fn matmul_append(dst: &mut Vec<f32>, a: &[f32], b: &[f32], m: usize, 
     }
     dst.reserve(m * n);
     let spare = &mut dst.spare_capacity_mut()[..m * n];
-    let threads = kernel_threads();
+    let threads = crate::threads::kernel_threads();
     let parallelism =
         if threads > 1 && m * n * k > 1 << 20 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
     // SAFETY: `a` and `b` hold exactly m·k and k·n elements (asserted above) laid out row-major
@@ -636,28 +609,6 @@ pub(crate) fn dense(x: &[f32], w: &[f32], bias: Option<&[f32]>, n_out: usize) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn with_threads_caps_this_threads_kernels_and_gives_the_same_products() {
-        let all = kernel_threads();
-        with_threads(1, || {
-            assert_eq!(kernel_threads(), 1);
-            with_threads(4, || assert_eq!(kernel_threads(), 4.min(all)));
-            assert_eq!(kernel_threads(), 1, "the inner cap is undone");
-        });
-        assert_eq!(kernel_threads(), all);
-        let caught = std::panic::catch_unwind(|| with_threads(1, || panic!("inside")));
-        assert!(caught.is_err());
-        assert_eq!(kernel_threads(), all, "restored after a panic");
-        // Large enough to run in parallel (m·n·k > 2^20): the same bits either way.
-        let (m, k, n) = (64, 256, 96);
-        let a: Vec<f32> = (0..m * k).map(|i| ((i * 7919) % 1000) as f32 / 997.0 - 0.5).collect();
-        let b: Vec<f32> = (0..k * n).map(|i| ((i * 104_729) % 1000) as f32 / 991.0 - 0.5).collect();
-        let (mut parallel, mut serial) = (Vec::new(), Vec::new());
-        with_threads(usize::MAX, || matmul_append(&mut parallel, &a, &b, m, k, n));
-        with_threads(1, || matmul_append(&mut serial, &a, &b, m, k, n));
-        assert!(parallel.iter().zip(&serial).all(|(p, s)| p.to_bits() == s.to_bits()));
-    }
 
     fn naive_conv(x: &Fmap, w: &[f32], k: usize, c_out: usize, s: usize, pad: Pad) -> Fmap {
         let oh = out_size(x.h, k, s, pad.top, pad.bottom);
