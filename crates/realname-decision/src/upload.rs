@@ -9,11 +9,12 @@
 //!   follow fails (another person, another face, a jump) and at least every
 //!   [`REDETECT_STRIDE`] frames; with the frames' tags ([`UploadAnalyzer::tagged_frame`]) the
 //!   recognition net runs on a followed face only where a rule reads its descriptor
-//!   ([`crate::decision::DescriptorNeeds`]); each head turn's furthest followed frame goes
-//!   through the detector when its run ends ([`UploadAnalyzer::finish`] puts that analysis in).
+//!   ([`crate::decision::DescriptorNeeds`]); a weak head turn's furthest followed frames go
+//!   through the detector when its run ends ([`TURN_PEAKS`]; [`UploadAnalyzer::finish`] puts
+//!   that analysis in).
 //!   The rules ([`crate::decide`]) are the same for both.
 //!
-//! One frame is held at a time (and a copy of the current head turn's furthest frame): the
+//! One frame is held at a time (and copies of the current head turn's furthest frames): the
 //! caller decodes a frame, hands it over and drops it.
 
 use image::RgbImage;
@@ -82,15 +83,17 @@ pub struct UploadAnalyzer<'a> {
 /// reaches further towards the back of the head: `lp_d12`'s left turn 11.0° followed against
 /// 14.0° detected on the same frame, around the rule's 8° change) and do not always rank two
 /// frames as the detector does (`lp_d12`'s frame 16, followed at 8.6°, ranked below frame 18,
-/// which the detector puts at 10.2° against frame 16's 14.0°). Two: 10 of the bench's 12 random `lp_d12` challenges decided as the
-/// exhaustive analysis decides them (one: 9, three: 10), ~54 ms CPU more per capture than one.
+/// which the detector puts at 10.2° against frame 16's 14.0°). Two: 10 of the bench's 12
+/// random `lp_d12` challenges decided as the exhaustive analysis decides them (one: 9, three:
+/// 10), ~54 ms CPU more per capture than one.
 pub const TURN_PEAKS: usize = 2;
 
 /// A head turn whose furthest followed frame lies this far (degrees) from the median neutral
 /// frame's yaw is left as followed: twice the turn rule's 8° change, where the followed and
 /// detected yaw of the labelled clips' frames differ by ~1° (|yaw| 4–15°: 176 frames followed
-/// from the frame before, mean difference 0.7–1.3° per 4–7° band; `examples/follow_yaw.rs`). A strong turn stays as followed also because mixing detected boxes
-/// into a followed run is not free: at `zubair_real`'s −60° the detector's box differs enough
+/// from the frame before, mean difference 0.7–1.3° per 4–7° band; `examples/follow_yaw.rs`).
+/// A strong turn stays as followed also because mixing detected boxes into a followed run is
+/// not free: at `zubair_real`'s −60° the detector's box differs enough
 /// from the followed ones to break the track rule (`person_changed`, seen with two frames
 /// detected and no such bound).
 pub const TURN_CLEAR_DEG: f32 = 16.0;
@@ -107,20 +110,6 @@ struct TurnPeak {
     /// The followed face's box.
     bbox: BoundingBox,
     image: RgbImage,
-}
-
-/// Whether boxes `a` and `b` of one face pass the track rule's bounds between two frames
-/// ([`realname_liveness::LivenessConfig`]'s `max_box_jump`, `max_box_scale`). A detected box that
-/// does not, put among followed frames, could break the track where neither analysis alone
-/// would (seen: `lp_d12`'s reversed-tag turn pair, a detected box 1.84× the followed one, refused
-/// `person_changed` instead of `action_not_seen`).
-fn same_place(a: &BoundingBox, b: &BoundingBox) -> bool {
-    let config = crate::decision::liveness_config();
-    let w = a.width.max(b.width).max(1.0);
-    let (dx, dy) = ((a.x + a.width / 2.0) - (b.x + b.width / 2.0), (a.y + a.height / 2.0) - (b.y + b.height / 2.0));
-    let jump = (dx * dx + dy * dy).sqrt() / w;
-    let scale = a.width.max(b.width) / a.width.min(b.width).max(1.0);
-    jump <= config.max_box_jump && scale <= config.max_box_scale
 }
 
 /// A hash of an image's size and pixels (FNV-style over 8-byte words).
@@ -213,10 +202,12 @@ impl<'a> UploadAnalyzer<'a> {
         if let (Some(action), [one], true) = (turn, faces.as_slice(), self.followed_last) {
             let sign = if action == LivenessAction::TurnLeft { 1.0 } else { -1.0 };
             let yaw = sign * one.analysis.signals.yaw_deg;
-            let bbox = one.analysis.detection.bbox;
-            self.turn_peak.push(TurnPeak { index, action, yaw, bbox, image: image.clone() });
-            self.turn_peak.sort_by(|a, b| b.yaw.total_cmp(&a.yaw));
-            self.turn_peak.truncate(TURN_PEAKS);
+            if self.turn_peak.len() < TURN_PEAKS || self.turn_peak.last().is_some_and(|p| yaw > p.yaw) {
+                let bbox = one.analysis.detection.bbox;
+                self.turn_peak.push(TurnPeak { index, action, yaw, bbox, image: image.clone() });
+                self.turn_peak.sort_by(|a, b| b.yaw.total_cmp(&a.yaw));
+                self.turn_peak.truncate(TURN_PEAKS);
+            }
         }
         Ok(faces)
     }
@@ -224,6 +215,7 @@ impl<'a> UploadAnalyzer<'a> {
     /// The current turn run's furthest frames through the detector.
     fn settle_turn(&mut self) -> Result<(), FaceError> {
         let peaks = std::mem::take(&mut self.turn_peak);
+        let config = crate::decision::liveness_config();
         let mut neutral = self.neutral_yaw.clone();
         neutral.sort_by(f32::total_cmp);
         if let (Some(best), Some(&base)) = (peaks.first(), neutral.get(neutral.len() / 2)) {
@@ -234,10 +226,14 @@ impl<'a> UploadAnalyzer<'a> {
         }
         for peak in peaks {
             let faces = self.analyzer.analyze_for_liveness(&peak.image)?;
+            // A detected box that the track rule would not accept beside the followed box of the
+            // same frame could, put among followed frames, break the track where neither
+            // analysis alone would (seen: `lp_d12`'s reversed-tag turn pair, a detected box 1.84×
+            // the followed one, refused `person_changed` instead of `action_not_seen`): the frame
+            // then stays as followed.
             if let [one] = faces.as_slice()
-                && !same_place(&peak.bbox, &one.analysis.detection.bbox)
+                && !realname_liveness::keeps_track(&peak.bbox, &one.analysis.detection.bbox, &config)
             {
-                // The detector's box would break the followed run's track: the frame stays as followed.
                 tracing::debug!(index = peak.index, "a turn's detected box lies elsewhere than the followed one");
                 continue;
             }

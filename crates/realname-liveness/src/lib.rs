@@ -28,7 +28,7 @@ pub mod similarity;
 
 pub use challenge::{
     AnalyzedFace, AnalyzedFrame, Hint, IssuedChallenge, LivenessConfig, LivenessPass, MemoryReplayStore, Rejection,
-    RejectionDetail, ReplayStore, Upload, evaluate, fingerprint, random_actions,
+    RejectionDetail, ReplayStore, Upload, evaluate, fingerprint, keeps_track, random_actions,
 };
 pub use error::LivenessError;
 pub use evidence::{FaceImageEvidence, PassiveScorer, PassiveScores, measure_face};

@@ -26,6 +26,7 @@ pub use self::rules::actions::{BLINK_EDGE_DROP, edge_drop};
 use self::rules::duplicates::check_duplicates;
 pub use self::rules::duplicates::fingerprint;
 use self::rules::median;
+pub use self::rules::person::keeps_track;
 use self::rules::person::{check_same_person, check_track};
 use self::rules::timing::check_timestamps;
 pub use self::upload::{AnalyzedFace, AnalyzedFrame, IssuedChallenge, MemoryReplayStore, ReplayStore, Upload};

@@ -1,7 +1,7 @@
 //! Rule: one face per frame and one and the same person throughout (descriptor distance and a
 //! continuous track of the face).
 
-use realname_face::FaceAnalysis;
+use realname_face::{BoundingBox, FaceAnalysis};
 use realname_protocol::api::ReasonCode;
 
 use super::super::config::LivenessConfig;
@@ -99,17 +99,28 @@ pub(crate) fn check_same_person(
     Ok((best, max_segment))
 }
 
+/// How a face's box moved between two frames: its centre's shift over the larger width, and
+/// the larger width over the smaller.
+fn box_step(a: &BoundingBox, b: &BoundingBox) -> (f32, f32) {
+    let w = a.width.max(b.width).max(1.0);
+    let (dx, dy) = ((a.x + a.width / 2.0) - (b.x + b.width / 2.0), (a.y + a.height / 2.0) - (b.y + b.height / 2.0));
+    ((dx * dx + dy * dy).sqrt() / w, a.width.max(b.width) / a.width.min(b.width).max(1.0))
+}
+
+/// Whether a face's box going from `a` to `b` between two frames keeps the track the
+/// same-person rule checks (`max_box_jump`, `max_box_scale`).
+pub fn keeps_track(a: &BoundingBox, b: &BoundingBox, config: &LivenessConfig) -> bool {
+    let (jump, scale) = box_step(a, b);
+    jump <= config.max_box_jump && scale <= config.max_box_scale
+}
+
 pub(crate) fn check_track(
     frames: &[AnalyzedFrame],
     faces: &[&AnalyzedFace],
     config: &LivenessConfig,
 ) -> Result<(), Rejection> {
     for i in 1..faces.len() {
-        let (a, b) = (&faces[i - 1].analysis.detection.bbox, &faces[i].analysis.detection.bbox);
-        let w = a.width.max(b.width).max(1.0);
-        let (dx, dy) = ((a.x + a.width / 2.0) - (b.x + b.width / 2.0), (a.y + a.height / 2.0) - (b.y + b.height / 2.0));
-        let jump = (dx * dx + dy * dy).sqrt() / w;
-        let scale = a.width.max(b.width) / a.width.min(b.width).max(1.0);
+        let (jump, scale) = box_step(&faces[i - 1].analysis.detection.bbox, &faces[i].analysis.detection.bbox);
         if jump > config.max_box_jump || scale > config.max_box_scale {
             return Err(reject(
                 ReasonCode::PersonChanged,
